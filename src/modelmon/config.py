@@ -1,0 +1,197 @@
+"""The monitoring config file (YAML).
+
+One file describes the store, where reports go, and every monitored model: its schema, reference
+dataset, window and drift settings. Relative paths are relative to the config file, so a config
+and its data can move together.
+
+>>> import textwrap, tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "modelmon.yml").write_text(textwrap.dedent('''
+...     store: sqlite:///modelmon.db
+...     models:
+...       taxi:
+...         task: regression
+...         reference: ref.parquet
+...         numerical: [trip_distance]
+...         prediction: duration
+...         window: {rows: 500}
+... '''))
+>>> config = load_config(folder / "modelmon.yml")
+>>> config.models["taxi"].window, config.models["taxi"].schema.numerical
+(Window(rows=500, seconds=None), ('trip_distance',))
+>>> config.models["taxi"].reference.name
+'ref.parquet'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelmon.errors import ConfigError, SchemaError, UnknownModelError
+from modelmon.schema import Schema
+
+__all__ = ["Config", "DriftSettings", "ModelConfig", "Window", "load_config", "parse_config"]
+
+_MODEL_KEYS = {"reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets"}
+_TOP_KEYS = {"store", "reports_dir", "auth_token", "health", "models", "max_body_bytes"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window of the most recent ``rows`` events or the last ``seconds`` seconds."""
+
+    rows: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.rows is None) == (self.seconds is None):
+            raise ConfigError("window: give exactly one of {rows: N} or {seconds: S}")
+        if self.rows is not None and (not isinstance(self.rows, int) or self.rows < 1):
+            raise ConfigError(f"window.rows: expected a positive integer, got {self.rows!r}")
+        if self.seconds is not None and (not isinstance(self.seconds, int | float) or self.seconds <= 0):
+            raise ConfigError(f"window.seconds: expected a positive number, got {self.seconds!r}")
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Drift test choice: a method and threshold for all columns, and per-column overrides."""
+
+    method: str | None = None
+    threshold: float | None = None
+    columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    correction: str | None = None
+    dataset_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One monitored model."""
+
+    name: str
+    schema: Schema
+    reference: Path | None = None
+    window: Window = field(default_factory=lambda: Window(rows=1000))
+    refresh_seconds: float = 5.0
+    model_file: Path | None = None
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    health_url: str | None = None
+    buckets: int = 50
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole monitoring config."""
+
+    store: str = "sqlite:///modelmon.db"
+    reports_dir: Path = Path("reports")
+    auth_token: str | None = None
+    health: Mapping[str, str] = field(default_factory=dict)
+    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+    max_body_bytes: int = 10 * 1024 * 1024
+    path: Path | None = None
+
+    def model(self, name: str) -> ModelConfig:
+        """The model called ``name``, or an error listing the known ones."""
+        try:
+            return self.models[name]
+        except KeyError:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise UnknownModelError(f"model {name!r} is not in the config (known models: {known})") from None
+
+
+def _path(value: Any, base: Path, where: str) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"{where}: expected a file path, got {value!r}")
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _model(name: str, data: Any, base: Path) -> ModelConfig:
+    where = f"models.{name}"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
+    schema_keys = {key: value for key, value in data.items() if key not in _MODEL_KEYS}
+    try:
+        schema = Schema.from_dict(schema_keys)
+    except SchemaError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    window_data = data.get("window") or {"rows": 1000}
+    if not isinstance(window_data, Mapping) or set(window_data) - {"rows", "seconds"}:
+        raise ConfigError(f"{where}.window: expected {{rows: N}} or {{seconds: S}}, got {window_data!r}")
+    try:
+        window = Window(**window_data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}") from exc
+    drift_data = data.get("drift") or {}
+    if not isinstance(drift_data, Mapping):
+        raise ConfigError(f"{where}.drift: expected a mapping, got {drift_data!r}")
+    try:
+        drift = DriftSettings(**drift_data)
+    except TypeError as exc:
+        raise ConfigError(f"{where}.drift: {exc}") from exc
+    refresh = data.get("refresh_seconds", 5.0)
+    if not isinstance(refresh, int | float) or refresh <= 0:
+        raise ConfigError(f"{where}.refresh_seconds: expected a positive number, got {refresh!r}")
+    return ModelConfig(
+        name=name,
+        schema=schema,
+        reference=_path(data.get("reference"), base, f"{where}.reference"),
+        window=window,
+        refresh_seconds=float(refresh),
+        model_file=_path(data.get("model_file"), base, f"{where}.model_file"),
+        drift=drift,
+        health_url=data.get("health_url"),
+        buckets=int(data.get("buckets", 50)),
+    )
+
+
+def parse_config(
+    data: Any, base: Path = Path("."), environ: Mapping[str, str] = os.environ, path: Path | None = None
+) -> Config:
+    """Build a :class:`Config` from parsed YAML; ``MODELMON_STORE`` and ``MODELMON_TOKEN`` override."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")
+    models_data = data.get("models") or {}
+    if not isinstance(models_data, Mapping):
+        raise ConfigError("models: expected a mapping of model name -> settings")
+    models = {str(name): _model(str(name), spec, base) for name, spec in models_data.items()}
+    health = data.get("health") or {}
+    if not isinstance(health, Mapping):
+        raise ConfigError("health: expected a mapping of service name -> health URL")
+    return Config(
+        store=environ.get("MODELMON_STORE") or data.get("store") or "sqlite:///modelmon.db",
+        reports_dir=_path(data.get("reports_dir", "reports"), base, "reports_dir") or Path("reports"),
+        auth_token=environ.get("MODELMON_TOKEN") or data.get("auth_token"),
+        health={str(key): str(value) for key, value in health.items()},
+        models=models,
+        max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),
+        path=path,
+    )
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] = os.environ) -> Config:
+    """Read and check a config file; errors name the file and the key at fault."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {file} is not valid YAML: {exc}") from exc
+    try:
+        return parse_config(data, base=file.parent, environ=environ, path=file)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from exc

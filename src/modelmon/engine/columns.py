@@ -1,0 +1,278 @@
+"""Mergeable summaries of one column: the building blocks of a :class:`~modelmon.engine.profile.Profile`.
+
+A numerical column is summarised over the reference's *cells*: for edges ``e0 < e1 < ... < ek``
+(the reference's unique values when there are few, otherwise fine quantiles) the cells are
+``x < e0``, ``x == e0``, ``e0 < x < e1``, ``x == e1``, ..., ``x > ek``. Each cell keeps a count
+and a sum of values, so cumulative distributions are exact at every edge, tail masses beyond the
+reference range are exact, and statistics between edges are bounded by the cell masses.
+
+>>> import numpy as np
+>>> edges = np.array([1.0, 2.0, 3.0])
+>>> column = NumericalColumn.from_values(edges, np.array([0.5, 1.0, 1.5, 3.0, 7.0]))
+>>> column.cell_counts.tolist()
+[1, 1, 1, 0, 0, 1, 1]
+>>> (column + column).count
+10
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelmon.errors import SchemaError
+
+__all__ = [
+    "CategoricalColumn",
+    "NumericalColumn",
+    "category_labels",
+    "cells_of",
+    "numeric_values",
+]
+
+#: new (unseen) category values remembered by name; the rest are only counted
+MAX_UNSEEN_NAMES = 50
+
+
+def cells_of(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Cell of each finite value: ``2j`` for the interval after edge ``j-1``, ``2j+1`` for edge ``j``."""
+    right = np.searchsorted(edges, values, side="right")
+    # edges[right - 1] is the largest edge <= value; a leading -inf stands in when there is none
+    previous = np.concatenate(([-np.inf], edges))[right]
+    cells = right * 2
+    cells -= previous == values
+    return cells
+
+
+def numeric_values(series: pd.Series) -> tuple[np.ndarray, int, int]:
+    """Finite float values of a column, the missing count and the type-error count.
+
+    Strings that do not parse as numbers and infinities are type errors, not missing values.
+    """
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        raw_missing = series.isna().to_numpy()
+        parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(parsed)
+        missing = int(raw_missing.sum())
+        return parsed[finite], missing, int(len(parsed) - finite.sum() - missing)
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    nan = np.isnan(values)
+    finite = ~nan & np.isfinite(values)
+    missing = int(nan.sum())
+    if finite.all():
+        return values, 0, 0
+    return values[finite], missing, int(len(values) - finite.sum() - missing)
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    return str(value)
+
+
+def category_labels(series: pd.Series) -> tuple[np.ndarray, list[str], int]:
+    """Codes (-1 for missing) and string labels of a categorical column, and its missing count.
+
+    Labels are strings so that JSON keys, Prometheus labels and comparisons agree: ``1``, ``1.0``
+    and ``"1"`` are the same category.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    labels = [_label(value) for value in uniques]
+    return codes, labels, int((codes < 0).sum())
+
+
+@dataclass
+class NumericalColumn:
+    """Counts, sums and range of a numerical column over the reference's cells."""
+
+    edges: np.ndarray
+    cell_counts: np.ndarray
+    cell_sums: np.ndarray
+    count: int = 0
+    missing: int = 0
+    type_errors: int = 0
+    min: float = float("inf")
+    max: float = float("-inf")
+    sum: float = 0.0
+    sum_sq: float = 0.0
+    kind: str = field(default="numerical", init=False)
+
+    @classmethod
+    def empty(cls, edges: np.ndarray) -> NumericalColumn:
+        cells = 2 * len(edges) + 1
+        return cls(edges, np.zeros(cells, dtype=np.int64), np.zeros(cells, dtype=np.float64))
+
+    @classmethod
+    def from_values(
+        cls, edges: np.ndarray, values: np.ndarray, missing: int = 0, type_errors: int = 0
+    ) -> NumericalColumn:
+        """Summarise finite ``values`` (missing and type errors counted by the caller)."""
+        cells = 2 * len(edges) + 1
+        if len(values) == 0:
+            column = cls.empty(edges)
+        else:
+            index = cells_of(edges, values)
+            column = cls(
+                edges,
+                np.bincount(index, minlength=cells).astype(np.int64),
+                np.bincount(index, weights=values, minlength=cells),
+                count=len(values),
+                min=float(values.min()),
+                max=float(values.max()),
+                sum=float(values.sum()),
+                sum_sq=float(np.dot(values, values)),
+            )
+        column.missing, column.type_errors = missing, type_errors
+        return column
+
+    @classmethod
+    def from_series(cls, edges: np.ndarray, series: pd.Series) -> NumericalColumn:
+        values, missing, type_errors = numeric_values(series)
+        return cls.from_values(edges, values, missing, type_errors)
+
+    @property
+    def rows(self) -> int:
+        """Rows seen, valid or not."""
+        return self.count + self.missing + self.type_errors
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.count if self.count else float("nan")
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (``ddof=0``, as numpy's default)."""
+        if not self.count:
+            return float("nan")
+        variance = max(self.sum_sq / self.count - self.mean**2, 0.0)
+        return float(np.sqrt(variance))
+
+    def __add__(self, other: NumericalColumn) -> NumericalColumn:
+        if not isinstance(other, NumericalColumn) or not np.array_equal(self.edges, other.edges):
+            raise SchemaError(
+                "numerical column profiles built against different reference edges cannot be added"
+            )
+        return NumericalColumn(
+            self.edges,
+            self.cell_counts + other.cell_counts,
+            self.cell_sums + other.cell_sums,
+            count=self.count + other.count,
+            missing=self.missing + other.missing,
+            type_errors=self.type_errors + other.type_errors,
+            min=min(self.min, other.min),
+            max=max(self.max, other.max),
+            sum=self.sum + other.sum,
+            sum_sq=self.sum_sq + other.sum_sq,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        nonzero = np.flatnonzero(self.cell_counts)
+        return {
+            "kind": "numerical",
+            "count": self.count,
+            "missing": self.missing,
+            "type_errors": self.type_errors,
+            "min": self.min if self.count else None,
+            "max": self.max if self.count else None,
+            "sum": self.sum,
+            "sum_sq": self.sum_sq,
+            "cells": nonzero.tolist(),
+            "cell_counts": self.cell_counts[nonzero].tolist(),
+            "cell_sums": self.cell_sums[nonzero].tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], edges: np.ndarray) -> NumericalColumn:
+        column = cls.empty(edges)
+        cells = np.asarray(data["cells"], dtype=np.int64)
+        column.cell_counts[cells] = data["cell_counts"]
+        column.cell_sums[cells] = data["cell_sums"]
+        column.count, column.missing = int(data["count"]), int(data["missing"])
+        column.type_errors = int(data["type_errors"])
+        column.min = float("inf") if data["min"] is None else float(data["min"])
+        column.max = float("-inf") if data["max"] is None else float(data["max"])
+        column.sum, column.sum_sq = float(data["sum"]), float(data["sum_sq"])
+        return column
+
+
+@dataclass
+class CategoricalColumn:
+    """Counts per known category (the reference's), one count for everything else, and the new names seen."""
+
+    values: tuple[str, ...]
+    counts: np.ndarray
+    unseen: dict[str, int] = field(default_factory=dict)
+    missing: int = 0
+    type_errors: int = 0
+    kind: str = field(default="categorical", init=False)
+
+    @classmethod
+    def empty(cls, values: tuple[str, ...]) -> CategoricalColumn:
+        return cls(values, np.zeros(len(values) + 1, dtype=np.int64))
+
+    @classmethod
+    def from_series(
+        cls, values: tuple[str, ...], series: pd.Series, index: Mapping[str, int] | None = None
+    ) -> CategoricalColumn:
+        codes, labels, missing = category_labels(series)
+        index = index if index is not None else {value: i for i, value in enumerate(values)}
+        other = len(values)
+        label_slots = np.array([index.get(label, other) for label in labels], dtype=np.int64)
+        per_label = np.bincount(codes[codes >= 0], minlength=len(labels))
+        counts = np.bincount(label_slots, weights=per_label, minlength=other + 1).astype(np.int64)
+        new = [(labels[i], int(per_label[i])) for i in np.flatnonzero(label_slots == other)]
+        new.sort(key=lambda pair: -pair[1])
+        return cls(values, counts, dict(new[:MAX_UNSEEN_NAMES]), missing=missing)
+
+    @property
+    def count(self) -> int:
+        """Non-missing values."""
+        return int(self.counts.sum())
+
+    @property
+    def rows(self) -> int:
+        return self.count + self.missing + self.type_errors
+
+    @property
+    def new_count(self) -> int:
+        """Values that are not among the reference's categories."""
+        return int(self.counts[-1])
+
+    def __add__(self, other: CategoricalColumn) -> CategoricalColumn:
+        if not isinstance(other, CategoricalColumn) or self.values != other.values:
+            raise SchemaError(
+                "categorical column profiles built against different references cannot be added"
+            )
+        unseen = dict(self.unseen)
+        for name, count in other.unseen.items():
+            unseen[name] = unseen.get(name, 0) + count
+        kept = dict(sorted(unseen.items(), key=lambda pair: -pair[1])[:MAX_UNSEEN_NAMES])
+        return CategoricalColumn(
+            self.values,
+            self.counts + other.counts,
+            kept,
+            missing=self.missing + other.missing,
+            type_errors=self.type_errors + other.type_errors,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "categorical",
+            "counts": self.counts.tolist(),
+            "unseen": dict(self.unseen),
+            "missing": self.missing,
+            "type_errors": self.type_errors,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], values: tuple[str, ...]) -> CategoricalColumn:
+        counts = np.asarray(data["counts"], dtype=np.int64)
+        if len(counts) != len(values) + 1:
+            raise SchemaError(f"categorical profile has {len(counts)} counts for {len(values)} categories")
+        return cls(values, counts, dict(data["unseen"]), int(data["missing"]), int(data["type_errors"]))

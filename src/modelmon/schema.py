@@ -1,0 +1,183 @@
+"""Column roles of one monitored model.
+
+A :class:`Schema` says which columns are numerical or categorical features, which column holds the
+prediction, the probabilities, the target, the id and the timestamp, and which columns define
+segments or sensitive groups. It is loaded from the config file or inferred from a DataFrame.
+
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"distance": [1.5, 2.0, 3.1], "zone": ["a", "b", "a"], "duration": [7.0, 9.5, 14.0]})
+>>> schema = Schema.infer(frame, prediction="duration")
+>>> schema.numerical, schema.categorical, schema.task
+(('distance',), ('zone',), 'regression')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+import pandas as pd
+
+from modelmon.errors import SchemaError
+
+__all__ = ["TASKS", "Schema"]
+
+TASKS = ("regression", "classification")
+Task = Literal["regression", "classification"]
+
+#: a numerical-looking column with at most this many distinct values is inferred as categorical
+INFER_CATEGORICAL_MAX_VALUES = 10
+
+
+def _names(value: Any, role: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    if isinstance(value, Iterable):
+        names = tuple(str(name) for name in value)
+        return names
+    raise SchemaError(f"{role}: expected a list of column names, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Roles of the columns of one model's data.
+
+    ``probabilities`` names the probability columns: one column (the positive class) for a binary
+    classifier, or one column per class. ``positive_class`` is the label treated as positive for
+    precision, recall, F1 and selection rates.
+    """
+
+    task: Task = "regression"
+    numerical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    prediction: str | None = None
+    probabilities: tuple[str, ...] = ()
+    target: str | None = None
+    id: str | None = None
+    timestamp: str | None = None
+    segments: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    positive_class: Any = 1
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise SchemaError(f"task: {self.task!r} is not one of {', '.join(TASKS)}")
+        for role in ("numerical", "categorical", "probabilities", "segments", "sensitive"):
+            object.__setattr__(self, role, _names(getattr(self, role), role))
+        both = set(self.numerical) & set(self.categorical)
+        if both:
+            raise SchemaError(f"columns {sorted(both)} are listed as both numerical and categorical")
+        for role in ("prediction", "target", "id", "timestamp"):
+            value = getattr(self, role)
+            if value is not None and not isinstance(value, str):
+                raise SchemaError(f"{role}: expected one column name, got {value!r}")
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Feature columns, numerical first."""
+        return self.numerical + self.categorical
+
+    @property
+    def monitored_columns(self) -> tuple[str, ...]:
+        """Every column whose distribution is profiled: features, prediction, probabilities, target."""
+        extra = [self.prediction, *self.probabilities, self.target]
+        seen = dict.fromkeys(self.features)
+        for name in extra:
+            if name is not None:
+                seen.setdefault(name)
+        return tuple(seen)
+
+    def kind(self, column: str) -> Literal["numerical", "categorical"]:
+        """Whether ``column`` is profiled as numerical or categorical."""
+        if column in self.numerical or column in self.probabilities:
+            return "numerical"
+        if column in self.categorical:
+            return "categorical"
+        if column in (self.prediction, self.target):
+            return "numerical" if self.task == "regression" else "categorical"
+        raise SchemaError(f"column {column!r} is not part of the schema")
+
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns every profiled frame must have (target, segments and sensitive may be missing)."""
+        names = [*self.features]
+        if self.prediction:
+            names.append(self.prediction)
+        return tuple(names)
+
+    def check(self, columns: Iterable[str]) -> dict[str, list[str]]:
+        """Compare a frame's columns with the schema: ``{"missing": [...], "unexpected": [...]}``."""
+        present = list(columns)
+        expected = set(self.monitored_columns) | set(self.segments) | set(self.sensitive)
+        expected |= {name for name in (self.id, self.timestamp) if name}
+        missing = [name for name in self.monitored_columns if name not in present]
+        unexpected = [name for name in present if name not in expected]
+        return {"missing": missing, "unexpected": unexpected}
+
+    def with_overrides(self, **overrides: Any) -> Schema:
+        """A copy with some roles replaced (``None`` values are ignored)."""
+        return replace(self, **{key: value for key, value in overrides.items() if value is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, as in the config file."""
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        """Build from the model section of the config file (unknown keys are an error)."""
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        unknown = set(data) - known
+        if unknown:
+            raise SchemaError(f"unknown schema keys {sorted(unknown)}; valid keys: {sorted(known)}")
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @classmethod
+    def infer(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        prediction: str | None = None,
+        target: str | None = None,
+        task: Task | None = None,
+        exclude: Iterable[str] = (),
+        **roles: Any,
+    ) -> Schema:
+        """Infer roles from dtypes: numbers with many values are numerical, the rest categorical.
+
+        Explicit roles (``numerical=[...]``, ``id=...``) override what is inferred.
+        """
+        taken = set(exclude) | {prediction, target}
+        for value in roles.values():
+            taken |= set(_names(value, "role")) if not isinstance(value, str) else {value}
+        numerical: list[str] = []
+        categorical: list[str] = []
+        for name in frame.columns:
+            if name in taken:
+                continue
+            series = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(series):
+                continue
+            few_integers = (
+                pd.api.types.is_integer_dtype(series)
+                and series.nunique(dropna=True) <= INFER_CATEGORICAL_MAX_VALUES
+            )
+            is_number = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+            (numerical if is_number and not few_integers else categorical).append(str(name))
+        if task is None:
+            task = "regression"
+            label = target or prediction
+            if label is not None and label in frame.columns:
+                series = frame[label]
+                if not pd.api.types.is_float_dtype(series) or series.nunique(dropna=True) <= 2:
+                    task = "classification"
+        inferred: dict[str, Any] = {"numerical": numerical, "categorical": categorical}
+        inferred.update({key: value for key, value in roles.items() if value is not None})
+        return cls(task=task, prediction=prediction, target=target, **inferred)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelmon.engine.profile import Profile, ProfileSpec
+from modelmon.errors import SchemaError
+from modelmon.schema import Schema
+
+SCHEMA = Schema(numerical=["x"], categorical=["c"], prediction="p", task="regression")
+
+
+def _reference(rows: int = 500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {"x": rng.normal(size=rows), "c": rng.choice(list("abcd"), rows), "p": rng.normal(size=rows)}
+    )
+
+
+numbers = st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 1.0, -2.5]))
+labels = st.one_of(st.none(), st.sampled_from(["a", "b", "z", "new"]))
+rows = st.lists(st.tuples(numbers, labels, numbers), max_size=40)
+
+
+def _frame(data: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(data, columns=["x", "c", "p"]).astype({"x": "float64", "p": "float64", "c": "object"})
+
+
+def _close(left: Profile, right: Profile) -> None:
+    a, b = left.to_dict(), right.to_dict()
+    assert a["rows"] == b["rows"]
+    for name in a["columns"]:
+        ca, cb = a["columns"][name], b["columns"][name]
+        for key in ca:
+            if key in ("sum", "sum_sq"):
+                assert ca[key] == pytest.approx(cb[key], rel=1e-9, abs=1e-6)
+            elif key == "cell_sums":
+                assert np.allclose(ca[key], cb[key], rtol=1e-9, atol=1e-6)
+            else:
+                assert ca[key] == cb[key], (name, key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows, rows)
+def test_sum_of_profiles_is_profile_of_concatenated_rows(first, second):
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    a, b = _frame(first), _frame(second)
+    _close(spec.profile(a) + spec.profile(b), spec.profile(pd.concat([a, b], ignore_index=True)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows)
+def test_json_round_trip(data):
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    profile = spec.profile(_frame(data))
+    restored = Profile.from_dict(json.loads(json.dumps(profile.to_dict())), spec)
+    assert restored == profile
+
+
+def test_spec_round_trip_keeps_fingerprint():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    again = ProfileSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again.fingerprint == spec.fingerprint
+    assert again.schema == spec.schema
+
+
+def test_exact_edges_for_few_values_and_quantiles_for_many():
+    reference = _reference(rows=3000)
+    reference["x"] = np.round(reference["x"], 1)  # few unique values
+    spec = ProfileSpec.fit(reference, SCHEMA, max_bins=100)
+    assert spec.exact["x"] and np.array_equal(spec.edges["x"], np.unique(reference["x"]))
+    assert not spec.exact["p"] and len(spec.edges["p"]) <= 101
+    assert spec.edges["p"][0] == reference["p"].min() and spec.edges["p"][-1] == reference["p"].max()
+
+
+def test_counts_missing_type_errors_and_new_categories():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    frame = pd.DataFrame(
+        {"x": [1.0, "n/a", None, np.inf, "2.5"], "c": ["a", "zzz", None, "b", "zzz"], "p": 1.0}
+    )
+    profile = spec.profile(frame)
+    x, c = profile.columns["x"], profile.columns["c"]
+    assert (x.count, x.missing, x.type_errors) == (2, 1, 2)
+    assert x.sum == pytest.approx(3.5)
+    assert (c.count, c.missing, c.new_count, c.unseen) == (4, 1, 2, {"zzz": 2})
+
+
+def test_moments_match_numpy():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    current = _reference(seed=3)
+    column = spec.profile(current).columns["x"]
+    assert column.mean == pytest.approx(current["x"].mean(), rel=1e-12)
+    assert column.std == pytest.approx(current["x"].std(ddof=0), rel=1e-9)
+    assert (column.min, column.max) == (current["x"].min(), current["x"].max())
+
+
+def test_chunked_profile_equals_whole():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    current = _reference(rows=1000, seed=5)
+    chunks = (current.iloc[i : i + 128] for i in range(0, len(current), 128))
+    _close(spec.profile_chunks(chunks), spec.profile(current))
+
+
+def test_missing_and_unexpected_columns_are_recorded_not_fatal():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    profile = spec.profile(pd.DataFrame({"x": [1.0], "surprise": [2]}))
+    assert profile.absent_columns == ["c", "p"]
+    assert profile.unexpected_columns == ["surprise"]
+
+
+def test_reference_without_a_feature_is_an_error_naming_it():
+    with pytest.raises(SchemaError, match=r"\['c'\]"):
+        ProfileSpec.fit(_reference().drop(columns=["c"]), SCHEMA)
+
+
+def test_profiles_of_different_references_do_not_add():
+    first = ProfileSpec.fit(_reference(seed=1), SCHEMA)
+    second = ProfileSpec.fit(_reference(seed=2), SCHEMA)
+    with pytest.raises(SchemaError, match="different reference"):
+        first.profile(_reference()) + second.profile(_reference())
