@@ -1,0 +1,66 @@
+"""Report assembly: every section of the engine run over a reference and a current dataset.
+
+A section is a function ``(ReportInputs) -> dict`` registered in ``modelmon.engine.sections``. It reads the
+two profiles (mergeable, exact counts) and, where a statistic needs raw rows (a domain
+classifier, SHAP, outlier scores, the ordered error stream), the bounded row samples. A section
+that does not apply returns ``{"applicable": False, "reason": "..."}`` so the report always has
+every key and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from modelmon.config import DriftSettings
+from modelmon.engine.profile import Profile
+from modelmon.schema import Schema
+
+__all__ = ["ReportInputs", "Section", "not_applicable", "run_sections"]
+
+
+@dataclass
+class ReportInputs:
+    """Everything a section may read.
+
+    ``reference_sample`` / ``current_sample`` are bounded uniform samples of raw rows (at most
+    ``sample_rows`` each); ``current_stream`` is the current data's (timestamp, error-relevant)
+    columns in time order, bounded as well, for detectors over the error stream. ``model`` is a
+    fitted estimator when one was given (for SHAP).
+    """
+
+    reference: Profile
+    current: Profile
+    reference_sample: pd.DataFrame | None = None
+    current_sample: pd.DataFrame | None = None
+    current_stream: pd.DataFrame | None = None
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    model: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> Schema:
+        return self.reference.spec.schema
+
+
+def not_applicable(reason: str, **extra: Any) -> dict[str, Any]:
+    """The body of a section that does not apply, saying why."""
+    return {"applicable": False, "reason": reason, **extra}
+
+
+Section = Callable[[ReportInputs], dict[str, Any]]
+
+
+def run_sections(inputs: ReportInputs, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Run every registered section (or ``only`` those) and return ``{key: section result}``."""
+    from modelmon.engine.sections import SECTIONS
+
+    results: dict[str, Any] = {}
+    for key, section in SECTIONS.items():
+        if only is not None and key not in only:
+            continue
+        results[key] = section(inputs)
+    return results
