@@ -11,7 +11,9 @@ import importlib
 import click
 
 #: module (under modelmon.cli) -> names of the click commands or groups it defines
-COMMANDS: dict[str, tuple[str, ...]] = {}
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "demo_data": ("demo_data",),
+}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
