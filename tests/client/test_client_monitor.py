@@ -1,0 +1,265 @@
+"""Monitor against a fake ingest API: batching, auth, spooling and replay, overflow, refused batches."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from client_fake_ingest import FakeIngest
+
+from modelmon.client import Monitor
+
+
+@pytest.fixture
+def ingest() -> Iterator[FakeIngest]:
+    fake = FakeIngest().start()
+    yield fake
+    if fake.gate is not None:
+        fake.gate.set()
+    fake.stop()
+
+
+@pytest.fixture
+def make_monitor(tmp_path: Path) -> Iterator:
+    monitors: list[Monitor] = []
+
+    def make(url: str, **options) -> Monitor:
+        options = {
+            "flush_interval": 0.02,
+            "max_backoff": 0.2,
+            "spool_path": tmp_path / "spool.jsonl",
+        } | options
+        monitor = Monitor(url, options.pop("model", "taxi"), **options)
+        monitors.append(monitor)
+        return monitor
+
+    yield make
+    for monitor in monitors:
+        monitor.close(timeout=2.0)
+
+
+def test_events_arrive_in_batches_with_the_contract_shape(ingest, make_monitor):
+    monitor = make_monitor(ingest.url, batch_size=10)
+    ids = [
+        monitor.log(
+            {"trip_distance": i / 10, "PULocationID": "132"},
+            12.5 + i,
+            probabilities={"long": 0.25},
+            latency_ms=3.5,
+            metadata={"version": "v2"},
+        )
+        for i in range(25)
+    ]
+    given = monitor.log(
+        {"trip_distance": 1.0}, 3.0, id="ride-7", target=4.0, attributions={"trip_distance": 0.8}
+    )
+
+    assert monitor.flush(timeout=5.0)
+    events = ingest.items()
+    assert [event["id"] for event in events] == [*ids, "ride-7"]
+    assert given == "ride-7" and len(set(ids)) == 25 and all(len(i) == 32 for i in ids)
+    assert all(len(r["body"]["events"]) <= 10 for r in ingest.requests)
+    assert len(ingest.requests) >= 3
+    assert {r["path"] for r in ingest.requests} == {"/v1/models/taxi/events"}
+    first = events[0]
+    assert set(first) == {
+        "id",
+        "timestamp",
+        "features",
+        "prediction",
+        "probabilities",
+        "latency_ms",
+        "metadata",
+    }
+    assert first["features"] == {"trip_distance": 0.0, "PULocationID": "132"}
+    assert first["prediction"] == 12.5 and first["probabilities"] == {"long": 0.25}
+    stamp = datetime.datetime.fromisoformat(first["timestamp"])
+    assert stamp.tzinfo is not None
+    assert abs((datetime.datetime.now(datetime.UTC) - stamp).total_seconds()) < 60
+    assert events[-1]["target"] == 4.0 and events[-1]["attributions"] == {"trip_distance": 0.8}
+    assert (monitor.sent, monitor.dropped, monitor.spooled, monitor.queue_depth) == (26, 0, 0, 0)
+
+
+def test_token_goes_in_the_authorization_header(ingest, make_monitor, tmp_path):
+    with_token = make_monitor(ingest.url, token="s3cret")
+    with_token.log({"x": 1}, 0)
+    assert with_token.flush(timeout=5.0)
+    without = make_monitor(ingest.url, spool_path=tmp_path / "other.jsonl")
+    without.log({"x": 1}, 0)
+    assert without.flush(timeout=5.0)
+
+    first, second = ingest.requests
+    assert first["headers"]["Authorization"] == "Bearer s3cret"
+    assert "Authorization" not in second["headers"]
+
+
+def test_targets_go_to_their_own_endpoint(ingest, make_monitor):
+    monitor = make_monitor(ingest.url)
+    ride = monitor.log({"x": 1}, 10.0)
+    monitor.log_target(ride, 12.0)
+    assert monitor.flush(timeout=5.0)
+    assert ingest.items("targets") == [{"id": ride, "target": 12.0}]
+    assert [r["path"] for r in ingest.requests][-1] == "/v1/models/taxi/targets"
+
+
+def test_down_service_spools_then_replays_every_event_exactly_once(ingest, make_monitor, tmp_path):
+    ingest.stop()
+    monitor = make_monitor(ingest.url)
+    started = time.perf_counter()
+    ids = [monitor.log({"x": i}, i) for i in range(200)]
+    elapsed = time.perf_counter() - started
+    deadline = time.monotonic() + 5
+    while monitor.spooled < 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert monitor.spooled == 200, "the sender should move what it cannot send to the spool"
+    lines = (tmp_path / "spool.jsonl").read_text().splitlines()
+    assert sum(len(json.loads(line)["items"]) for line in lines) == 200
+    assert elapsed < 1.0  # generous: logging must not wait for the network at all
+
+    ingest.start()  # same port
+    assert monitor.flush(timeout=10.0)
+    received = [event["id"] for event in ingest.items()]
+    assert sorted(received) == sorted(ids), "every event arrives, none twice"
+    assert received == ids, "replayed oldest first"
+    assert (monitor.sent, monitor.spooled, monitor.dropped) == (200, 0, 0)
+    assert (tmp_path / "spool.jsonl").read_text() == ""
+
+
+def test_spool_left_by_a_stopped_service_is_replayed_by_the_next_one(ingest, make_monitor):
+    ingest.stop()
+    before = make_monitor(ingest.url)
+    ids = [before.log({"x": i}, i) for i in range(30)]
+    assert before.close(timeout=5.0)
+    assert before.spooled == 30
+
+    ingest.start()
+    after = make_monitor(ingest.url)
+    assert after.flush(timeout=5.0)
+    assert sorted(event["id"] for event in ingest.items()) == sorted(ids)
+    assert after.sent == 30
+
+
+def test_full_queue_drops_and_counts_without_blocking(ingest, make_monitor):
+    ingest.gate = threading.Event()  # the service hangs: the sender is stuck in its first request
+    monitor = make_monitor(ingest.url, queue_size=10, batch_size=5, timeout=5.0)
+    monitor.log({"x": -1}, 0)
+    deadline = time.monotonic() + 2
+    while not ingest.requests and monitor.queue_depth and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.perf_counter()
+    for i in range(100):
+        monitor.log({"x": i}, i)
+    elapsed = time.perf_counter() - started
+
+    assert monitor.dropped >= 100 - 10 - 5
+    assert monitor.queue_depth <= 10
+    assert elapsed < 1.0  # far below the 5 s the sender waits for the hanging service
+    ingest.gate.set()
+    assert monitor.flush(timeout=5.0)
+    assert monitor.sent + monitor.dropped == 101
+
+
+def test_refused_batch_is_dropped_and_not_retried(ingest, make_monitor, caplog):
+    ingest.statuses = [422]
+    monitor = make_monitor(ingest.url)
+    with caplog.at_level(logging.WARNING, logger="modelmon.client"):
+        for i in range(7):
+            monitor.log({"x": i}, i)
+        assert monitor.flush(timeout=5.0)
+        time.sleep(0.3)
+    assert len(ingest.requests) == 1
+    assert (monitor.dropped, monitor.sent, monitor.spooled) == (7, 0, 0)
+    assert "expected a number" in caplog.text and "will not be retried" in caplog.text
+
+
+def test_server_errors_and_401_are_retried_until_accepted(ingest, make_monitor):
+    ingest.statuses = [503, 401, 500]
+    monitor = make_monitor(ingest.url)
+    ids = [monitor.log({"x": i}, i) for i in range(5)]
+    assert monitor.flush(timeout=5.0)
+    assert [event["id"] for event in ingest.items()] == ids
+    assert (monitor.sent, monitor.dropped) == (5, 0)
+    assert len(ingest.requests) == 4
+
+
+def test_rejected_events_in_an_accepted_batch_count_as_dropped(ingest, make_monitor, caplog):
+    ingest.reject = {1}
+    monitor = make_monitor(ingest.url)
+    with caplog.at_level(logging.WARNING, logger="modelmon.client"):
+        for i in range(4):
+            monitor.log({"x": i}, i)
+        assert monitor.flush(timeout=5.0)
+    assert (monitor.sent, monitor.dropped) == (3, 1)
+    assert "item 1: prediction: missing" in caplog.text
+
+
+def test_values_are_converted_to_json_or_dropped_never_raised(ingest, make_monitor, caplog):
+    monitor = make_monitor(ingest.url)
+    when = datetime.datetime(2024, 5, 1, 8, 30, tzinfo=datetime.UTC)
+    monitor.log(
+        {"pickup": when, "fare": decimal.Decimal("9.5"), "tip": float("nan"), "zones": (1, 2)},
+        float("inf"),
+        id=42,
+        timestamp=when,
+    )
+    with caplog.at_level(logging.WARNING, logger="modelmon.client"):
+        monitor.log({"x": object()}, 1)  # cannot be written as JSON
+        monitor.log(5, 1)  # not a mapping of features
+        assert monitor.flush(timeout=5.0)
+
+    (event,) = ingest.items()
+    assert event["id"] == "42" and event["timestamp"] == "2024-05-01T08:30:00+00:00"
+    assert event["features"] == {
+        "pickup": "2024-05-01T08:30:00+00:00",
+        "fare": 9.5,
+        "tip": None,
+        "zones": [1, 2],
+    }
+    assert event["prediction"] is None
+    assert monitor.dropped == 2
+    assert "not JSON-serializable" in caplog.text
+
+
+def test_numpy_values_are_converted():
+    np = pytest.importorskip("numpy")
+    from modelmon.client.encode import encode_event
+
+    text = encode_event(
+        {"id": "a", "features": {"x": np.float32(1.5), "k": np.int64(3)}, "prediction": np.arange(2)}
+    )
+    assert json.loads(text) == {"id": "a", "features": {"x": 1.5, "k": 3}, "prediction": [0, 1]}
+
+
+def test_log_after_close_is_counted_as_dropped(ingest, make_monitor):
+    monitor = make_monitor(ingest.url)
+    assert monitor.close(timeout=2.0)
+    monitor.log({"x": 1}, 0)
+    monitor.log_target("a", 1)
+    assert monitor.dropped == 2
+
+
+def test_constructor_names_the_wrong_option():
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        Monitor("http://127.0.0.1:9", "m", batch_size=0)
+    with pytest.raises(ValueError, match="url must start with http"):
+        Monitor("127.0.0.1:9", "m")
+
+
+def test_log_hot_path_is_measured(ingest, make_monitor, record_property):
+    monitor = make_monitor(ingest.url, queue_size=100_000, flush_interval=0.5)
+    features = {"trip_distance": 3.2, "PULocationID": "132", "fare_amount": 14.0}
+    count = 20_000
+    started = time.perf_counter()
+    ids = {monitor.log(features, 17.5) for _ in range(count)}
+    per_call = (time.perf_counter() - started) / count * 1e6
+    record_property("log_microseconds_per_call", round(per_call, 2))
+    assert len(ids) == count
+    assert monitor.dropped == 0
+    assert monitor.flush(timeout=10.0) and monitor.sent == count
