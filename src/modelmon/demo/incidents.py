@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,8 @@ __all__ = [
     "type_errors",
 ]
 
-At = int | str | datetime | pd.Timestamp | np.datetime64
+#: where an incident starts: a row position, or a time on the frame's timestamp column
+At: TypeAlias = int | str | datetime | pd.Timestamp | np.datetime64
 
 
 def dataset_of(df: pd.DataFrame) -> str:

@@ -162,7 +162,7 @@ def train_credit_model(reference: pd.DataFrame, seed: int = 0) -> Pipeline:
 
     >>> from modelmon.demo.data import credit_applications
     >>> model = train_credit_model(credit_applications(2000, seed=0))
-    >>> list(model.classes_)
+    >>> model.classes_.tolist()
     [0, 1]
     """
     estimator = HistGradientBoostingClassifier(
