@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import require_binary
 from prometheus_harness import DEPLOY, REPO
+
+from conftest import require_binary
 
 COMPOSE = DEPLOY / "docker-compose.yml"
 PORTS = {"monitoring": 8085, "prediction": 9696, "prometheus": 9090, "grafana": 3000, "mongodb": 27017,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import require_binary
 from prometheus_harness import (
     DASHBOARDS,
     DEPLOY,
@@ -24,6 +23,8 @@ from prometheus_harness import (
     unguarded_divisions,
     write_prometheus_config,
 )
+
+from conftest import require_binary
 
 generate = load_generator("grafana")
 QUERIES = dashboard_queries()

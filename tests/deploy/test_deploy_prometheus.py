@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import require_binary
 from prometheus_harness import (
     DEPLOY,
     DESIGNED_SERIES,
@@ -20,6 +19,8 @@ from prometheus_harness import (
     series_names,
     unguarded_divisions,
 )
+
+from conftest import require_binary
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
