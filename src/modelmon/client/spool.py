@@ -46,7 +46,7 @@ class SpoolLockedError(OSError):
 class _Batch(NamedTuple):
     start: int
     end: int
-    count: int
+    size: int  # items in the batch
 
 
 class Spool:
@@ -126,9 +126,9 @@ class Spool:
 
     def _forget_oldest(self) -> int:
         batch = self._batches.popleft()
-        self._count -= batch.count
+        self._count -= batch.size
         self._head = self._batches[0].start if self._batches else self._end
-        return batch.count
+        return batch.size
 
     def _load(self) -> None:
         try:
@@ -181,7 +181,7 @@ class Spool:
         temporary.write_bytes(live)
         os.replace(temporary, self.path)
         shift = self._head
-        self._batches = deque(_Batch(b.start - shift, b.end - shift, b.count) for b in self._batches)
+        self._batches = deque(_Batch(b.start - shift, b.end - shift, b.size) for b in self._batches)
         self._head, self._end = 0, self._end - shift
 
 
