@@ -1,0 +1,66 @@
+"""The Dockerfile, read without a Docker engine: small base, non-root, healthcheck, what it copies exists."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from prometheus_harness import REPO
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+# Join continuation lines so each instruction is one line.
+INSTRUCTIONS = [
+    line.strip() for line in DOCKERFILE.replace("\\\n", " ").splitlines() if line.strip()[:1].isalpha()
+]
+
+
+def instructions(keyword: str) -> list[str]:
+    return [line[len(keyword) :].strip() for line in INSTRUCTIONS if line.split()[0] == keyword]
+
+
+def test_both_stages_use_the_slim_python_of_the_package() -> None:
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11"
+    assert [line.split()[0] for line in instructions("FROM")] == ["python:3.11-slim", "python:3.11-slim"]
+
+
+def test_the_image_runs_as_an_unprivileged_user() -> None:
+    users = instructions("USER")
+    assert users and users[-1] not in {"root", "0"}
+    assert f"--uid 10001 --gid modelmon --home-dir /var/lib/modelmon --create-home {users[-1]}" in DOCKERFILE
+
+
+def test_the_healthcheck_asks_the_monitoring_service_with_the_standard_library() -> None:
+    (check,) = instructions("HEALTHCHECK")
+    assert "http://127.0.0.1:8085/health" in check
+    code = re.search(r'"-c", "(.*)"\]', check)
+    assert code is not None
+    compile(code.group(1), "HEALTHCHECK", "exec")
+    assert re.findall(r"import (\w+)", code.group(1)) == ["urllib"]
+
+
+def test_it_installs_the_extras_the_services_need_and_they_exist() -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    installed = re.search(r'"\.\[([a-z,]+)\]"', DOCKERFILE)
+    assert installed is not None
+    assert set(installed.group(1).split(",")) == {"service", "demo", "batch", "mongo"}
+    assert set(installed.group(1).split(",")) <= set(extras)
+
+
+def test_what_it_copies_exists_and_the_dockerignore_lets_it_in() -> None:
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    patterns = [line for line in ignore if line and not line.startswith("#")]
+    assert patterns[0] == "*", "the context should start from nothing and let in only what is copied"
+    for copy in instructions("COPY"):
+        if copy.startswith("--from"):
+            continue
+        for source in copy.split()[:-1]:
+            assert (REPO / source).exists(), f"COPY {source}: not in the repository"
+            assert f"!{source.rstrip('/')}" in {line.rstrip("/") for line in ignore}, (
+                f".dockerignore drops {source}"
+            )
+
+
+def test_ports_and_entrypoint() -> None:
+    assert instructions("EXPOSE") == ["8085 9696"]
+    assert instructions("ENTRYPOINT") == ['["modelmon"]']
