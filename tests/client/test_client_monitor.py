@@ -6,6 +6,9 @@ import datetime
 import decimal
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -263,3 +266,29 @@ def test_log_hot_path_is_measured(ingest, make_monitor, record_property):
     assert len(ids) == count
     assert monitor.dropped == 0
     assert monitor.flush(timeout=10.0) and monitor.sent == count
+
+
+_FORKING_SERVICE = """
+import os, sys
+from modelmon.client import Monitor
+
+monitor = Monitor(sys.argv[1], "forked", spool_path=sys.argv[2], flush_interval=0.02)
+monitor.log({"who": "before-fork"}, 0)
+monitor.flush(5.0)
+pid = os.fork()
+who = "child" if pid == 0 else "parent"
+monitor.log({"who": who}, 1)
+delivered = monitor.flush(5.0) and monitor.close(5.0)
+if pid == 0:
+    os._exit(0 if delivered else 1)
+_, status = os.waitpid(pid, 0)
+print(delivered, os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_worker_gets_its_own_sender_thread(ingest, tmp_path):
+    command = [sys.executable, "-c", _FORKING_SERVICE, ingest.url, str(tmp_path / "spool.jsonl")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout.split() == ["True", "0"], result.stderr
+    assert sorted(event["features"]["who"] for event in ingest.items()) == ["before-fork", "child", "parent"]

@@ -117,6 +117,7 @@ class Monitor:
         self._stop = threading.Event()
         self._replay_now = threading.Event()
         self._close_deadline = float("inf")
+        self._private_spool = False  # True for the per-process fallback, which nobody else will reopen
         self._spool = self._open_spool()
         self._sender = Sender(
             self.url,
@@ -284,8 +285,16 @@ class Monitor:
                 self._idle.notify_all()
             if self._stop.is_set() and not self._items:
                 break
-        if self._spool is not None:
-            self._spool.close()
+        self._close_spool()
+
+    def _close_spool(self) -> None:
+        spool = self._spool
+        if spool is None:
+            return
+        spool.close()
+        if not spool and self._private_spool:  # leave no empty per-process files behind
+            for leftover in (spool.path, spool.path.with_name(spool.path.name + ".lock")):
+                leftover.unlink(missing_ok=True)
 
     def _wait_seconds(self) -> float:
         if self._stop.is_set():
@@ -308,6 +317,11 @@ class Monitor:
                     self._sender.deliver("events", events)
                 if targets:
                     self._sender.deliver("targets", targets)
+            except Exception as exc:  # a bug, not the network: count the loss, keep the thread alive
+                logger.exception("modelmon sender for %r failed on a batch", self.model)
+                self._drop(
+                    count, "internal", f"modelmon: {count} items dropped after an internal error: {exc!r}"
+                )
             finally:
                 self._in_flight = 0
 
@@ -328,7 +342,7 @@ class Monitor:
         path = Path(self.spool_path) if self.spool_path is not None else default_spool_path(self.model)
         for candidate in (path, path.with_name(f"{path.stem}-{os.getpid()}{path.suffix}")):
             try:
-                return Spool(candidate, max_bytes=self.spool_max_bytes)
+                spool = Spool(candidate, max_bytes=self.spool_max_bytes)
             except SpoolLockedError:
                 continue
             except OSError as exc:
@@ -336,6 +350,8 @@ class Monitor:
                     "modelmon: cannot use spool %s (%s); events are dropped while down", candidate, exc
                 )
                 return None
+            self._private_spool = candidate != path
+            return spool
         logger.warning(
             "modelmon: spool %s and its per-process variant are in use; running without a spool", path
         )

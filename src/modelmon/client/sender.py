@@ -151,9 +151,15 @@ class Sender:
         delay = min(self.max_backoff, _FIRST_BACKOFF * 2 ** min(self.failures - 1, 30))
         # Jitter spreads the retries of many replicas that lost the service at the same moment.
         self.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.0)
-        if self.failures == 1:
+        if self.failures == 1 or self.failures % 100 == 0:  # say it again now and then while it lasts
             where = f"spooling to {self.spool.path}" if self.spool is not None else "no spool: dropping"
-            logger.warning("modelmon service at %s is not answering (%s); %s", self.url, error, where)
+            logger.warning(
+                "modelmon service at %s is not answering (%s, %d attempts); %s",
+                self.url,
+                error,
+                self.failures,
+                where,
+            )
 
     def _to_spool(self, kind: str, encoded: list[str]) -> None:
         if self.spool is None:
