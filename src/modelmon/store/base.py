@@ -1,0 +1,333 @@
+"""The three storage interfaces, split by concern, and the rules every backend shares.
+
+- :class:`EventStore`: what the prediction service saw and answered (one document per prediction),
+  with ground truth that arrives later joined by id;
+- :class:`ReportStore`: batch reports (their JSON and where their HTML file is);
+- :class:`MetricStore`: the time series of headline numbers the dashboard draws.
+
+Each backend (memory, SQLite, MongoDB) implements all three; :class:`Store` bundles them.
+Shared rules, so that every backend answers the same:
+
+- timestamps are UTC and kept to the millisecond (MongoDB's precision); naive ones are taken as UTC;
+- a time range is ``[start, end)``; ``None`` leaves that side open;
+- event ids are strings (``123`` and ``"123"`` are the same id);
+- a late target wins over the target the event was sent with; the last upsert of an id wins.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from modelmon.errors import EventError, InputError
+
+__all__ = [
+    "EVENT_FIELDS",
+    "EventStore",
+    "MetricStore",
+    "ReportStore",
+    "Store",
+    "UnknownReportError",
+    "event_document",
+    "headline",
+    "plain",
+    "to_json",
+    "to_utc",
+]
+
+#: fields of a stored event document
+EVENT_FIELDS = (
+    "model",
+    "id",
+    "timestamp",
+    "features",
+    "prediction",
+    "probabilities",
+    "target",
+    "latency_ms",
+    "attributions",
+    "metadata",
+    "received_at",
+)
+
+#: columns of a frame from :meth:`EventStore.read_frames` that are not features
+RESERVED_COLUMNS = frozenset({"id", "timestamp", "prediction", "probability", "target", "latency_ms"})
+
+#: default number of points kept per metric name (older ones are dropped on append)
+MAX_METRIC_POINTS = 10_000
+
+
+class UnknownReportError(InputError, LookupError):
+    """No stored report has this id."""
+
+
+def to_utc(value: datetime | str | None, what: str = "timestamp") -> datetime | None:
+    """A timezone-aware UTC datetime truncated to the millisecond; naive input is taken as UTC.
+
+    >>> to_utc("2024-05-01T12:00:00.123456+02:00")
+    datetime.datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=datetime.timezone.utc)
+    >>> to_utc(None) is None
+    True
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InputError(f"{what} {value!r} is not an ISO 8601 date and time") from exc
+    if not isinstance(value, datetime):
+        raise InputError(f"{what} must be a datetime or an ISO 8601 string, got {type(value).__name__}")
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (how SQLite stores time)."""
+    return (value - _EPOCH) // _ONE_MS
+
+
+def from_ms(value: int) -> datetime:
+    """The UTC datetime of a number of milliseconds since the epoch."""
+    return _EPOCH + value * _ONE_MS
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = pd.Timedelta(milliseconds=1).to_pytimedelta()
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python ones, so JSON and BSON take it.
+
+    >>> import numpy as np
+    >>> plain({"a": np.int64(3), "b": [np.float32(0.5)]})
+    {'a': 3, 'b': [0.5]}
+    """
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return plain(value.tolist())
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any, what: str) -> str:
+    """JSON text of ``value`` (numpy values allowed), or an :class:`InputError` naming ``what``."""
+    try:
+        return json.dumps(value, default=_json_default, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} cannot be stored as JSON: {exc}") from exc
+
+
+def event_document(model: str, event: Mapping[str, Any], index: int, now: datetime) -> dict[str, Any]:
+    """Check one event and return the document every backend stores (``now``: a :func:`to_utc` value).
+
+    >>> doc = event_document("m", {"id": 7, "timestamp": "2024-01-01T00:00:00Z", "features": {"x": 1.0},
+    ...                            "prediction": 2.0, "probabilities": {1: 0.9}}, 0, datetime.now(UTC))
+    >>> doc["id"], doc["timestamp"].isoformat(), doc["probabilities"]
+    ('7', '2024-01-01T00:00:00+00:00', {'1': 0.9})
+    """
+    if not isinstance(event, Mapping):
+        raise EventError(f"event {index}: expected an object, got {type(event).__name__}", index)
+    unknown = set(event) - set(EVENT_FIELDS)
+    if unknown:
+        raise EventError(
+            f"event {index}: unknown fields {sorted(unknown)}; known: {list(EVENT_FIELDS)}", index
+        )
+    features = event.get("features")
+    if not isinstance(features, Mapping):
+        raise EventError(f"event {index}: 'features' must be an object of feature name -> value", index)
+    clash = RESERVED_COLUMNS.intersection(features)
+    if clash:
+        raise EventError(f"event {index}: feature names {sorted(clash)} are reserved column names", index)
+    probabilities = event.get("probabilities")
+    if not (probabilities is None or isinstance(probabilities, int | float | Mapping)):
+        raise EventError(f"event {index}: 'probabilities' must be a number, an object or null", index)
+    try:
+        timestamp = to_utc(event.get("timestamp"), f"event {index} timestamp") or now
+    except InputError as exc:
+        raise EventError(str(exc), index) from exc
+    event_id = event.get("id")
+    latency = event.get("latency_ms")
+    return {
+        "model": model,
+        "id": None if event_id is None else str(event_id),
+        "timestamp": timestamp,
+        "features": plain(dict(features)),
+        "prediction": plain(event.get("prediction")),
+        "probabilities": plain(dict(probabilities) if isinstance(probabilities, Mapping) else probabilities),
+        "target": plain(event.get("target")),
+        "latency_ms": None if latency is None else float(latency),
+        "attributions": plain(event.get("attributions")),
+        "metadata": plain(event.get("metadata")),
+        "received_at": _received_at(event, index, now),
+    }
+
+
+def _received_at(event: Mapping[str, Any], index: int, now: datetime) -> datetime:
+    try:
+        return to_utc(event.get("received_at"), f"event {index} received_at") or now
+    except InputError as exc:
+        raise EventError(str(exc), index) from exc
+
+
+def headline(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The numbers a report list shows, taken from a report JSON when present.
+
+    >>> headline({"reference_rows": 10, "drift": {"dataset_drift": True, "drifted_share": 0.5}})
+    {'reference_rows': 10, 'current_rows': None, 'dataset_drift': True, 'drifted_share': 0.5}
+    """
+    drift = report.get("drift")
+    drift = drift if isinstance(drift, Mapping) else {}
+    return {
+        "reference_rows": report.get("reference_rows"),
+        "current_rows": report.get("current_rows"),
+        "dataset_drift": drift.get("dataset_drift"),
+        "drifted_share": drift.get("drifted_share"),
+    }
+
+
+def finite_or_nan(value: float | None) -> float:
+    """A stored metric value; SQLite turns NaN into NULL, which comes back here as NaN."""
+    return math.nan if value is None else float(value)
+
+
+class EventStore(abc.ABC):
+    """Prediction events of every model, with late targets joined by id."""
+
+    @abc.abstractmethod
+    def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
+        """Store events (see :func:`event_document` for the fields) in bulk; return how many.
+
+        A target uploaded earlier for an event's id applies to it (targets are joined when read).
+        """
+
+    @abc.abstractmethod
+    def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
+        """Record ground truth as ``(id, target)`` pairs; return how many pairs were written.
+
+        Targets for ids with no event yet are kept and apply when the event arrives.
+        """
+
+    @abc.abstractmethod
+    def read_frames(
+        self,
+        model: str,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        chunk_rows: int = 50_000,
+    ) -> Iterator[pd.DataFrame]:
+        """Stream the events of ``[start, end)`` ordered by timestamp, ``chunk_rows`` rows per frame.
+
+        Columns: ``id``, ``timestamp`` (UTC), one per feature, ``prediction``, ``probability`` (number
+        probabilities) or ``proba_<class>`` (per-class ones), ``target``, ``latency_ms`` and
+        ``attr_<feature>`` (attributions). An empty range yields no frame. Memory does not grow with the
+        range.
+        """
+
+    @abc.abstractmethod
+    def count(
+        self, model: str, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> int:
+        """Number of events of ``model`` in ``[start, end)``."""
+
+    @abc.abstractmethod
+    def models(self) -> list[str]:
+        """Names of the models that have events, sorted."""
+
+    @abc.abstractmethod
+    def latest_timestamp(self, model: str) -> datetime | None:
+        """Timestamp of the newest event of ``model``, or ``None`` when it has none."""
+
+
+class ReportStore(abc.ABC):
+    """Batch reports: the JSON and the location of the HTML file."""
+
+    @abc.abstractmethod
+    def save_report(
+        self,
+        model: str,
+        report_json: Mapping[str, Any],
+        html_path: str | None,
+        start: datetime | str | None,
+        end: datetime | str | None,
+    ) -> str:
+        """Store a report; return its id."""
+
+    @abc.abstractmethod
+    def list_reports(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first: ``id, model, created_at, start, end, html_path`` and the :func:`headline` numbers."""
+
+    @abc.abstractmethod
+    def get_report(self, report_id: str) -> dict[str, Any]:
+        """One list entry plus ``report`` (the JSON); :class:`UnknownReportError` when there is none."""
+
+
+class MetricStore(abc.ABC):
+    """Time series of flat metric names (``drifted_share``, ``drift_score.trip_distance``, ``metric.mae``).
+
+    Retention: at most ``max_points`` points are kept per model and name; appending drops the oldest.
+    """
+
+    max_points: int = MAX_METRIC_POINTS
+
+    @abc.abstractmethod
+    def append(self, model: str, timestamp: datetime | str, values: Mapping[str, float]) -> None:
+        """Record the values of several metrics at one time (NaN is kept and read back as NaN)."""
+
+    @abc.abstractmethod
+    def history(
+        self,
+        model: str,
+        names: Iterable[str] | None = None,
+        since: datetime | str | None = None,
+        limit: int = 1000,
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        """The latest ``limit`` points per name (all names when ``names`` is None), oldest first."""
+
+
+@dataclass
+class Store:
+    """The three stores of one backend, opened by :func:`modelmon.store.open_store`.
+
+    >>> from modelmon.store import open_store
+    >>> with open_store("memory://") as store:
+    ...     store.events.add_events("m", [{"features": {"x": 1}, "prediction": 0}])
+    1
+    """
+
+    url: str
+    events: EventStore
+    reports: ReportStore
+    metrics: MetricStore
+    closer: Callable[[], None] = lambda: None
+
+    def close(self) -> None:
+        """Release connections."""
+        self.closer()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,266 @@
+"""SQLite stores (``sqlite:///path.db``, relative to the working directory; ``sqlite:////abs/path.db``).
+
+The embedded default. Several processes may write and read one file at once: the database runs in
+WAL mode (readers never block the writer), waits up to ``busy_timeout`` for a lock instead of failing,
+and takes the write lock at the start of each write transaction (``BEGIN IMMEDIATE``) so two writers
+never deadlock. Nested values are JSON text, decoded one chunk at a time; time is integer milliseconds
+since the epoch (UTC). Late targets live in their own table keyed by (model, id) and are joined when
+events are read, so a target may arrive before or after its event.
+
+>>> store = open_sqlite_store("sqlite:///:memory:")
+>>> store.events.add_events("m", [{"id": "a", "timestamp": "2024-01-01T00:00:00Z", "features": {"x": 1}}])
+1
+>>> store.events.upsert_targets("m", [("a", 3)])
+1
+>>> next(store.events.read_frames("m"))[["id", "x", "target"]].to_dict("records")
+[{'id': 'a', 'x': 1, 'target': 3}]
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from modelmon.errors import StoreError
+from modelmon.store.base import (
+    EventStore,
+    Store,
+    event_document,
+    from_ms,
+    to_json,
+    to_ms,
+    to_utc,
+)
+from modelmon.store.frames import build_frame, decode_json_column, json_objects_frame
+from modelmon.store.sqlite_history import SqliteMetricStore, SqliteReportStore
+
+__all__ = ["SqliteDatabase", "SqliteEventStore", "open_sqlite_store"]
+
+T = TypeVar("T")
+
+#: milliseconds that stand for an open end of a time range
+_NEVER = 2**62
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, model TEXT NOT NULL, id TEXT, ts INTEGER NOT NULL, features TEXT NOT NULL,
+    prediction TEXT, probabilities TEXT, target TEXT, latency_ms REAL, attributions TEXT, metadata TEXT,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_model_ts ON events (model, ts);
+CREATE INDEX IF NOT EXISTS events_model_id ON events (model, id);
+CREATE TABLE IF NOT EXISTS targets (
+    model TEXT NOT NULL, id TEXT NOT NULL, target TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (model, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reports (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, model TEXT NOT NULL, created_at INTEGER NOT NULL,
+    period_start INTEGER, period_end INTEGER, html_path TEXT, headline TEXT NOT NULL, report TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_model ON reports (model, seq);
+CREATE TABLE IF NOT EXISTS metrics (model TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL, value REAL);
+CREATE INDEX IF NOT EXISTS metrics_model_name_ts ON metrics (model, name, ts);
+"""
+
+
+class SqliteDatabase:
+    """One connection shared by the three stores of a file, used under a lock (so threads may share it).
+
+    ``busy_timeout`` is how long (seconds) a write waits for another process's lock before failing.
+    """
+
+    def __init__(self, url: str, busy_timeout: float = 30.0) -> None:
+        self.url = url
+        self.path = url.removeprefix("sqlite:///")
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        with self.errors("open the database"):
+            self._connection = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._connection.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable in WAL mode except for the last transactions before a power cut
+            self._connection.execute("PRAGMA synchronous = NORMAL")
+        with self._lock, self.errors("create the tables"):
+            try:
+                self._connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            except sqlite3.Error:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def errors(self, operation: str) -> Iterator[None]:
+        """Turn a driver error into a :class:`StoreError` that names the file and the operation."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            hint = " (does its directory exist?)" if "unable to open" in str(exc) else ""
+            raise StoreError(f"SQLite store {self.url}: cannot {operation}: {exc}{hint}") from exc
+
+    def write(self, operation: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one write transaction (all or nothing)."""
+        with self._lock, self.errors(operation):
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._connection)
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+            return result
+
+    def read(self, operation: str, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of one query."""
+        with self._lock, self.errors(operation):
+            return self._connection.execute(sql, tuple(parameters)).fetchall()
+
+    def close(self) -> None:
+        with self._lock, self.errors("close the database"):
+            self._connection.close()
+
+
+def _json_or_null(value: Any, what: str) -> str | None:
+    return None if value is None else to_json(value, what)
+
+
+class SqliteEventStore(EventStore):
+    """Events and late targets in a SQLite file."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self.database = database
+
+    def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
+        now = to_utc(datetime.now(UTC))
+        assert now is not None
+        rows = []
+        for index, event in enumerate(events):
+            doc = event_document(model, event, index, now)
+            where = f"event {index} of model {model!r}"
+            rows.append(
+                (
+                    model,
+                    doc["id"],
+                    to_ms(doc["timestamp"]),
+                    to_json(doc["features"], f"{where}: features"),
+                    _json_or_null(doc["prediction"], f"{where}: prediction"),
+                    _json_or_null(doc["probabilities"], f"{where}: probabilities"),
+                    _json_or_null(doc["target"], f"{where}: target"),
+                    doc["latency_ms"],
+                    _json_or_null(doc["attributions"], f"{where}: attributions"),
+                    _json_or_null(doc["metadata"], f"{where}: metadata"),
+                    to_ms(doc["received_at"]),
+                )
+            )
+        if not rows:
+            return 0
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("INSERT OR IGNORE INTO models VALUES (?)", (model,))
+
+        self.database.write(f"add {len(rows)} events of model {model!r}", insert)
+        return len(rows)
+
+    def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
+        now = to_ms(to_utc(datetime.now(UTC)))  # type: ignore[arg-type]
+        rows = (
+            (model, str(event_id), _json_or_null(target, f"target of id {event_id!r}"), now)
+            for event_id, target in pairs
+        )
+
+        def upsert(db: sqlite3.Connection) -> int:
+            before = db.total_changes
+            db.executemany(
+                "INSERT INTO targets VALUES (?, ?, ?, ?) ON CONFLICT (model, id) DO UPDATE SET "
+                "target = excluded.target, updated_at = excluded.updated_at",
+                rows,
+            )
+            return db.total_changes - before
+
+        return self.database.write(f"upsert targets of model {model!r}", upsert)
+
+    def read_frames(
+        self,
+        model: str,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        chunk_rows: int = 50_000,
+    ) -> Iterator[pd.DataFrame]:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+        low, high = _range_ms(start, end)
+        # Keyset pagination: each chunk is one short query that starts after the last (ts, seq) read, so
+        # no read transaction stays open between chunks and memory holds one chunk only.
+        after = (low, -1)
+        sql = (
+            "SELECT e.seq, e.ts, e.id, e.features, coalesce(e.prediction, 'null'),"
+            " coalesce(e.probabilities, 'null'), coalesce(t.target, e.target, 'null'), e.latency_ms,"
+            " coalesce(e.attributions, 'null')"
+            " FROM events e LEFT JOIN targets t ON t.model = e.model AND t.id = e.id"
+            " WHERE e.model = ? AND (e.ts, e.seq) > (?, ?) AND e.ts < ? ORDER BY e.ts, e.seq LIMIT ?"
+        )
+        while True:
+            rows = self.database.read(
+                f"read events of model {model!r}", sql, (model, after[0], after[1], high, chunk_rows)
+            )
+            if not rows:
+                return
+            seqs, stamps, ids, features, predictions, probabilities, targets, latencies, attributions = zip(
+                *rows, strict=True
+            )
+            after = (stamps[-1], seqs[-1])
+            yield build_frame(
+                ids,
+                stamps,
+                json_objects_frame(features),
+                decode_json_column(predictions),
+                decode_json_column(probabilities),
+                decode_json_column(targets),
+                latencies,
+                decode_json_column(attributions),
+            )
+            if len(rows) < chunk_rows:
+                return
+
+    def count(
+        self, model: str, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> int:
+        low, high = _range_ms(start, end)
+        sql = "SELECT count(*) FROM events WHERE model = ? AND ts >= ? AND ts < ?"
+        return int(self.database.read(f"count events of model {model!r}", sql, (model, low, high))[0][0])
+
+    def models(self) -> list[str]:
+        return [
+            row[0] for row in self.database.read("list models", "SELECT model FROM models ORDER BY model")
+        ]
+
+    def latest_timestamp(self, model: str) -> datetime | None:
+        sql = "SELECT max(ts) FROM events WHERE model = ?"
+        latest = self.database.read(f"find the latest event of model {model!r}", sql, (model,))[0][0]
+        return None if latest is None else from_ms(latest)
+
+
+def _range_ms(start: datetime | str | None, end: datetime | str | None) -> tuple[int, int]:
+    low, high = to_utc(start, "start"), to_utc(end, "end")
+    return (-_NEVER if low is None else to_ms(low)), (_NEVER if high is None else to_ms(high))
+
+
+def open_sqlite_store(url: str, busy_timeout: float = 30.0) -> Store:
+    """Open (creating when needed) the SQLite file of ``url``."""
+    database = SqliteDatabase(url, busy_timeout)
+    return Store(
+        url,
+        SqliteEventStore(database),
+        SqliteReportStore(database),
+        SqliteMetricStore(database),
+        database.close,
+    )

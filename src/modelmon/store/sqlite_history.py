@@ -1,0 +1,162 @@
+"""SQLite stores for what modelmon produces: batch reports and the metric history.
+
+>>> from modelmon.store.sqlite import open_sqlite_store
+>>> store = open_sqlite_store("sqlite:///:memory:")
+>>> report_id = store.reports.save_report("m", {"drift": {"drifted_share": 0.25}}, None, None, None)
+>>> store.reports.get_report(report_id)["drifted_share"]
+0.25
+>>> store.metrics.append("m", "2024-01-01T00:00:00Z", {"drifted_share": 0.25})
+>>> store.metrics.history("m")["drifted_share"][0][1]
+0.25
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from modelmon.store.base import (
+    MAX_METRIC_POINTS,
+    MetricStore,
+    ReportStore,
+    UnknownReportError,
+    finite_or_nan,
+    from_ms,
+    headline,
+    to_json,
+    to_ms,
+    to_utc,
+)
+
+if TYPE_CHECKING:
+    from modelmon.store.sqlite import SqliteDatabase
+
+__all__ = ["SqliteMetricStore", "SqliteReportStore"]
+
+
+def _ms_or_none(value: datetime | str | None, what: str) -> int | None:
+    moment = to_utc(value, what)
+    return None if moment is None else to_ms(moment)
+
+
+def _datetime_or_none(value: int | None) -> datetime | None:
+    return None if value is None else from_ms(value)
+
+
+_REPORT_COLUMNS = "id, model, created_at, period_start, period_end, html_path, headline"
+
+
+def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    report_id, model, created_at, start, end, html_path, numbers = row[:7]
+    return {
+        "id": report_id,
+        "model": model,
+        "created_at": from_ms(created_at),
+        "start": _datetime_or_none(start),
+        "end": _datetime_or_none(end),
+        "html_path": html_path,
+        **json.loads(numbers),
+    }
+
+
+class SqliteReportStore(ReportStore):
+    """Reports as JSON text, with their headline numbers beside them for quick listing."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self.database = database
+
+    def save_report(
+        self,
+        model: str,
+        report_json: Mapping[str, Any],
+        html_path: str | None,
+        start: datetime | str | None,
+        end: datetime | str | None,
+    ) -> str:
+        report_id = uuid.uuid4().hex
+        row = (
+            report_id,
+            model,
+            to_ms(to_utc(datetime.now(UTC))),  # type: ignore[arg-type]
+            _ms_or_none(start, "start"),
+            _ms_or_none(end, "end"),
+            None if html_path is None else str(html_path),
+            to_json(headline(report_json), f"headline of the report of model {model!r}"),
+            to_json(report_json, f"report of model {model!r}"),
+        )
+        self.database.write(
+            f"save a report of model {model!r}",
+            lambda db: db.execute(
+                f"INSERT INTO reports ({_REPORT_COLUMNS}, report) VALUES (?,?,?,?,?,?,?,?)", row
+            ),
+        )
+        return report_id
+
+    def list_reports(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        if model is None:
+            sql, parameters = f"SELECT {_REPORT_COLUMNS} FROM reports ORDER BY seq DESC LIMIT ?", (limit,)
+        else:
+            sql = f"SELECT {_REPORT_COLUMNS} FROM reports WHERE model = ? ORDER BY seq DESC LIMIT ?"
+            parameters = (model, limit)  # type: ignore[assignment]
+        return [_entry(row) for row in self.database.read("list reports", sql, parameters)]
+
+    def get_report(self, report_id: str) -> dict[str, Any]:
+        sql = f"SELECT {_REPORT_COLUMNS}, report FROM reports WHERE id = ?"
+        rows = self.database.read(f"read report {report_id!r}", sql, (str(report_id),))
+        if not rows:
+            raise UnknownReportError(f"no report with id {report_id!r} in {self.database.url}")
+        return {**_entry(rows[0]), "report": json.loads(rows[0][7])}
+
+
+class SqliteMetricStore(MetricStore):
+    """Metric points, at most ``max_points`` per model and name (the oldest are dropped on append)."""
+
+    def __init__(self, database: SqliteDatabase, max_points: int = MAX_METRIC_POINTS) -> None:
+        self.database = database
+        self.max_points = max_points
+
+    def append(self, model: str, timestamp: datetime | str, values: Mapping[str, float]) -> None:
+        moment = to_ms(to_utc(timestamp))  # type: ignore[arg-type]
+        rows = [(model, str(name), moment, float(value)) for name, value in values.items()]
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
+            # the (model, name, ts) index makes this a short walk from the newest point
+            db.executemany(
+                "DELETE FROM metrics WHERE rowid IN (SELECT rowid FROM metrics WHERE model = ? AND name = ?"
+                " ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                [(model, row[1], self.max_points) for row in rows],
+            )
+
+        if rows:
+            self.database.write(f"append metrics of model {model!r}", insert)
+
+    def history(
+        self,
+        model: str,
+        names: Iterable[str] | None = None,
+        since: datetime | str | None = None,
+        limit: int = 1000,
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        if names is None:
+            found = self.database.read(
+                "list metric names", "SELECT DISTINCT name FROM metrics WHERE model = ?", (model,)
+            )
+            names = [row[0] for row in found]
+        low = _ms_or_none(since, "since")
+        history = {}
+        for name in sorted(set(names)):
+            rows = self.database.read(
+                f"read metric {name!r} of model {model!r}",
+                "SELECT ts, value FROM metrics WHERE model = ? AND name = ? AND ts >= ?"
+                " ORDER BY ts DESC, rowid DESC LIMIT ?",
+                (model, name, -(2**62) if low is None else low, max(limit, 0)),
+            )
+            if rows:
+                history[name] = [(from_ms(ts), finite_or_nan(value)) for ts, value in reversed(rows)]
+        return history
