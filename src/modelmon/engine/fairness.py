@@ -1,0 +1,177 @@
+"""Fairness per sensitive attribute, exact from per-group counts.
+
+For a classifier, each group's selection rate (share of rows predicted as the positive class, over
+every row with a prediction, labelled or not), true positive rate and false positive rate (over
+labelled rows) come from its confusion counts, and the aggregates follow fairlearn's definitions:
+demographic parity difference (max - min selection rate) and ratio (min / max), equalized odds
+difference (the larger of the TPR and FPR spreads). For a regressor, each group's MAE and mean
+prediction, and the largest gaps. Groups with fewer rows (with a prediction) than ``min_group_rows``
+are listed as too small and left out of the aggregates; a group without labelled positives (or
+negatives) has no TPR (or FPR) and is left out of the equalized odds difference.
+
+>>> import pandas as pd
+>>> from modelmon.engine.profile import ProfileSpec
+>>> from modelmon.schema import Schema
+>>> schema = Schema(task="classification", numerical=["x"], prediction="p", target="y", sensitive=["g"])
+>>> frame = pd.DataFrame({"x": [0.0] * 4, "p": [1, 1, 0, 1], "y": [1, 0, 0, 1], "g": ["a", "a", "b", "b"]})
+>>> spec = ProfileSpec.fit(frame, schema)
+>>> groups = FairnessPart.build(frame, spec).groups["g"]
+>>> attribute_fairness(groups, min_rows=1)["demographic_parity_difference"]
+0.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelmon.engine.performance_parts import ClassificationCounts, Counts, RegressionCounts
+from modelmon.engine.report import ReportInputs, not_applicable
+from modelmon.engine.segments import DEFAULT_MIN_ROWS, GroupedPart
+
+__all__ = [
+    "DEFAULT_MAE_GAP",
+    "DEFAULT_THRESHOLD",
+    "FairnessPart",
+    "attribute_fairness",
+    "fairness_section",
+]
+
+#: an attribute is flagged when its demographic parity or equalized odds difference exceeds this
+DEFAULT_THRESHOLD = 0.1
+#: a regression attribute is flagged when the worst group's MAE exceeds the best's by this share
+DEFAULT_MAE_GAP = 0.25
+
+
+class FairnessPart(GroupedPart):
+    """The ``fairness`` part: the model's counts per group of each sensitive attribute."""
+
+    name = "fairness"
+    role = "sensitive"
+
+
+def _classification_group(counts: ClassificationCounts) -> dict[str, Any]:
+    tp, fp, fn, tn = counts.binary_counts()
+    return {
+        "rows": counts.rows,
+        "labelled_rows": counts.labelled,
+        "selection_rate": counts.selection_rate(),
+        "tpr": tp / (tp + fn) if tp + fn else None,
+        "fpr": fp / (fp + tn) if fp + tn else None,
+        "accuracy": counts.metrics()["accuracy"],
+    }
+
+
+def _regression_group(counts: RegressionCounts) -> dict[str, Any]:
+    return {
+        "rows": counts.rows,
+        "labelled_rows": counts.labelled,
+        "mae": counts.metrics()["mae"],
+        "mean_prediction": counts.sum_prediction / counts.predictions if counts.predictions else None,
+    }
+
+
+def _spread(groups: Mapping[str, Mapping[str, Any]], key: str) -> tuple[float | None, str | None, str | None]:
+    """max - min of ``key`` over groups that have it, and the groups with the lowest and highest."""
+    values = {name: group[key] for name, group in groups.items() if group[key] is not None}
+    if not values:
+        return None, None, None
+    low, high = min(values, key=values.__getitem__), max(values, key=values.__getitem__)
+    return values[high] - values[low], low, high
+
+
+def attribute_fairness(
+    groups: Mapping[str, Counts],
+    min_rows: int = DEFAULT_MIN_ROWS,
+    threshold: float = DEFAULT_THRESHOLD,
+    mae_gap: float = DEFAULT_MAE_GAP,
+) -> dict[str, Any]:
+    """Per-group rates and the fairness aggregates of one sensitive attribute."""
+    described: dict[str, dict[str, Any]] = {}
+    too_small: list[str] = []
+    for name, counts in groups.items():
+        if isinstance(counts, ClassificationCounts):
+            described[name] = _classification_group(counts)
+        else:
+            described[name] = _regression_group(counts)  # type: ignore[arg-type]
+        if _predicted_rows(counts) < min_rows:
+            described[name]["too_small"] = True
+            too_small.append(name)
+    measured = {name: group for name, group in described.items() if name not in too_small}
+    result: dict[str, Any] = {"groups": described, "too_small": too_small, "measured_groups": list(measured)}
+    if any(_regression(counts) for counts in groups.values()):
+        gap, best, worst = _spread(measured, "mae")
+        prediction_gap, _, _ = _spread(measured, "mean_prediction")
+        ratio = (
+            measured[worst]["mae"] / measured[best]["mae"]
+            if gap is not None and measured[best]["mae"]
+            else None
+        )
+        result |= {
+            "mae_gap": gap,
+            "mae_ratio": ratio,
+            "mean_prediction_gap": prediction_gap,
+            "worst_group": worst,
+            "flagged": bool(ratio is not None and ratio - 1 > mae_gap),
+        }
+        return result
+    parity, lowest, highest = _spread(measured, "selection_rate")
+    tpr_gap, _, _ = _spread(measured, "tpr")
+    fpr_gap, _, _ = _spread(measured, "fpr")
+    odds = max((gap for gap in (tpr_gap, fpr_gap) if gap is not None), default=None)
+    ratio = None
+    if parity is not None and measured[highest]["selection_rate"]:  # type: ignore[index]
+        ratio = measured[lowest]["selection_rate"] / measured[highest]["selection_rate"]  # type: ignore[index]
+    result |= {
+        "demographic_parity_difference": parity,
+        "demographic_parity_ratio": ratio,
+        "equalized_odds_difference": odds,
+        "lowest_selection_rate_group": lowest,
+        "highest_selection_rate_group": highest,
+        "flagged": bool((parity or 0.0) > threshold or (odds or 0.0) > threshold),
+    }
+    return result
+
+
+def _regression(counts: Counts) -> bool:
+    return isinstance(counts, RegressionCounts)
+
+
+def _predicted_rows(counts: Counts) -> int:
+    """Rows of a group that have a prediction: the group's size for fairness."""
+    if isinstance(counts, RegressionCounts):
+        return counts.predictions
+    return int(counts.predicted.sum())
+
+
+def fairness_section(inputs: ReportInputs) -> dict[str, Any]:
+    """The ``fairness`` report section."""
+    schema = inputs.schema
+    if not schema.sensitive:
+        return not_applicable("the schema names no sensitive attributes")
+    if schema.prediction is None:
+        return not_applicable("fairness needs a prediction column in the schema")
+    current, reference = inputs.current.parts.get("fairness"), inputs.reference.parts.get("fairness")
+    if current is None or reference is None:
+        return not_applicable("the profiles carry no per-group counts")
+    options = {
+        "min_rows": int(inputs.options.get("min_group_rows", DEFAULT_MIN_ROWS)),
+        "threshold": float(inputs.options.get("fairness_threshold", DEFAULT_THRESHOLD)),
+        "mae_gap": float(inputs.options.get("fairness_mae_gap", DEFAULT_MAE_GAP)),
+    }
+    attributes: dict[str, Any] = {}
+    for attribute, groups in current.groups.items():
+        result = attribute_fairness(groups, **options)
+        result["reference"] = attribute_fairness(reference.groups.get(attribute, {}), **options)
+        attributes[attribute] = result
+    return {
+        "applicable": True,
+        "task": schema.task,
+        "positive_class": inputs.reference.spec.state["fairness"].performance.positive
+        if schema.task == "classification"
+        else None,
+        "min_group_rows": options["min_rows"],
+        "threshold": options["threshold"],
+        "attributes": attributes,
+        "flagged": [name for name, result in attributes.items() if result.get("flagged")],
+    }
