@@ -139,3 +139,23 @@ def test_a_missing_default_is_named_in_the_error() -> None:
     del thresholds["defaults"]["service_down"]
     with pytest.raises(ValueError, match="defaults has no entry 'service_down'"):
         generate.render(thresholds)
+
+
+def test_the_readme_table_states_every_alert_with_its_current_defaults() -> None:
+    rows = {}
+    for line in (DEPLOY / "README.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`Modelmon"):
+            rows[cells[0].strip("`")] = (cells[2].strip("`"), cells[3])
+    alerts = {spec.name: spec.key for spec in generate.ALERTS}
+    assert set(rows) == set(alerts)
+    defaults = generate.load_thresholds()["defaults"]
+    for name, (key, stated) in rows.items():
+        assert key == alerts[name], name
+        setting = defaults[key]
+        threshold = f"{setting['threshold']:g}" if "threshold" in setting else None
+        if setting["for"] in ("0m", "0s"):
+            expected = f"{threshold}, at once"
+        else:
+            expected = f"{threshold} for {setting['for']}" if threshold else f"for {setting['for']}"
+        assert stated == expected, name
