@@ -171,7 +171,7 @@ def test_full_queue_drops_and_counts_without_blocking(ingest, make_monitor):
 
 def test_refused_batch_is_dropped_and_not_retried(ingest, make_monitor, caplog):
     ingest.statuses = [422]
-    monitor = make_monitor(ingest.url)
+    monitor = make_monitor(ingest.url, flush_interval=0.5)  # one batch: flush() sends it at once
     with caplog.at_level(logging.WARNING, logger="modelmon.client"):
         for i in range(7):
             monitor.log({"x": i}, i)
@@ -184,7 +184,7 @@ def test_refused_batch_is_dropped_and_not_retried(ingest, make_monitor, caplog):
 
 def test_server_errors_and_401_are_retried_until_accepted(ingest, make_monitor):
     ingest.statuses = [503, 401, 500]
-    monitor = make_monitor(ingest.url)
+    monitor = make_monitor(ingest.url, flush_interval=0.5)  # one batch: flush() sends it at once
     ids = [monitor.log({"x": i}, i) for i in range(5)]
     assert monitor.flush(timeout=5.0)
     assert [event["id"] for event in ingest.items()] == ids
@@ -292,3 +292,23 @@ def test_forked_worker_gets_its_own_sender_thread(ingest, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
     assert result.stdout.split() == ["True", "0"], result.stderr
     assert sorted(event["features"]["who"] for event in ingest.items()) == ["before-fork", "child", "parent"]
+
+
+def test_too_large_batch_is_split_in_halves(ingest, make_monitor):
+    ingest.statuses = [413]
+    monitor = make_monitor(ingest.url, flush_interval=0.5)  # one batch: flush() sends it at once
+    ids = [monitor.log({"x": i}, i) for i in range(4)]
+    assert monitor.flush(timeout=5.0)
+    assert [event["id"] for event in ingest.items()] == ids
+    assert [len(r["body"]["events"]) for r in ingest.requests] == [4, 2, 2]
+    assert (monitor.sent, monitor.dropped) == (4, 0)
+
+
+def test_default_spool_follows_the_environment(monkeypatch, tmp_path):
+    from modelmon.client import default_spool_path
+
+    monkeypatch.setenv("MODELMON_SPOOL_DIR", str(tmp_path))
+    assert default_spool_path("taxi/v2") == tmp_path / "taxi_v2.jsonl"
+    monitor = Monitor("http://127.0.0.1:9", "taxi/v2")
+    assert monitor.spool_file == tmp_path / "taxi_v2.jsonl"
+    assert monitor.close(timeout=2.0)
