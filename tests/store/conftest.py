@@ -103,6 +103,15 @@ def open_backend(request: pytest.FixtureRequest, tmp_path, monkeypatch) -> Itera
 
 
 @pytest.fixture
+def mongomock_client(monkeypatch):  # type: ignore[no-untyped-def]
+    """A fresh mongomock client that takes what pymongo's bulk operations send."""
+    import mongomock
+
+    _mongomock_accepts_sort(monkeypatch)
+    return mongomock.MongoClient(tz_aware=True)
+
+
+@pytest.fixture
 def store(open_backend: Callable[[], Store]) -> Store:
     """An empty store of the backend under test."""
     return open_backend()

@@ -307,10 +307,15 @@ def open_mongo_store(url: str, client: Any = None, timeout_ms: int = 5000) -> St
 
             raise StoreError(f"MongoDB store {redact_url(url)}: cannot connect: {exc}") from exc
     database = MongoDatabase(url, client[name])
-    with database.errors("create the indexes"):
-        for collection, indexes in _INDEXES.items():
-            for keys, options in indexes:
-                database.db[collection].create_index(keys, **options)
+    try:
+        with database.errors("create the indexes"):
+            for collection, indexes in _INDEXES.items():
+                for keys, options in indexes:
+                    database.db[collection].create_index(keys, **options)
+    except StoreError:
+        if own_client:
+            client.close()
+        raise
     return Store(
         database.url,
         MongoEventStore(database),

@@ -85,6 +85,7 @@ class SqliteDatabase:
             self._connection = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
+        with self.errors("set up the database"), _closing_on_error(self._connection):
             self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._connection.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable in WAL mode except for the last transactions before a power cut
@@ -93,8 +94,7 @@ class SqliteDatabase:
             try:
                 self._connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
             except sqlite3.Error:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
+                self._connection.close()
                 raise
 
     @contextlib.contextmanager
@@ -126,6 +126,15 @@ class SqliteDatabase:
     def close(self) -> None:
         with self._lock, self.errors("close the database"):
             self._connection.close()
+
+
+@contextlib.contextmanager
+def _closing_on_error(connection: sqlite3.Connection) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        connection.close()
+        raise
 
 
 def _json_or_null(value: Any, what: str) -> str | None:
