@@ -190,6 +190,12 @@ def performance() -> tuple[str, str, list[Panel]]:
                 "Targets received per event over 5 minutes; metrics only cover rows with ground truth.",
                 unit="percentunit",
             ),
+            timeseries(
+                "Estimated metrics before ground truth arrives",
+                [query(f"modelmon_estimated_metric{{{MODEL}}}", "{{model}} {{metric}} (estimated)")],
+                "Confidence-based performance estimation (CBPE) from the predicted probabilities; "
+                "classification models only.",
+            ),
             state(
                 "Concept drift detectors",
                 [query(f"modelmon_concept_drift_detected{{{MODEL}}}", "{{model}} {{detector}}")],
@@ -220,7 +226,14 @@ def data_quality() -> tuple[str, str, list[Panel]]:
                     query(f"modelmon_missing_share{{{MODEL}}}", instant=True),
                     query(f"modelmon_out_of_range_share{{{MODEL}}}", instant=True),
                     query(f"modelmon_new_category_share{{{MODEL}}}", instant=True),
+                    query(f"modelmon_type_error_share{{{MODEL}}}", instant=True),
                 ],
+                columns=("missing", "out of range", "new category", "type errors"),
+            ),
+            timeseries(
+                "Values of the wrong type by column",
+                [query(f"modelmon_type_error_share{{{MODEL}}}", "{{model}} {{column}}")],
+                unit="percentunit",
             ),
             timeseries(
                 "Rejected events per second",
@@ -257,19 +270,22 @@ def drift() -> tuple[str, str, list[Panel]]:
                 threshold=0.5,
             ),
             table(
-                "Drift per column (latest)",
+                "Drift score and threshold per column (latest)",
                 [
                     query(f"modelmon_drift_score{{{MODEL}}}", instant=True),
-                    query(f"modelmon_drift_detected{{{MODEL}}}", instant=True),
+                    query(f"modelmon_drift_threshold{{{MODEL}}}", instant=True),
                 ],
-                "Score of each column's test (label method) and whether it crossed its threshold: "
-                "p-value tests (ks, chisquare, z) drift below 0.05 by default, distances "
-                "(wasserstein, jensenshannon, psi...) at or above 0.1, or the column's threshold in the "
-                "config.",
+                "Each column's test (method) with its score and threshold: p-value tests (ks, chisquare, "
+                "z) drift when the score is below the threshold, distances (wasserstein, jensenshannon, "
+                "psi...) when it is at or above it.",
+                columns=("score", "threshold"),
             ),
             timeseries(
-                "Drift score by column",
-                [query(f"modelmon_drift_score{{{MODEL}}}", "{{model}} {{column}} ({{method}})")],
+                "Drift score and threshold by column",
+                [
+                    query(f"modelmon_drift_score{{{MODEL}}}", "{{model}} {{column}} ({{method}})"),
+                    query(f"modelmon_drift_threshold{{{MODEL}}}", "threshold {{model}} {{column}}"),
+                ],
             ),
             state(
                 "Drift detected by column",

@@ -130,12 +130,18 @@ def stat(
     return _panel("stat", title, targets, description, unit, _steps(1, below_is_bad=up_down), **extra)
 
 
-def table(title: str, targets: list[dict[str, Any]], description: str = "") -> Panel:
-    """A table of instant queries merged on their labels."""
+def table(
+    title: str, targets: list[dict[str, Any]], description: str = "", columns: tuple[str, ...] = ()
+) -> Panel:
+    """A table of instant queries merged on their labels; ``columns`` names the value of each query."""
     panel = _panel("table", title, targets, description, "short", _steps(None))
+    names = {f"Value #{target['refId']}": name for target, name in zip(targets, columns, strict=False)}
     panel["transformations"] = [
         {"id": "merge", "options": {}},
-        {"id": "organize", "options": {"excludeByName": {"Time": True, "__name__": True}}},
+        {
+            "id": "organize",
+            "options": {"excludeByName": {"Time": True, "__name__": True}, "renameByName": names},
+        },
     ]
     return panel
 

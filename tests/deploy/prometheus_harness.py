@@ -40,8 +40,10 @@ DEPLOY = REPO / "deploy"
 DASHBOARDS = DEPLOY / "grafana" / "dashboards"
 RULES = DEPLOY / "prometheus" / "rules"
 
-#: series the services export (DESIGN.md, plus the reference metric and probe duration), and ``up``
+#: series the services export (DESIGN.md, plus the reference metric, probe duration, drift threshold,
+#: type-error share and estimated metric the monitoring service adds), and ``up``
 DESIGNED_SERIES = {
+    "modelmon_drift_threshold", "modelmon_type_error_share", "modelmon_estimated_metric",
     "modelmon_events_total", "modelmon_events_rejected_total", "modelmon_targets_total",
     "modelmon_window_rows", "modelmon_drift_score", "modelmon_drift_detected", "modelmon_dataset_drift",
     "modelmon_drifted_columns_share", "modelmon_missing_share", "modelmon_out_of_range_share",

@@ -50,7 +50,9 @@ def monitoring_metrics(scrape: int) -> str:
             c = {**m, "column": column}
             lines += [
                 f"modelmon_drift_score{_labels(**c, method='wasserstein')} {0.4 if drifted else 0.02}",
+                f"modelmon_drift_threshold{_labels(**c, method='wasserstein')} 0.1",
                 f"modelmon_drift_detected{_labels(**c)} {int(drifted)}",
+                f"modelmon_type_error_share{_labels(**c)} {0.1 if drifted else 0}",
                 f"modelmon_missing_share{_labels(**c)} {0.3 if drifted else 0}",
                 f"modelmon_out_of_range_share{_labels(**c)} {0.2 if drifted else 0}",
                 f"modelmon_new_category_share{_labels(**c)} {0.4 if drifted else 0}",
@@ -65,6 +67,7 @@ def monitoring_metrics(scrape: int) -> str:
                 labels = _labels(model=model, metric=metric, segment=segment)
                 lines.append(f"modelmon_model_metric{labels} {current}")
             lines.append(f"modelmon_reference_metric{_labels(model=model, metric=metric)} {reference}")
+    lines.append(f"modelmon_estimated_metric{_labels(model=CREDIT, metric='accuracy')} 0.8")
     for metric, value in (("demographic_parity_difference", 0.3), ("equalized_odds_difference", 0.05),
                           ("demographic_parity_ratio", 0.6)):  # fmt: skip
         lines.append(f"modelmon_fairness{_labels(model=CREDIT, attribute='gender', metric=metric)} {value}")
