@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.pipeline import Pipeline
 
 from modelmon.demo import incidents, models
 from modelmon.demo.data import credit_applications, taxi_trips
@@ -38,6 +39,12 @@ def test_generators_score_with_a_given_model(taxi_model, credit_model):
     assert trips.equals(expected)
     apps = credit_applications(300, seed=13, model=credit_model)
     assert apps["proba"].equals(models.predict_frame(credit_model, apps, "classification")["proba"])
+
+
+def test_models_are_pipelines_that_say_whether_they_classify(taxi_model, credit_model):
+    assert isinstance(taxi_model, Pipeline) and isinstance(credit_model, Pipeline)
+    assert not hasattr(taxi_model, "predict_proba")
+    assert hasattr(credit_model, "predict_proba")
 
 
 def test_training_is_deterministic():

@@ -7,8 +7,9 @@ with paths relative to itself, so the folder can be moved.
 
 Incidents in the current files:
 
-- taxi: trips get longer (covariate shift on ``trip_distance`` and ``fare_amount``; durations follow,
-  as real longer trips would), and 30% of ``fare_amount`` goes missing;
+- taxi: trips get longer (covariate shift on ``trip_distance``; fares and durations follow, as they
+  would for real longer trips), and 30% of ``fare_amount`` goes missing (the model, which never saw a
+  missing fare, badly underestimates those trips);
 - credit: P(repaid) drops by 0.3 for women (bias), and repayment starts to depend on other features
   (concept change), so the model's performance falls while its inputs look the same.
 """
@@ -86,13 +87,17 @@ def demo_config() -> dict[str, Any]:
 
 
 def _taxi_incidents(current: pd.DataFrame, middle: int, seed: int) -> pd.DataFrame:
-    shifted = incidents.covariate_shift(
-        current, ["trip_distance", "fare_amount"], at=middle, shift=1.5, seed=seed
+    shifted = incidents.covariate_shift(current, ["trip_distance"], at=middle, shift=1.0, seed=seed)
+    # Longer trips cost more and take longer: fares and durations follow the new distances (each trip
+    # keeps its own noise), so this is a change of inputs only, not of the concept.
+    extra_miles = shifted["trip_distance"] - current["trip_distance"]
+    expected, old_expected = taxi_expected_duration(shifted), taxi_expected_duration(current)
+    shifted["fare_amount"] = np.round(
+        current["fare_amount"] + 2.5 * extra_miles + 0.25 * (expected - old_expected), 2
     )
-    # Longer trips take longer: keep each trip's noise but move its duration with its new distance,
-    # so this is a change of inputs only, not of the concept.
-    ratio = taxi_expected_duration(shifted) / taxi_expected_duration(current)
-    shifted["duration_actual"] = np.round(np.clip(current["duration_actual"] * ratio, 1.0, 180.0), 2)
+    shifted["duration_actual"] = np.round(
+        np.clip(current["duration_actual"] * expected / old_expected, 1.0, 180.0), 2
+    )
     return incidents.missing_spike(shifted, ["fare_amount"], at=middle, share=0.3, seed=seed)
 
 

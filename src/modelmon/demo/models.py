@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+from sklearn.utils.metaestimators import available_if
 from threadpoolctl import threadpool_limits
 
 from modelmon.errors import ConfigError, InputError, SchemaError
@@ -111,6 +113,28 @@ def clean_features(frame: pd.DataFrame, numerical: list[str], categorical: list[
     return pd.DataFrame(cleaned, index=frame.index)
 
 
+class SingleThreadPipeline(Pipeline):
+    """A Pipeline that fits and predicts on one OpenMP thread.
+
+    OpenMP threads spin while they wait; on a small, busy machine (CI, a laptop running the whole demo
+    stack) that makes these small fits and predictions 10-30x slower than one thread.
+    """
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> SingleThreadPipeline:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return super().fit(X, y, **params)
+
+    def predict(self, X: Any, **params: Any) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return super().predict(X, **params)
+
+    # Only where the final step has it, so ``hasattr(model, "predict_proba")`` still tells a classifier.
+    @available_if(lambda self: hasattr(self._final_estimator, "predict_proba"))
+    def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return super().predict_proba(X, **params)
+
+
 def _pipeline(estimator: object, numerical: list[str], categorical: list[str]) -> Pipeline:
     encoder = OrdinalEncoder(
         handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
@@ -119,7 +143,7 @@ def _pipeline(estimator: object, numerical: list[str], categorical: list[str]) -
         [("categories", encoder, categorical), ("numbers", "passthrough", numerical)],
         verbose_feature_names_out=False,
     )
-    return Pipeline(
+    return SingleThreadPipeline(
         [
             (
                 "clean",
@@ -131,12 +155,6 @@ def _pipeline(estimator: object, numerical: list[str], categorical: list[str]) -
             ("model", estimator),
         ]
     )
-
-
-def _one_thread() -> threadpool_limits:
-    # OpenMP threads spin while they wait; on a small, busy machine (CI, a laptop running the whole demo
-    # stack) that makes these small fits 10-30x slower than one thread.
-    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _categorical_mask(numerical: list[str], categorical: list[str]) -> list[bool]:
@@ -153,8 +171,7 @@ def train_taxi_model(reference: pd.DataFrame, seed: int = 0) -> Pipeline:
         random_state=seed,
     )
     model = _pipeline(estimator, TAXI_NUMERICAL, TAXI_CATEGORICAL)
-    with _one_thread():
-        return model.fit(reference, _target(reference, TAXI_TARGET))
+    return model.fit(reference, _target(reference, TAXI_TARGET))
 
 
 def train_credit_model(reference: pd.DataFrame, seed: int = 0) -> Pipeline:
@@ -173,8 +190,7 @@ def train_credit_model(reference: pd.DataFrame, seed: int = 0) -> Pipeline:
         random_state=seed,
     )
     model = _pipeline(estimator, CREDIT_NUMERICAL, CREDIT_CATEGORICAL)
-    with _one_thread():
-        return model.fit(reference, _target(reference, CREDIT_TARGET).astype(np.int64))
+    return model.fit(reference, _target(reference, CREDIT_TARGET).astype(np.int64))
 
 
 def _target(reference: pd.DataFrame, column: str) -> pd.Series:
@@ -193,11 +209,9 @@ def predict_frame(model: Pipeline, frame: pd.DataFrame, task: str) -> pd.DataFra
     """
     scored = frame.copy()
     if task == "regression":
-        with _one_thread():
-            scored[TAXI_PREDICTION] = np.round(model.predict(frame), 2)
+        scored[TAXI_PREDICTION] = np.round(model.predict(frame), 2)
     elif task == "classification":
-        with _one_thread():
-            proba = model.predict_proba(frame)[:, list(model.classes_).index(1)]
+        proba = model.predict_proba(frame)[:, list(model.classes_).index(1)]
         scored[CREDIT_PROBA] = np.round(proba, 4)
         scored[CREDIT_PREDICTION] = (scored[CREDIT_PROBA] >= APPROVAL_THRESHOLD).astype(np.int64)
     else:
