@@ -115,3 +115,12 @@ def test_every_seed_draws_from_the_same_distribution(generate):
             shares = first[column].value_counts(normalize=True)
             other = second[column].value_counts(normalize=True).reindex(shares.index, fill_value=0)
             assert (shares - other).abs().max() < 0.02, column
+
+
+@pytest.mark.parametrize("module_name", ["data", "incidents", "models", "files"])
+def test_public_surface_is_declared(module_name):
+    import importlib
+
+    module = importlib.import_module(f"modelmon.demo.{module_name}")
+    assert module.__all__ == sorted(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from modelmon.errors import ConfigError, InputError, SchemaError
 
 __all__ = [
+    "APPROVAL_THRESHOLD",
     "CREDIT_CATEGORICAL",
     "CREDIT_ID",
     "CREDIT_NUMERICAL",
@@ -38,12 +39,14 @@ __all__ = [
     "CREDIT_SENSITIVE",
     "CREDIT_TARGET",
     "CREDIT_TIMESTAMP",
+    "SingleThreadPipeline",
     "TAXI_CATEGORICAL",
     "TAXI_ID",
     "TAXI_NUMERICAL",
     "TAXI_PREDICTION",
     "TAXI_TARGET",
     "TAXI_TIMESTAMP",
+    "clean_features",
     "load_model",
     "predict_frame",
     "save_model",
