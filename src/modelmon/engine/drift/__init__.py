@@ -1,0 +1,201 @@
+"""Data drift between a reference profile and a current profile, column by column.
+
+Drift tests read profiles only, never raw rows, so a test costs the same for a thousand rows as for
+a billion. Each test lives in its own module and is listed in :data:`DRIFT_TESTS`; the default
+choice per column follows Evidently's rules (:mod:`modelmon.engine.drift.select`).
+
+Prediction, probability and target columns are tested like features (prediction and target drift),
+but the dataset drift decision counts *features* only, as Evidently's ``DataDriftPreset`` does:
+drift is declared when the share of drifted features among those that could be tested is at least
+``dataset_share`` (0.5). A column with no valid value on either side is reported, with a note, as
+not detected and is left out of that share.
+
+>>> import numpy as np, pandas as pd
+>>> from modelmon.engine.profile import ProfileSpec
+>>> from modelmon.schema import Schema
+>>> rng = np.random.default_rng(7)
+>>> def frame(shift):
+...     return pd.DataFrame({"distance": rng.normal(5 + shift, 1, 500), "hour": rng.integers(0, 24, 500),
+...                          "zone": rng.choice(["a", "b", "c"], 500)})
+>>> spec = ProfileSpec.fit(frame(0), Schema(numerical=["distance", "hour"], categorical=["zone"]))
+>>> result = data_drift(spec.profile(frame(0)), spec.profile(frame(shift=1.0)))
+>>> {name: (column.method, column.detected) for name, column in result.columns.items()}
+{'distance': ('ks', True), 'hour': ('ks', False), 'zone': ('chisquare', False)}
+>>> result.drifted_count, result.dataset_drift
+(1, False)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelmon.config import DriftSettings
+from modelmon.engine.drift.registry import DRIFT_TESTS, DriftTest
+from modelmon.engine.drift.select import benjamini_hochberg, check_settings, choose
+from modelmon.engine.profile import Profile
+from modelmon.errors import InputError, SchemaError
+
+__all__ = ["DRIFT_TESTS", "ColumnDrift", "DriftResult", "DriftTest", "data_drift"]
+
+
+@dataclass
+class ColumnDrift:
+    """The drift test result of one column.
+
+    ``score`` is the test's statistic for p-value tests (KS ``D``, chi-square, ``z``) and the
+    distance for distance tests; ``p_value`` is None for distance tests, never a distance.
+    ``rows_reference`` and ``rows_current`` count the valid values that were compared.
+    """
+
+    column: str
+    kind: str
+    role: str
+    method: str
+    score: float | None
+    threshold: float
+    detected: bool
+    p_value: float | None
+    rows_reference: int
+    rows_current: int
+    note: str | None = None
+    p_value_adjusted: float | None = None
+
+    @property
+    def tested(self) -> bool:
+        return self.score is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        score = self.score if self.score is None or math.isfinite(self.score) else None
+        note = self.note
+        if self.score is not None and score is None:
+            note = "; ".join(filter(None, [note, "infinite statistic: values the reference never had"]))
+        return {
+            "method": self.method,
+            "score": score,
+            "threshold": self.threshold,
+            "detected": self.detected,
+            "p_value": self.p_value,
+            "p_value_adjusted": self.p_value_adjusted,
+            "kind": self.kind,
+            "role": self.role,
+            "rows_reference": self.rows_reference,
+            "rows_current": self.rows_current,
+            "note": note,
+        }
+
+
+@dataclass
+class DriftResult:
+    """Per-column drift and the dataset drift decision (over features)."""
+
+    columns: dict[str, ColumnDrift] = field(default_factory=dict)
+    share_threshold: float = 0.5
+    correction: str | None = None
+
+    @property
+    def tested_features(self) -> list[ColumnDrift]:
+        return [column for column in self.columns.values() if column.role == "feature" and column.tested]
+
+    @property
+    def drifted_count(self) -> int:
+        return sum(column.detected for column in self.tested_features)
+
+    @property
+    def drifted_share(self) -> float:
+        tested = len(self.tested_features)
+        return self.drifted_count / tested if tested else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        return bool(self.tested_features) and self.drifted_share >= self.share_threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_drift": self.dataset_drift,
+            "drifted_share": self.drifted_share,
+            "drifted_count": self.drifted_count,
+            "share_threshold": self.share_threshold,
+            "tested_features": len(self.tested_features),
+            "correction": self.correction,
+            "columns": {name: column.to_dict() for name, column in self.columns.items()},
+        }
+
+
+def _role(profile: Profile, column: str) -> str:
+    schema = profile.spec.schema
+    if column in schema.features:
+        return "feature"
+    if column == schema.prediction:
+        return "prediction"
+    if column in schema.probabilities:
+        return "probability"
+    return "target" if column == schema.target else "feature"
+
+
+def _untested(reference: Profile, current: Profile, column: str) -> str | None:
+    if reference.columns[column].count == 0:
+        return "no reference values"
+    if current.columns[column].count == 0:
+        if column in current.absent_columns:
+            return "no current values: the column is absent from the current data"
+        return "no current values"
+    return None
+
+
+def _column_drift(reference: Profile, current: Profile, column: str, settings: DriftSettings) -> ColumnDrift:
+    reference_column, current_column = reference.columns[column], current.columns[column]
+    test, threshold, note = choose(column, reference_column, current_column, settings)
+    untested = _untested(reference, current, column)
+    score: float | None = None
+    p_value: float | None = None
+    if untested is None:
+        score, p_value = test.function(
+            reference_column, current_column, reference.spec.exact.get(column, True)
+        )
+    return ColumnDrift(
+        column=column,
+        kind=reference_column.kind,
+        role=_role(reference, column),
+        method=test.name,
+        score=score,
+        threshold=threshold,
+        detected=score is not None and test.detected(score, p_value, threshold),
+        p_value=p_value,
+        rows_reference=reference_column.count,
+        rows_current=current_column.count,
+        note="; ".join(filter(None, [note, untested])) or None,
+    )
+
+
+def _correct(columns: dict[str, ColumnDrift]) -> None:
+    """Benjamini-Hochberg across every column tested with a p-value test."""
+    family = [column for column in columns.values() if column.p_value is not None]
+    for column, adjusted in zip(family, benjamini_hochberg(c.p_value for c in family), strict=True):  # type: ignore[misc]
+        column.p_value_adjusted = float(adjusted)
+        column.detected = bool(adjusted < column.threshold)
+
+
+def data_drift(
+    reference: Profile,
+    current: Profile,
+    settings: DriftSettings | None = None,
+    columns: Iterable[str] | None = None,
+) -> DriftResult:
+    """Test every monitored column (or ``columns``) of ``current`` against ``reference`` for drift."""
+    settings = settings if settings is not None else DriftSettings()
+    if current.spec is not reference.spec and current.spec.fingerprint != reference.spec.fingerprint:
+        raise SchemaError("the reference and current profiles were built against different reference specs")
+    kinds = {name: column.kind for name, column in reference.columns.items()}
+    check_settings(settings, kinds)
+    names = list(reference.columns) if columns is None else list(columns)
+    unknown = [name for name in names if name not in kinds]
+    if unknown:
+        raise InputError(f"cannot test drift of column(s) {unknown}: not profiled; profiled: {list(kinds)}")
+    result = DriftResult(share_threshold=float(settings.dataset_share), correction=settings.correction)
+    result.columns = {name: _column_drift(reference, current, name, settings) for name in names}
+    if settings.correction == "bh":
+        _correct(result.columns)
+    return result

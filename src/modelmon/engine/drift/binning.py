@@ -1,0 +1,174 @@
+"""The counts that drift tests compare, read from column profiles instead of raw values.
+
+Evidently's ``get_binned_data`` decides what the histogram-based tests (PSI, KL, Jensen-Shannon)
+compare, and we follow it as closely as a profile allows:
+
+* categorical columns, and numerical columns whose reference has at most 20 unique values, compare
+  one count per value seen in either sample (:func:`value_counts`);
+* other numerical columns compare counts over Sturges' equal-width bins spanning the combined range
+  of both samples (:func:`sturges_counts`).
+
+A profile knows every reference category, up to 50 new category names with their counts, and for a
+numerical column the counts over the reference's cells ``x < e0, x == e0, e0 < x < e1, ..., x > ek``.
+What this changes, and why it is small:
+
+* Values. An edge cell holds one value. When the edges are all the reference's unique values, an
+  interval cell holds only values the reference never had; it is compared as *one* value. Chi-square,
+  Jensen-Shannon and Hellinger give the same result either way (a value absent from one sample adds a
+  term linear in its share: ``p log 2`` for Jensen-Shannon, ``0`` for Hellinger, an infinite statistic
+  for chi-square); PSI and KL differ only when one cell holds several distinct new values, because the
+  small probability Evidently substitutes for an empty bin is then counted once instead of per value.
+  New category names beyond the 50 remembered are likewise merged into one.
+* Bins. Sturges' bin boundaries are moved to the nearest cell boundary, so that every bin's count is
+  exact; the bins are therefore not exactly equal-width. Beyond the reference's range the profile
+  knows only one cell per side, so all current values below (above) the reference's minimum (maximum)
+  form one bin where Evidently may split them. With exact edges and current values that the reference
+  also has (discrete data), the boundaries move across no value and the counts equal Evidently's.
+
+>>> import numpy as np
+>>> from modelmon.engine.columns import CategoricalColumn
+>>> import pandas as pd
+>>> reference = CategoricalColumn.from_series(("a", "b"), pd.Series(["a", "a", "b"]))
+>>> current = CategoricalColumn.from_series(("a", "b"), pd.Series(["a", "c", "c", "d"]))
+>>> value_counts(reference, current)
+(array([2, 1, 0, 0]), array([1, 0, 2, 1]))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelmon.engine.columns import CategoricalColumn, NumericalColumn
+
+__all__ = [
+    "MAX_VALUES_AS_CATEGORIES",
+    "Column",
+    "binned_counts",
+    "distinct_values",
+    "fill_empty",
+    "require_values",
+    "sorted_value_counts",
+    "sturges_counts",
+    "sturges_cuts",
+    "value_counts",
+]
+
+Column = NumericalColumn | CategoricalColumn
+
+#: Evidently bins a numerical column only when its reference has more unique values than this
+MAX_VALUES_AS_CATEGORIES = 20
+
+
+def require_values(reference: Column, current: Column) -> None:
+    """Raise :class:`~modelmon.errors.InputError` when either side has no valid value to compare."""
+    from modelmon.errors import InputError
+
+    for side, column in (("reference", reference), ("current", current)):
+        if column.count == 0:
+            raise InputError(f"the {side} column has no valid (non-missing, finite) values to test for drift")
+
+
+def _category_counts(reference: CategoricalColumn, current: CategoricalColumn) -> tuple[np.ndarray, ...]:
+    """Counts per reference category, per remembered new name, and for the nameless rest."""
+    names = sorted(set(reference.unseen) | set(current.unseen))
+    columns = []
+    for column in (reference, current):
+        named = np.array([column.unseen.get(name, 0) for name in names], dtype=np.int64)
+        rest = max(int(column.counts[-1]) - int(named.sum()), 0)
+        columns.append(np.concatenate((column.counts[:-1], named, [rest])))
+    labels = np.array([*reference.values, *names, ""], dtype=object)
+    return columns[0], columns[1], labels
+
+
+def value_counts(reference: Column, current: Column) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of each value present in either sample (reference categories first, or cell order)."""
+    if isinstance(reference, NumericalColumn) and isinstance(current, NumericalColumn):
+        ref, cur = reference.cell_counts, current.cell_counts
+    else:
+        ref, cur, _ = _category_counts(reference, current)  # type: ignore[arg-type]
+    present = (ref > 0) | (cur > 0)
+    return ref[present], cur[present]
+
+
+def _label_order(labels: np.ndarray) -> np.ndarray:
+    """Sort labels as numbers when they all are, else as text (the nameless rest last)."""
+    named = labels[:-1]
+    try:
+        keys = np.array([float(label) for label in named])
+    except ValueError:
+        keys = named.astype(str)
+    return np.concatenate((np.argsort(keys, kind="stable"), [len(labels) - 1]))
+
+
+def sorted_value_counts(reference: Column, current: Column) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`value_counts`, ordered by value (as Evidently's Z-test sorts the values)."""
+    if isinstance(reference, NumericalColumn):
+        return value_counts(reference, current)
+    ref, cur, labels = _category_counts(reference, current)  # type: ignore[arg-type]
+    order = _label_order(labels)
+    ref, cur = ref[order], cur[order]
+    present = (ref > 0) | (cur > 0)
+    return ref[present], cur[present]
+
+
+def distinct_values(reference: Column, current: Column) -> int:
+    """Number of distinct values in both samples together (Evidently's ``nunique`` of the union).
+
+    Exact for categories (up to 50 new names) and for numerical columns with exact edges, except
+    that an interval cell counts as one value: a lower bound when it holds several new values.
+    """
+    return len(value_counts(reference, current)[0])
+
+
+def _few_reference_values(reference: NumericalColumn, exact: bool) -> bool:
+    return exact and int(np.count_nonzero(reference.cell_counts)) <= MAX_VALUES_AS_CATEGORIES
+
+
+def sturges_cuts(reference: NumericalColumn, current: NumericalColumn, sample_size: int) -> np.ndarray:
+    """Cell indices where Sturges' bins start, after moving each boundary to the nearest cell boundary.
+
+    Bin ``i`` holds cells ``cuts[i-1] <= cell < cuts[i]`` (with ``cuts[-1] = 0`` before the first).
+    """
+    low, high = min(reference.min, current.min), max(reference.max, current.max)
+    # as numpy's histogram_bin_edges(values, bins="sturges") for sample_size values in [low, high]
+    width = (high - low) / (np.log2(sample_size) + 1.0)
+    bins = int(np.ceil((high - low) / width)) if width else 1
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    boundaries = np.linspace(low, high, bins + 1)[1:-1]
+    edges = reference.edges
+    index = np.searchsorted(edges, boundaries, side="left")
+    below = np.concatenate(([low], edges))[index]
+    above = np.concatenate((edges, [high]))[index]
+    # a boundary on an edge starts its bin with that edge (numpy's bins are [a, b)); between two
+    # edges the interval cell goes to the side of the farther edge
+    interval_left = boundaries - below >= above - boundaries
+    cuts = 2 * index + interval_left
+    cells = 2 * len(edges) + 1
+    return np.unique(cuts[(cuts > 0) & (cuts < cells)])
+
+
+def sturges_counts(
+    reference: NumericalColumn, current: NumericalColumn, sample_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and current counts over :func:`sturges_cuts` bins."""
+    starts = np.concatenate(([0], sturges_cuts(reference, current, sample_size)))
+    return np.add.reduceat(reference.cell_counts, starts), np.add.reduceat(current.cell_counts, starts)
+
+
+def binned_counts(reference: Column, current: Column, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Evidently's ``get_binned_data`` counts (before shares and empty-bin filling), from profiles."""
+    numerical = isinstance(reference, NumericalColumn) and isinstance(current, NumericalColumn)
+    if numerical and not _few_reference_values(reference, exact):  # type: ignore[arg-type]
+        return sturges_counts(reference, current, reference.count + current.count)  # type: ignore[arg-type]
+    return value_counts(reference, current)
+
+
+def fill_empty(shares: np.ndarray) -> np.ndarray:
+    """Replace empty bins by a small share, exactly as Evidently does before PSI and KL.
+
+    The fill is a millionth of the smallest non-empty share when that is at most 1e-4, else 1e-4.
+    """
+    smallest = shares[shares > 0].min()
+    fill = smallest / 10**6 if smallest <= 0.0001 else 0.0001
+    return np.where(shares == 0, fill, shares)

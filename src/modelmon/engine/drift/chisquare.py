@@ -1,0 +1,39 @@
+"""Pearson's chi-square test of the current counts against the reference frequencies.
+
+As Evidently: over the values seen in either sample, ``scipy.stats.chisquare(current counts,
+expected = reference share * current count)``. A value the reference never had has an expected
+count of 0, so the statistic is infinite and the p-value 0: a new category is drift. Numerical
+columns with few values are compared value by value (see :mod:`modelmon.engine.drift.binning`).
+With a single value in both samples there is nothing to compare: statistic 0, p-value 1 (scipy
+would return a p-value of NaN for zero degrees of freedom).
+
+>>> import pandas as pd
+>>> from modelmon.engine.columns import CategoricalColumn
+>>> categories = ("a", "b")
+>>> reference = CategoricalColumn.from_series(categories, pd.Series(["a"] * 50 + ["b"] * 50))
+>>> current = CategoricalColumn.from_series(categories, pd.Series(["a"] * 80 + ["b"] * 20))
+>>> statistic, p_value = chisquare(reference, current, exact=True)
+>>> round(statistic, 1), bool(p_value < 0.05)
+(36.0, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+
+from modelmon.engine.drift.binning import Column, require_values, value_counts
+
+__all__ = ["chisquare"]
+
+
+def chisquare(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
+    """Chi-square statistic and p-value."""
+    require_values(reference, current)
+    ref, cur = value_counts(reference, current)
+    if len(ref) < 2:
+        return 0.0, 1.0
+    expected = ref * (cur.sum() / ref.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = scipy.stats.chisquare(cur, expected)
+    return float(result.statistic), float(result.pvalue)

@@ -1,0 +1,97 @@
+"""Two-sample Kolmogorov-Smirnov test, from the cumulative counts of two numerical profiles.
+
+The statistic is ``D = sup_x |F_ref(x) - F_cur(x)|`` over the two empirical CDFs.
+
+Why the cells give it exactly. Let the edges be ``e0 < ... < ek`` and suppose no interval cell
+holds values of *both* samples (true whenever the edges are all the reference's unique values, since
+the reference then has nothing between edges). Both CDFs are right-continuous step functions, so
+``D(x) = F_ref(x) - F_cur(x)`` is known at every edge (cumulative count through the cell
+``x == e``) and just before it (cumulative count through the cell before). On an open interval
+``(e_j, e_j+1)`` only one of the two CDFs can move, and it only rises: ``D`` is monotone there, so
+its extreme values on the interval are its limits at the two ends, which are ``D(e_j)`` and
+``D(e_j+1 -)``. Below ``e0`` and above ``ek`` the same argument holds with the range ends. Hence
+``D = max |cumulative difference|`` over the ends of all cells, with nothing lost.
+
+When both samples have values inside the same interval cell (quantile edges), that maximum is a
+lower bound, and ``D`` can exceed it by at most the largest share either sample has inside such a
+cell: :func:`ks_statistic_bounds` returns both, and the tests check the bound.
+
+The p-value follows scipy's ``ks_2samp`` default (``method="auto"``, two-sided): exact when both
+samples have at most 10,000 values, else Smirnov's asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``.
+scipy has no public function for the exact two-sample distribution, but ``ks_2samp`` depends on the
+data only through ``n``, ``m`` and ``D``: we hand it each cell's index repeated by the cell's count,
+which has the same ``n``, ``m`` and ``D``, so the exact p-value is scipy's own. ``kstwo.sf`` itself
+takes up to seconds for a million values, so above an effective size ``n*m/(n+m)`` of 10,000 we use
+Kolmogorov's limiting distribution with Stephens' small-sample correction,
+``kstwobign.sf(D * (sqrt(N) + 0.12 + 0.11 / sqrt(N)))``: it differs from scipy's value by less than
+0.5% (relative) for p-values above 0.001, by less than 4% down to 1e-12, and takes microseconds.
+
+>>> import numpy as np
+>>> from modelmon.engine.columns import NumericalColumn
+>>> values = np.arange(50.0)
+>>> reference = NumericalColumn.from_values(values, values)
+>>> current = NumericalColumn.from_values(values, values + 10)
+>>> statistic, p_value = ks(reference, current, exact=True)
+>>> round(statistic, 2), bool(p_value < 0.05)
+(0.2, False)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+
+from modelmon.engine.columns import NumericalColumn
+from modelmon.engine.drift.binning import Column, require_values
+
+__all__ = ["ASYMPTOTIC_MAX_SIZE", "EXACT_MAX_VALUES", "ks", "ks_statistic_bounds"]
+
+#: as scipy's ks_2samp(method="auto"): exact p-value when both samples are at most this large
+EXACT_MAX_VALUES = 10_000
+#: above this effective size n*m/(n+m), Kolmogorov's limit (Stephens-corrected) replaces kstwo
+ASYMPTOTIC_MAX_SIZE = 10_000
+
+
+def _shares(column: NumericalColumn) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative share through each cell, and the share in each cell."""
+    cells = column.cell_counts / column.count
+    return np.cumsum(cells), cells
+
+
+def ks_statistic_bounds(reference: NumericalColumn, current: NumericalColumn) -> tuple[float, float]:
+    """The KS statistic read at cell ends (a lower bound, exact as explained above) and an upper bound."""
+    cumulative_ref, cells_ref = _shares(reference)
+    cumulative_cur, cells_cur = _shares(current)
+    difference = cumulative_ref - cumulative_cur
+    statistic = float(np.abs(difference).max())
+    # inside an interval cell D moves between (before + ref share) and (before - current share)
+    intervals = slice(0, None, 2)
+    before = difference[intervals] - cells_ref[intervals] + cells_cur[intervals]
+    both = (cells_ref[intervals] > 0) & (cells_cur[intervals] > 0)
+    reach = np.maximum(before + cells_ref[intervals], cells_cur[intervals] - before)[both]
+    upper = max(statistic, float(reach.max())) if reach.size else statistic
+    return statistic, upper
+
+
+def _p_value(reference: NumericalColumn, current: NumericalColumn, statistic: float) -> float:
+    n, m = reference.count, current.count
+    if max(n, m) <= EXACT_MAX_VALUES:
+        cells = np.arange(len(reference.cell_counts))
+        samples = np.repeat(cells, reference.cell_counts), np.repeat(cells, current.cell_counts)
+        return float(scipy.stats.ks_2samp(*samples).pvalue)
+    effective = np.round(n * m / (n + m))
+    if effective <= ASYMPTOTIC_MAX_SIZE:
+        p_value = scipy.stats.kstwo.sf(statistic, effective)
+    else:
+        root = np.sqrt(effective)
+        p_value = scipy.stats.kstwobign.sf(statistic * (root + 0.12 + 0.11 / root))
+    return float(np.clip(p_value, 0.0, 1.0))
+
+
+def ks(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
+    """KS statistic and p-value. ``exact`` is not needed: exactness is read from the cells."""
+    if not isinstance(reference, NumericalColumn) or not isinstance(current, NumericalColumn):
+        raise TypeError("the KS test applies to numerical columns only")
+    require_values(reference, current)
+    statistic, _ = ks_statistic_bounds(reference, current)
+    return statistic, _p_value(reference, current, statistic)
