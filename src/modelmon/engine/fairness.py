@@ -37,9 +37,10 @@ __all__ = [
     "fairness_section",
 ]
 
-#: an attribute is flagged when its demographic parity or equalized odds difference exceeds this
+#: a classifier is unfair on an attribute when its demographic parity or equalized odds
+#: difference exceeds this (fairlearn's usual rule of thumb)
 DEFAULT_THRESHOLD = 0.1
-#: a regression attribute is flagged when the worst group's MAE exceeds the best's by this share
+#: a regressor is unfair on an attribute when the worst group's MAE exceeds the best's by this share
 DEFAULT_MAE_GAP = 0.25
 
 
@@ -112,7 +113,7 @@ def attribute_fairness(
             "mae_ratio": ratio,
             "mean_prediction_gap": prediction_gap,
             "worst_group": worst,
-            "flagged": bool(ratio is not None and ratio - 1 > mae_gap),
+            "above_threshold": bool(ratio is not None and ratio - 1 > mae_gap),
         }
         return result
     parity, lowest, highest = _spread(measured, "selection_rate")
@@ -128,13 +129,31 @@ def attribute_fairness(
         "equalized_odds_difference": odds,
         "lowest_selection_rate_group": lowest,
         "highest_selection_rate_group": highest,
-        "flagged": bool((parity or 0.0) > threshold or (odds or 0.0) > threshold),
+        "above_threshold": bool((parity or 0.0) > threshold or (odds or 0.0) > threshold),
     }
     return result
 
 
 def _regression(counts: Counts) -> bool:
     return isinstance(counts, RegressionCounts)
+
+
+def _worsened(result: Mapping[str, Any], threshold: float, mae_gap: float) -> bool:
+    """Above the threshold now, and by a clear margin more unfair than on the reference.
+
+    A disparity the reference already had (groups that truly differ in outcome) is reported by
+    ``above_threshold`` but does not raise a flag; a monitoring flag is about what changed.
+    """
+    if not result["above_threshold"]:
+        return False
+    before = result["reference"]
+    if "mae_ratio" in result:
+        return before.get("mae_ratio") is None or result["mae_ratio"] - before["mae_ratio"] > mae_gap / 2
+    for key in ("demographic_parity_difference", "equalized_odds_difference"):
+        now, then = result[key], before.get(key)
+        if now is not None and now > threshold and (then is None or now - then > threshold / 2):
+            return True
+    return False
 
 
 def _predicted_rows(counts: Counts) -> int:
@@ -163,6 +182,7 @@ def fairness_section(inputs: ReportInputs) -> dict[str, Any]:
     for attribute, groups in current.groups.items():
         result = attribute_fairness(groups, **options)
         result["reference"] = attribute_fairness(reference.groups.get(attribute, {}), **options)
+        result["flagged"] = _worsened(result, options["threshold"], options["mae_gap"])
         attributes[attribute] = result
     return {
         "applicable": True,
