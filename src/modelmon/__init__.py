@@ -1,5 +1,88 @@
-"""modelmon: monitoring for machine-learning models in production."""
+"""modelmon: monitoring for machine-learning models in production.
+
+The public API for notebooks and pipelines::
+
+    import modelmon
+
+    schema = modelmon.Schema(numerical=["trip_distance"], categorical=["PULocationID"], prediction="duration")
+    report = modelmon.build_report("reference.parquet", "current.parquet", schema)
+    report.sections["drift"]["dataset_drift"]
+    report.save_html("report.html")
+
+Names are loaded on first use, so ``import modelmon`` (and ``modelmon.client`` inside a prediction
+service) stays cheap: numpy, pandas and the engine are imported only when an engine name is used.
+
+>>> import modelmon
+>>> modelmon.Schema(numerical=["x"]).numerical
+('x',)
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DriftSettings",
+    "InputError",
+    "MissingDependencyError",
+    "ModelmonError",
+    "Profile",
+    "ProfileSpec",
+    "Report",
+    "Schema",
+    "SchemaError",
+    "StoreError",
+    "UnknownModelError",
+    "__version__",
+    "build_report",
+    "load_config",
+]
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "ConfigError": "modelmon.errors",
+    "InputError": "modelmon.errors",
+    "MissingDependencyError": "modelmon.errors",
+    "ModelmonError": "modelmon.errors",
+    "SchemaError": "modelmon.errors",
+    "StoreError": "modelmon.errors",
+    "UnknownModelError": "modelmon.errors",
+    "DriftSettings": "modelmon.config",
+    "load_config": "modelmon.config",
+    "Schema": "modelmon.schema",
+    "Profile": "modelmon.engine.profile",
+    "ProfileSpec": "modelmon.engine.profile",
+    "Report": "modelmon.engine.build",
+    "build_report": "modelmon.engine.build",
+}
+
+if TYPE_CHECKING:
+    from modelmon.config import DriftSettings, load_config
+    from modelmon.engine.build import Report, build_report
+    from modelmon.engine.profile import Profile, ProfileSpec
+    from modelmon.errors import (
+        ConfigError,
+        InputError,
+        MissingDependencyError,
+        ModelmonError,
+        SchemaError,
+        StoreError,
+        UnknownModelError,
+    )
+    from modelmon.schema import Schema
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'modelmon' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,6 +13,7 @@ import click
 #: module (under modelmon.cli) -> names of the click commands or groups it defines
 COMMANDS: dict[str, tuple[str, ...]] = {
     "demo_data": ("demo_data",),
+    "report": ("report",),
     "targets": ("targets",),
 }
 

@@ -5,8 +5,21 @@ Each entry is added here explicitly; a section module never registers itself.
 
 from __future__ import annotations
 
-from modelmon.engine.report import Section
+from typing import Any
+
+from modelmon.engine.quality import quality_section
+from modelmon.engine.report import ReportInputs, Section
 
 __all__ = ["SECTIONS"]
 
-SECTIONS: dict[str, Section] = {}
+
+def drift_section(inputs: ReportInputs) -> dict[str, Any]:
+    from modelmon.engine.drift import data_drift
+
+    return data_drift(inputs.reference, inputs.current, inputs.drift).to_dict()
+
+
+SECTIONS: dict[str, Section] = {
+    "drift": drift_section,
+    "quality": quality_section,
+}

@@ -1,0 +1,174 @@
+"""``modelmon report`` end to end on small generated data."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from modelmon.cli.report import report
+
+
+@pytest.fixture(autouse=True)
+def drift_engine(monkeypatch):
+    """The drift engine, or a stand-in with its API while it is not in the tree yet."""
+    try:
+        from modelmon.engine.drift import data_drift
+    except ImportError:
+        module = types.ModuleType("modelmon.engine.drift")
+
+        class Result:
+            def __init__(self, columns):
+                self.columns = columns
+
+            def to_dict(self):
+                drifted = sum(column["detected"] for column in self.columns.values())
+                share = drifted / max(len(self.columns), 1)
+                return {
+                    "dataset_drift": share >= 0.5,
+                    "drifted_share": share,
+                    "drifted_count": drifted,
+                    "share_threshold": 0.5,
+                    "columns": self.columns,
+                }
+
+        def data_drift(reference, current, settings=None):
+            return Result(
+                {
+                    name: {
+                        "method": "stand-in",
+                        "score": 1.0,
+                        "threshold": 0.5,
+                        "detected": True,
+                        "p_value": None,
+                        "kind": column.kind,
+                        "role": "feature",
+                    }
+                    for name, column in current.columns.items()
+                }
+            )
+
+        module.data_drift = data_drift
+        monkeypatch.setitem(sys.modules, "modelmon.engine.drift", module)
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def make(n, shift):
+        return pd.DataFrame(
+            {
+                "ride_id": [f"r{shift}-{i}" for i in range(n)],
+                "distance": rng.exponential(3 + shift, n),
+                "zone": rng.choice(["a", "b", "c"], n),
+                "duration": rng.normal(15, 3, n),
+            }
+        )
+
+    reference, current = tmp_path / "reference.parquet", tmp_path / "current.csv"
+    make(400, 0).to_parquet(reference)
+    current_frame = make(300, 3)
+    current_frame.loc[:40, "zone"] = "new-zone"
+    current_frame.to_csv(current, index=False)
+    return reference, current
+
+
+def test_writes_json_and_html_and_prints_a_summary(tmp_path, data):
+    reference, current = data
+    out_json, out_html = tmp_path / "out" / "report.json", tmp_path / "out" / "report.html"
+    result = CliRunner().invoke(
+        report,
+        [
+            str(reference),
+            str(current),
+            "--prediction",
+            "duration",
+            "--json",
+            str(out_json),
+            "--html",
+            str(out_html),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = json.loads(out_json.read_text())
+    assert written["current_rows"] == 300 and written["reference_rows"] == 400
+    # inferred: the id-like string column is not a feature
+    assert written["schema"]["numerical"] == ["distance"] and written["schema"]["categorical"] == ["zone"]
+    assert written["quality"]["columns"]["zone"]["new_categories"] == {"new-zone": 41}
+    assert "<table" in out_html.read_text()
+    assert "Dataset drift" in result.output and str(out_json) in result.output
+    assert "zone: 13.7% categories never seen in the reference" in result.output
+
+
+def test_column_options_override_inference(tmp_path, data):
+    reference, current = data
+    out_json = tmp_path / "r.json"
+    args = [
+        str(reference),
+        str(current),
+        "--numerical",
+        "distance",
+        "--id",
+        "ride_id",
+        "--json",
+        str(out_json),
+    ]
+    result = CliRunner().invoke(report, args)
+    assert result.exit_code == 0, result.output
+    schema = json.loads(out_json.read_text())["schema"]
+    assert schema["numerical"] == ["distance"] and schema["categorical"] == [] and schema["id"] == "ride_id"
+
+
+def test_schema_and_drift_settings_from_the_config(tmp_path, data):
+    reference, current = data
+    config = tmp_path / "modelmon.yml"
+    config.write_text(
+        "models:\n  rides:\n    task: regression\n    numerical: [distance]\n    categorical: [zone]\n"
+        "    prediction: duration\n"
+    )
+    out_json = tmp_path / "r.json"
+    args = [
+        str(reference),
+        str(current),
+        "--config",
+        str(config),
+        "--model",
+        "rides",
+        "--json",
+        str(out_json),
+    ]
+    result = CliRunner().invoke(report, args)
+    assert result.exit_code == 0, result.output
+    schema = json.loads(out_json.read_text())["schema"]
+    assert schema["prediction"] == "duration" and schema["categorical"] == ["zone"]
+    unknown = CliRunner().invoke(report, [*args[:4], "--model", "nope"])
+    assert unknown.exit_code == 2 and "nope" in unknown.output and "rides" in unknown.output
+
+
+@pytest.mark.parametrize("which", ["reference", "current"])
+def test_bad_file_exits_2_and_names_it(tmp_path, data, which):
+    reference, current = data
+    missing = tmp_path / f"no_such_{which}.parquet"
+    args = [str(missing), str(current)] if which == "reference" else [str(reference), str(missing)]
+    result = CliRunner().invoke(report, args)
+    assert result.exit_code == 2
+    assert f"no_such_{which}.parquet" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_column_option_exits_2(data):
+    reference, current = data
+    result = CliRunner().invoke(report, [str(reference), str(current), "--numerical", "nothere"])
+    assert result.exit_code == 2 and "nothere" in result.output
+
+
+def test_registered_in_the_command_table():
+    from modelmon.cli import COMMANDS
+
+    assert COMMANDS["report"] == ("report",)
+    assert CliRunner().invoke(report, ["--help"]).exit_code == 0

@@ -1,0 +1,70 @@
+"""Bounded row keepers: reservoir sample and time-ordered stream."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelmon.engine.sample import ReservoirSample, StreamKeeper
+
+
+def _feed(keeper, rows: int, chunk: int) -> None:
+    for start in range(0, rows, chunk):
+        keeper.update(pd.DataFrame({"x": np.arange(start, min(start + chunk, rows)), "y": "v"}))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 5000])
+def test_reservoir_is_bounded_distinct_and_ordered(chunk):
+    sample = ReservoirSample(50, seed=1, columns=["x"])
+    _feed(sample, 2000, chunk)
+    frame = sample.frame()
+    assert list(frame.columns) == ["x"]
+    assert len(frame) == 50 and frame["x"].is_unique and frame["x"].is_monotonic_increasing
+    assert sample.seen == 2000
+
+
+def test_reservoir_keeps_everything_below_its_size_and_is_seeded():
+    small = ReservoirSample(100, seed=0)
+    _feed(small, 30, 7)
+    assert small.frame()["x"].tolist() == list(range(30))
+    runs = []
+    for _ in range(2):
+        sample = ReservoirSample(20, seed=5)
+        _feed(sample, 500, 33)
+        runs.append(sample.frame()["x"].tolist())
+    assert runs[0] == runs[1]
+
+
+def test_reservoir_is_uniform():
+    hits = np.zeros(40)
+    for seed in range(600):
+        sample = ReservoirSample(5, seed=seed)
+        _feed(sample, 40, 9)
+        hits[sample.frame()["x"].to_numpy()] += 1
+    # each row is kept with probability 5/40: 75 expected hits, sd about 8
+    assert hits.min() > 40 and hits.max() < 110
+
+
+def test_stream_keeps_a_uniform_stride_in_time_order():
+    stream = StreamKeeper(max_rows=100, columns=["t", "x"], time_column="t")
+    for start in range(1000, 0, -250):  # chunks arrive newest first
+        stream.update(pd.DataFrame({"t": np.arange(start - 250, start), "x": 1.0, "other": 0}))
+    frame = stream.frame()
+    assert 50 <= len(frame) <= 100 and list(frame.columns) == ["t", "x"]
+    assert frame["t"].is_monotonic_increasing
+    assert stream.stride == 16
+    assert len(frame) == len(range(0, 1000, stream.stride))
+
+
+def test_stream_below_capacity_keeps_every_row():
+    stream = StreamKeeper(max_rows=100)
+    _feed(stream, 60, 25)
+    assert stream.frame()["x"].tolist() == list(range(60)) and stream.stride == 1
+
+
+def test_invalid_sizes_are_rejected():
+    with pytest.raises(ValueError, match="size"):
+        ReservoirSample(-1)
+    with pytest.raises(ValueError, match="max_rows"):
+        StreamKeeper(0)
