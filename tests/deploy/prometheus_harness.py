@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,6 +35,8 @@ from types import ModuleType
 from typing import Any
 
 import yaml
+
+from conftest import need
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -54,6 +57,14 @@ DESIGNED_SERIES = {
     "modelmon_http_request_duration_seconds_bucket", "modelmon_client_queue_depth",
     "modelmon_client_spooled_events", "modelmon_client_dropped_events_total", "up",
 }  # fmt: skip
+
+
+def require_tool(name: str, package: str) -> str:
+    """Path of ``name``, or skip (fail under MODELMON_REQUIRE_INTEGRATION=1) naming its Debian package."""
+    path = shutil.which(name)
+    need(path is not None, f"`{name}` is not installed (apt-get install {package})")
+    assert path is not None
+    return path
 
 
 def load_generator(part: str) -> ModuleType:

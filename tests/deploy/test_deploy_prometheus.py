@@ -16,11 +16,10 @@ from prometheus_harness import (
     iter_rule_exprs,
     load_generator,
     recorded_names,
+    require_tool,
     series_names,
     unguarded_divisions,
 )
-
-from conftest import require_binary
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
@@ -31,19 +30,23 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
 
 
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return run(require_tool("promtool", "prometheus"), *args)
+
+
 def test_promtool_accepts_the_config() -> None:
-    result = run(require_binary("promtool"), "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    result = promtool("check", "config", str(PROMETHEUS / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 rule files found" in result.stdout
 
 
 def test_promtool_accepts_the_rules() -> None:
-    result = run(require_binary("promtool"), "check", "rules", *map(str, sorted(RULES.glob("*.yml"))))
+    result = promtool("check", "rules", *map(str, sorted(RULES.glob("*.yml"))))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_promtool_rule_unit_tests_pass() -> None:
-    result = run(require_binary("promtool"), "test", "rules", *map(str, RULE_TESTS))
+    result = promtool("test", "rules", *map(str, RULE_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -59,7 +62,8 @@ def test_every_alert_is_unit_tested_firing_and_silent() -> None:
 
 
 def test_amtool_accepts_the_alertmanager_config() -> None:
-    result = run(require_binary("amtool"), "check-config", str(DEPLOY / "alertmanager" / "alertmanager.yml"))
+    amtool = require_tool("amtool", "prometheus-alertmanager")
+    result = run(amtool, "check-config", str(DEPLOY / "alertmanager" / "alertmanager.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -114,7 +118,7 @@ def test_a_model_override_gets_its_own_alert_and_the_default_skips_it(tmp_path: 
                       description: Share of outlier rows is 40%.
     """)
     )
-    result = run(require_binary("promtool"), "test", "rules", str(tmp_path / "override_test.yml"))
+    result = promtool("test", "rules", str(tmp_path / "override_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
