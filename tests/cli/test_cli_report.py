@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -12,49 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from modelmon.cli.report import report
-
-
-@pytest.fixture(autouse=True)
-def drift_engine(monkeypatch):
-    """The drift engine, or a stand-in with its API while it is not in the tree yet."""
-    try:
-        from modelmon.engine.drift import data_drift
-    except ImportError:
-        module = types.ModuleType("modelmon.engine.drift")
-
-        class Result:
-            def __init__(self, columns):
-                self.columns = columns
-
-            def to_dict(self):
-                drifted = sum(column["detected"] for column in self.columns.values())
-                share = drifted / max(len(self.columns), 1)
-                return {
-                    "dataset_drift": share >= 0.5,
-                    "drifted_share": share,
-                    "drifted_count": drifted,
-                    "share_threshold": 0.5,
-                    "columns": self.columns,
-                }
-
-        def data_drift(reference, current, settings=None):
-            return Result(
-                {
-                    name: {
-                        "method": "stand-in",
-                        "score": 1.0,
-                        "threshold": 0.5,
-                        "detected": True,
-                        "p_value": None,
-                        "kind": column.kind,
-                        "role": "feature",
-                    }
-                    for name, column in current.columns.items()
-                }
-            )
-
-        module.data_drift = data_drift
-        monkeypatch.setitem(sys.modules, "modelmon.engine.drift", module)
 
 
 @pytest.fixture

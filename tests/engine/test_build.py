@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -25,49 +23,6 @@ SCHEMA = Schema(
     timestamp="time",
     id="ride",
 )
-
-
-@pytest.fixture
-def drift_engine(monkeypatch):
-    """The drift engine, or a stand-in with its API while it is not in the tree yet."""
-    try:
-        from modelmon.engine.drift import data_drift
-    except ImportError:
-        module = types.ModuleType("modelmon.engine.drift")
-
-        class Result:
-            def __init__(self, columns):
-                drifted = sum(column["detected"] for column in columns.values())
-                share = drifted / len(columns)
-                self.data = {
-                    "dataset_drift": share >= 0.5,
-                    "drifted_share": share,
-                    "drifted_count": drifted,
-                    "share_threshold": 0.5,
-                    "columns": columns,
-                }
-
-            def to_dict(self):
-                return self.data
-
-        def data_drift(reference, current, settings=None):
-            columns = {}
-            for name, column in current.columns.items():
-                score = abs(getattr(column, "mean", 0.0) - getattr(reference.columns[name], "mean", 0.0))
-                score = 0.0 if score != score else score
-                columns[name] = {
-                    "method": "stand-in",
-                    "score": score,
-                    "threshold": 0.5,
-                    "detected": score >= 0.5,
-                    "p_value": None,
-                    "kind": column.kind,
-                    "role": "feature",
-                }
-            return Result(columns)
-
-        module.data_drift = data_drift
-        monkeypatch.setitem(sys.modules, "modelmon.engine.drift", module)
 
 
 def frames(rows: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -93,7 +48,7 @@ def frames(rows: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]
     return reference, current
 
 
-def test_report_has_every_design_key_and_is_strict_json(drift_engine):
+def test_report_has_every_design_key_and_is_strict_json():
     reference, current = frames(500)
     data = build_report(reference, current, SCHEMA).to_dict()
     assert DESIGN_KEYS | set(REPORT_KEYS) | {"schema", "generated_at", "modelmon_version"} <= set(data)
@@ -129,7 +84,7 @@ def _comparable(data: dict) -> dict:
     return {key: value for key, value in data.items() if key != "generated_at"}
 
 
-def test_chunked_build_equals_whole_build(drift_engine):
+def test_chunked_build_equals_whole_build():
     reference, current = frames()
     whole = build_report(reference, current, SCHEMA, chunk_rows=1_000_000, sections=("drift", "quality"))
     chunked = build_report(reference, current, SCHEMA, chunk_rows=113, sections=("drift", "quality"))
@@ -138,7 +93,7 @@ def test_chunked_build_equals_whole_build(drift_engine):
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "csv"])
-def test_build_from_files_equals_build_from_frames(tmp_path, suffix, drift_engine):
+def test_build_from_files_equals_build_from_frames(tmp_path, suffix):
     reference, current = frames()
     paths = {}
     for name, frame in (("reference", reference), ("current", current.assign(extra=1))):
@@ -171,7 +126,7 @@ def test_duplicate_counter_hashes_integers_and_floats_alike():
     assert counter.result() == {"rows": 4, "duplicated": 1}
 
 
-def test_sections_get_bounded_samples_and_a_time_ordered_stream(monkeypatch, drift_engine):
+def test_sections_get_bounded_samples_and_a_time_ordered_stream(monkeypatch):
     from modelmon.engine import sections
 
     seen: list[ReportInputs] = []
@@ -206,7 +161,7 @@ def test_errors_name_the_input(tmp_path):
         build_report(reference, current, SCHEMA, chunk_rows=0)
 
 
-def test_distributions_are_shares_from_the_profiles(drift_engine):
+def test_distributions_are_shares_from_the_profiles():
     reference, current = frames(1000)
     shapes = build_report(reference, current, SCHEMA, sections=()).distributions
     fare, zone = shapes["fare"], shapes["zone"]

@@ -113,7 +113,7 @@ def report_dict(columns: int = 20) -> dict:
             ],
         },
         "performance": {"applicable": False, "reason": "no target <yet>"},
-        "segments": {"by": {"zone": {"a": {"rmse": 1.5, "rows": 10}, "b": {"rmse": 2.5, "rows": 12}}}},
+        "custom_section": {"by": {"zone": {"a": {"rmse": 1.5, "rows": 10}, "b": {"rmse": 2.5, "rows": 12}}}},
         "distributions": distributions,
     }
 
@@ -144,8 +144,8 @@ def test_drift_table_is_sorted_by_severity_and_escaped():
 
 def test_other_sections_are_drawn_generically():
     page = render_html(report_dict())
-    segments = page.split('id="section-segments"')[1].split("</section>")[0]
-    assert "rmse" in segments and "2.5" in segments
+    custom = page.split('id="section-custom_section"')[1].split("</section>")[0]
+    assert "rmse" in custom and "2.5" in custom and "<table" in custom
 
 
 def test_twenty_columns_stay_well_under_a_megabyte(tmp_path):
@@ -170,15 +170,18 @@ def test_generic_section(data, text):
     assert text in generic_section(data)
 
 
-def test_real_report_renders(tmp_path):
+def test_real_report_renders_the_drift_table_and_plots(tmp_path):
     from modelmon.engine.build import build_report
     from modelmon.schema import Schema
 
     rng = np.random.default_rng(1)
     reference = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
     current = pd.DataFrame({"x": rng.normal(1, 1, 500), "c": rng.choice(["a", "b", "new"], 500)})
-    report = build_report(
-        reference, current, Schema(numerical=["x"], categorical=["c"]), sections=("quality",)
-    )
-    page = parse(report.save_html(tmp_path / "r.html").read_text())
-    assert any("new categories" in text or "never seen" in text for text in page.text)
+    report = build_report(reference, current, Schema(numerical=["x"], categorical=["c"]))
+    page_text = report.save_html(tmp_path / "r.html").read_text()
+    page = parse(page_text)
+    drift_part = page_text.split('id="section-drift"')[1].split("</section>")[0]
+    rows = dict(re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", drift_part))
+    assert set(rows) == {"x", "c"} and all("badge bad" in row for row in rows.values())
+    assert drift_part.count("<svg") == 4  # two score bars, two distribution plots
+    assert any("never seen" in text for text in page.text)

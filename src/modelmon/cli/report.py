@@ -74,6 +74,10 @@ def _schema(reference: Any, model: Any, options: dict[str, Any]) -> Any:
     return schema
 
 
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _summary(result: Any, written: list[Path]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -86,15 +90,19 @@ def _summary(result: Any, written: list[Path]) -> None:
     drift = data["drift"]
     if drift.get("applicable") is not False and "columns" in drift:
         verdict = "[bold red]DRIFT[/]" if drift["dataset_drift"] else "[bold green]no drift[/]"
+        tested = drift.get("tested_features", len(drift["columns"]))
         console.print(
-            f"Dataset drift: {verdict} ({drift['drifted_count']} of {len(drift['columns'])} columns, "
-            f"share {drift['drifted_share']:.2f}, threshold {drift['share_threshold']})"
+            f"Dataset drift: {verdict} ({drift['drifted_count']} of {tested} tested features, "
+            f"share {_number(drift['drifted_share'])}, threshold {_number(drift['share_threshold'])})"
         )
         drifted = [(name, col) for name, col in drift["columns"].items() if col.get("detected")]
         if drifted:
-            table = Table("column", "method", "score", "threshold", title="Drifted columns")
+            table = Table(
+                "column", "role", "method", "score", "p-value", "threshold", title="Drifted columns"
+            )
             for name, col in drifted[:10]:
-                table.add_row(name, str(col["method"]), f"{col['score']:.4g}", f"{col['threshold']:.4g}")
+                values = (col.get("score"), col.get("p_value"), col.get("threshold"))
+                table.add_row(name, str(col.get("role")), str(col["method"]), *map(_number, values))
             console.print(table)
     issues = data["quality"].get("issues", [])
     console.print(f"Data quality issues: {len(issues)}")

@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from html import escape
@@ -121,12 +122,23 @@ def _rows_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def _severity(column: Mapping[str, Any]) -> float:
-    score, threshold = column.get("score"), column.get("threshold")
-    if score is None or not threshold:
+    """How far past its threshold a column is: > 1 means drift, for p-value and distance tests alike."""
+    score, threshold, p_value = column.get("score"), column.get("threshold"), column.get("p_value")
+    if not threshold:
         return 0.0
-    if column.get("p_value") is not None and column.get("p_value") == score:
-        return threshold / score if score > 0 else float("inf")
-    return float(score) / threshold
+    if p_value is not None:
+        return threshold / p_value if p_value > 0 else float("inf")
+    return float(score) / threshold if score is not None else 0.0
+
+
+def _bar(column: Mapping[str, Any]) -> str:
+    """Distances against their threshold; p-values as -log10(p) against -log10(alpha)."""
+    threshold, p_value = column.get("threshold"), column.get("p_value")
+    if p_value is not None and threshold:
+        return svg.score_bar(
+            -math.log10(max(p_value, 1e-300)), -math.log10(threshold), bool(column.get("detected"))
+        )
+    return svg.score_bar(column.get("score"), threshold, bool(column.get("detected")))
 
 
 def render_drift(drift: dict[str, Any], distributions: Mapping[str, Any] | None = None) -> str:
@@ -135,26 +147,32 @@ def render_drift(drift: dict[str, Any], distributions: Mapping[str, Any] | None 
         return generic_section(drift)
     columns = drift.get("columns", {})
     order = sorted(columns, key=lambda name: (not columns[name].get("detected"), -_severity(columns[name])))
-    rows = [
-        [
-            escape(name),
-            fmt(columns[name].get("role") or columns[name].get("kind")),
-            fmt(columns[name].get("method")),
-            fmt(columns[name].get("score")),
-            fmt(columns[name].get("threshold")),
-            svg.score_bar(
-                columns[name].get("score"), columns[name].get("threshold"), columns[name].get("detected")
-            ),
-            verdict(columns[name].get("detected")),
-        ]
-        for name in order
-    ]
+    rows = []
+    for name in order:
+        column = columns[name]
+        rows.append(
+            [
+                escape(name),
+                fmt(column.get("role") or column.get("kind")),
+                fmt(column.get("method")),
+                fmt(column.get("score")),
+                fmt(column.get("p_value")),
+                fmt(column.get("threshold")),
+                _bar(column),
+                verdict(column.get("detected")),
+                fmt(column.get("note")),
+            ]
+        )
+    tested = drift.get("tested_features", len(columns))
     summary = (
         f"<p>Dataset drift: {verdict(drift.get('dataset_drift'))} &nbsp; "
-        f"{fmt(drift.get('drifted_count'))} of {len(columns)} columns drifted "
+        f"{fmt(drift.get('drifted_count'))} of {fmt(tested)} tested features drifted "
         f"(share {fmt(drift.get('drifted_share'))}, threshold {fmt(drift.get('share_threshold'))})</p>"
+        '<p class="muted">Bars: distance against its threshold, or -log10(p-value) against -log10(alpha); '
+        "the black line is the threshold.</p>"
     )
-    parts = [summary, table(["column", "role", "method", "score", "threshold", "", "verdict"], rows)]
+    headers = ["column", "role", "method", "score", "p-value", "threshold", "", "verdict", "note"]
+    parts = [summary, table(headers, rows)]
     if distributions:
         parts.append(
             render_distributions(distributions, order + [n for n in distributions if n not in columns])
