@@ -67,10 +67,11 @@ def metric_bars(
         else:
             color = DRIFT_COLOR if highlighted else CURRENT_COLOR
             length = abs(current) * scale
+            # the value is written past the reference tick too, so the two never overlap
+            text_x = label_width + max(length, abs(reference or 0.0) * scale) + 6
             parts.append(
                 f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="13" fill="{color}"/>'
-                f'<text x="{label_width + length + 4:.1f}" y="{y + 13}" font-size="10">'
-                f"{escape(f'{current:.4g}')}</text>"
+                f'<text x="{text_x:.1f}" y="{y + 13}" font-size="10">{escape(f"{current:.4g}")}</text>'
             )
         if reference is not None:
             mark = label_width + abs(reference) * scale
