@@ -19,11 +19,13 @@ What this changes, and why it is small:
   for chi-square); PSI and KL differ only when one cell holds several distinct new values, because the
   small probability Evidently substitutes for an empty bin is then counted once instead of per value.
   New category names beyond the 50 remembered are likewise merged into one.
-* Bins. Sturges' bin boundaries are moved to the nearest cell boundary, so that every bin's count is
-  exact; the bins are therefore not exactly equal-width. Beyond the reference's range the profile
-  knows only one cell per side, so all current values below (above) the reference's minimum (maximum)
-  form one bin where Evidently may split them. With exact edges and current values that the reference
-  also has (discrete data), the boundaries move across no value and the counts equal Evidently's.
+* Bins. Sturges' bin boundaries are moved to cell boundaries, so that every bin's count is exact: a
+  boundary that falls inside an interval cell sends the whole cell to the side where the mean of its
+  values lies (the cell keeps their sum). The bins are therefore not exactly equal-width. Beyond the
+  reference's range the profile knows only one cell per side, so the current values below (above)
+  the reference's minimum (maximum) stay together in one bin where Evidently may split them. With
+  exact edges and current values that the reference also has (discrete data), no cell has values
+  between edges, the boundaries move across no value, and the counts equal Evidently's.
 
 >>> import numpy as np
 >>> from modelmon.engine.columns import CategoricalColumn
@@ -138,12 +140,12 @@ def sturges_cuts(reference: NumericalColumn, current: NumericalColumn, sample_si
     boundaries = np.linspace(low, high, bins + 1)[1:-1]
     edges = reference.edges
     index = np.searchsorted(edges, boundaries, side="left")
-    below = np.concatenate(([low], edges))[index]
-    above = np.concatenate((edges, [high]))[index]
-    # a boundary on an edge starts its bin with that edge (numpy's bins are [a, b)); between two
-    # edges the interval cell goes to the side of the farther edge
-    interval_left = boundaries - below >= above - boundaries
-    cuts = 2 * index + interval_left
+    # a boundary inside interval cell 2j sends the whole cell to the side holding its values' mean;
+    # a boundary on an edge starts its bin with that edge, as numpy's bins are [a, b)
+    counts = reference.cell_counts[0::2] + current.cell_counts[0::2]
+    sums = reference.cell_sums[0::2] + current.cell_sums[0::2]
+    means = np.divide(sums, counts, out=np.full(len(counts), -np.inf), where=counts > 0)
+    cuts = 2 * index + (means[index] < boundaries)
     cells = 2 * len(edges) + 1
     return np.unique(cuts[(cuts > 0) & (cuts < cells)])
 

@@ -12,7 +12,7 @@ makes the distance exact when several new values share one cell.
 >>> reference = CategoricalColumn.from_series(categories, pd.Series(["a", "b"] * 50))
 >>> current = CategoricalColumn.from_series(categories, pd.Series(["a"] * 90 + ["b"] * 10))
 >>> round(jensenshannon(reference, current, exact=True)[0], 3)
-0.34
+0.319
 """
 
 from __future__ import annotations

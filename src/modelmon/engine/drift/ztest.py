@@ -13,7 +13,7 @@ and 1 otherwise, and the two shares of 1 are compared with the pooled-variance Z
 >>> current = CategoricalColumn.from_series(categories, pd.Series(["no"] * 40 + ["yes"] * 60))
 >>> z, p_value = ztest(reference, current, exact=True)
 >>> round(z, 2), bool(p_value < 0.05)
-(-4.29, True)
+(-4.26, True)
 """
 
 from __future__ import annotations
