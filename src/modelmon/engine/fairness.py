@@ -72,13 +72,13 @@ def _regression_group(counts: RegressionCounts) -> dict[str, Any]:
     }
 
 
-def _spread(groups: Mapping[str, Mapping[str, Any]], key: str) -> tuple[float | None, str | None, str | None]:
-    """max - min of ``key`` over groups that have it, and the groups with the lowest and highest."""
-    values = {name: group[key] for name, group in groups.items() if group[key] is not None}
-    if not values:
-        return None, None, None
-    low, high = min(values, key=values.__getitem__), max(values, key=values.__getitem__)
-    return values[high] - values[low], low, high
+def _values(groups: Mapping[str, Mapping[str, Any]], key: str) -> dict[str, float]:
+    """``key`` of every group that has it."""
+    return {name: group[key] for name, group in groups.items() if group.get(key) is not None}
+
+
+def _spread(values: Mapping[str, float]) -> float | None:
+    return max(values.values()) - min(values.values()) if values else None
 
 
 def attribute_fairness(
@@ -94,36 +94,44 @@ def attribute_fairness(
         if isinstance(counts, ClassificationCounts):
             described[name] = _classification_group(counts)
         else:
-            described[name] = _regression_group(counts)  # type: ignore[arg-type]
+            described[name] = _regression_group(counts)
         if _predicted_rows(counts) < min_rows:
             described[name]["too_small"] = True
             too_small.append(name)
     measured = {name: group for name, group in described.items() if name not in too_small}
     result: dict[str, Any] = {"groups": described, "too_small": too_small, "measured_groups": list(measured)}
     if any(_regression(counts) for counts in groups.values()):
-        gap, best, worst = _spread(measured, "mae")
-        prediction_gap, _, _ = _spread(measured, "mean_prediction")
-        ratio = (
-            measured[worst]["mae"] / measured[best]["mae"]
-            if gap is not None and measured[best]["mae"]
-            else None
-        )
-        result |= {
-            "mae_gap": gap,
-            "mae_ratio": ratio,
-            "mean_prediction_gap": prediction_gap,
-            "worst_group": worst,
-            "above_threshold": bool(ratio is not None and ratio - 1 > mae_gap),
-        }
-        return result
-    parity, lowest, highest = _spread(measured, "selection_rate")
-    tpr_gap, _, _ = _spread(measured, "tpr")
-    fpr_gap, _, _ = _spread(measured, "fpr")
-    odds = max((gap for gap in (tpr_gap, fpr_gap) if gap is not None), default=None)
-    ratio = None
-    if parity is not None and measured[highest]["selection_rate"]:  # type: ignore[index]
-        ratio = measured[lowest]["selection_rate"] / measured[highest]["selection_rate"]  # type: ignore[index]
-    result |= {
+        return result | _regression_aggregates(measured, mae_gap)
+    return result | _classification_aggregates(measured, threshold)
+
+
+def _regression_aggregates(measured: Mapping[str, Mapping[str, Any]], mae_gap: float) -> dict[str, Any]:
+    errors = _values(measured, "mae")
+    best = min(errors, key=errors.__getitem__) if errors else None
+    worst = max(errors, key=errors.__getitem__) if errors else None
+    ratio = errors[worst] / errors[best] if best is not None and worst is not None and errors[best] else None
+    return {
+        "mae_gap": _spread(errors),
+        "mae_ratio": ratio,
+        "mean_prediction_gap": _spread(_values(measured, "mean_prediction")),
+        "worst_group": worst,
+        "above_threshold": bool(ratio is not None and ratio - 1 > mae_gap),
+    }
+
+
+def _classification_aggregates(measured: Mapping[str, Mapping[str, Any]], threshold: float) -> dict[str, Any]:
+    rates = _values(measured, "selection_rate")
+    lowest = min(rates, key=rates.__getitem__) if rates else None
+    highest = max(rates, key=rates.__getitem__) if rates else None
+    parity = _spread(rates)
+    ratio = (
+        rates[lowest] / rates[highest]
+        if lowest is not None and highest is not None and rates[highest]
+        else None
+    )
+    gaps = [_spread(_values(measured, key)) for key in ("tpr", "fpr")]
+    odds = max((gap for gap in gaps if gap is not None), default=None)
+    return {
         "demographic_parity_difference": parity,
         "demographic_parity_ratio": ratio,
         "equalized_odds_difference": odds,
@@ -131,7 +139,6 @@ def attribute_fairness(
         "highest_selection_rate_group": highest,
         "above_threshold": bool((parity or 0.0) > threshold or (odds or 0.0) > threshold),
     }
-    return result
 
 
 def _regression(counts: Counts) -> bool:
@@ -173,16 +180,16 @@ def fairness_section(inputs: ReportInputs) -> dict[str, Any]:
     current, reference = inputs.current.parts.get("fairness"), inputs.reference.parts.get("fairness")
     if current is None or reference is None:
         return not_applicable("the profiles carry no per-group counts")
-    options = {
-        "min_rows": int(inputs.options.get("min_group_rows", DEFAULT_MIN_ROWS)),
-        "threshold": float(inputs.options.get("fairness_threshold", DEFAULT_THRESHOLD)),
-        "mae_gap": float(inputs.options.get("fairness_mae_gap", DEFAULT_MAE_GAP)),
-    }
+    min_rows = int(inputs.options.get("min_group_rows", DEFAULT_MIN_ROWS))
+    threshold = float(inputs.options.get("fairness_threshold", DEFAULT_THRESHOLD))
+    mae_gap = float(inputs.options.get("fairness_mae_gap", DEFAULT_MAE_GAP))
     attributes: dict[str, Any] = {}
     for attribute, groups in current.groups.items():
-        result = attribute_fairness(groups, **options)
-        result["reference"] = attribute_fairness(reference.groups.get(attribute, {}), **options)
-        result["flagged"] = _worsened(result, options["threshold"], options["mae_gap"])
+        result = attribute_fairness(groups, min_rows, threshold, mae_gap)
+        result["reference"] = attribute_fairness(
+            reference.groups.get(attribute, {}), min_rows, threshold, mae_gap
+        )
+        result["flagged"] = _worsened(result, threshold, mae_gap)
         attributes[attribute] = result
     return {
         "applicable": True,
@@ -190,8 +197,8 @@ def fairness_section(inputs: ReportInputs) -> dict[str, Any]:
         "positive_class": inputs.reference.spec.state["fairness"].performance.positive
         if schema.task == "classification"
         else None,
-        "min_group_rows": options["min_rows"],
-        "threshold": options["threshold"],
+        "min_group_rows": min_rows,
+        "threshold": threshold,
         "attributes": attributes,
         "flagged": [name for name, result in attributes.items() if result.get("flagged")],
     }

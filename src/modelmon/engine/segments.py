@@ -37,7 +37,13 @@ from modelmon.engine.performance import (
     model_arrays,
     performance_state,
 )
-from modelmon.engine.performance_parts import OTHER, ClassificationCounts, Counts, counts_from_dict
+from modelmon.engine.performance_parts import (
+    OTHER,
+    ClassificationCounts,
+    Counts,
+    RegressionCounts,
+    counts_from_dict,
+)
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import SchemaError
 
@@ -183,8 +189,8 @@ def _degradation(current: Counts, reference: Counts) -> dict[str, Any]:
     m1, m0 = now["mae"], before["mae"]
     assert m1 is not None and m0 is not None
     increase = (m1 - m0) / m0 if m0 > 0 else (np.inf if m1 > 0 else 0.0)
-    errors = [counts.mae_standard_error() or 0.0 for counts in (current, reference)]  # type: ignore[union-attr]
-    error = float(np.hypot(*errors))
+    assert isinstance(current, RegressionCounts) and isinstance(reference, RegressionCounts)
+    error = float(np.hypot(current.mae_standard_error() or 0.0, reference.mae_standard_error() or 0.0))
     z = (m1 - m0) / error if error > 0 else (np.inf if m1 > m0 else 0.0)
     large = increase >= DEFAULT_MAE_INCREASE
     return {
