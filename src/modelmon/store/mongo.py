@@ -279,7 +279,7 @@ class MongoMetricStore(MetricStore):
         return history  # type: ignore[return-value]
 
 
-_INDEXES = {
+_INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "events": [([("model", 1), ("timestamp", 1)], {}), ([("model", 1), ("id", 1)], {})],
     "targets": [([("model", 1), ("id", 1)], {"unique": True})],
     "reports": [([("id", 1)], {"unique": True}), ([("model", 1), ("created_at", -1)], {})],

@@ -20,6 +20,7 @@ events are read, so a target may arrive before or after its event.
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,10 +29,11 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from modelmon.errors import StoreError
+from modelmon.errors import EventError, StoreError
 from modelmon.store.base import (
     EventStore,
     Store,
+    encode_json,
     event_document,
     from_ms,
     to_json,
@@ -137,8 +139,15 @@ def _closing_on_error(connection: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _json_or_null(value: Any, what: str) -> str | None:
-    return None if value is None else to_json(value, what)
+def _json_or_null(value: Any) -> str | None:
+    if value is None:
+        return None
+    # most predictions and targets are plain numbers: skip the encoder machinery for them
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
+    if type(value) is int:
+        return str(value)
+    return encode_json(value)
 
 
 class SqliteEventStore(EventStore):
@@ -153,22 +162,26 @@ class SqliteEventStore(EventStore):
         rows = []
         for index, event in enumerate(events):
             doc = event_document(model, event, index, now)
-            where = f"event {index} of model {model!r}"
-            rows.append(
-                (
-                    model,
-                    doc["id"],
-                    to_ms(doc["timestamp"]),
-                    to_json(doc["features"], f"{where}: features"),
-                    _json_or_null(doc["prediction"], f"{where}: prediction"),
-                    _json_or_null(doc["probabilities"], f"{where}: probabilities"),
-                    _json_or_null(doc["target"], f"{where}: target"),
-                    doc["latency_ms"],
-                    _json_or_null(doc["attributions"], f"{where}: attributions"),
-                    _json_or_null(doc["metadata"], f"{where}: metadata"),
-                    to_ms(doc["received_at"]),
+            try:
+                rows.append(
+                    (
+                        model,
+                        doc["id"],
+                        to_ms(doc["timestamp"]),
+                        encode_json(doc["features"]),
+                        _json_or_null(doc["prediction"]),
+                        _json_or_null(doc["probabilities"]),
+                        _json_or_null(doc["target"]),
+                        doc["latency_ms"],
+                        _json_or_null(doc["attributions"]),
+                        _json_or_null(doc["metadata"]),
+                        to_ms(doc["received_at"]),
+                    )
                 )
-            )
+            except (TypeError, ValueError) as exc:
+                raise EventError(
+                    f"event {index} of model {model!r} cannot be stored as JSON: {exc}", index
+                ) from exc
         if not rows:
             return 0
 
@@ -182,7 +195,12 @@ class SqliteEventStore(EventStore):
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         now = to_ms(to_utc(datetime.now(UTC)))  # type: ignore[arg-type]
         rows = (
-            (model, str(event_id), _json_or_null(target, f"target of id {event_id!r}"), now)
+            (
+                model,
+                str(event_id),
+                None if target is None else to_json(target, f"target of id {event_id!r}"),
+                now,
+            )
             for event_id, target in pairs
         )
 
