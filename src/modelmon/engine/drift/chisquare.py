@@ -7,6 +7,13 @@ columns with few values are compared value by value (see :mod:`modelmon.engine.d
 With a single value in both samples there is nothing to compare: statistic 0, p-value 1 (scipy
 would return a p-value of NaN for zero degrees of freedom).
 
+Like Evidently's, this test treats the reference shares as exact, ignoring that the reference is a
+sample too: the statistic runs about ``1 + n_current / n_reference`` times larger than a
+two-sample test's, so with a reference no larger than the current batch it flags more than the
+threshold's share of unchanged columns. That keeps decisions identical to Evidently's; the default
+uses it only for references of at most 1000 rows. On a numerical column with quantile edges, every
+cell counts as a value, which is not what the test is meant for.
+
 >>> import pandas as pd
 >>> from modelmon.engine.columns import CategoricalColumn
 >>> categories = ("a", "b")
