@@ -48,6 +48,7 @@ __all__ = [
     "PerformancePart",
     "PerformanceState",
     "compare_metrics",
+    "counts_by_group",
     "counts_of",
     "model_arrays",
     "performance_section",
@@ -153,6 +154,15 @@ def counts_of(arrays: ModelArrays, state: PerformanceState, rows: np.ndarray | N
     if state.task == "regression":
         return RegressionCounts.of(arrays, state.shift, rows)
     return ClassificationCounts.of(arrays, state.labels, state.positive, rows)
+
+
+def counts_by_group(
+    arrays: ModelArrays, state: PerformanceState, groups: np.ndarray, count: int
+) -> list[Counts]:
+    """Counts per group in one pass; ``groups`` gives each row's group in ``range(count)``."""
+    if state.task == "regression":
+        return list(RegressionCounts.by_group(arrays, state.shift, groups, count))
+    return list(ClassificationCounts.by_group(arrays, state.labels, state.positive, groups, count))
 
 
 @dataclass

@@ -109,32 +109,51 @@ class RegressionCounts:
 
     @classmethod
     def of(cls, arrays: ModelArrays, shift: float, rows: np.ndarray | None = None) -> RegressionCounts:
+        """Counts of all rows, or of the rows in the boolean mask ``rows``."""
         subset = arrays.take(rows)
-        prediction, target, invalid = subset.prediction, subset.target, subset.target_invalid
-        has_prediction = ~np.isnan(prediction)
-        has_target = ~np.isnan(target)
+        return cls.by_group(subset, shift, np.zeros(len(subset.prediction), dtype=np.int64), 1)[0]
+
+    @classmethod
+    def by_group(
+        cls, arrays: ModelArrays, shift: float, groups: np.ndarray, count: int
+    ) -> list[RegressionCounts]:
+        """Counts per group, ``groups`` giving each row's group in ``range(count)``, in one pass."""
+        prediction, target, invalid = arrays.prediction, arrays.target, arrays.target_invalid
+        has_prediction, has_target = ~np.isnan(prediction), ~np.isnan(target)
         both = has_prediction & has_target
         error = prediction[both] - target[both]
         truth = target[both]
         nonzero = truth != 0
         centred = truth - shift
-        return cls(
-            shift=shift,
-            rows=len(prediction),
-            predictions=int(has_prediction.sum()),
-            sum_prediction=float(prediction[has_prediction].sum()),
-            unlabelled=int((~has_target & ~invalid).sum()),
-            invalid=int(invalid.sum() + (has_target & ~has_prediction).sum()),
-            n=len(error),
-            sum_error=float(error.sum()),
-            sum_abs_error=float(np.abs(error).sum()),
-            sum_sq_error=float(np.dot(error, error)),
-            pct_n=int(nonzero.sum()),
-            sum_abs_pct_error=float(np.abs(error[nonzero] / truth[nonzero]).sum()),
-            zero_targets=int((~nonzero).sum()),
-            sum_target=float(centred.sum()),
-            sum_target_sq=float(np.dot(centred, centred)),
-        )
+        labelled = groups[both]
+
+        def total(
+            where: np.ndarray | None = None, weights: np.ndarray | None = None, of: np.ndarray = groups
+        ) -> np.ndarray:
+            return np.bincount(of if where is None else of[where], weights=weights, minlength=count)
+
+        sums = {
+            "rows": total(),
+            "predictions": total(has_prediction),
+            "sum_prediction": total(has_prediction, prediction[has_prediction]),
+            "unlabelled": total(~has_target & ~invalid),
+            "invalid": total(invalid | (has_target & ~has_prediction)),
+            "n": total(of=labelled),
+            "sum_error": total(weights=error, of=labelled),
+            "sum_abs_error": total(weights=np.abs(error), of=labelled),
+            "sum_sq_error": total(weights=error * error, of=labelled),
+            "pct_n": total(nonzero, of=labelled),
+            "sum_abs_pct_error": total(nonzero, np.abs(error[nonzero] / truth[nonzero]), labelled),
+            "zero_targets": total(~nonzero, of=labelled),
+            "sum_target": total(weights=centred, of=labelled),
+            "sum_target_sq": total(weights=centred * centred, of=labelled),
+        }
+        integers = {"rows", "predictions", "unlabelled", "invalid", "n", "pct_n", "zero_targets"}
+        fields: list[dict[str, Any]] = [
+            {name: int(values[g]) if name in integers else float(values[g]) for name, values in sums.items()}
+            for g in range(count)
+        ]
+        return [cls(shift=shift, **values) for values in fields]
 
     @property
     def labelled(self) -> int:
@@ -224,34 +243,41 @@ class ClassificationCounts:
     def of(
         cls, arrays: ModelArrays, labels: tuple[str, ...], positive: str, rows: np.ndarray | None = None
     ) -> ClassificationCounts:
+        """Counts of all rows, or of the rows in the boolean mask ``rows``."""
         subset = arrays.take(rows)
+        return cls.by_group(subset, labels, positive, np.zeros(len(subset.target), dtype=np.int64), 1)[0]
+
+    @classmethod
+    def by_group(
+        cls, arrays: ModelArrays, labels: tuple[str, ...], positive: str, groups: np.ndarray, count: int
+    ) -> list[ClassificationCounts]:
+        """Counts per group, ``groups`` giving each row's group in ``range(count)``, in one pass."""
         size = len(labels) + 1
-        predicted, true = subset.prediction, subset.target
+        predicted, true = arrays.prediction, arrays.target
         has_prediction, has_target = predicted >= 0, true >= 0
         both = has_prediction & has_target
-        counts = cls(
-            labels,
-            positive,
-            np.bincount(true[both] * size + predicted[both], minlength=size * size).reshape(size, size),
-            np.bincount(predicted[has_prediction], minlength=size),
-            rows=len(true),
-            unlabelled=int((~has_target).sum()),
-            invalid=int((has_target & ~has_prediction).sum()),
-        )
-        if subset.probability is not None:
-            counts._score(subset.probability, true, has_target)
-        return counts
-
-    def _score(self, probability: np.ndarray, true: np.ndarray, has_target: np.ndarray) -> None:
-        scored = has_target & ~np.isnan(probability)
-        score, is_positive = probability[scored], true[scored] == self.slot
-        bins = score_bins(score)
-        self.score_positive = np.bincount(bins[is_positive], minlength=N_SCORE_BINS)
-        self.score_negative = np.bincount(bins[~is_positive], minlength=N_SCORE_BINS)
-        # as scikit-learn: clip P(positive), then the true class's probability is p or 1 - p
-        clipped = np.clip(score, EPS, 1 - EPS)
-        self.log_loss_sum = float(-np.log(np.where(is_positive, clipped, 1 - clipped)).sum())
-        self.unscored = int(has_target.sum() - scored.sum())
+        cells = (groups[both] * size + true[both]) * size + predicted[both]
+        confusion = np.bincount(cells, minlength=count * size * size).reshape(count, size, size)
+        chosen = groups[has_prediction] * size + predicted[has_prediction]
+        per_label = np.bincount(chosen, minlength=count * size).reshape(count, size)
+        rows = np.bincount(groups, minlength=count)
+        unlabelled = np.bincount(groups[~has_target], minlength=count)
+        invalid = np.bincount(groups[has_target & ~has_prediction], minlength=count)
+        result = [
+            cls(
+                labels,
+                positive,
+                confusion[g],
+                per_label[g],
+                int(rows[g]),
+                int(unlabelled[g]),
+                int(invalid[g]),
+            )
+            for g in range(count)
+        ]
+        if arrays.probability is not None:
+            _score(result, arrays.probability, true, has_target, groups)
+        return result
 
     def empty_like(self) -> ClassificationCounts:
         """Counts of no rows, addable to these."""
@@ -378,6 +404,30 @@ class ClassificationCounts:
             counts.score_positive = _dense(data["score_positive"], (N_SCORE_BINS,))
             counts.score_negative = _dense(data["score_negative"], (N_SCORE_BINS,))
         return counts
+
+
+def _score(
+    counts: list[ClassificationCounts],
+    probability: np.ndarray,
+    true: np.ndarray,
+    has_target: np.ndarray,
+    groups: np.ndarray,
+) -> None:
+    """Fill the score histograms and log-loss sums of each group's counts."""
+    count, slot = len(counts), counts[0].slot
+    scored = has_target & ~np.isnan(probability)
+    score, is_positive, group = probability[scored], true[scored] == slot, groups[scored]
+    cells = group * N_SCORE_BINS + score_bins(score)
+    shape = (count, N_SCORE_BINS)
+    positive = np.bincount(cells[is_positive], minlength=count * N_SCORE_BINS).reshape(shape)
+    negative = np.bincount(cells[~is_positive], minlength=count * N_SCORE_BINS).reshape(shape)
+    # as scikit-learn: clip P(positive), then the true class's probability is p or 1 - p
+    clipped = np.clip(score, EPS, 1 - EPS)
+    loss = np.bincount(group, weights=-np.log(np.where(is_positive, clipped, 1 - clipped)), minlength=count)
+    unscored = np.bincount(groups[has_target & ~scored], minlength=count)
+    for g, item in enumerate(counts):
+        item.score_positive, item.score_negative = positive[g], negative[g]
+        item.log_loss_sum, item.unscored = float(loss[g]), int(unscored[g])
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -33,7 +33,7 @@ from modelmon.engine.columns import category_labels
 from modelmon.engine.performance import (
     PerformanceState,
     compare_metrics,
-    counts_of,
+    counts_by_group,
     model_arrays,
     performance_state,
 )
@@ -129,11 +129,8 @@ class GroupedPart:
         arrays = model_arrays(frame, state.performance)
         groups: dict[str, dict[str, Counts]] = {}
         for column, buckets in state.buckets.items():
-            slots = state.slots(frame, column)
-            groups[column] = {
-                buckets[slot]: counts_of(arrays, state.performance, slots == slot)
-                for slot in np.unique(slots)
-            }
+            counts = counts_by_group(arrays, state.performance, state.slots(frame, column), len(buckets))
+            groups[column] = {bucket: item for bucket, item in zip(buckets, counts, strict=True) if item.rows}
         return cls(groups)
 
     def __add__(self, other: GroupedPart) -> GroupedPart:
