@@ -74,13 +74,15 @@ class DuplicateCounter:
 
     def update(self, chunk: pd.DataFrame) -> None:
         present = [name for name in self.columns if name in chunk.columns]
-        frame = chunk[present].copy()
-        for name in present:
-            series = frame[name]
-            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-                frame[name] = series.astype("float64")
-            elif not pd.api.types.is_datetime64_any_dtype(series):
-                frame[name] = series.astype(object)
+        # strings hash alike as object, str or category dtype; converting them would cost more than hashing
+        frame = pd.DataFrame(
+            {
+                name: chunk[name].astype("float64")
+                if pd.api.types.is_numeric_dtype(chunk[name]) and not pd.api.types.is_bool_dtype(chunk[name])
+                else chunk[name]
+                for name in present
+            }
+        )
         self._hashes.append(pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64))
 
     def result(self) -> dict[str, int]:
