@@ -81,6 +81,7 @@ def test_chunks_come_in_time_order_whatever_the_insert_order(store: Store) -> No
     store.events.add_events("other-model", [event(100)])
     frames = list(store.events.read_frames("taxi", chunk_rows=10))
     assert [len(frame) for frame in frames] == [10, 10, 5]
+    assert [len(frame) for frame in store.events.read_frames("taxi", chunk_rows=5)] == [5] * 5
     rows = pd.concat(frames, ignore_index=True)
     assert rows["id"].tolist() == [f"ride-{i}" for i in range(25)]
     assert rows["timestamp"].is_monotonic_increasing
@@ -142,10 +143,10 @@ def test_late_target_wins_over_the_target_sent_with_the_event(store: Store) -> N
 
 def test_many_targets_in_one_call(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # small bulk writes, so that the MongoDB backend sends several (mongomock is slow with many ids)
-    monkeypatch.setattr("modelmon.store.mongo.TARGET_BATCH", 64)
+    monkeypatch.setattr("modelmon.store.mongo.TARGET_BATCH", 16)
     store.events.add_events("taxi", [event(i) for i in range(0, 400, 7)])
     assert store.events.upsert_targets("taxi", ((f"ride-{i}", float(i)) for i in range(400))) == 400
-    rows = all_rows(store, chunk_rows=16)
+    rows = all_rows(store, chunk_rows=40)
     assert (rows["target"] == rows["trip_distance"]).all()
 
 

@@ -91,17 +91,15 @@ class MemoryEventStore(EventStore):
         for offset in range(0, len(selected), chunk_rows):
             chunk = selected[offset : offset + chunk_rows]
             with self._lock:
-                late = dict(self._targets.get(model, {}))
+                late = self._targets.get(model, {})
+                targets = [late.get(doc["id"], doc["target"]) for doc in chunk]
             yield build_frame(
                 [doc["id"] for doc in chunk],
                 [to_ms(doc["timestamp"]) for doc in chunk],
                 [doc["features"] for doc in chunk],
                 [doc["prediction"] for doc in chunk],
                 [doc["probabilities"] for doc in chunk],
-                [
-                    late.get(doc["id"], doc["target"]) if doc["id"] is not None else doc["target"]
-                    for doc in chunk
-                ],
+                targets,
                 [doc["latency_ms"] for doc in chunk],
                 [doc["attributions"] for doc in chunk],
             )

@@ -139,12 +139,12 @@ class MongoEventStore(EventStore):
     def _frame(self, model: str, chunk: list[dict[str, Any]]) -> pd.DataFrame:
         ids = [doc.get("id") for doc in chunk]
         wanted = list({event_id for event_id in ids if event_id is not None})
-        late = {
-            found["id"]: found.get("target")
-            for found in self.targets.find(
-                {"model": model, "id": {"$in": wanted}}, {"_id": 0, "id": 1, "target": 1}
-            )
-        }
+        late: dict[str, Any] = {}
+        # several small $in queries: one query document must stay far below MongoDB's 16 MB limit
+        for offset in range(0, len(wanted), TARGET_BATCH):
+            query = {"model": model, "id": {"$in": wanted[offset : offset + TARGET_BATCH]}}
+            for found in self.targets.find(query, {"_id": 0, "id": 1, "target": 1}):
+                late[found["id"]] = found.get("target")
         return build_frame(
             ids,
             [_ms(doc["timestamp"]) for doc in chunk],
