@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from modelmon.engine.performance import PerformancePart, performance_section
@@ -248,3 +250,52 @@ def test_concept_change_raises_taxi_error():
     changed = section(schema, reference, apply_incident("concept_change", current, at=0))
     assert abs(control["relative_change"]["mae"]) < 0.1
     assert changed["relative_change"]["mae"] > 0.5
+
+
+def test_fitted_states_round_trip_json_so_a_spec_can_be_stored():
+    from modelmon.engine.estimated import CalibrationState
+    from modelmon.engine.performance import PerformanceState
+    from modelmon.engine.segments import GroupState
+
+    schema = Schema(
+        task="classification",
+        numerical=["x"],
+        prediction="pred",
+        target="y",
+        probabilities=["proba"],
+        segments=["band"],
+        sensitive=["band"],
+    )
+    reference = binary_frame(1000).assign(band=lambda f: np.where(f["x"] > 0, "high", "low"))
+    spec = ProfileSpec.fit(reference, schema)
+    for name, kind in (
+        ("performance", PerformanceState),
+        ("estimated", CalibrationState),
+        ("segments", GroupState),
+        ("fairness", GroupState),
+    ):
+        state = spec.state[name]
+        again = kind.from_dict(json.loads(json.dumps(state.to_dict())))
+        assert again.to_dict() == state.to_dict(), name
+
+
+_labels = st.one_of(st.none(), st.sampled_from([0, 1, 2, "x"]))
+_probas = st.one_of(st.none(), st.floats(0.0, 1.0), st.just(1.5))
+_rows = st.lists(st.tuples(_labels, _labels, _probas), max_size=30)
+
+
+@settings(max_examples=50, deadline=None)
+@given(_rows, _rows)
+def test_binary_part_of_any_rows_adds_exactly(first, second):
+    spec = ProfileSpec.fit(binary_frame(300), BINARY)
+
+    def frame(rows):
+        data = pd.DataFrame(rows, columns=["y", "pred", "proba"], dtype=object)
+        return data.assign(x=0.0, proba=pd.to_numeric(data["proba"]))
+
+    a, b = frame(first), frame(second)
+    total = spec.profile(a).parts["performance"] + spec.profile(b).parts["performance"]
+    whole = spec.profile(pd.concat([a, b], ignore_index=True)).parts["performance"]
+    _close_dicts(total.to_dict(), whole.to_dict())
+    assert whole.counts.rows == len(first) + len(second)
+    assert whole.counts.labelled + whole.counts.unlabelled + whole.counts.invalid == whole.counts.rows

@@ -86,6 +86,14 @@ class CalibrationState:
         calibrated[seen > 0] = mapped[seen > 0] / seen[seen > 0]
         return cls(state, calibrated)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"performance": self.performance.to_dict(), "calibrated": self.calibrated.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CalibrationState:
+        calibrated = np.asarray(data["calibrated"], dtype=np.float64)
+        return cls(PerformanceState.from_dict(data["performance"]), calibrated)
+
 
 @dataclass
 class EstimatedPart:

@@ -20,7 +20,7 @@ counted as unlabelled, not as errors. The section also carries the label-free es
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -101,6 +101,13 @@ class PerformanceState:
             kept = [*kept[: MAX_LABELS - 1], positive]
         probability = _probability_column(schema, positive) if len(kept) <= 2 else None
         return cls("classification", schema.prediction, schema.target, tuple(kept), positive, probability)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PerformanceState:
+        return cls(**{**data, "labels": tuple(data["labels"])})
 
 
 def _probability_column(schema: Schema, positive: str) -> str | None:

@@ -97,6 +97,15 @@ class GroupState:
             buckets[column] = tuple(dict.fromkeys([*top, OTHER, MISSING]))
         return cls(state, buckets)
 
+    def to_dict(self) -> dict[str, Any]:
+        buckets = {column: list(values) for column, values in self.buckets.items()}
+        return {"performance": self.performance.to_dict(), "buckets": buckets}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupState:
+        buckets = {column: tuple(values) for column, values in data["buckets"].items()}
+        return cls(PerformanceState.from_dict(data["performance"]), buckets)
+
     def slots(self, frame: pd.DataFrame, column: str) -> np.ndarray:
         """Bucket index of every row of ``frame`` for ``column``."""
         buckets = self.buckets[column]
