@@ -22,7 +22,7 @@ ENV PATH=/opt/modelmon/bin:$PATH \
     PYTHONUNBUFFERED=1
 RUN groupadd --system --gid 10001 modelmon \
     && useradd --system --uid 10001 --gid modelmon --home-dir /var/lib/modelmon --create-home modelmon \
-    && mkdir -p /data /var/lib/modelmon/reports /var/lib/modelmon/prefect /etc/modelmon \
+    && mkdir -p /data /etc/modelmon /var/lib/modelmon/reports /var/lib/modelmon/prefect /var/lib/modelmon/spool \
     && chown -R modelmon:modelmon /data /var/lib/modelmon
 COPY --from=build /opt/modelmon /opt/modelmon
 USER modelmon

@@ -84,8 +84,15 @@ def test_services_share_named_networks_only_where_they_talk(resolved: dict[str, 
 
 
 def test_stateful_services_keep_their_data_in_named_volumes(resolved: dict[str, Any]) -> None:
-    expected = {"mongodb": "/data/db", "prometheus": "/prometheus", "grafana": "/var/lib/grafana",
-                "alertmanager": "/alertmanager", "prefect-server": "/var/lib/modelmon/prefect"}  # fmt: skip
+    expected = {
+        "mongodb": "/data/db",
+        "prometheus": "/prometheus",
+        "grafana": "/var/lib/grafana",
+        "alertmanager": "/alertmanager",
+        "prefect-server": "/var/lib/modelmon/prefect",
+        "prediction": "/var/lib/modelmon/spool",
+        "monitoring": "/var/lib/modelmon/reports",
+    }
     for name, target in expected.items():
         mounts = {v["target"]: v for v in map(_mount, resolved["services"][name]["volumes"])}
         assert mounts[target]["type"] == "volume", name
