@@ -116,3 +116,12 @@ def test_benjamini_hochberg_equals_scipy(size: int) -> None:
     expected = scipy.stats.false_discovery_control(p_values, method="bh")
     assert benjamini_hochberg(p_values) == pytest.approx(expected, rel=1e-12)
     assert benjamini_hochberg([]).size == 0
+
+
+def test_a_global_method_is_checked_per_column_only_through_choose() -> None:
+    # a column listed only for its threshold keeps the fallback instead of failing the whole config
+    settings = DriftSettings(method="ks", columns={"zone": {"threshold": 0.2}})
+    check_settings(settings, {"fare": "numerical", "zone": "categorical"})
+    reference, current = _categorical(5000, "abcd")
+    test, threshold, note = choose("zone", reference, current, settings)
+    assert (test.name, threshold) == ("jensenshannon", 0.2) and note is not None

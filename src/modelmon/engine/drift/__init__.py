@@ -4,11 +4,18 @@ Drift tests read profiles only, never raw rows, so a test costs the same for a t
 a billion. Each test lives in its own module and is listed in :data:`DRIFT_TESTS`; the default
 choice per column follows Evidently's rules (:mod:`modelmon.engine.drift.select`).
 
-Prediction, probability and target columns are tested like features (prediction and target drift),
-but the dataset drift decision counts *features* only, as Evidently's ``DataDriftPreset`` does:
-drift is declared when the share of drifted features among those that could be tested is at least
-``dataset_share`` (0.5). A column with no valid value on either side is reported, with a note, as
-not detected and is left out of that share.
+Prediction, probability and target columns are tested like features (prediction and target drift,
+marked by ``role``), but the dataset drift decision counts *features* only: drift is declared when
+the share of drifted features among those that could be tested is at least ``dataset_share`` (0.5,
+Evidently's ``drift_share``, also compared with ``>=``). Evidently's share is over the columns it is
+given (its legacy column mapping adds target and prediction); we leave them out so that a
+prediction shift that only follows a feature shift is not counted twice. A column with no valid
+value on either side is reported, with a note, as not detected and is left out of that share.
+
+With ``correction: bh`` in the settings, the p-values of every column tested with a p-value test
+are adjusted together (Benjamini-Hochberg, :func:`~modelmon.engine.drift.select.benjamini_hochberg`)
+and such a column is detected when its *adjusted* p-value is below its threshold; ``p_value`` keeps
+the raw value and ``p_value_adjusted`` the adjusted one.
 
 >>> import numpy as np, pandas as pd
 >>> from modelmon.engine.profile import ProfileSpec
@@ -152,9 +159,10 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
     score: float | None = None
     p_value: float | None = None
     if untested is None:
-        score, p_value = test.function(
-            reference_column, current_column, reference.spec.exact.get(column, True)
-        )
+        # categories are exact unless the reference had more than the profile keeps by name
+        spec = reference.spec
+        exact = spec.exact.get(column, not spec.truncated.get(column, False))
+        score, p_value = test.function(reference_column, current_column, exact)
     return ColumnDrift(
         column=column,
         kind=reference_column.kind,

@@ -43,6 +43,7 @@ import scipy.stats
 
 from modelmon.engine.columns import NumericalColumn
 from modelmon.engine.drift.binning import Column, require_values
+from modelmon.errors import InputError
 
 __all__ = ["ASYMPTOTIC_MAX_SIZE", "EXACT_MAX_VALUES", "ks", "ks_statistic_bounds"]
 
@@ -91,7 +92,7 @@ def _p_value(reference: NumericalColumn, current: NumericalColumn, statistic: fl
 def ks(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
     """KS statistic and p-value. ``exact`` is not needed: exactness is read from the cells."""
     if not isinstance(reference, NumericalColumn) or not isinstance(current, NumericalColumn):
-        raise TypeError("the KS test applies to numerical columns only")
+        raise InputError("the KS test applies to numerical columns only")
     require_values(reference, current)
     statistic, _ = ks_statistic_bounds(reference, current)
     return statistic, _p_value(reference, current, statistic)

@@ -102,7 +102,8 @@ def check_settings(settings: DriftSettings, kinds: Mapping[str, str]) -> None:
             raise ConfigError(f"{where}: expected {{method: NAME, threshold: NUMBER}}, got {override!r}")
         if override.get("threshold") is not None:
             _threshold(override["threshold"], f"{where}.threshold")
-        method = override.get("method") or settings.method
+        # a column's own method must fit it; the global one falls back per column (see choose)
+        method = override.get("method")
         if method is not None:
             test = DRIFT_TESTS[resolve_method(method)]
             if kinds[column] not in test.applies_to:
