@@ -173,7 +173,7 @@ def test_parts_add_like_concatenated_rows_and_round_trip_json(schema, make):
     [(REGRESSION, regression_frame), (BINARY, binary_frame), (MULTICLASS, multiclass_frame)],
 )
 @pytest.mark.parametrize(
-    "case", ["empty", "one_row", "no_targets", "constant_predictions", "target_column_absent"]
+    "case", ["empty", "one_row", "no_targets", "constant_predictions", "class_absent", "target_column_absent"]
 )
 def test_contract_on_edge_inputs(schema, make, case):
     current = make(60, seed=3)
@@ -185,6 +185,10 @@ def test_contract_on_edge_inputs(schema, make, case):
         current["y"] = None
     elif case == "constant_predictions":
         current["pred"] = current["pred"].iloc[0]
+    elif case == "class_absent":
+        current = (
+            current[current["y"] == current["y"].iloc[0]] if schema.task == "classification" else current
+        )
     else:
         current = current.drop(columns="y")
     result = section(schema, make(200), current)
@@ -198,6 +202,9 @@ def test_contract_on_edge_inputs(schema, make, case):
         assert result["applicable"] is True
         assert result["labelled_rows"] == len(current)
         assert set(result["delta"]) == set(result["current"])
+    if case == "class_absent" and schema is BINARY:
+        # one class only: ROC AUC is undefined, as in scikit-learn, the rest is measured
+        assert result["current"]["roc_auc"] is None and result["current"]["accuracy"] is not None
 
 
 def test_section_compares_with_reference_and_counts_unlabelled_rows():
