@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 _HOST = "127.0.0.1"
-_STOP_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +143,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class Stack:
     """Start, watch and stop the demo's processes."""
 
-    def __init__(self, settings: Settings, echo: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, settings: Settings, echo: Callable[[str], None] = print, stop_seconds: float = 10.0
+    ) -> None:
         self.settings = settings
         self.echo = echo
+        self.stop_seconds = stop_seconds
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
         self.stopping = threading.Event()
@@ -350,9 +352,9 @@ class Stack:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(_STOP_SECONDS)
+            process.wait(self.stop_seconds)
         except subprocess.TimeoutExpired:
-            self.echo(f"{name} did not stop within {_STOP_SECONDS:g}s: killing it")
+            self.echo(f"{name} did not stop within {self.stop_seconds:g}s: killing it")
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
