@@ -121,7 +121,7 @@ def test_regression_groups_match_fairlearn_metric_frame():
         mean = current.loc[current["group"] == name, "pred"].mean()
         assert got["groups"][name]["mean_prediction"] == pytest.approx(mean, rel=1e-12)
     measured = by_group.drop("tiny")
-    assert got["mae_gap"] == pytest.approx(measured.max() - measured.min(), rel=1e-12)
+    assert got["max_error_gap"] == pytest.approx(measured.max() - measured.min(), rel=1e-12)
     assert got["worst_group"] == "b" and got["above_threshold"] is True
     # the reference has the same gap: reported, not flagged
     assert got["flagged"] is False

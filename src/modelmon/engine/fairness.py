@@ -111,7 +111,7 @@ def _regression_aggregates(measured: Mapping[str, Mapping[str, Any]], mae_gap: f
     worst = max(errors, key=errors.__getitem__) if errors else None
     ratio = errors[worst] / errors[best] if best is not None and worst is not None and errors[best] else None
     return {
-        "mae_gap": _spread(errors),
+        "max_error_gap": _spread(errors),
         "mae_ratio": ratio,
         "mean_prediction_gap": _spread(_values(measured, "mean_prediction")),
         "worst_group": worst,

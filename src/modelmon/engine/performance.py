@@ -279,5 +279,6 @@ def performance_section(inputs: ReportInputs) -> dict[str, Any]:
     }
     if isinstance(counts, ClassificationCounts):
         section["positive_class"] = counts.positive
+        section["roc_auc_error_bound"] = counts.roc_auc_error_bound()
         section["confusion"] = _confusion(counts)
     return section

@@ -356,16 +356,22 @@ class ClassificationCounts:
     def _score_metrics(self) -> dict[str, float | None]:
         if self.score_positive is None or self.score_negative is None:
             return {}
-        positives, negatives = int(self.score_positive.sum()), int(self.score_negative.sum())
-        auc = bound = None
-        if positives and negatives:
-            auc, bound = roc_auc_from_histograms(self.score_positive, self.score_negative)
-        scored = positives + negatives
+        scored = int(self.score_positive.sum() + self.score_negative.sum())
         return {
-            "roc_auc": auc,
-            "roc_auc_error_bound": bound,
+            "roc_auc": self._roc_auc()[0],
             "log_loss": self.log_loss_sum / scored if scored else None,
         }
+
+    def _roc_auc(self) -> tuple[float | None, float | None]:
+        if self.score_positive is None or self.score_negative is None:
+            return None, None
+        if not self.score_positive.sum() or not self.score_negative.sum():
+            return None, None
+        return roc_auc_from_histograms(self.score_positive, self.score_negative)
+
+    def roc_auc_error_bound(self) -> float | None:
+        """How far the binned ROC AUC can be from the exact one (see :func:`roc_auc_from_histograms`)."""
+        return self._roc_auc()[1]
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -102,8 +102,6 @@ def _metrics_table(section: Mapping[str, Any], estimated: Mapping[str, Any] | No
         headers.append("estimated (CBPE)")
     rows = []
     for name in current:
-        if name.endswith("_bound"):
-            continue
         row = [escape(name), _fmt(reference.get(name)), _fmt(current.get(name)), _fmt(delta.get(name))]
         row.append(_fmt(relative.get(name)))
         if guess:
@@ -206,7 +204,7 @@ def render_segments(section: dict[str, Any]) -> str:
 def _group_charts(attribute: str, result: Mapping[str, Any]) -> str:
     groups = result.get("groups", {})
     before = result.get("reference", {}).get("groups", {})
-    metrics = ("mae", "mean_prediction") if "mae_gap" in result else ("selection_rate", "tpr", "fpr")
+    metrics = ("mae", "mean_prediction") if "max_error_gap" in result else ("selection_rate", "tpr", "fpr")
     lowest = result.get("lowest_selection_rate_group") or result.get("worst_group")
     charts = []
     for metric in metrics:
@@ -230,9 +228,9 @@ def render_fairness(section: dict[str, Any]) -> str:
         return _not_applicable(section)
     parts = []
     for attribute, result in (section.get("attributes") or {}).items():
-        regression = "mae_gap" in result
+        regression = "max_error_gap" in result
         keys = (
-            ("mae_gap", "mae_ratio", "mean_prediction_gap", "worst_group")
+            ("max_error_gap", "mae_ratio", "mean_prediction_gap", "worst_group")
             if regression
             else (
                 "demographic_parity_difference",
