@@ -239,3 +239,16 @@ def test_a_reopened_store_sees_what_was_written(open_backend) -> None:
     assert all_rows(second)["target"].tolist() == [5.0]
     assert second.reports.get_report(report_id)["current_rows"] == 1
     assert second.metrics.history("taxi") == {"drifted_share": [(T0, 0.5)]}
+
+
+def test_predictions_and_targets_keep_their_types(store: Store) -> None:
+    answers = [True, 7, 2.5, "cat", {"label": "dog"}]
+    store.events.add_events("credit", [event(i, prediction=answer) for i, answer in enumerate(answers)])
+    store.events.upsert_targets(
+        "credit", [("ride-0", False), ("ride-1", 3), ("ride-2", "x"), ("ride-3", [1])]
+    )
+    rows = all_rows(store, "credit")
+    got = rows["prediction"].tolist()
+    assert got == answers and [type(value) for value in got] == [bool, int, float, str, dict]
+    targets = rows["target"].tolist()
+    assert targets[:4] == [False, 3, "x", [1]] and type(targets[0]) is bool

@@ -20,7 +20,7 @@ events are read, so a target may arrive before or after its event.
 from __future__ import annotations
 
 import contextlib
-import math
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -29,14 +29,13 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from modelmon.errors import EventError, StoreError
+from modelmon.errors import EventError, InputError, StoreError
 from modelmon.store.base import (
     EventStore,
     Store,
     encode_json,
     event_document,
     from_ms,
-    to_json,
     to_ms,
     to_utc,
 )
@@ -50,16 +49,18 @@ T = TypeVar("T")
 #: milliseconds that stand for an open end of a time range
 _NEVER = 2**62
 
+# prediction and target have no declared type on purpose: without type affinity SQLite keeps numbers
+# as numbers and strings as strings, so reading them back needs no decoding (see _to_cell)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, model TEXT NOT NULL, id TEXT, ts INTEGER NOT NULL, features TEXT NOT NULL,
-    prediction TEXT, probabilities TEXT, target TEXT, latency_ms REAL, attributions TEXT, metadata TEXT,
+    prediction, probabilities TEXT, target, latency_ms REAL, attributions TEXT, metadata TEXT,
     received_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_model_ts ON events (model, ts);
 CREATE INDEX IF NOT EXISTS events_model_id ON events (model, id);
 CREATE TABLE IF NOT EXISTS targets (
-    model TEXT NOT NULL, id TEXT NOT NULL, target TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (model, id)
+    model TEXT NOT NULL, id TEXT NOT NULL, target, updated_at INTEGER NOT NULL, PRIMARY KEY (model, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reports (
@@ -140,14 +141,30 @@ def _closing_on_error(connection: sqlite3.Connection) -> Iterator[None]:
 
 
 def _json_or_null(value: Any) -> str | None:
-    if value is None:
-        return None
-    # most predictions and targets are plain numbers: skip the encoder machinery for them
-    if type(value) is float and math.isfinite(value):
-        return repr(value)
-    if type(value) is int:
-        return str(value)
-    return encode_json(value)
+    return None if value is None else encode_json(value)
+
+
+_NATIVE = frozenset({int, float, str})
+
+
+def _to_cell(value: Any) -> Any:
+    """A prediction or target as SQLite keeps it: numbers and strings as themselves (read back without
+    any decoding), anything else (booleans, lists, objects) as a JSON blob."""
+    if value is None or type(value) in _NATIVE:
+        return value
+    return encode_json(value).encode()
+
+
+def _from_cells(values: tuple[Any, ...]) -> list[Any]:
+    if bytes not in set(map(type, values)):
+        return list(values)
+    return [json.loads(value) if type(value) is bytes else value for value in values]
+
+
+def _from_json_or_null(texts: tuple[str | None, ...]) -> list[Any]:
+    if texts.count(None) == len(texts):
+        return list(texts)
+    return decode_json_column(["null" if text is None else text for text in texts])
 
 
 class SqliteEventStore(EventStore):
@@ -169,9 +186,9 @@ class SqliteEventStore(EventStore):
                         doc["id"],
                         to_ms(doc["timestamp"]),
                         encode_json(doc["features"]),
-                        _json_or_null(doc["prediction"]),
+                        _to_cell(doc["prediction"]),
                         _json_or_null(doc["probabilities"]),
-                        _json_or_null(doc["target"]),
+                        _to_cell(doc["target"]),
                         doc["latency_ms"],
                         _json_or_null(doc["attributions"]),
                         _json_or_null(doc["metadata"]),
@@ -194,15 +211,7 @@ class SqliteEventStore(EventStore):
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         now = to_ms(to_utc(datetime.now(UTC)))  # type: ignore[arg-type]
-        rows = (
-            (
-                model,
-                str(event_id),
-                None if target is None else to_json(target, f"target of id {event_id!r}"),
-                now,
-            )
-            for event_id, target in pairs
-        )
+        rows = ((model, str(event_id), _target_cell(event_id, target), now) for event_id, target in pairs)
 
         def upsert(db: sqlite3.Connection) -> int:
             before = db.total_changes
@@ -229,9 +238,8 @@ class SqliteEventStore(EventStore):
         # no read transaction stays open between chunks and memory holds one chunk only.
         after = (low, -1)
         sql = (
-            "SELECT e.seq, e.ts, e.id, e.features, coalesce(e.prediction, 'null'),"
-            " coalesce(e.probabilities, 'null'), coalesce(t.target, e.target, 'null'), e.latency_ms,"
-            " coalesce(e.attributions, 'null')"
+            "SELECT e.seq, e.ts, e.id, e.features, e.prediction, e.probabilities,"
+            " coalesce(t.target, e.target), e.latency_ms, e.attributions"
             " FROM events e LEFT JOIN targets t ON t.model = e.model AND t.id = e.id"
             " WHERE e.model = ? AND (e.ts, e.seq) > (?, ?) AND e.ts < ? ORDER BY e.ts, e.seq LIMIT ?"
         )
@@ -249,11 +257,11 @@ class SqliteEventStore(EventStore):
                 ids,
                 stamps,
                 json_objects_frame(features),
-                decode_json_column(predictions),
-                decode_json_column(probabilities),
-                decode_json_column(targets),
+                _from_cells(predictions),
+                _from_json_or_null(probabilities),
+                _from_cells(targets),
                 latencies,
-                decode_json_column(attributions),
+                _from_json_or_null(attributions),
             )
             if len(rows) < chunk_rows:
                 return
@@ -274,6 +282,13 @@ class SqliteEventStore(EventStore):
         sql = "SELECT max(ts) FROM events WHERE model = ?"
         latest = self.database.read(f"find the latest event of model {model!r}", sql, (model,))[0][0]
         return None if latest is None else from_ms(latest)
+
+
+def _target_cell(event_id: Any, target: Any) -> Any:
+    try:
+        return _to_cell(target)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"target of id {event_id!r} cannot be stored as JSON: {exc}") from exc
 
 
 def _range_ms(start: datetime | str | None, end: datetime | str | None) -> tuple[int, int]:
