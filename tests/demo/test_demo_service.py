@@ -92,6 +92,15 @@ def test_predict_gives_an_id_when_the_request_has_none_and_accepts_missing_numbe
     assert data["duration"] > 0
 
 
+def test_junk_text_in_a_number_is_served_as_missing_and_logged_as_sent(app: Any) -> None:
+    body = _body("taxi") | {"passenger_count": "n/a"}
+    answer = app.test_client().post("/predict", json=body)
+    assert answer.status_code == 200  # the monitor, not the service, reports type errors
+    monitor = app.extensions["modelmon"]["monitors"]["/predict"]
+    assert monitor.close(timeout=5.0)
+    assert (monitor.spooled, monitor.dropped) == (1, 0)  # nothing listens: kept in the spool
+
+
 def test_predict_credit_answers_an_approval_consistent_with_its_probability(app: Any) -> None:
     client = app.test_client()
     for seed in range(5):

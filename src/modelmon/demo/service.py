@@ -225,7 +225,7 @@ def create_app(
             features = parse_features(body, route)
         except InputError as exc:
             return {"error": str(exc)}, 400
-        frame = models.clean_features(_one_row(features), list(route.numerical), list(route.categorical))
+        frame = _one_row(features)  # the model's pipeline cleans it (junk text becomes missing)
         model = loaded[route.path]
         request_id = body.get(route.id_field)
         answer: dict[str, Any] = {}
