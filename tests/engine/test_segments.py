@@ -172,3 +172,27 @@ def test_not_applicable_without_segments():
     schema = Schema(task="regression", numerical=["x"], prediction="pred", target="y")
     result = report(schema, frame(100), frame(100))
     assert result == {"applicable": False, "reason": "the schema names no segment columns"}
+
+
+def test_an_empty_window_says_there_are_no_rows_yet():
+    from modelmon.engine.fairness import fairness_section
+    from modelmon.engine.performance import performance_section
+
+    schema = Schema(
+        task="classification",
+        numerical=["x"],
+        prediction="pred",
+        target="y",
+        segments=["zone"],
+        sensitive=["zone"],
+    )
+    reference = frame(500, task="classification")
+    spec = ProfileSpec.fit(reference, schema)
+    inputs = ReportInputs(spec.profile(reference), spec.empty())
+    for section in (performance_section, segments_section, fairness_section):
+        result = section(inputs)
+        assert result["applicable"] is False and result["reason"] == "no rows in the current data yet"
+    # a window is a sum of profiles starting from the empty one: the parts come with the first rows
+    window = spec.empty() + spec.profile(frame(100, seed=1, task="classification"))
+    assert report(schema, reference, frame(100, seed=1, task="classification"))["applicable"] is True
+    assert segments_section(ReportInputs(spec.profile(reference), window))["applicable"] is True

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelmon.engine.performance import absent_part
 from modelmon.engine.performance_parts import ClassificationCounts, Counts, RegressionCounts
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.engine.segments import DEFAULT_MIN_ROWS, GroupedPart
@@ -178,8 +179,10 @@ def fairness_section(inputs: ReportInputs) -> dict[str, Any]:
     if schema.prediction is None:
         return not_applicable("fairness needs a prediction column in the schema")
     current, reference = inputs.current.parts.get("fairness"), inputs.reference.parts.get("fairness")
-    if current is None or reference is None:
-        return not_applicable("the profiles carry no per-group counts")
+    absent = absent_part(inputs, "fairness", "per-group counts")
+    if absent:
+        return not_applicable(absent)
+    assert current is not None and reference is not None
     min_rows = int(inputs.options.get("min_group_rows", DEFAULT_MIN_ROWS))
     threshold = float(inputs.options.get("fairness_threshold", DEFAULT_THRESHOLD))
     mae_gap = float(inputs.options.get("fairness_mae_gap", DEFAULT_MAE_GAP))

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PerformancePart",
     "PerformanceState",
+    "absent_part",
     "compare_metrics",
     "counts_by_group",
     "counts_of",
@@ -240,6 +241,20 @@ def _confusion(counts: ClassificationCounts) -> dict[str, Any]:
     }
 
 
+def absent_part(inputs: ReportInputs, name: str, what: str) -> str | None:
+    """Why a section cannot read part ``name`` of both profiles, or ``None`` when it can."""
+    if name not in inputs.reference.parts:
+        return f"the reference profile carries no {what}"
+    if name not in inputs.current.parts:
+        # the empty profile (of an empty window) carries no parts at all
+        return (
+            "no rows in the current data yet"
+            if not inputs.current.rows
+            else f"the current profile carries no {what}"
+        )
+    return None
+
+
 def performance_section(inputs: ReportInputs) -> dict[str, Any]:
     """The ``performance`` report section."""
     from modelmon.engine.estimated import estimated_performance
@@ -250,9 +265,10 @@ def performance_section(inputs: ReportInputs) -> dict[str, Any]:
         return not_applicable("the schema names no prediction column", estimated=estimated)
     if schema.target is None:
         return not_applicable("the schema names no target column", estimated=estimated)
-    reference, current = inputs.reference.parts.get("performance"), inputs.current.parts.get("performance")
-    if reference is None or current is None:
-        return not_applicable("the profiles carry no performance counts", estimated=estimated)
+    absent = absent_part(inputs, "performance", "performance counts")
+    if absent:
+        return not_applicable(absent, estimated=estimated)
+    reference, current = inputs.reference.parts["performance"], inputs.current.parts["performance"]
     counts: Counts = current.counts
     if not counts.labelled:
         reason = (

@@ -32,6 +32,7 @@ import pandas as pd
 from modelmon.engine.columns import category_labels
 from modelmon.engine.performance import (
     PerformanceState,
+    absent_part,
     compare_metrics,
     counts_by_group,
     model_arrays,
@@ -227,8 +228,10 @@ def segments_section(inputs: ReportInputs) -> dict[str, Any]:
     if schema.prediction is None or schema.target is None:
         return not_applicable("segments need a prediction and a target column in the schema")
     current, reference = inputs.current.parts.get("segments"), inputs.reference.parts.get("segments")
-    if current is None or reference is None:
-        return not_applicable("the profiles carry no per-segment counts")
+    absent = absent_part(inputs, "segments", "per-segment counts")
+    if absent:
+        return not_applicable(absent)
+    assert current is not None and reference is not None
     if not any(c.labelled for values in current.groups.values() for c in values.values()):
         return not_applicable("no labelled rows in the current data yet")
     min_rows = int(inputs.options.get("min_segment_rows", DEFAULT_MIN_ROWS))
