@@ -169,3 +169,12 @@ def test_distributions_are_shares_from_the_profiles():
     assert fare["bins"][0] == min(reference["fare"].min(), current["fare"].min())
     expected = reference["zone"].astype(str).value_counts(normalize=True)
     assert dict(zip(zone["labels"], zone["reference"], strict=True))["1"] == pytest.approx(expected["1"])
+
+
+def test_progress_bar_over_chunks_does_not_change_the_result(tmp_path):
+    reference, current = frames(600)
+    path = tmp_path / "current.parquet"
+    current.to_parquet(path)
+    quiet = build_report(reference, path, SCHEMA, chunk_rows=100, sections=("quality",))
+    shown = build_report(reference, path, SCHEMA, chunk_rows=100, sections=("quality",), progress=True)
+    assert_close(shown.sections, quiet.sections)

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ DISPLAY_BINS = 30
 #: categories drawn by name in the report; the rest are summed as "other"
 DISPLAY_CATEGORIES = 20
 
-Data = pd.DataFrame | str | os.PathLike[str]
+Data: TypeAlias = pd.DataFrame | str | os.PathLike[str]
 
 
 class DuplicateCounter:
@@ -235,7 +235,7 @@ def _load_model(model: Any) -> Any:
         ) from exc
 
 
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+def _progress(enabled: bool) -> Any:
     from contextlib import nullcontext
 
     if not enabled:
