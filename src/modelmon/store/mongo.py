@@ -139,7 +139,7 @@ class MongoEventStore(EventStore):
     def _frame(self, model: str, chunk: list[dict[str, Any]]) -> pd.DataFrame:
         ids = [doc.get("id") for doc in chunk]
         wanted = list({event_id for event_id in ids if event_id is not None})
-        late: dict[str, Any] = {}
+        late: dict[str | None, Any] = {}
         # several small $in queries: one query document must stay far below MongoDB's 16 MB limit
         for offset in range(0, len(wanted), TARGET_BATCH):
             query = {"model": model, "id": {"$in": wanted[offset : offset + TARGET_BATCH]}}
