@@ -101,3 +101,27 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path) -> None:
             store.events.upsert_targets("taxi", pairs())
         frame = next(store.events.read_frames("taxi"))
         assert frame["target"].isna().all()
+
+
+def _peak_while_reading(store, chunk_rows: int) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        rows = sum(len(frame) for frame in store.events.read_frames("taxi", chunk_rows=chunk_rows))
+        return tracemalloc.get_traced_memory()[1] if rows else 0
+    finally:
+        tracemalloc.stop()
+
+
+def test_reading_memory_does_not_grow_with_the_range(tmp_path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        store.events.add_events(
+            "taxi", [{"id": str(i), "features": {"x": float(i), "c": "a"}} for i in range(2_000)]
+        )
+        small = _peak_while_reading(store, chunk_rows=500)
+        store.events.add_events(
+            "taxi", [{"id": str(i), "features": {"x": float(i), "c": "a"}} for i in range(30_000)]
+        )
+        large = _peak_while_reading(store, chunk_rows=500)
+    assert large < 2 * small, (small, large)
