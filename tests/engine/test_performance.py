@@ -307,3 +307,24 @@ def test_binary_part_of_any_rows_adds_exactly(first, second):
     _close_dicts(total.to_dict(), whole.to_dict())
     assert whole.counts.rows == len(first) + len(second)
     assert whole.counts.labelled + whole.counts.unlabelled + whole.counts.invalid == whole.counts.rows
+
+
+def test_a_reference_without_targets_gives_current_metrics_only():
+    reference = binary_frame(500).drop(columns="y")
+    result = section(BINARY, reference, binary_frame(300, seed=1))
+    assert result["applicable"] is True and result["reference_labelled_rows"] == 0
+    assert result["current"]["accuracy"] is not None
+    assert result["reference"]["accuracy"] is None and result["delta"]["accuracy"] is None
+    assert result["estimated"]["applicable"] is False
+
+
+def test_a_positive_class_absent_from_the_reference_labels_is_named():
+    schema = Schema(
+        task="classification", numerical=["x"], prediction="pred", target="y", positive_class="yes"
+    )
+    frame = multiclass_frame(400).assign(
+        y=lambda f: f["y"].eq("cat").map({True: "good", False: "bad"}),
+        pred=lambda f: f["pred"].eq("cat").map({True: "good", False: "bad"}),
+    )
+    result = section(schema, frame, frame)
+    assert any("'yes' never occurs" in note for note in result["notes"])

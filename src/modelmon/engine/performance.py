@@ -294,6 +294,12 @@ def performance_section(inputs: ReportInputs) -> dict[str, Any]:
         "estimated": estimated,
     }
     if isinstance(counts, ClassificationCounts):
+        seen = reference.counts.confusion.sum(axis=0) + reference.counts.confusion.sum(axis=1)
+        if reference.counts.labelled and not seen[counts.slot]:
+            section["notes"].append(
+                f"the positive class {counts.positive!r} never occurs in the reference's labels "
+                f"{[label for label, n in zip(counts.labels, seen, strict=False) if n]}: set positive_class"
+            )
         section["positive_class"] = counts.positive
         section["roc_auc_error_bound"] = counts.roc_auc_error_bound()
         section["confusion"] = _confusion(counts)

@@ -336,7 +336,8 @@ class ClassificationCounts:
 
     def metrics(self) -> dict[str, float | None]:
         """Accuracy, precision, recall, F1 (binary: of the positive class; else macro), ROC AUC and
-        log loss (binary with probabilities). ``None`` where a metric is undefined."""
+        log loss (binary with probabilities). ``None`` where a metric is undefined, e.g. binary
+        precision with no positive prediction, where scikit-learn warns and returns 0."""
         names = ("accuracy", "precision", "recall", "f1")
         if not self.labelled:
             return dict.fromkeys(names) | self._score_metrics()
