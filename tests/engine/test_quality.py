@@ -140,3 +140,61 @@ def test_duplicates_above_the_limit_are_an_issue():
     )
     assert result["duplicates"]["share"] == 0.2
     assert any(issue["kind"] == "duplicate_share" for issue in result["issues"])
+
+
+def _demo_report(dataset: str, incident: str | None):
+    from modelmon.demo.data import credit_applications, taxi_trips
+    from modelmon.demo.incidents import apply_incident
+    from modelmon.engine.build import build_report
+
+    make = taxi_trips if dataset == "taxi" else credit_applications
+    reference, current = make(4000, seed=1), make(4000, seed=2)
+    if incident is not None:
+        current = apply_incident(incident, current, at=2000)
+    return build_report(reference, current, _demo_schema(dataset), sections=("quality",)).sections["quality"]
+
+
+def _demo_schema(dataset: str) -> Schema:
+    if dataset == "taxi":
+        return Schema(
+            numerical=["trip_distance", "fare_amount", "tip_amount", "tolls_amount", "passenger_count"],
+            categorical=["PULocationID", "DOLocationID", "payment_type", "vendor"],
+            prediction="duration",
+            target="duration_actual",
+            id="ride_id",
+            timestamp="pickup_time",
+        )
+    return Schema(
+        task="classification",
+        numerical=["age", "income", "debt_ratio", "loan_amount"],
+        categorical=["employment", "housing", "purpose", "region"],
+        prediction="prediction",
+        probabilities=["proba"],
+        target="repaid",
+        id="application_id",
+        timestamp="applied_at",
+        sensitive=["gender"],
+    )
+
+
+@pytest.mark.parametrize("dataset", ["taxi", "credit"])
+def test_a_clean_batch_flags_nothing(dataset):
+    assert _demo_report(dataset, None)["issues"] == []
+
+
+@pytest.mark.parametrize("dataset", ["taxi", "credit"])
+@pytest.mark.parametrize(
+    ("incident", "kind"),
+    [
+        ("new_categories", "new_category_share"),
+        ("missing_spike", "missing_share"),
+        ("type_errors", "type_error_share"),
+    ],
+)
+def test_each_quality_incident_is_caught_on_its_column(dataset, incident, kind):
+    from modelmon.demo.incidents import DEFAULT_ARGUMENTS
+
+    arguments = DEFAULT_ARGUMENTS[dataset][incident]
+    columns = arguments.get("columns") or [arguments["column"]]
+    issues = _demo_report(dataset, incident)["issues"]
+    assert {(issue["column"], issue["kind"]) for issue in issues} == {(column, kind) for column in columns}

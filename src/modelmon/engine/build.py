@@ -284,6 +284,10 @@ def build_report(
     wanted = _wanted_columns(schema)
     spec = ProfileSpec.fit(reference_frame, schema)
     reference_profile = spec.profile(reference_frame)
+    if not isinstance(reference, pd.DataFrame):
+        from modelmon.io import file_columns
+
+        reference_profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
     reference_sample = ReservoirSample(sample_rows, seed=seed, columns=wanted)
     reference_sample.update(reference_frame)
     reference_duplicates = DuplicateCounter(schema.monitored_columns)

@@ -123,6 +123,7 @@ def _column(name: str, reference: Any, current: Any, role: str) -> dict[str, Any
         "reference_missing_share": _share(reference.missing, reference.rows),
         "type_errors": current.type_errors,
         "type_error_share": _share(current.type_errors, rows),
+        "reference_type_error_share": _share(reference.type_errors, reference.rows),
     }
     top_share, top_value = _top_share(current)
     reference_top, _ = _top_share(reference)
@@ -147,6 +148,7 @@ def _column(name: str, reference: Any, current: Any, role: str) -> dict[str, Any
         result.update(
             new_categories_count=new,
             new_category_share=_share(new, current.count),
+            reference_new_category_share=_share(reference.new_count, reference.count),
             new_categories=dict(sorted(current.unseen.items(), key=lambda pair: -pair[1])[:10]),
             # with more reference categories than kept, rare reference values count as "new" too
             categories_truncated=bool(reference.new_count),
@@ -170,6 +172,8 @@ def _issue(column: str | None, kind: str, value: Any, threshold: Any, message: s
 
 
 def _issues(columns: dict[str, dict[str, Any]], limits: dict[str, float]) -> list[dict[str, Any]]:
+    """Findings that are new in the current data: a share above its limit *plus* the reference's own
+    share, and constant columns that were not constant in the reference (so a clean batch flags nothing)."""
     issues = []
     wording = {
         "missing_share": "missing values",
@@ -180,17 +184,14 @@ def _issues(columns: dict[str, dict[str, Any]], limits: dict[str, float]) -> lis
     for name, column in columns.items():
         for key, what in wording.items():
             value = column.get(key)
-            if value is not None and value > limits[key]:
-                issues.append(_issue(name, key, value, limits[key], f"{name}: {value:.1%} {what}"))
-        if column["constant"] or column["almost_constant"]:
+            threshold = limits[key] + (column.get(f"reference_{key}") or 0.0)
+            if value is not None and value > threshold:
+                issues.append(_issue(name, key, value, threshold, f"{name}: {value:.1%} {what}"))
+        was_constant = (column["reference_most_frequent_share"] or 0.0) >= ALMOST_CONSTANT_SHARE
+        if (column["constant"] or column["almost_constant"]) and not was_constant:
             kind = "constant" if column["constant"] else "almost_constant"
             share = column["most_frequent_share"]
-            reference_note = (
-                " (as in the reference)"
-                if (column["reference_most_frequent_share"] or 0) >= ALMOST_CONSTANT_SHARE
-                else ""
-            )
-            message = f"{name}: {share:.1%} of values are {column['most_frequent_value']}{reference_note}"
+            message = f"{name}: {share:.1%} of values are {column['most_frequent_value']}"
             issues.append(_issue(name, kind, share, ALMOST_CONSTANT_SHARE, message))
     return issues
 
@@ -220,7 +221,9 @@ def data_quality(
     for name in missing:
         issues.append(_issue(name, "missing_column", None, None, f"{name}: column missing from the data"))
     for name in current.unexpected_columns:
-        issues.append(_issue(name, "unexpected_column", None, None, f"{name}: column not in the schema"))
+        if name not in reference.unexpected_columns:
+            message = f"{name}: column in neither the schema nor the reference"
+            issues.append(_issue(name, "unexpected_column", None, None, message))
     if duplicates is None:
         duplicate_result: dict[str, Any] = {
             "applicable": False,
