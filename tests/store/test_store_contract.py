@@ -211,10 +211,14 @@ def test_metric_history_append_and_read(store: Store) -> None:
         store.metrics.append("taxi", T0 + timedelta(minutes=minute), values)
     store.metrics.append("credit", T0, {"drifted_share": 9.0})
     store.metrics.append("taxi", T0 + timedelta(minutes=9), {"metric.mae": math.nan})
+    store.metrics.append("taxi", T0 + timedelta(minutes=10), {"metric.mae": None})
+    with pytest.raises(InputError, match=r"metric 'metric\.mae': expected a number, got 'high'"):
+        store.metrics.append("taxi", T0 + timedelta(minutes=11), {"metric.mae": "high"})
     history = store.metrics.history("taxi")
     assert sorted(history) == ["drift_score.trip_distance", "drifted_share", "metric.mae"]
     assert history["drifted_share"] == [(T0 + timedelta(minutes=m), m / 10) for m in range(5)]
-    assert math.isnan(history["metric.mae"][-1][1]) and len(history["metric.mae"]) == 6
+    assert [math.isnan(value) for _, value in history["metric.mae"][-2:]] == [True, True]
+    assert len(history["metric.mae"]) == 7
     some = store.metrics.history("taxi", names=["drifted_share", "missing"], since=T0 + timedelta(minutes=3))
     assert some == {"drifted_share": [(T0 + timedelta(minutes=3), 0.3), (T0 + timedelta(minutes=4), 0.4)]}
     latest = store.metrics.history("taxi", names=["drift_score.trip_distance"], limit=2)

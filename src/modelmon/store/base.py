@@ -231,6 +231,21 @@ def finite_or_nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def metric_points(values: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """``(name, value)`` pairs to store; ``None`` (not computable this time) is kept as NaN.
+
+    >>> metric_points({"metric.mae": 1, "metric.r2": None})
+    [('metric.mae', 1.0), ('metric.r2', nan)]
+    """
+    points = []
+    for name, value in values.items():
+        try:
+            points.append((str(name), math.nan if value is None else float(value)))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"metric {name!r}: expected a number, got {value!r}") from exc
+    return points
+
+
 class EventStore(abc.ABC):
     """Prediction events of every model, with late targets joined by id."""
 

@@ -21,6 +21,7 @@ from modelmon.store.base import (
     UnknownReportError,
     event_document,
     headline,
+    metric_points,
     plain,
     to_json,
     to_ms,
@@ -175,9 +176,9 @@ class MemoryMetricStore(MetricStore):
         moment = to_utc(timestamp)
         assert moment is not None
         with self._lock:
-            for name, value in values.items():
+            for name, value in metric_points(values):
                 series = self._series.setdefault((model, name), [])
-                series.append((moment, float(value)))
+                series.append((moment, value))
                 series.sort(key=lambda point: point[0])
                 del series[: -self.max_points]
 

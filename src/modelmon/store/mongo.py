@@ -36,6 +36,7 @@ from modelmon.store.base import (
     event_document,
     finite_or_nan,
     headline,
+    metric_points,
     plain,
     to_json,
     to_ms,
@@ -239,8 +240,8 @@ class MongoMetricStore(MetricStore):
     def append(self, model: str, timestamp: datetime | str, values: Mapping[str, float]) -> None:
         moment = to_utc(timestamp)
         points = [
-            {"model": model, "name": str(n), "timestamp": moment, "value": float(v)}
-            for n, v in values.items()
+            {"model": model, "name": name, "timestamp": moment, "value": value}
+            for name, value in metric_points(values)
         ]
         if not points:
             return

@@ -28,6 +28,7 @@ from modelmon.store.base import (
     finite_or_nan,
     from_ms,
     headline,
+    metric_points,
     to_json,
     to_ms,
     to_utc,
@@ -122,7 +123,7 @@ class SqliteMetricStore(MetricStore):
 
     def append(self, model: str, timestamp: datetime | str, values: Mapping[str, float]) -> None:
         moment = to_ms(to_utc(timestamp))  # type: ignore[arg-type]
-        rows = [(model, str(name), moment, float(value)) for name, value in values.items()]
+        rows = [(model, name, moment, value) for name, value in metric_points(values)]
 
         def insert(db: sqlite3.Connection) -> None:
             db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
