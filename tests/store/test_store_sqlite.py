@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
+from modelmon.errors import StoreError
 from modelmon.store import open_store
-from modelmon.store.sqlite import SqliteDatabase
+from modelmon.store.sqlite import SqliteDatabase, open_sqlite_store
 
 WRITER = textwrap.dedent(
     """
@@ -125,3 +126,22 @@ def test_reading_memory_does_not_grow_with_the_range(tmp_path) -> None:
         )
         large = _peak_while_reading(store, chunk_rows=500)
     assert large < 2 * small, (small, large)
+
+
+def test_a_writer_that_waits_too_long_gets_a_store_error_naming_the_operation(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    holder = SqliteDatabase(url)
+    patient = open_sqlite_store(url, busy_timeout=0.2)
+    try:
+        holder.read("lock", "BEGIN IMMEDIATE")  # another writer holds the write lock
+        with pytest.raises(
+            StoreError, match=r"cannot add 1 events of model 'taxi': database is locked"
+        ) as caught:
+            patient.events.add_events("taxi", [{"features": {"x": 1}}])
+        assert url in str(caught.value)
+        assert patient.events.count("taxi") == 0  # readers are not blocked by the writer (WAL)
+        holder.read("unlock", "ROLLBACK")
+        assert patient.events.add_events("taxi", [{"features": {"x": 1}}]) == 1
+    finally:
+        patient.close()
+        holder.close()
