@@ -1,0 +1,167 @@
+"""The current side of a batch report: a period's events profiled chunk by chunk, then the report.
+
+The events stream from the store in chunks; each chunk is renamed to the schema's columns,
+profiled, and offered to bounded keepers (a uniform sample and a time-ordered stream for the
+sections that need raw rows). Only the profile, the keepers and one 8-byte hash per row (to count
+duplicates) stay in memory, so memory does not grow with the rows of the period beyond that.
+
+>>> import pandas as pd
+>>> from modelmon.config import ModelConfig
+>>> from modelmon.flows.reference import fit_reference
+>>> from modelmon.schema import Schema
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> pd.DataFrame({"distance": [1.0, 2.0, 3.0] * 40}).to_parquet(folder / "ref.parquet")
+>>> model = ModelConfig("taxi", Schema(numerical=["distance"]), reference=folder / "ref.parquet")
+>>> reference = fit_reference(model)
+>>> current = CurrentProfile(model, reference)
+>>> for start in (0, 60):
+...     current.update(pd.DataFrame({"distance": [7.0, 8.0, 9.0] * 20}))
+>>> report = current.report()
+>>> report.current_rows, report.sections["drift"]["columns"]["distance"]["detected"]
+(120, True)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelmon.config import ModelConfig
+from modelmon.engine.build import DuplicateCounter, Report, column_distributions
+from modelmon.engine.report import ReportInputs, run_sections
+from modelmon.engine.sample import ReservoirSample, StreamKeeper
+from modelmon.errors import InputError
+from modelmon.flows.frames import store_frame_to_schema
+from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState, wanted_columns
+
+__all__ = ["STREAM_ROWS", "CurrentProfile", "headline_metrics", "load_model_file", "report_paths"]
+
+#: rows of the time-ordered (timestamp, prediction, target) stream kept for the concept detectors
+STREAM_ROWS = 20_000
+
+
+class CurrentProfile:
+    """Accumulates chunks of one period against the fitted reference; :meth:`report` finishes it."""
+
+    def __init__(self, model: ModelConfig, reference: ReferenceState, sample_rows: int = SAMPLE_ROWS) -> None:
+        self.model = model
+        self.reference = reference
+        schema = model.schema
+        self.profile = reference.spec.empty()
+        self.sample = ReservoirSample(sample_rows, seed=1, columns=wanted_columns(model))
+        stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
+        self.stream = StreamKeeper(STREAM_ROWS, [name for name in stream_columns if name], schema.timestamp)
+        self.duplicates = DuplicateCounter(schema.monitored_columns)
+        self.chunks = 0
+
+    @property
+    def rows(self) -> int:
+        return self.profile.rows
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        """Add one chunk already in the schema's column names."""
+        self.profile = self.profile + self.reference.spec.profile(chunk)
+        self.sample.update(chunk)
+        self.stream.update(chunk)
+        self.duplicates.update(chunk)
+        self.chunks += 1
+
+    def update_from_store(self, frames: Iterable[pd.DataFrame]) -> None:
+        """Add every frame of :meth:`EventStore.read_frames`, renamed to the schema's columns."""
+        for frame in frames:
+            self.update(store_frame_to_schema(frame, self.model.schema))
+
+    def report(self, estimator: Any = None) -> Report:
+        """Run every section of the engine over the reference and what was added so far."""
+        reference = self.reference
+        inputs = ReportInputs(
+            reference=reference.profile,
+            current=self.profile,
+            reference_sample=reference.sample,
+            current_sample=self.sample.frame(),
+            current_stream=self.stream.frame() if self.stream.columns else None,
+            drift=self.model.drift,
+            model=estimator,
+            options={
+                "duplicates": {**self.duplicates.result(), "reference_share": reference.duplicate_share}
+            },
+        )
+        return Report(
+            sections=run_sections(inputs),
+            reference_rows=reference.profile.rows,
+            current_rows=self.profile.rows,
+            schema=self.model.schema,
+            distributions=column_distributions(reference.profile, self.profile),
+            reference_profile=reference.profile,
+            current_profile=self.profile,
+        )
+
+
+def load_model_file(path: str | os.PathLike[str] | None) -> Any:
+    """The estimator of a config's ``model_file`` (joblib or pickle), or ``None`` when none is named.
+
+    Unpickling runs code: name only model files you wrote yourself or otherwise trust.
+    """
+    if path is None:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"model_file {file}: no such file")
+    import joblib  # reads plain pickles as well as joblib dumps
+
+    try:
+        return joblib.load(file)
+    except Exception as exc:
+        raise InputError(f"model_file {file}: cannot load a model from it (joblib or pickle): {exc}") from exc
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and not math.isnan(float(value)):
+        return float(value)
+    return None
+
+
+def headline_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers of a report JSON pushed into the metric history, named ``batch.<what>``.
+
+    >>> headline_metrics({"current_rows": 10, "drift": {"dataset_drift": True, "drifted_share": 0.5,
+    ...                   "columns": {"x": {"score": 0.3}}}, "performance": {"current": {"mae": 1.5}}})
+    {'batch.current_rows': 10.0, 'batch.dataset_drift': 1.0, 'batch.drifted_share': 0.5, \
+'batch.drift_score.x': 0.3, 'batch.metric.mae': 1.5}
+    """
+    values: dict[str, float] = {}
+
+    def put(name: str, value: Any) -> None:
+        number = _number(value)
+        if number is not None:
+            values[f"batch.{name}"] = number
+
+    put("current_rows", report.get("current_rows"))
+    drift = report.get("drift") or {}
+    put("dataset_drift", drift.get("dataset_drift"))
+    put("drifted_share", drift.get("drifted_share"))
+    for column, info in (drift.get("columns") or {}).items():
+        put(f"drift_score.{column}", (info or {}).get("score"))
+    for metric, value in ((report.get("performance") or {}).get("current") or {}).items():
+        put(f"metric.{metric}", value)
+    for column, info in ((report.get("quality") or {}).get("columns") or {}).items():
+        put(f"missing_share.{column}", (info or {}).get("missing_share"))
+    put("outlier_share", (report.get("outliers") or {}).get("share"))
+    return values
+
+
+def report_paths(reports_dir: Path, model: str, start: datetime, end: datetime) -> tuple[Path, Path]:
+    """``<reports_dir>/<model>/<start>_<end>.json`` and ``.html``."""
+    from modelmon.flows.periods import period_label
+
+    stem = reports_dir / model / period_label(start, end)
+    return stem.with_suffix(".json"), stem.with_suffix(".html")

@@ -1,0 +1,102 @@
+"""A real ``prefect server start`` on a free loopback port, for the flow tests.
+
+The server keeps its database in a folder of the test's own (``PREFECT_HOME``); analytics are off.
+Starting takes a while on a small machine (database migrations), so tests share one server per module.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+#: how long a server may take to answer /api/health on a busy two-core machine
+START_TIMEOUT = 150.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prefect_environment(home: Path, api_url: str | None = None) -> dict[str, str]:
+    """The environment of a process that talks to the test's Prefect server (or is it)."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    environ.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="INFO",
+        # a served flow looks for due runs this often (10 s by default)
+        PREFECT_RUNNER_POLL_FREQUENCY="2",
+    )
+    if api_url is not None:
+        environ["PREFECT_API_URL"] = api_url
+    return environ
+
+
+@dataclass
+class PrefectServer:
+    process: subprocess.Popen[bytes]
+    api_url: str
+    home: Path
+    log: Path
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**prefect_environment(self.home, self.api_url), **(extra or {})}
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Interrupt a process group we started (Ctrl-C), then terminate and kill it if it lingers."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def start_prefect_server(folder: Path) -> PrefectServer | None:
+    """Start a server and wait for its health check; ``None`` (server stopped) when it never answers."""
+    home = folder / "prefect-home"
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    log = folder / "prefect-server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=prefect_environment(home),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = PrefectServer(process, api_url, home, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.stop()
+    return None
