@@ -256,3 +256,13 @@ def test_predictions_and_targets_keep_their_types(store: Store) -> None:
     assert got == answers and [type(value) for value in got] == [bool, int, float, str, dict]
     targets = rows["target"].tolist()
     assert targets[:4] == [False, 3, "x", [1]] and type(targets[0]) is bool
+
+
+def test_missing_and_infinite_feature_values_come_back(store: Store) -> None:
+    store.events.add_events(
+        "taxi", [event(0, features={"x": math.nan, "y": 1.0}), event(1, features={"x": math.inf}), event(2)]
+    )
+    rows = all_rows(store)
+    assert math.isnan(rows["x"][0]) and rows["x"][1] == math.inf
+    assert rows["y"][0] == 1.0 and math.isnan(rows["y"][1])
+    assert rows["trip_distance"][2] == 2.0 and math.isnan(rows["trip_distance"][0])
