@@ -5,6 +5,8 @@ and profiled chunk by chunk, so memory does not grow with its rows. Besides the 
 builder keeps, in bounded memory: a uniform sample of rows of each dataset (for sections that need
 raw rows), the current (timestamp, prediction, target, probabilities) stream in time order, and one
 64-bit hash per current row to count duplicate rows (8 bytes per row, 16 while counting at the end).
+To compare many current datasets with one reference (batch runs, backfills), fit a
+:class:`ReferenceSide` once and feed each dataset to a :class:`CurrentSide`.
 
 >>> import pandas as pd
 >>> from modelmon.schema import Schema
@@ -21,7 +23,7 @@ False
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +40,15 @@ from modelmon.engine.sample import ReservoirSample, StreamKeeper
 from modelmon.errors import InputError
 from modelmon.schema import Schema
 
-__all__ = ["REPORT_KEYS", "DuplicateCounter", "Report", "build_report", "column_distributions"]
+__all__ = [
+    "REPORT_KEYS",
+    "CurrentSide",
+    "DuplicateCounter",
+    "ReferenceSide",
+    "Report",
+    "build_report",
+    "column_distributions",
+]
 
 #: section keys every report has, in order (a section that is not available says why)
 REPORT_KEYS = (
@@ -253,6 +263,106 @@ def _progress(enabled: bool) -> Any:
     )
 
 
+@dataclass
+class ReferenceSide:
+    """What a report needs of the reference, computed once: the fitted spec, the reference's profile,
+    a bounded sample of its rows and its share of duplicate rows. Fit it once and reuse it for many
+    current datasets (the batch flow does)."""
+
+    spec: ProfileSpec
+    profile: Profile
+    sample: pd.DataFrame
+    duplicate_share: float | None = None
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, schema: Schema, *, sample_rows: int = 5_000, seed: int = 0
+    ) -> ReferenceSide:
+        spec = ProfileSpec.fit(frame, schema)
+        sample = ReservoirSample(sample_rows, seed=seed, columns=_wanted_columns(schema))
+        sample.update(frame)
+        duplicates = DuplicateCounter(schema.monitored_columns)
+        duplicates.update(frame)
+        counts = duplicates.result()
+        share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
+        return cls(spec, spec.profile(frame), sample.frame(), share)
+
+    @property
+    def schema(self) -> Schema:
+        return self.spec.schema
+
+
+class CurrentSide:
+    """The current data fed chunk by chunk: its profile, a row sample, the time-ordered stream of
+    (timestamp, prediction, probabilities, target) and the duplicate-row hashes, all bounded except
+    the hashes (8 bytes per row). :meth:`report` runs the sections.
+
+    >>> import pandas as pd
+    >>> reference = ReferenceSide.fit(pd.DataFrame({"x": [1.0, 2.0, 3.0] * 10}), Schema(numerical=["x"]))
+    >>> current = CurrentSide(reference)
+    >>> for chunk in (pd.DataFrame({"x": [1.0, 9.0]}), pd.DataFrame({"x": [1.0, None]})):
+    ...     current.update(chunk)
+    >>> quality = current.report(sections=("quality",)).sections["quality"]
+    >>> quality["columns"]["x"]["out_of_range_share"], quality["duplicates"]["duplicated"]
+    (0.3333333333333333, 1)
+    """
+
+    def __init__(
+        self, reference: ReferenceSide, *, sample_rows: int = 5_000, stream_rows: int = 20_000, seed: int = 1
+    ) -> None:
+        schema = reference.schema
+        self.reference = reference
+        self.profile = reference.spec.empty()
+        self.sample = ReservoirSample(sample_rows, seed=seed, columns=_wanted_columns(schema))
+        stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
+        self.stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
+        self.duplicates = DuplicateCounter(schema.monitored_columns)
+
+    @property
+    def rows(self) -> int:
+        return self.profile.rows
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        """Add one chunk (columns named as in the schema)."""
+        self.profile = self.profile + self.reference.spec.profile(chunk)
+        self.sample.update(chunk)
+        self.stream.update(chunk)
+        self.duplicates.update(chunk)
+
+    def report(
+        self,
+        *,
+        drift: DriftSettings | None = None,
+        model: Any = None,
+        sections: Sequence[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Report:
+        """Run the sections (all, or ``sections``) over the reference and what was fed so far."""
+        reference = self.reference
+        inputs = ReportInputs(
+            reference=reference.profile,
+            current=self.profile,
+            reference_sample=reference.sample,
+            current_sample=self.sample.frame(),
+            current_stream=self.stream.frame() if self.stream.columns else None,
+            drift=drift or DriftSettings(),
+            model=_load_model(model),
+            options={
+                "duplicates": {**self.duplicates.result(), "reference_share": reference.duplicate_share},
+                **(options or {}),
+            },
+        )
+        return Report(
+            sections=run_sections(inputs, only=tuple(sections) if sections is not None else None),
+            reference_rows=reference.profile.rows,
+            current_rows=self.profile.rows,
+            schema=reference.schema,
+            distributions=column_distributions(reference.profile, self.profile),
+            reference_profile=reference.profile,
+            current_profile=self.profile,
+        )
+
+
 def build_report(
     reference: Data,
     current: Data,
@@ -274,70 +384,27 @@ def build_report(
     """
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+    from modelmon.io import file_columns, read_frame
+
     if isinstance(reference, pd.DataFrame):
         reference_frame = reference
     else:
-        from modelmon.io import read_frame
-
         reference_frame = read_frame(reference, None if schema is None else _wanted_columns(schema))
     schema = schema if schema is not None else Schema.infer(reference_frame)
-    wanted = _wanted_columns(schema)
-    spec = ProfileSpec.fit(reference_frame, schema)
-    reference_profile = spec.profile(reference_frame)
+    reference_side = ReferenceSide.fit(reference_frame, schema, sample_rows=sample_rows, seed=seed)
     if not isinstance(reference, pd.DataFrame):
-        from modelmon.io import file_columns
-
-        reference_profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
-    reference_sample = ReservoirSample(sample_rows, seed=seed, columns=wanted)
-    reference_sample.update(reference_frame)
-    reference_duplicates = DuplicateCounter(schema.monitored_columns)
-    reference_duplicates.update(reference_frame)
+        reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
     del reference_frame
 
-    current_profile = spec.empty()
-    current_sample = ReservoirSample(sample_rows, seed=seed + 1, columns=wanted)
-    stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
-    stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
-    duplicates = DuplicateCounter(schema.monitored_columns)
+    current_side = CurrentSide(
+        reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
+    )
     with _progress(progress) as bar:
         task = bar.add_task("profile", total=_rows_total(current)) if bar is not None else None
-        for chunk in _frames(current, wanted, chunk_rows):
-            current_profile = current_profile + spec.profile(chunk)
-            current_sample.update(chunk)
-            stream.update(chunk)
-            duplicates.update(chunk)
+        for chunk in _frames(current, _wanted_columns(schema), chunk_rows):
+            current_side.update(chunk)
             if bar is not None:
                 bar.advance(task, len(chunk))
     if not isinstance(current, pd.DataFrame):
-        from modelmon.io import file_columns
-
-        current_profile.unexpected_columns = schema.check(file_columns(current))["unexpected"]
-
-    reference_counts = reference_duplicates.result()
-    inputs = ReportInputs(
-        reference=reference_profile,
-        current=current_profile,
-        reference_sample=reference_sample.frame(),
-        current_sample=current_sample.frame(),
-        current_stream=stream.frame() if stream.columns else None,
-        drift=drift or DriftSettings(),
-        model=_load_model(model),
-        options={
-            "duplicates": {
-                **duplicates.result(),
-                "reference_share": reference_counts["duplicated"] / reference_counts["rows"]
-                if reference_counts["rows"]
-                else None,
-            },
-        },
-    )
-    results = run_sections(inputs, only=tuple(sections) if sections is not None else None)
-    return Report(
-        sections=results,
-        reference_rows=reference_profile.rows,
-        current_rows=current_profile.rows,
-        schema=schema,
-        distributions=column_distributions(reference_profile, current_profile),
-        reference_profile=reference_profile,
-        current_profile=current_profile,
-    )
+        current_side.profile.unexpected_columns = schema.check(file_columns(current))["unexpected"]
+    return current_side.report(drift=drift, model=model, sections=sections)
