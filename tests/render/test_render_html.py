@@ -185,3 +185,21 @@ def test_real_report_renders_the_drift_table_and_plots(tmp_path):
     assert set(rows) == {"x", "c"} and all("badge bad" in row for row in rows.values())
     assert drift_part.count("<svg") == 4  # two score bars, two distribution plots
     assert any("never seen" in text for text in page.text)
+
+
+def test_a_real_twenty_column_report_is_small(tmp_path):
+    from modelmon.engine.build import build_report
+    from modelmon.schema import Schema
+
+    rng = np.random.default_rng(2)
+
+    def make(shift: float) -> pd.DataFrame:
+        data = {f"n{i}": rng.normal(shift if i < 5 else 0.0, 1, 3000) for i in range(15)}
+        data |= {f"c{i}": rng.choice([f"level{j}" for j in range(10)], 3000) for i in range(5)}
+        return pd.DataFrame(data)
+
+    schema = Schema(numerical=[f"n{i}" for i in range(15)], categorical=[f"c{i}" for i in range(5)])
+    path = build_report(make(0.0), make(0.5), schema).save_html(tmp_path / "r.html")
+    assert path.stat().st_size < 1_000_000
+    page = path.read_text()
+    assert page.count('class="card"') == 20 and "<script" not in page
