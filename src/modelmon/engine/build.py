@@ -125,10 +125,15 @@ class Report:
             "current_rows": self.current_rows,
             "schema": self.schema.to_dict(),
         }
+        from modelmon.engine.sections import SECTIONS
+
         for key in REPORT_KEYS:
-            data[key] = self.sections.get(key) or not_applicable(
-                f"the {key} section is not available in this version of modelmon"
-            )
+            if key in self.sections:
+                data[key] = self.sections[key]
+            elif key in SECTIONS:
+                data[key] = not_applicable(f"the {key} section was not requested for this report")
+            else:
+                data[key] = not_applicable(f"the {key} section is not available in this version of modelmon")
         data.update({key: value for key, value in self.sections.items() if key not in data})
         data["distributions"] = self.distributions
         return data
