@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "demo": ("demo_service", "simulate", "demo"),
     "demo_data": ("demo_data",),
     "report": ("report",),
+    "serve": ("serve",),
     "targets": ("targets",),
 }
 

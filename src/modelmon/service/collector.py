@@ -1,0 +1,253 @@
+"""Prometheus exposition of the monitoring service, read at scrape time.
+
+A custom collector turns the latest window results of every model into metric families when
+Prometheus scrapes; computations never set global gauges. Every series is labelled ``model``;
+label values are bounded (columns come from the schema, segment values are the top K plus
+"other", as the engine reports them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from modelmon.service.model_monitor import LATENCY_BUCKETS
+
+if TYPE_CHECKING:
+    from modelmon.service.model_monitor import ModelMonitor
+
+__all__ = ["MonitorCollector", "section_series"]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+class _Families:
+    """Metric families by name, created on first use with fixed label names."""
+
+    def __init__(self) -> None:
+        self.families: dict[str, GaugeMetricFamily] = {}
+
+    def gauge(self, name: str, documentation: str, labels: Mapping[str, str], value: Any) -> None:
+        number = _number(value)
+        if number is None:
+            return
+        family = self.families.get(name)
+        if family is None:
+            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+            self.families[name] = family
+        family.add_metric(list(labels.values()), number)
+
+
+def _metric_values(section: Any) -> dict[str, Any]:
+    return dict(section) if isinstance(section, Mapping) else {}
+
+
+def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
+    """Gauge families for one model's latest result (the summary JSON)."""
+    families = _Families()
+    gauge = families.gauge
+    gauge(
+        "modelmon_window_rows", "Events in the current window.", {"model": model}, result.get("current_rows")
+    )
+    drift = _metric_values(result.get("drift"))
+    if drift.get("applicable", True):
+        gauge(
+            "modelmon_dataset_drift",
+            "1 when the share of drifted features reaches the threshold.",
+            {"model": model},
+            drift.get("dataset_drift"),
+        )
+        gauge(
+            "modelmon_drifted_columns_share",
+            "Share of features that drifted.",
+            {"model": model},
+            drift.get("drifted_share"),
+        )
+        for column, info in _metric_values(drift.get("columns")).items():
+            gauge(
+                "modelmon_drift_score",
+                "Drift score of a column (a p-value or a distance, see method).",
+                {"model": model, "column": column, "method": str(info.get("method"))},
+                info.get("score"),
+            )
+            gauge(
+                "modelmon_drift_threshold",
+                "Threshold the drift score is compared with.",
+                {"model": model, "column": column, "method": str(info.get("method"))},
+                info.get("threshold"),
+            )
+            gauge(
+                "modelmon_drift_detected",
+                "1 when the column drifted.",
+                {"model": model, "column": column},
+                info.get("detected"),
+            )
+    quality = _metric_values(result.get("quality"))
+    for column, info in _metric_values(quality.get("columns")).items():
+        labels = {"model": model, "column": column}
+        gauge("modelmon_missing_share", "Share of missing values.", labels, info.get("missing_share"))
+        gauge(
+            "modelmon_out_of_range_share",
+            "Share of values outside the reference range.",
+            labels,
+            info.get("out_of_range_share"),
+        )
+        gauge(
+            "modelmon_new_category_share",
+            "Share of values not seen in the reference.",
+            labels,
+            info.get("new_category_share"),
+        )
+        gauge(
+            "modelmon_type_error_share",
+            "Share of values of the wrong type.",
+            labels,
+            info.get("type_error_share"),
+        )
+    performance = _metric_values(result.get("performance"))
+    for metric, value in _metric_values(performance.get("current")).items():
+        gauge(
+            "modelmon_model_metric",
+            "Model metric on the labelled rows of the window.",
+            {"model": model, "metric": metric, "segment": "all"},
+            value,
+        )
+    for metric, value in _metric_values(performance.get("reference")).items():
+        gauge(
+            "modelmon_reference_metric",
+            "The same model metric on the reference dataset.",
+            {"model": model, "metric": metric},
+            value,
+        )
+    estimated = _metric_values(performance.get("estimated"))
+    for metric, value in _metric_values(estimated.get("current", estimated)).items():
+        gauge(
+            "modelmon_estimated_metric",
+            "Model metric estimated without labels (CBPE).",
+            {"model": model, "metric": metric},
+            value,
+        )
+    segments = _metric_values(result.get("segments"))
+    for column, values in _metric_values(segments.get("columns")).items():
+        for value, info in _metric_values(values).items():
+            for metric, number in _metric_values(_metric_values(info).get("metrics")).items():
+                gauge(
+                    "modelmon_model_metric",
+                    "Model metric on the labelled rows of the window.",
+                    {"model": model, "metric": metric, "segment": f"{column}={value}"},
+                    number,
+                )
+    fairness = _metric_values(result.get("fairness"))
+    for attribute, info in _metric_values(fairness.get("attributes")).items():
+        for metric in (
+            "demographic_parity_difference",
+            "demographic_parity_ratio",
+            "equalized_odds_difference",
+            "max_error_gap",
+        ):
+            gauge(
+                "modelmon_fairness",
+                "Fairness gap between groups of a sensitive attribute.",
+                {"model": model, "attribute": attribute, "metric": metric},
+                _metric_values(info).get(metric),
+            )
+    outliers = _metric_values(result.get("outliers"))
+    gauge(
+        "modelmon_outlier_share", "Share of outliers in the window.", {"model": model}, outliers.get("share")
+    )
+    explain = _metric_values(result.get("explain"))
+    for feature, value in _metric_values(explain.get("current")).items():
+        gauge(
+            "modelmon_feature_attribution",
+            "Mean absolute attribution of a feature.",
+            {"model": model, "feature": feature},
+            value,
+        )
+    concept = _metric_values(result.get("concept"))
+    for detector, info in _metric_values(concept.get("detectors")).items():
+        gauge(
+            "modelmon_concept_drift_detected",
+            "1 when the detector found a change in the error stream.",
+            {"model": model, "detector": detector},
+            _metric_values(info).get("detected"),
+        )
+    yield from families.families.values()
+
+
+class MonitorCollector(Collector):
+    """Reads every model's counters and latest results at scrape time."""
+
+    def __init__(
+        self,
+        monitors: Callable[[], Iterable[ModelMonitor]],
+        probes: Callable[[], Mapping[str, tuple[bool, float | None, str]]] | None = None,
+    ) -> None:
+        self._monitors = monitors
+        self._probes = probes
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily("modelmon_events", "Events accepted.", labels=["model"])
+        rejected = CounterMetricFamily(
+            "modelmon_events_rejected", "Events rejected.", labels=["model", "reason"]
+        )
+        targets = CounterMetricFamily("modelmon_targets", "Late targets received.", labels=["model"])
+        latency = HistogramMetricFamily(
+            "modelmon_prediction_latency_seconds",
+            "Prediction latency reported with events.",
+            labels=["model"],
+        )
+        latest: list[Metric] = []
+        for monitor in self._monitors():
+            counters = monitor.counters
+            events.add_metric([monitor.name], counters.events)
+            for reason, count in sorted(counters.rejected.items()):
+                rejected.add_metric([monitor.name, reason], count)
+            targets.add_metric([monitor.name], counters.targets)
+            cumulative, buckets = 0, []
+            for bound, count in zip((*LATENCY_BUCKETS, math.inf), counters.latency_counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
+            latency.add_metric([monitor.name], buckets, counters.latency_sum)
+            if monitor.latest is not None:
+                latest.extend(section_series(monitor.name, monitor.latest))
+        yield events
+        yield rejected
+        yield targets
+        yield latency
+        yield from _merge(latest)
+        if self._probes is not None:
+            up = GaugeMetricFamily(
+                "modelmon_service_up", "1 when the health probe answered 2xx.", labels=["model", "service"]
+            )
+            seconds = GaugeMetricFamily(
+                "modelmon_service_probe_seconds",
+                "Duration of the last health probe.",
+                labels=["model", "service"],
+            )
+            for service, (ok, duration, model) in sorted(self._probes().items()):
+                up.add_metric([model, service], 1.0 if ok else 0.0)
+                if duration is not None:
+                    seconds.add_metric([model, service], duration)
+            yield up
+            yield seconds
+
+
+def _merge(families: list[Metric]) -> Iterator[Metric]:
+    """One family per name across models (the exposition format wants each name once)."""
+    merged: dict[str, Metric] = {}
+    for family in families:
+        if family.name in merged:
+            merged[family.name].samples.extend(family.samples)
+        else:
+            merged[family.name] = family
+    yield from merged.values()

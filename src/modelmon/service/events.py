@@ -1,0 +1,203 @@
+"""Checking ingested events and turning them into rows of the model's schema.
+
+An event (see the HTTP API) carries ``features``, ``prediction`` and optionally ``id``,
+``timestamp``, ``probabilities``, ``target``, ``latency_ms``, ``attributions`` and ``metadata``.
+Each invalid event is rejected with its index and the reason; the valid ones in the same batch
+are kept.
+
+>>> from modelmon.schema import Schema
+>>> schema = Schema(numerical=["distance"], prediction="duration", id="ride_id")
+>>> batch = check_events([{"features": {"distance": 2.5}, "prediction": 11.0}, {"prediction": 3}], schema)
+>>> [row["distance"] for row in batch.rows], batch.rejected
+([2.5], [{'index': 1, 'error': 'features: missing (expected an object of feature name -> value)'}])
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from modelmon.errors import EventError
+from modelmon.schema import Schema
+
+__all__ = ["CheckedBatch", "check_event", "check_events", "parse_timestamp", "records_to_events"]
+
+_EVENT_KEYS = {
+    "id",
+    "timestamp",
+    "features",
+    "prediction",
+    "probabilities",
+    "target",
+    "latency_ms",
+    "attributions",
+    "metadata",
+}
+_SCALAR = (str, int, float, bool, type(None))
+
+
+@dataclass
+class CheckedBatch:
+    """Valid events as schema rows and as store documents, and the rejected ones."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def parse_timestamp(value: Any, where: str = "timestamp") -> datetime:
+    """An aware UTC datetime from ISO 8601 text or epoch seconds."""
+    if isinstance(value, bool):
+        raise EventError(f"{where}: expected ISO 8601 text or epoch seconds, got {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise EventError(f"{where}: {value!r} is not a finite number")
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise EventError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    raise EventError(f"{where}: expected ISO 8601 text or epoch seconds, got {type(value).__name__}")
+
+
+def _number_map(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise EventError(f"{where}: expected an object of name -> number, got {type(value).__name__}")
+    result = {}
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise EventError(f"{where}.{key}: expected a number, got {number!r}")
+        result[str(key)] = float(number)
+    return result
+
+
+def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One event as (schema row, store document), or :class:`EventError` saying what is wrong."""
+    if not isinstance(event, Mapping):
+        raise EventError(f"expected an event object, got {type(event).__name__}")
+    unknown = set(event) - _EVENT_KEYS
+    if unknown:
+        raise EventError(f"unknown keys {sorted(unknown)}; valid keys: {sorted(_EVENT_KEYS)}")
+    features = event.get("features")
+    if features is None:
+        raise EventError("features: missing (expected an object of feature name -> value)")
+    if not isinstance(features, Mapping):
+        raise EventError(f"features: expected an object, got {type(features).__name__}")
+    for name, value in features.items():
+        if not isinstance(value, _SCALAR):
+            raise EventError(
+                f"features.{name}: expected a number, text, boolean or null, got {type(value).__name__}"
+            )
+    if "prediction" not in event:
+        raise EventError("prediction: missing")
+    prediction = event["prediction"]
+    if not isinstance(prediction, _SCALAR):
+        raise EventError(f"prediction: expected a number or a label, got {type(prediction).__name__}")
+    event_id = event.get("id")
+    if event_id is not None and not isinstance(event_id, str | int):
+        raise EventError(f"id: expected text, got {type(event_id).__name__}")
+    event_id = str(event_id) if event_id is not None else uuid.uuid4().hex
+    timestamp = parse_timestamp(event["timestamp"]) if event.get("timestamp") is not None else received_at
+    latency = event.get("latency_ms")
+    if latency is not None and (
+        isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0
+    ):
+        raise EventError(f"latency_ms: expected a non-negative number, got {latency!r}")
+    probabilities = event.get("probabilities")
+    if probabilities is not None and not (
+        isinstance(probabilities, int | float) and not isinstance(probabilities, bool)
+    ):
+        probabilities = _number_map(probabilities, "probabilities")
+    attributions = _number_map(event["attributions"], "attributions") if event.get("attributions") else None
+    metadata = event.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise EventError(f"metadata: expected an object, got {type(metadata).__name__}")
+    target = event.get("target")
+    if not isinstance(target, _SCALAR):
+        raise EventError(f"target: expected a number or a label, got {type(target).__name__}")
+
+    row: dict[str, Any] = dict(features)
+    if schema.prediction:
+        row[schema.prediction] = prediction
+    if schema.target:
+        row[schema.target] = target
+    if schema.id:
+        row[schema.id] = event_id
+    if schema.timestamp:
+        row[schema.timestamp] = timestamp
+    if probabilities is not None and schema.probabilities:
+        if isinstance(probabilities, dict):
+            for column in schema.probabilities:
+                label = column.removeprefix("proba_")
+                row[column] = probabilities.get(column, probabilities.get(label))
+        else:
+            row[schema.probabilities[0]] = float(probabilities)
+    if attributions:
+        for name, value in attributions.items():
+            row[f"attr_{name}"] = value
+    row["__id"], row["__timestamp"], row["__latency_ms"] = event_id, timestamp, latency
+    document = {
+        "id": event_id,
+        "timestamp": timestamp,
+        "features": dict(features),
+        "prediction": prediction,
+        "probabilities": probabilities,
+        "target": target,
+        "latency_ms": latency,
+        "attributions": attributions,
+        "metadata": dict(metadata) if metadata else None,
+        "received_at": received_at,
+    }
+    return row, document
+
+
+def check_events(events: Sequence[Any], schema: Schema, received_at: datetime | None = None) -> CheckedBatch:
+    """Check a batch; valid events are kept even when others are rejected."""
+    received_at = received_at or datetime.now(UTC)
+    batch = CheckedBatch()
+    for index, event in enumerate(events):
+        try:
+            row, document = check_event(event, schema, received_at)
+        except EventError as exc:
+            batch.rejected.append({"index": index, "error": str(exc)})
+            reason = str(exc).split(":", 1)[0].split(".", 1)[0] or "invalid"
+            batch.reasons[reason] = batch.reasons.get(reason, 0) + 1
+            continue
+        batch.rows.append(row)
+        batch.documents.append(document)
+    return batch
+
+
+def records_to_events(records: Sequence[Any], schema: Schema) -> list[Any]:
+    """Map the old ``/iterate`` call's flat records onto events using the schema's column roles."""
+    events: list[Any] = []
+    for record in records:
+        if not isinstance(record, Mapping):
+            events.append(record)  # rejected with its index by check_events
+            continue
+        event: dict[str, Any] = {
+            "features": {name: record.get(name) for name in schema.features if name in record}
+        }
+        if schema.prediction and schema.prediction in record:
+            event["prediction"] = record[schema.prediction]
+        if schema.target and record.get(schema.target) is not None:
+            event["target"] = record[schema.target]
+        if schema.id and record.get(schema.id) is not None:
+            event["id"] = record[schema.id]
+        if schema.timestamp and record.get(schema.timestamp) is not None:
+            event["timestamp"] = record[schema.timestamp]
+        probabilities = {name: record[name] for name in schema.probabilities if record.get(name) is not None}
+        if probabilities:
+            event["probabilities"] = probabilities
+        for name in set(schema.segments) | set(schema.sensitive):
+            if name in record and name not in event["features"]:
+                event["features"][name] = record[name]
+        events.append(event)
+    return events

@@ -1,0 +1,193 @@
+"""The online state of one monitored model: reference, window, counters and latest results.
+
+Requests only check events and queue their rows (cheap, under a lock); the background
+recompute profiles the queued rows into the window, joins late targets, and runs the engine's
+sections on the window's profile. Readers (the summary endpoint, the Prometheus collector, the
+dashboard) read the latest result, which is replaced whole, never mutated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelmon.config import ModelConfig
+from modelmon.engine.profile import ProfileSpec
+from modelmon.engine.report import ReportInputs, run_sections
+from modelmon.errors import ConfigError, EventError
+from modelmon.service.events import CheckedBatch, check_events
+from modelmon.service.window import SlidingWindow
+
+__all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "load_reference"]
+
+#: sections computed on every recompute; the domain classifier and SHAP run in batch reports
+ONLINE_SECTIONS = ("drift", "quality", "performance", "segments", "fairness", "outliers", "explain")
+#: upper bounds (seconds) of the prediction latency histogram
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: recomputes a target waits for its event before it is counted as unmatched
+TARGET_PATIENCE = 3
+_INTERNAL = ["__id", "__timestamp", "__latency_ms"]
+
+
+def load_reference(config: ModelConfig) -> pd.DataFrame:
+    """Read a model's reference dataset (parquet or CSV)."""
+    if config.reference is None:
+        raise ConfigError(f"models.{config.name}.reference: a reference dataset is needed to monitor drift")
+    from modelmon.io import read_frame
+
+    return read_frame(config.reference)
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    targets: int = 0
+    targets_joined: int = 0
+    targets_unmatched: int = 0
+    latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    latency_sum: float = 0.0
+    latency_count: int = 0
+
+
+class ModelMonitor:
+    """Online monitoring of one model."""
+
+    def __init__(
+        self, config: ModelConfig, reference: pd.DataFrame | None = None, sample_rows: int = 2000
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.schema = config.schema
+        frame = reference if reference is not None else load_reference(config)
+        self.spec = ProfileSpec.fit(frame, self.schema)
+        self.reference = self.spec.profile(frame)
+        self.reference_sample = (
+            frame.sample(min(len(frame), sample_rows), random_state=0) if len(frame) else frame
+        )
+        self.window = SlidingWindow(self.spec, config.window, buckets=config.buckets)
+        self.counters = Counters()
+        self.latest: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._recompute_lock = threading.Lock()
+        self._pending_rows: list[dict[str, Any]] = []
+        self._pending_targets: dict[str, tuple[Any, int]] = {}
+        self._concept: Any = None
+
+    def ingest(self, events: Sequence[Any], received_at: datetime | None = None) -> CheckedBatch:
+        """Check events and queue the valid ones for the next recompute."""
+        batch = check_events(events, self.schema, received_at)
+        latencies = [row["__latency_ms"] for row in batch.rows if row["__latency_ms"] is not None]
+        with self._lock:
+            self._pending_rows.extend(batch.rows)
+            counters = self.counters
+            counters.events += len(batch.rows)
+            for reason, count in batch.reasons.items():
+                counters.rejected[reason] = counters.rejected.get(reason, 0) + count
+            if latencies:
+                seconds = np.asarray(latencies, dtype=float) / 1000.0
+                slots = np.searchsorted(LATENCY_BUCKETS, seconds, side="left")
+                for slot in slots:
+                    counters.latency_counts[slot] += 1
+                counters.latency_sum += float(seconds.sum())
+                counters.latency_count += len(seconds)
+        return batch
+
+    def add_targets(self, targets: Sequence[Any]) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
+        """Check ``[{"id": ..., "target": ...}]`` items: the valid (id, target) pairs and the rejected."""
+        pairs: list[tuple[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        for index, item in enumerate(targets):
+            try:
+                if not isinstance(item, dict):
+                    raise EventError(f"expected an object with id and target, got {type(item).__name__}")
+                if item.get("id") is None:
+                    raise EventError("id: missing")
+                if "target" not in item or isinstance(item["target"], dict | list):
+                    raise EventError("target: missing or not a number or label")
+            except EventError as exc:
+                rejected.append({"index": index, "error": str(exc)})
+                continue
+            pairs.append((str(item["id"]), item["target"]))
+        with self._lock:
+            for event_id, value in pairs:
+                self._pending_targets[event_id] = (value, 0)
+            self.counters.targets += len(pairs)
+        return pairs, rejected
+
+    def recompute(self, now: float | None = None) -> dict[str, Any]:
+        """Profile queued rows, join targets, and compute every online section on the window."""
+        now = time.time() if now is None else now
+        with self._recompute_lock:
+            with self._lock:
+                rows, self._pending_rows = self._pending_rows, []
+                targets, self._pending_targets = self._pending_targets, {}
+            if rows:
+                frame = pd.DataFrame.from_records(rows)
+                stamps = np.array([row["__timestamp"].timestamp() for row in rows])
+                self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
+                inline = self._inline_labelled(frame)
+                if inline is not None:
+                    self._feed_concept(inline)
+            else:
+                self.window.add(pd.DataFrame(), now=now)
+            self._join_targets(targets)
+            self.latest = self._results(now)
+            return self.latest
+
+    def _inline_labelled(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        target = self.schema.target
+        if target is None or target not in frame.columns:
+            return None
+        labelled = frame[frame[target].notna()]
+        return labelled if not labelled.empty else None
+
+    def _join_targets(self, targets: dict[str, tuple[Any, int]]) -> None:
+        if not targets:
+            return
+        joined, missed = self.window.add_targets({key: value for key, (value, _) in targets.items()})
+        retry = {key: (targets[key][0], targets[key][1] + 1) for key in missed}
+        expired = [key for key, (_, attempts) in retry.items() if attempts >= TARGET_PATIENCE]
+        with self._lock:
+            self.counters.targets_joined += len(joined)
+            self.counters.targets_unmatched += len(expired)
+            for key, value in retry.items():
+                if key not in expired:
+                    self._pending_targets.setdefault(key, value)
+        if joined:
+            self._feed_concept(pd.DataFrame.from_records(joined))
+
+    def _feed_concept(self, labelled: pd.DataFrame) -> None:
+        from modelmon.service.concept import feed_concept
+
+        self._concept = feed_concept(self._concept, self.schema, labelled)
+
+    def _results(self, now: float) -> dict[str, Any]:
+        current = self.window.current()
+        inputs = ReportInputs(
+            reference=self.reference,
+            current=current,
+            reference_sample=self.reference_sample,
+            current_sample=self.window.sample(),
+            drift=self.config.drift,
+        )
+        sections = run_sections(inputs, only=ONLINE_SECTIONS)
+        from modelmon.service.concept import concept_section
+
+        sections["concept"] = concept_section(self._concept, self.schema)
+        return {
+            "model": self.name,
+            "computed_at": datetime.fromtimestamp(now, tz=UTC).isoformat(),
+            "reference_rows": self.reference.rows,
+            "current_rows": current.rows,
+            "labelled_rows": self.window.labelled_rows,
+            "window": {"rows": self.config.window.rows, "seconds": self.config.window.seconds},
+            **sections,
+        }

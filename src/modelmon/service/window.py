@@ -1,0 +1,201 @@
+"""A sliding window kept as a ring of small bucket profiles.
+
+New rows are profiled once, into the bucket they belong to; a recompute merges the buckets'
+profiles, so its cost depends on the number of buckets and columns, not on the rows in the
+window. A window by rows keeps the newest buckets of ``rows / buckets`` events each (so it holds between
+``rows - rows / buckets`` and ``rows`` events); a window by seconds keeps buckets of
+``seconds / buckets`` seconds each.
+
+Ground truth often arrives later than the event. Each bucket therefore has two profiles: the
+events as they arrived (features, prediction) and the rows completed with a target
+(performance, segments, fairness, target drift). A late target finds its event's bucket by id;
+when that bucket has left the window the target is counted as expired.
+
+>>> import pandas as pd
+>>> from modelmon.config import Window
+>>> from modelmon.engine.profile import ProfileSpec
+>>> from modelmon.schema import Schema
+>>> schema = Schema(numerical=["x"], prediction="y", target="t", id="id")
+>>> reference = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "t": [1.0, 2.0, 3.0]})
+>>> spec = ProfileSpec.fit(reference, schema)
+>>> window = SlidingWindow(spec, Window(rows=4), buckets=2)
+>>> window.add(pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6], "y": 1.0, "t": None, "id": list("abcdef")}), now=0.0)
+>>> window.rows
+4
+>>> joined, missed = window.add_targets({"f": 2.0, "a": 1.0})  # "a" already left the window
+>>> [row["t"] for row in joined], missed
+([2.0], ['a'])
+>>> window.current().columns["t"].count
+1
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelmon.config import Window
+from modelmon.engine.profile import Profile, ProfileSpec
+
+__all__ = ["Bucket", "SlidingWindow"]
+
+#: parts that need a target and so come from the labelled rows
+LABELLED_PARTS = ("performance", "segments", "fairness")
+
+
+@dataclass
+class Bucket:
+    """Profiles of one slice of the window, and what a late target needs to complete its rows."""
+
+    key: int
+    events: Profile
+    labelled: Profile
+    rows: int = 0
+    label_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sample: list[pd.DataFrame] = field(default_factory=list)
+    sample_rows: int = 0
+
+
+class SlidingWindow:
+    """The most recent events of one model, as bucket profiles.
+
+    ``sample_rows`` raw rows are kept per bucket (the first ones) for sections that need rows,
+    such as the top outliers.
+    """
+
+    def __init__(self, spec: ProfileSpec, window: Window, buckets: int = 50, sample_rows: int = 40) -> None:
+        if buckets < 1:
+            raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
+        self.spec = spec
+        self.window = window
+        self.buckets = buckets
+        self.sample_rows = sample_rows
+        self._reset()
+
+    def _reset(self) -> None:
+        self._ring: OrderedDict[int, Bucket] = OrderedDict()
+        self._id_bucket: dict[str, int] = {}
+        self._sequence = 0
+        schema = self.spec.schema
+        keep = [schema.prediction, *schema.probabilities, *schema.segments, *schema.sensitive, schema.id]
+        self._label_columns = [name for name in dict.fromkeys(keep) if name]
+        if self.window.rows is not None:
+            self._bucket_rows = max(1, math.ceil(self.window.rows / self.buckets))
+            self._max_buckets = math.ceil(self.window.rows / self._bucket_rows)
+        else:
+            assert self.window.seconds is not None
+            self._bucket_seconds = self.window.seconds / self.buckets
+
+    @property
+    def rows(self) -> int:
+        """Events in the window."""
+        return sum(bucket.rows for bucket in self._ring.values())
+
+    @property
+    def labelled_rows(self) -> int:
+        return sum(bucket.labelled.rows for bucket in self._ring.values())
+
+    def _bucket(self, key: int) -> Bucket:
+        bucket = self._ring.get(key)
+        if bucket is None:
+            bucket = Bucket(key, self.spec.empty(), self.spec.empty())
+            self._ring[key] = bucket
+        return bucket
+
+    def _expire(self, now: float | None) -> None:
+        if self.window.rows is not None:
+            while len(self._ring) > self._max_buckets:
+                self._drop(next(iter(self._ring)))
+        elif now is not None:
+            first_kept = math.floor(now / self._bucket_seconds) - self.buckets + 1
+            for key in [key for key in self._ring if key < first_kept]:
+                self._drop(key)
+
+    def _drop(self, key: int) -> None:
+        bucket = self._ring.pop(key)
+        for event_id in bucket.label_rows:
+            if self._id_bucket.get(event_id) == key:
+                del self._id_bucket[event_id]
+
+    def add(self, frame: pd.DataFrame, now: float, timestamps: np.ndarray | None = None) -> None:
+        """Profile new rows into their buckets (by arrival order, or by ``timestamps`` in epoch seconds)."""
+        if frame.empty:
+            return
+        if self.window.rows is not None:
+            keys = (self._sequence + np.arange(len(frame))) // self._bucket_rows
+            self._sequence += len(frame)
+        else:
+            stamps = timestamps if timestamps is not None else np.full(len(frame), now)
+            keys = np.floor(stamps / self._bucket_seconds).astype(np.int64)
+        for key in np.unique(keys):
+            self._add_to_bucket(int(key), frame[keys == key] if len(np.unique(keys)) > 1 else frame)
+        self._ring = OrderedDict(sorted(self._ring.items()))
+        self._expire(now)
+
+    def _add_to_bucket(self, key: int, frame: pd.DataFrame) -> None:
+        schema = self.spec.schema
+        bucket = self._bucket(key)
+        target = schema.target
+        has_target = target is not None and target in frame.columns
+        events = frame.drop(columns=[target]) if has_target else frame
+        bucket.events = bucket.events + self.spec.profile(events)
+        bucket.rows += len(frame)
+        if bucket.sample_rows < self.sample_rows:
+            take = frame.iloc[: self.sample_rows - bucket.sample_rows]
+            bucket.sample.append(take)
+            bucket.sample_rows += len(take)
+        if has_target:
+            labelled = frame[frame[target].notna()]
+            if not labelled.empty:
+                bucket.labelled = bucket.labelled + self.spec.profile(labelled)
+        if schema.id and schema.id in frame.columns:
+            waiting = frame if not has_target else frame[frame[target].isna()]
+            columns = [name for name in self._label_columns if name in waiting.columns]
+            for record in waiting[columns].to_dict("records"):
+                event_id = str(record[schema.id])
+                bucket.label_rows[event_id] = record
+                self._id_bucket[event_id] = key
+
+    def add_targets(self, targets: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+        """Join late targets to their events; returns the completed rows and the ids not in the window."""
+        target = self.spec.schema.target
+        if target is None:
+            return [], list(targets)
+        per_bucket: dict[int, list[dict[str, Any]]] = {}
+        missed: list[str] = []
+        for event_id, value in targets.items():
+            key = self._id_bucket.pop(str(event_id), None)
+            if key is None or key not in self._ring:
+                missed.append(str(event_id))
+                continue
+            record = self._ring[key].label_rows.pop(str(event_id))
+            per_bucket.setdefault(key, []).append({**record, target: value})
+        for key, records in per_bucket.items():
+            bucket = self._ring[key]
+            bucket.labelled = bucket.labelled + self.spec.profile(pd.DataFrame.from_records(records))
+        return [record for records in per_bucket.values() for record in records], missed
+
+    def current(self) -> Profile:
+        """The window's profile: events for features and prediction, labelled rows for the rest."""
+        events, labelled = self.spec.empty(), self.spec.empty()
+        for bucket in self._ring.values():
+            events = events + bucket.events
+            labelled = labelled + bucket.labelled
+        columns = dict(events.columns)
+        target = self.spec.schema.target
+        if target is not None and target in columns:
+            columns[target] = labelled.columns[target]
+        parts = {name: part for name, part in events.parts.items() if name not in LABELLED_PARTS}
+        parts.update({name: part for name, part in labelled.parts.items() if name in LABELLED_PARTS})
+        absent = [name for name in events.absent_columns if name != target]
+        return Profile(self.spec, events.rows, columns, absent, events.unexpected_columns, parts)
+
+    def sample(self) -> pd.DataFrame | None:
+        """The kept raw rows of every bucket, oldest first."""
+        frames = [frame for bucket in self._ring.values() for frame in bucket.sample]
+        return pd.concat(frames, ignore_index=True) if frames else None

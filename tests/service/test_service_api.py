@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+from modelmon.config import parse_config
+from modelmon.service.app import create_app
+from modelmon.service.runtime import MonitoringService
+from modelmon.store import open_store
+
+
+def _reference(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=rows), "z": rng.normal(size=rows), "c": rng.choice(list("abc"), rows)}
+    )
+    frame["y"] = 2 * frame["x"] + rng.normal(size=rows) * 0.1
+    frame["t"] = frame["y"] + rng.normal(size=rows) * 0.1
+    return frame
+
+
+def _config(**model):
+    spec = {
+        "task": "regression",
+        "numerical": ["x", "z"],
+        "categorical": ["c"],
+        "prediction": "y",
+        "target": "t",
+        "id": "rid",
+        "segments": ["c"],
+        "window": {"rows": 1000},
+        "refresh_seconds": 1,
+    }
+    spec.update(model)
+    return parse_config({"models": {"m": spec}, "max_body_bytes": 200_000}, environ={})
+
+
+@pytest.fixture
+def service():
+    svc = MonitoringService(_config(), store=open_store("memory://"), references={"m": _reference()})
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(service):
+    return TestClient(create_app(service, CollectorRegistry()))
+
+
+def _events(rows: int, shift: float = 0.0, seed: int = 1, start: int = 0, category: str | None = None):
+    rng = np.random.default_rng(seed)
+    events = []
+    for i in range(rows):
+        x = float(rng.normal() + shift)
+        events.append(
+            {
+                "id": str(start + i),
+                "features": {"x": x, "z": float(rng.normal()), "c": category or str(rng.choice(list("abc")))},
+                "prediction": 2 * x,
+                "latency_ms": 4.0,
+            }
+        )
+    return events
+
+
+def test_drift_on_shifted_column_only(client, service):
+    answer = client.post("/v1/models/m/events", json={"events": _events(800, shift=1.5)})
+    assert answer.status_code == 200 and answer.json() == {"accepted": 800, "rejected": []}
+    service.recompute("m")
+    summary = client.get("/v1/models/m/summary").json()
+    columns = summary["drift"]["columns"]
+    assert columns["x"]["detected"] and not columns["z"]["detected"]
+    assert columns["x"]["method"] == "wasserstein" and columns["x"]["p_value"] is None
+    assert summary["current_rows"] == 800 and summary["service"]["events_total"] == 800
+
+
+def test_control_traffic_flags_nothing(client, service):
+    client.post("/v1/models/m/events", json={"events": _events(800, seed=7)})
+    service.recompute("m")
+    drift = client.get("/v1/models/m/summary").json()["drift"]
+    assert not drift["dataset_drift"]
+    assert not [name for name, column in drift["columns"].items() if column["detected"]]
+
+
+def test_late_targets_give_performance(client, service):
+    client.post("/v1/models/m/events", json={"events": _events(400)})
+    service.recompute("m")
+    answer = client.post(
+        "/v1/models/m/targets", json={"targets": [{"id": str(i), "target": 0.0} for i in range(300)]}
+    )
+    assert answer.json() == {"accepted": 300, "rejected": []}
+    service.recompute("m")
+    summary = client.get("/v1/models/m/summary").json()
+    assert summary["labelled_rows"] == 300
+    performance = summary["performance"]
+    assert performance["applicable"] is True
+    assert performance["current"]["mae"] > 1.0  # target 0 against predictions 2x: large errors
+
+
+def test_a_batch_keeps_valid_events_and_names_the_bad_ones(client):
+    events = [*_events(2), {"features": {"x": 1.0}}, {"features": "nope", "prediction": 1}]
+    body = client.post("/v1/models/m/events", json={"events": events}).json()
+    assert body["accepted"] == 2
+    assert [item["index"] for item in body["rejected"]] == [2, 3]
+    assert "prediction" in body["rejected"][0]["error"] and "features" in body["rejected"][1]["error"]
+
+
+def test_error_statuses(client):
+    assert client.post("/v1/models/nope/events", json={}).status_code == 404
+    assert "unknown model" in client.post("/v1/models/nope/events", json={}).json()["error"]
+    assert client.post("/v1/models/m/events", content=b"{not json").status_code == 400
+    assert client.post("/v1/models/m/events", json={"events": [{"prediction": 1}]}).status_code == 422
+    assert client.post("/v1/models/m/events", content=b"x" * 300_000).status_code == 413
+
+
+def test_token_is_required_when_configured():
+    config = _config()
+    config = type(config)(**{**config.__dict__, "auth_token": "s3cret"})
+    service = MonitoringService(config, store=open_store("memory://"), references={"m": _reference()})
+    try:
+        client = TestClient(create_app(service, CollectorRegistry()))
+        assert client.post("/v1/models/m/events", json={"events": _events(1)}).status_code == 401
+        bad = client.post(
+            "/v1/models/m/events", json={"events": _events(1)}, headers={"Authorization": "Bearer x"}
+        )
+        assert bad.status_code == 401
+        good = client.post(
+            "/v1/models/m/events", json={"events": _events(1)}, headers={"Authorization": "Bearer s3cret"}
+        )
+        assert good.status_code == 200
+    finally:
+        service.close()
+
+
+def test_iterate_maps_flat_records(client, service):
+    records = [{"x": 5.0 + i / 100, "z": 0.1, "c": "a", "y": 1.0, "rid": f"r{i}"} for i in range(300)]
+    assert client.post("/iterate/m", json=records).json()["accepted"] == 300
+    service.recompute("m")
+    assert client.get("/v1/models/m/summary").json()["drift"]["columns"]["x"]["detected"]
+
+
+def test_metrics_exposes_design_series(client, service):
+    client.post("/v1/models/m/events", json={"events": _events(500, shift=2.0)})
+    client.post("/v1/models/m/targets", json={"targets": [{"id": str(i), "target": 1.0} for i in range(200)]})
+    service.recompute("m")
+    service.recompute("m")
+    text = client.get("/metrics").text
+    for series in (
+        'modelmon_events_total{model="m"} 500.0',
+        'modelmon_targets_total{model="m"} 200.0',
+        'modelmon_window_rows{model="m"} 500.0',
+        'modelmon_drift_detected{column="x",model="m"} 1.0',
+        'modelmon_drift_detected{column="z",model="m"} 0.0',
+        'modelmon_dataset_drift{model="m"}',
+        'modelmon_drifted_columns_share{model="m"}',
+        'modelmon_missing_share{column="x",model="m"} 0.0',
+        'modelmon_prediction_latency_seconds_bucket{le="0.005",model="m"} 500.0',
+        'modelmon_model_metric{metric="mae",model="m",segment="all"}',
+    ):
+        assert series in text, series
+    assert 'modelmon_drift_score{column="x",method="wasserstein",model="m"}' in text
+
+
+def test_history_and_health(client, service):
+    client.post("/v1/models/m/events", json={"events": _events(100)})
+    service.recompute("m")
+    history = client.get("/v1/models/m/history").json()["history"]
+    assert history["window_rows"][-1][1] == 100.0
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["models"] == ["m"]
+    assert "<title>modelmon</title>" in client.get("/").text
+
+
+def test_events_are_persisted_off_the_request_path(client, service):
+    client.post("/v1/models/m/events", json={"events": _events(50)})
+    client.post("/v1/models/m/targets", json={"targets": [{"id": "3", "target": 9.5}]})
+    assert service.persister.flush(10)
+    frames = list(service.store.events.read_frames("m"))
+    stored = pd.concat(frames)
+    assert len(stored) == 50
+    assert stored.set_index("id").loc["3", "target"] == 9.5
