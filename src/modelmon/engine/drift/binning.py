@@ -26,6 +26,9 @@ What this changes, and why it is small:
   the reference's minimum (maximum) stay together in one bin where Evidently may split them. With
   exact edges and current values that the reference also has (discrete data), no cell has values
   between edges, the boundaries move across no value, and the counts equal Evidently's.
+* Integer columns. numpy widens Sturges' bins to at least 1 for integer dtypes; a profile does not
+  keep the dtype, so for an integer column whose range is below about ``log2(n) + 1`` the bins
+  differ (Evidently's Hellinger distance of a 0/1 integer column uses a single bin and is always 0).
 
 >>> import numpy as np
 >>> from modelmon.engine.columns import CategoricalColumn
