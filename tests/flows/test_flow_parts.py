@@ -20,7 +20,7 @@ from modelmon.errors import ConfigError
 from modelmon.flows.current import CurrentProfile, headline_metrics
 from modelmon.flows.frames import store_frame_to_schema
 from modelmon.flows.periods import parse_duration, period_label, periods, resolve_period
-from modelmon.flows.reference import load_reference
+from modelmon.flows.reference import cache_key, load_reference
 from modelmon.schema import Schema
 from modelmon.store import open_store
 
@@ -153,11 +153,12 @@ def test_reference_is_cached_and_refitted_when_the_file_or_schema_changes(tmp_pa
     assert len(list(cache.glob("reference-taxi-*.pkl"))) == 1, "the stale cache file is removed"
 
     narrower = ModelConfig("taxi", Schema(numerical=["trip_distance"]), reference=model.reference)
-    assert list(load_reference(narrower, cache).profile.columns) == ["trip_distance"]
+    assert cache_key(narrower) != cache_key(model), "a schema change is a new fit"
 
     for file in cache.glob("reference-taxi-*.pkl"):
         file.write_bytes(b"not a pickle")
-    assert not load_reference(narrower, cache).from_cache
+    assert not load_reference(model, cache).from_cache
+    assert load_reference(model, cache).from_cache
 
 
 def test_reference_errors_name_the_model_and_file(tmp_path):
@@ -289,3 +290,21 @@ def test_batch_commands_are_registered_and_modelmon_imports_no_prefect():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
+
+
+def test_a_cron_run_reports_on_the_time_since_the_previous_run():
+    pytest.importorskip("prefect")
+    from modelmon.flows.schedule import cron_period
+
+    assert cron_period("0 * * * *") == timedelta(hours=1)
+    assert cron_period("30 2 * * *") == timedelta(days=1)
+    with pytest.raises(ConfigError, match="'every hour' is not valid"):
+        cron_period("every hour")
+
+
+@pytest.mark.parametrize("name", ["batch", "backfill", "schedule"])
+def test_each_command_has_help(name):
+    import modelmon.cli.batch as commands
+
+    result = CliRunner().invoke(getattr(commands, name), ["--help"])
+    assert result.exit_code == 0 and "--config" in result.output

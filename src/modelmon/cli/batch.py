@@ -63,7 +63,7 @@ def _run_flow(config_path: str, model: str, start: datetime, end: datetime) -> d
     prefect_environment()
     from modelmon.flows.batch import batch_report
 
-    return batch_report(config_path=str(config_path), model=model, start=start, end=end)  # type: ignore[no-any-return]
+    return batch_report(config_path=str(config_path), model=model, start=start, end=end)
 
 
 def _summary(result: dict[str, Any]) -> str:

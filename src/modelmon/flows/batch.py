@@ -57,14 +57,6 @@ def _is_store_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-_STORE_TASK = {
-    "retries": STORE_RETRIES,
-    "retry_delay_seconds": STORE_RETRY_DELAY_SECONDS,
-    "retry_condition_fn": _is_store_error,
-    "cache_policy": NO_CACHE,
-}
-
-
 @task(name="load-reference", cache_policy=NO_CACHE)
 def load_reference_task(config: Config, model: str) -> ReferenceState:
     logger = get_run_logger()
@@ -75,7 +67,13 @@ def load_reference_task(config: Config, model: str) -> ReferenceState:
     return reference
 
 
-@task(name="profile-events", **_STORE_TASK)  # type: ignore[arg-type]
+@task(
+    name="profile-events",
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAY_SECONDS,
+    retry_condition_fn=_is_store_error,
+    cache_policy=NO_CACHE,
+)
 def profile_events(
     config: Config, model: str, start: datetime, end: datetime, reference: ReferenceState
 ) -> CurrentProfile:
@@ -130,7 +128,13 @@ def write_files(
     return {"json": str(json_path), "html": str(html_path)}
 
 
-@task(name="store-report", **_STORE_TASK)  # type: ignore[arg-type]
+@task(
+    name="store-report",
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAY_SECONDS,
+    retry_condition_fn=_is_store_error,
+    cache_policy=NO_CACHE,
+)
 def store_report(
     config: Config, model: str, data: dict[str, Any], html_path: str | None, start: datetime, end: datetime
 ) -> str:
@@ -140,7 +144,13 @@ def store_report(
     return report_id
 
 
-@task(name="push-metrics", **_STORE_TASK)  # type: ignore[arg-type]
+@task(
+    name="push-metrics",
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAY_SECONDS,
+    retry_condition_fn=_is_store_error,
+    cache_policy=NO_CACHE,
+)
 def push_metrics(config: Config, model: str, values: dict[str, float], at: datetime) -> int:
     with open_store(config.store) as store:
         store.metrics.append(model, at, values)

@@ -118,8 +118,8 @@ def load_reference(
     file = folder / f"reference-{model.name}-{cache_key(model, sample_rows)}.pkl"
     if file.is_file():
         try:
-            with file.open("rb") as handle:
-                state = pickle.load(handle)
+            with file.open("rb") as cached:
+                state = pickle.load(cached)
             if isinstance(state, ReferenceState):
                 return replace(state, from_cache=True)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
@@ -127,9 +127,9 @@ def load_reference(
     state = fit_reference(model, sample_rows)
     folder.mkdir(parents=True, exist_ok=True)
     # write to a temporary file and rename, so a concurrent run never reads half a cache file
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".reference-", suffix=".tmp", delete=False) as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(handle.name, file)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".reference-", suffix=".tmp", delete=False) as fresh:
+        pickle.dump(state, fresh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(fresh.name, file)
     for old in folder.glob(f"reference-{model.name}-*.pkl"):
         if old != file:
             old.unlink(missing_ok=True)

@@ -39,7 +39,7 @@ def cron_period(cron: str) -> timedelta:
         raise ConfigError(f"cron schedule {cron!r} is not valid; for example '0 * * * *' runs every hour")
     moments = croniter(cron, datetime.now(UTC))
     first = moments.get_next(datetime)
-    return moments.get_next(datetime) - first  # type: ignore[no-any-return]
+    return moments.get_next(datetime) - first
 
 
 def api_url() -> str:
