@@ -178,3 +178,27 @@ def test_progress_bar_over_chunks_does_not_change_the_result(tmp_path):
     quiet = build_report(reference, path, SCHEMA, chunk_rows=100, sections=("quality",))
     shown = build_report(reference, path, SCHEMA, chunk_rows=100, sections=("quality",), progress=True)
     assert_close(shown.sections, quiet.sections)
+
+
+def test_memory_grows_only_by_the_duplicate_hashes(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    schema = Schema(numerical=["a", "b"], categorical=["z"])
+
+    def make(rows: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"a": rng.normal(size=rows), "b": rng.exponential(size=rows), "z": rng.choice(list("pqr"), rows)}
+        )
+
+    reference = make(5000)
+    peaks = {}
+    for rows in (20_000, 200_000):
+        path = tmp_path / f"current_{rows}.parquet"
+        make(rows).to_parquet(path)
+        tracemalloc.start()
+        build_report(reference, path, schema, chunk_rows=10_000, sections=("quality",))
+        peaks[rows] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    # 16 bytes per row while duplicates are counted; every other thing kept is bounded
+    assert (peaks[200_000] - peaks[20_000]) / 180_000 < 24

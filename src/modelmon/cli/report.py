@@ -135,7 +135,13 @@ def _summary(result: Any, written: list[Path]) -> None:
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the report JSON here.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
-@click.option("--chunk-rows", default=200_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--chunk-rows",
+    default=200_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows read at a time.",
+)
 def report(
     reference: Path,
     current: Path,
