@@ -28,6 +28,17 @@ CREDIT = Schema(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def only_model_health_parts():
+    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
+    from modelmon.engine import parts
+
+    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "PART_TYPES", kept)
+        yield
+
+
 def calibrated_frame(rows: int, seed: int = 0, a: float = 2.0, b: float = 2.0) -> pd.DataFrame:
     """Probabilities that are exactly calibrated: y ~ Bernoulli(proba)."""
     rng = np.random.default_rng(seed)

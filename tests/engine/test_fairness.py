@@ -47,6 +47,17 @@ TAXI = Schema(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def only_model_health_parts():
+    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
+    from modelmon.engine import parts
+
+    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "PART_TYPES", kept)
+        yield
+
+
 def frame(rows: int, seed: int = 0, task: str = "classification") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     group = rng.choice(["a", "b", "c", "tiny"], rows, p=[0.5, 0.3, 0.196, 0.004])

@@ -22,6 +22,17 @@ BINARY = Schema(
 MULTICLASS = Schema(task="classification", numerical=["x"], prediction="pred", target="y")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def only_model_health_parts():
+    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
+    from modelmon.engine import parts
+
+    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "PART_TYPES", kept)
+        yield
+
+
 def regression_frame(rows: int, seed: int = 0, bias: float = 0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = rng.gamma(2.0, 5.0, rows) + 1.0
@@ -292,7 +303,7 @@ _probas = st.one_of(st.none(), st.floats(0.0, 1.0), st.just(1.5))
 _rows = st.lists(st.tuples(_labels, _labels, _probas), max_size=30)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(_rows, _rows)
 def test_binary_part_of_any_rows_adds_exactly(first, second):
     spec = ProfileSpec.fit(binary_frame(300), BINARY)

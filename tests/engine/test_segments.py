@@ -38,6 +38,17 @@ CREDIT = Schema(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def only_model_health_parts():
+    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
+    from modelmon.engine import parts
+
+    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "PART_TYPES", kept)
+        yield
+
+
 def frame(rows: int, seed: int = 0, task: str = "regression", zones: int = 25) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     # zone k has weight 1/(k+1): the reference's top 20 are kept, the tail falls in "other"

@@ -41,6 +41,17 @@ def sections() -> dict:
     }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def only_model_health_parts():
+    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
+    from modelmon.engine import parts
+
+    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "PART_TYPES", kept)
+        yield
+
+
 def _text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
