@@ -22,7 +22,7 @@ from typing import Any
 from modelmon.render import svg
 from modelmon.render.json import to_jsonable
 
-__all__ = ["SECTION_RENDERERS", "generic_section", "render_html", "table", "write_html"]
+__all__ = ["SECTION_RENDERERS", "drift_severity", "generic_section", "render_html", "table", "write_html"]
 
 #: rows beyond this in one generic table are summarised, so a huge section cannot bloat the page
 MAX_TABLE_ROWS = 200
@@ -121,7 +121,7 @@ def _rows_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
     return table(["", *headers], body)
 
 
-def _severity(column: Mapping[str, Any]) -> float:
+def drift_severity(column: Mapping[str, Any]) -> float:
     """How far past its threshold a column is: > 1 means drift, for p-value and distance tests alike."""
     score, threshold, p_value = column.get("score"), column.get("threshold"), column.get("p_value")
     if not threshold:
@@ -146,7 +146,9 @@ def render_drift(drift: dict[str, Any], distributions: Mapping[str, Any] | None 
     if drift.get("applicable") is False:
         return generic_section(drift)
     columns = drift.get("columns", {})
-    order = sorted(columns, key=lambda name: (not columns[name].get("detected"), -_severity(columns[name])))
+    order = sorted(
+        columns, key=lambda name: (not columns[name].get("detected"), -drift_severity(columns[name]))
+    )
     rows = []
     for name in order:
         column = columns[name]
