@@ -64,7 +64,7 @@ REPORT_KEYS = (
 )
 #: display bins of the numerical distributions in the report
 DISPLAY_BINS = 30
-#: categories drawn by name in the report; the rest are summed as "other"
+#: categories drawn by name in the report; the rest are summed as "(other)" (not "other": a real value)
 DISPLAY_CATEGORIES = 20
 
 Data: TypeAlias = pd.DataFrame | str | os.PathLike[str]
@@ -190,7 +190,7 @@ def _categorical_distribution(reference: CategoricalColumn, current: Categorical
 
     return {
         "kind": "categorical",
-        "labels": [*shown, "other"],
+        "labels": [*shown, "(other)"],
         "reference": shares(reference),
         "current": shares(current),
     }
