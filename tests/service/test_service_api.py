@@ -159,6 +159,7 @@ def test_metrics_exposes_design_series(client, service):
         'modelmon_missing_share{column="x",model="m"} 0.0',
         'modelmon_prediction_latency_seconds_bucket{le="0.005",model="m"} 500.0',
         'modelmon_model_metric{metric="mae",model="m",segment="all"}',
+        'modelmon_model_metric{metric="mae",model="m",segment="c=a"}',
     ):
         assert series in text, series
     assert 'modelmon_drift_score{column="x",method="wasserstein",model="m"}' in text

@@ -138,8 +138,8 @@ def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
             value,
         )
     segments = _metric_values(result.get("segments"))
-    for column, values in _metric_values(segments.get("columns")).items():
-        for value, info in _metric_values(values).items():
+    for column, per_column in _metric_values(segments.get("columns")).items():
+        for value, info in _metric_values(_metric_values(per_column).get("values")).items():
             for metric, number in _metric_values(_metric_values(info).get("metrics")).items():
                 gauge(
                     "modelmon_model_metric",

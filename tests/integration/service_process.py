@@ -1,0 +1,56 @@
+"""Running a monitoring service in this process, on a free loopback port, for integration tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import uvicorn
+
+from modelmon.config import Config
+from modelmon.service.app import create_app
+from modelmon.service.runtime import MonitoringService
+from modelmon.store.base import Store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceThread:
+    """A MonitoringService behind uvicorn in a background thread."""
+
+    def __init__(
+        self, config: Config, store: Store, references: Mapping[str, pd.DataFrame] | None = None
+    ) -> None:
+        self.service = MonitoringService(config, store=store, references=references)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        server_config = uvicorn.Config(
+            create_app(self.service), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(server_config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServiceThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the monitoring service did not start")
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.service.close()
