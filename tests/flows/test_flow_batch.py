@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 from flow_demo import Demo, taxi_events, write_demo
 from prefect_harness import PrefectServer, start_prefect_server, stop_process
@@ -158,6 +159,34 @@ def test_store_errors_are_retried(demo, prefect_api, monkeypatch):
     )  # fmt: skip
     assert result["current_rows"] == 300 and result["report_id"] is not None
     assert len(calls) == 4, "profile-events ran twice, then store-report and push-metrics once each"
+
+
+def test_a_period_without_events_writes_no_report(demo, prefect_api):
+    from modelmon.cli.batch import batch
+
+    arguments = ["--config", str(demo.config_path), "--model", "credit-approval", "--since", "1h"]
+    result = CliRunner().invoke(batch, arguments)
+    assert result.exit_code == 0, result.output
+    assert "credit-approval" in result.output and "no events, no report" in result.output
+    with open_store(demo.config.store) as store:
+        assert store.reports.list_reports("credit-approval") == []
+        assert [value for _, value in store.metrics.history("credit-approval")["batch.current_rows"]] == [0.0]
+
+
+def test_an_error_inside_the_flow_exits_2_with_its_message(demo, prefect_api, tmp_path):
+    from modelmon.cli.batch import batch
+
+    config = yaml.safe_load(demo.config_path.read_text())
+    taxi = config["models"][TAXI_MODEL_NAME]
+    # the credit file has none of the taxi columns: fitting the reference must fail, and say so
+    taxi["reference"] = str(demo.folder / "credit_reference.parquet")
+    config["reports_dir"] = str(tmp_path / "reports")
+    config_path = tmp_path / "wrong.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    arguments = ["--config", str(config_path), "--model", TAXI_MODEL_NAME, "--since", "1h"]
+    result = CliRunner().invoke(batch, arguments)
+    assert result.exit_code == 2, result.output
+    assert "the reference has no column(s)" in result.output and "trip_distance" in result.output
 
 
 @pytest.mark.slow
