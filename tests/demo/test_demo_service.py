@@ -14,11 +14,20 @@ from typing import Any
 import mongomock
 import pytest
 from prometheus_client import CollectorRegistry
+from threadpoolctl import threadpool_limits
 
+from modelmon.demo import incidents, models
 from modelmon.demo.data import credit_applications, taxi_trips
 from modelmon.demo.files import write_demo_files
-from modelmon.demo.service import MongoWriter, close_app, create_app
-from modelmon.demo.simulate import DATASETS
+from modelmon.demo.service import ROUTES, MongoWriter, RowModel, close_app, create_app
+from modelmon.demo.simulate import DATASETS, _records
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_openmp_thread() -> Iterator[None]:
+    # As `modelmon demo-service` does: idle OpenMP threads spin, which makes one-row predictions slow.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +81,36 @@ def app(demo_dir: Path, tmp_path: Path) -> Iterator[Any]:
     app = create_app(demo_dir, "http://127.0.0.1:9", spool_dir=tmp_path, registry=CollectorRegistry())
     yield app
     close_app(app, timeout=2.0)
+
+
+@pytest.mark.parametrize("dataset", ["taxi", "credit"])
+def test_the_one_row_path_predicts_what_the_pipeline_predicts(demo_dir: Path, dataset: str) -> None:
+    route = ROUTES[0] if dataset == "taxi" else ROUTES[1]
+    frame = taxi_trips(200, seed=9) if dataset == "taxi" else credit_applications(200, seed=9)
+    # junk the model must survive: missing values, text in numbers, categories it never saw
+    numerical, categorical = route.numerical[0], route.categorical[0]
+    frame = incidents.missing_spike(frame, [numerical, categorical], at=0, share=0.2)
+    frame = incidents.type_errors(frame, route.numerical[1], at=0, share=0.2)
+    frame = incidents.new_categories(frame, route.categorical[1], at=0, share=0.2)
+    pipeline = models.load_model(demo_dir / route.model_file)
+    model = RowModel(pipeline, route.numerical, route.categorical)
+    assert model.fast
+    rows = list(_records(frame, tuple(route.numerical + route.categorical)))
+    if dataset == "taxi":
+        expected = pipeline.predict(frame)
+        got = [model.predict(row) for row in rows]
+    else:
+        expected = pipeline.predict_proba(frame)[:, 1]
+        got = [model.predict_proba(row) for row in rows]
+    assert got == pytest.approx(expected.tolist(), rel=1e-12)
+
+
+def test_a_model_of_another_shape_is_served_through_its_own_pipeline(demo_dir: Path) -> None:
+    pipeline = models.load_model(demo_dir / "taxi_model.pkl")
+    model = RowModel(pipeline, ROUTES[0].numerical[::-1], ROUTES[0].categorical)  # columns in another order
+    assert not model.fast
+    row = _body("taxi")
+    assert model.predict(row) == pytest.approx(pipeline.predict(taxi_trips(1, seed=5))[0])
 
 
 def test_predict_taxi_answers_the_duration_the_ride_id_and_the_model_version(app: Any) -> None:

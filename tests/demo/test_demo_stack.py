@@ -149,7 +149,7 @@ def test_modelmon_demo_shows_the_injected_drift_and_leaves_no_process_behind(tmp
     command = [
         *[sys.executable, "-c", "from modelmon.cli import main; main()", "demo"],
         *["--duration", "25", "--calm", "5", "--no-prometheus", "--data-dir", str(tmp_path / "run")],
-        *["--rows", "5000", "--target-delay", "2"],
+        *["--model", "taxi", "--rate", "30", "--rows", "3000", "--target-delay", "2"],
         *["--monitor-port", str(monitor_port), "--service-port", str(service_port)],
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=150)
@@ -158,15 +158,14 @@ def test_modelmon_demo_shows_the_injected_drift_and_leaves_no_process_behind(tmp
     assert f"http://127.0.0.1:{monitor_port}/" in output
     assert "incident ON" in output
 
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    models = demo_config()["models"]
-    for name, model in models.items():
-        features = set(model["numerical"]) | set(model["categorical"])
-        columns = summary[name]["drift"]["columns"]
-        drifted = {column for column, info in columns.items() if info["detected"] and column in features}
-        assert features <= set(columns), name
-        assert drifted == ({"trip_distance"} if name == "taxi-duration" else set()), (name, columns)
-        assert summary[name]["current_rows"] >= 300
+    taxi = json.loads((tmp_path / "run" / "summary.json").read_text())["taxi-duration"]
+    model = demo_config()["models"]["taxi-duration"]
+    features = set(model["numerical"]) | set(model["categorical"])
+    columns = taxi["drift"]["columns"]
+    assert features <= set(columns)
+    assert {column for column in features if columns[column]["detected"]} == {"trip_distance"}, columns
+    assert taxi["current_rows"] >= 400  # fewer rows make chance drift of the controls likely
+    assert taxi["drift"]["dataset_drift"] is False
     assert re.search(r"taxi-duration: \d+ rows in the window; .*drifted: .*trip_distance", output)
 
     pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", output.split("stopped:")[-1])]

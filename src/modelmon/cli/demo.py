@@ -132,6 +132,7 @@ def simulate(
     show_default=True,
     help="Incident after the calm period, NAME or NAME:COLUMN[,COLUMN] (repeatable).",
 )
+@click.option("--model", type=click.Choice(["taxi", "credit", "both"]), default="both", show_default=True)
 @click.option("--calm", default=30.0, show_default=True, type=float, help="Seconds of clean traffic first.")
 @click.option("--rate", default=50.0, show_default=True, type=float, help="Requests per second.")
 @click.option(
@@ -148,6 +149,7 @@ def demo(
     duration: float | None,
     data_dir: Path,
     incidents: tuple[str, ...],
+    model: str,
     calm: float,
     rate: float,
     target_delay: float,
@@ -172,6 +174,7 @@ def demo(
         data_dir=data_dir,
         duration=duration,
         incidents=incidents,
+        model=model,
         calm=calm,
         rate=rate,
         target_delay=target_delay,

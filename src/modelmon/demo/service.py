@@ -48,7 +48,7 @@ from modelmon.demo import models
 from modelmon.demo.files import CREDIT_MODEL_NAME, TAXI_MODEL_NAME
 from modelmon.errors import InputError, require
 
-__all__ = ["MongoWriter", "Route", "close_app", "create_app", "parse_features", "serve"]
+__all__ = ["MongoWriter", "Route", "RowModel", "close_app", "create_app", "parse_features", "serve"]
 
 log = logging.getLogger("modelmon.demo.service")
 
@@ -86,6 +86,92 @@ ROUTES = (
         tuple(models.CREDIT_SENSITIVE),
     ),
 )
+
+
+class RowModel:
+    """One demo model answering one request at a time, with the pipeline's encoding done in plain Python.
+
+    A scikit-learn Pipeline spends milliseconds per call on a one-row DataFrame (frame building,
+    validation, the column transformer), several times the model's own work. When the pipeline has the
+    shape ``modelmon.demo.models`` builds (clean, ordinal-encode the categories, pass the numbers, then
+    the estimator), this class encodes the row itself and calls only the estimator; otherwise it uses
+    the pipeline. The tests check that both give the same predictions, junk and unknown values included.
+    """
+
+    def __init__(self, pipeline: Any, numerical: tuple[str, ...], categorical: tuple[str, ...]) -> None:
+        self.pipeline = pipeline
+        self.numerical = numerical
+        self.categorical = categorical
+        self.estimator = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+        self.codes = self._category_codes()
+
+    @property
+    def fast(self) -> bool:
+        return self.codes is not None
+
+    def _category_codes(self) -> list[dict[str, float]] | None:
+        try:
+            transformers = self.pipeline.named_steps["columns"].transformers_
+            used = [entry for entry in transformers if entry[0] != "remainder" or len(entry[2])]
+            (_, encoder, categorical), (_, passthrough, numerical) = used
+            categories = encoder.categories_
+        except (AttributeError, KeyError, ValueError, TypeError):
+            return None
+        same_columns = list(categorical) == list(self.categorical) and list(numerical) == list(self.numerical)
+        if (
+            not same_columns
+            or hasattr(self.estimator, "feature_names_in_")
+            or type(passthrough).__name__
+            not in (
+                "FunctionTransformer",
+                "str",
+            )
+        ):
+            return None
+        return [{str(value): float(code) for code, value in enumerate(values)} for values in categories]
+
+    def _row(self, features: Mapping[str, Any]) -> Any:
+        import numpy as np
+
+        assert self.codes is not None
+        encoded = [
+            codes.get(_category_text(features.get(name)), math.nan)
+            for codes, name in zip(self.codes, self.categorical, strict=True)
+        ]
+        return np.array([encoded + [_number(features.get(name)) for name in self.numerical]])
+
+    def predict(self, features: Mapping[str, Any]) -> float:
+        if self.fast:
+            return float(self.estimator.predict(self._row(features))[0])
+        return float(self.pipeline.predict(_one_row(features))[0])
+
+    def predict_proba(self, features: Mapping[str, Any], label: Any = 1) -> float:
+        """P(``label``) for one row."""
+        classes = list(self.estimator.classes_)
+        if self.fast:
+            return float(self.estimator.predict_proba(self._row(features))[0, classes.index(label)])
+        return float(self.pipeline.predict_proba(_one_row(features))[0, classes.index(label)])
+
+
+def _category_text(value: Any) -> str:
+    """The text ``models.clean_features`` makes of one category value: 7 and 7.0 are "7", None "missing"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "missing"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)
+
+
+def _number(value: Any) -> float:
+    """The number ``models.clean_features`` makes of one value: junk text and None are NaN."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def parse_features(body: Any, route: Route) -> dict[str, Any]:
@@ -199,7 +285,10 @@ def create_app(
     from modelmon.client import Monitor, instrument_flask, register_monitor
 
     folder = Path(data_dir)
-    loaded = {route.path: models.load_model(folder / route.model_file) for route in ROUTES}
+    loaded = {
+        route.path: RowModel(models.load_model(folder / route.model_file), route.numerical, route.categorical)
+        for route in ROUTES
+    }
     versions = {route.path: _model_version(folder / route.model_file) for route in ROUTES}
     monitors = {
         route.path: Monitor(
@@ -225,17 +314,15 @@ def create_app(
             features = parse_features(body, route)
         except InputError as exc:
             return {"error": str(exc)}, 400
-        frame = _one_row(features)  # the model's pipeline cleans it (junk text becomes missing)
         model = loaded[route.path]
         request_id = body.get(route.id_field)
         answer: dict[str, Any] = {}
         probability = None
         if route.model_name == TAXI_MODEL_NAME:
-            prediction: Any = round(float(model.predict(frame)[0]), 2)
+            prediction: Any = round(model.predict(features), 2)
             answer["duration"] = prediction
         else:
-            proba = model.predict_proba(frame)[0, list(model.classes_).index(1)]
-            probability = round(float(proba), 4)
+            probability = round(model.predict_proba(features), 4)
             prediction = int(probability >= models.APPROVAL_THRESHOLD)
             answer |= {"prediction": prediction, "probability": probability}
         event_id = monitors[route.path].log(features, prediction, id=request_id, probabilities=probability)
@@ -299,8 +386,12 @@ def close_app(app: Any, timeout: float = 5.0) -> None:
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 9696) -> None:
     """Serve ``app`` with werkzeug's threaded server until SIGINT or SIGTERM, then close it cleanly."""
+    from threadpoolctl import threadpool_limits
     from werkzeug.serving import make_server
 
+    # One row at a time needs no OpenMP threads, and their spinning costs more than the prediction;
+    # set once for the process, as entering threadpool_limits on every request costs milliseconds too.
+    threadpool_limits(limits=1, user_api="openmp")
     server = make_server(host, port, app, threaded=True)
 
     def stop(signum: int, frame: Any) -> None:

@@ -306,7 +306,8 @@ class Simulator:
         self.plan = plan
         self.service_url = service_url
         self.monitor_url = monitor_url
-        self.post = post or JsonPoster().post
+        self._poster = JsonPoster() if post is None else None
+        self.post = post or self._poster.post  # type: ignore[union-attr]
         self.clock = clock
         self.sleep = sleep
         self.echo = echo
@@ -321,6 +322,14 @@ class Simulator:
         self.stopped = True
 
     def run(self) -> Stats:
+        """Send the plan's requests and targets; return what happened."""
+        try:
+            return self._run()
+        finally:
+            if self._poster is not None:
+                self._poster.close()
+
+    def _run(self) -> Stats:
         plan = self.plan
         streams = {name: self._stream(name) for name in plan.models}
         start = self.clock()
@@ -430,6 +439,11 @@ class JsonPoster:
             except ValueError:
                 return response.status, {"error": text[:200].decode(errors="replace")}
         raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
 
     def _connection(self, base_url: str) -> http.client.HTTPConnection:
         connection = self._connections.get(base_url)

@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 _HOST = "127.0.0.1"
+#: the demo's windows are recomputed more often than the demo config's default, for quick feedback
+_REFRESH_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Settings:
     data_dir: Path = Path("demo-run")
     duration: float | None = None
     incidents: tuple[str, ...] = ("covariate_shift:trip_distance",)
+    model: str = "both"
     calm: float = 30.0
     rate: float = 50.0
     target_delay: float = 5.0
@@ -165,6 +168,8 @@ class Stack:
             self.echo(f"writing demo data and models into {folder} ({self.settings.rows} rows per file)...")
             write_demo_files(folder, rows=self.settings.rows)
         config = demo_config()
+        for model in config["models"].values():
+            model["refresh_seconds"] = _REFRESH_SECONDS
         config["health"] = {"prediction-service": f"{self.settings.service_url}/health"}
         path = folder / "stack.yml"
         path.write_text("# written by `modelmon demo`\n" + yaml.safe_dump(config, sort_keys=False))
@@ -282,6 +287,8 @@ class Stack:
             settings.service_url,
             "--monitor-url",
             settings.monitor_url,
+            "--model",
+            settings.model,
             "--rate",
             f"{settings.rate:g}",
             "--duration",
@@ -324,10 +331,9 @@ class Stack:
         """The latest window results of every model, after the monitoring service's next recompute."""
         from modelmon.demo.files import demo_config
 
-        config = demo_config()
-        time.sleep(max(model["refresh_seconds"] for model in config["models"].values()) + 1.0)
+        time.sleep(_REFRESH_SECONDS + 1.0)
         results: dict[str, Any] = {}
-        for model in config["models"]:
+        for model in demo_config()["models"]:
             try:
                 results[model] = _get_json(f"{self.settings.monitor_url}/v1/models/{model}/summary")
             except (OSError, ValueError) as exc:
