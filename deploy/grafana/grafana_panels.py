@@ -140,7 +140,10 @@ def table(
         {"id": "merge", "options": {}},
         {
             "id": "organize",
-            "options": {"excludeByName": {"Time": True, "__name__": True}, "renameByName": names},
+            "options": {
+                "excludeByName": {"Time": True, "__name__": True, "job": True, "instance": True},
+                "renameByName": names,
+            },
         },
     ]
     return panel
