@@ -14,14 +14,14 @@ def _feed(keeper, rows: int, chunk: int) -> None:
         keeper.update(pd.DataFrame({"x": np.arange(start, min(start + chunk, rows)), "y": "v"}))
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 100, 5000])
-def test_reservoir_is_bounded_distinct_and_ordered(chunk):
+@pytest.mark.parametrize(("chunk", "rows"), [(1, 300), (7, 2000), (100, 2000), (5000, 2000)])
+def test_reservoir_is_bounded_distinct_and_ordered(chunk, rows):
     sample = ReservoirSample(50, seed=1, columns=["x"])
-    _feed(sample, 2000, chunk)
+    _feed(sample, rows, chunk)
     frame = sample.frame()
     assert list(frame.columns) == ["x"]
     assert len(frame) == 50 and frame["x"].is_unique and frame["x"].is_monotonic_increasing
-    assert sample.seen == 2000
+    assert sample.seen == rows
 
 
 def test_reservoir_keeps_everything_below_its_size_and_is_seeded():
@@ -38,12 +38,12 @@ def test_reservoir_keeps_everything_below_its_size_and_is_seeded():
 
 def test_reservoir_is_uniform():
     hits = np.zeros(40)
-    for seed in range(600):
+    for seed in range(300):
         sample = ReservoirSample(5, seed=seed)
         _feed(sample, 40, 9)
         hits[sample.frame()["x"].to_numpy()] += 1
-    # each row is kept with probability 5/40: 75 expected hits, sd about 8
-    assert hits.min() > 40 and hits.max() < 110
+    # each row is kept with probability 5/40: 37.5 expected hits, sd about 5.7
+    assert hits.min() > 15 and hits.max() < 60
 
 
 def test_stream_keeps_a_uniform_stride_in_time_order():
