@@ -177,6 +177,7 @@ ALERTS: list[AlertSpec] = [
         "Prediction service {{ $labels.job }} answers errors on {{ $labels.endpoint }}",
         "Share of 5xx answers over 5 minutes is {{ $value | humanizePercentage }}.",
         _compare("modelmon:http_error_ratio:rate5m", ">"),
+        per_model=False,  # request series are per endpoint, not per model
     ),
     AlertSpec(
         "service_down",
@@ -226,8 +227,7 @@ ALERTS: list[AlertSpec] = [
         "warning",
         "{{ $labels.job }} drops monitoring events",
         "{{ $value }} events were dropped in 10 minutes: the client queue and spool are full.",
-        lambda m, t: f"increase(modelmon_client_dropped_events_total[10m]) > {t:g}",
-        per_model=False,
+        lambda m, t: f"increase({selector('modelmon_client_dropped_events_total', m)}[10m]) > {t:g}",
     ),
     AlertSpec(
         "client_spooled_events",
@@ -236,7 +236,6 @@ ALERTS: list[AlertSpec] = [
         "{{ $labels.job }} spools monitoring events to disk",
         "{{ $value }} events wait on disk: the monitoring service is unreachable from the client.",
         _compare("modelmon_client_spooled_events", ">"),
-        per_model=False,
     ),
 ]
 
@@ -254,12 +253,18 @@ def _settings(thresholds: dict[str, Any], key: str, model: str | None = None) ->
     return merged
 
 
-def _rule(spec: AlertSpec, settings: dict[str, Any], matcher: str) -> dict[str, Any]:
+def _rule(
+    spec: AlertSpec, settings: dict[str, Any], matcher: str, model: str | None = None
+) -> dict[str, Any]:
+    labels = {"severity": spec.severity}
+    if model is not None:
+        # Says which thresholds fired the alert, and keeps the model's rule distinct for promtool's lint.
+        labels["thresholds"] = model
     return {
         "alert": spec.name,
         "expr": spec.expr(matcher, float(settings.get("threshold", 0))),
         "for": str(settings["for"]),
-        "labels": {"severity": spec.severity},
+        "labels": labels,
         "annotations": {"summary": spec.summary, "description": spec.description},
     }
 
@@ -267,6 +272,7 @@ def _rule(spec: AlertSpec, settings: dict[str, Any], matcher: str) -> dict[str, 
 def check_thresholds(thresholds: dict[str, Any]) -> None:
     """Fail with a message naming the entry when the thresholds file is incomplete or has unknown keys."""
     known = {spec.key for spec in ALERTS}
+    service_wide = {spec.key for spec in ALERTS if not spec.per_model}
     defaults = thresholds.get("defaults") or {}
     for key in sorted(known - set(defaults)):
         raise ValueError(f"thresholds.yml: defaults has no entry {key!r}; every alert needs one")
@@ -279,6 +285,10 @@ def check_thresholds(thresholds: dict[str, Any]) -> None:
                 raise ValueError(f"thresholds.yml: {where}.{key} is not an alert; valid: {sorted(known)}")
             if not isinstance(value, dict) or set(value) - {"threshold", "for"}:
                 raise ValueError(f"thresholds.yml: {where}.{key} must be a mapping of 'threshold' and 'for'")
+            if where != "defaults" and key in service_wide:
+                raise ValueError(
+                    f"thresholds.yml: {where}.{key} applies to services, not models; set it in defaults"
+                )
 
 
 def alert_rules(thresholds: dict[str, Any], only: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -293,7 +303,7 @@ def alert_rules(thresholds: dict[str, Any], only: Iterable[str] | None = None) -
         skip = f'model!~"{"|".join(_regex_escape(m) for m in overridden)}"' if overridden else ""
         rules.append(_rule(spec, _settings(thresholds, spec.key), skip))
         for model in overridden:
-            rules.append(_rule(spec, _settings(thresholds, spec.key, model), f'model="{model}"'))
+            rules.append(_rule(spec, _settings(thresholds, spec.key, model), f'model="{model}"', model))
     return rules
 
 

@@ -91,9 +91,14 @@ def test_no_rule_divides_by_a_series_that_may_be_zero() -> None:
 
 def test_a_model_override_gets_its_own_alert_and_the_default_skips_it(tmp_path: Path) -> None:
     thresholds = generate.load_thresholds()
-    thresholds["models"] = {"credit-approval": {"outlier_share": {"threshold": 0.3, "for": "1m"}}}
+    thresholds["models"] = {
+        "credit-approval": {"outlier_share": {"threshold": 0.3, "for": "1m"}},
+        "churn.v2": {"outlier_share": {"threshold": 0.01}},
+    }
     for name, text in generate.render(thresholds).items():
         (tmp_path / name).write_text(text)
+    # credit-approval (0.3): 0.2 is fine, 0.4 fires; churn.v2 (0.01): 0.02 fires; others (0.05): 0.2 fires,
+    # and "churnxv2" is not mistaken for "churn.v2" by the default rule's regex.
     (tmp_path / "override_test.yml").write_text(
         textwrap.dedent("""
         rule_files: [recording.yml, alerts.yml]
@@ -101,24 +106,32 @@ def test_a_model_override_gets_its_own_alert_and_the_default_skips_it(tmp_path: 
         tests:
           - interval: 1m
             input_series:
-              - {series: 'modelmon_outlier_share{model="credit-approval"}', values: '0.2x30'}
-              - {series: 'modelmon_outlier_share{model="taxi-duration"}', values: '0.2x30'}
+              - {series: 'modelmon_outlier_share{model="credit-approval", instance="a"}', values: '0.2x30'}
               - {series: 'modelmon_outlier_share{model="credit-approval", instance="b"}', values: '0.4x30'}
+              - {series: 'modelmon_outlier_share{model="churn.v2"}', values: '0.02x30'}
+              - {series: 'modelmon_outlier_share{model="churnxv2"}', values: '0.2x30'}
             alert_rule_test:
               - eval_time: 20m
                 alertname: ModelmonOutlierShareHigh
                 exp_alerts:
-                  - exp_labels: {severity: warning, model: taxi-duration}
+                  - exp_labels: {severity: warning, model: churnxv2}
                     exp_annotations:
-                      summary: Many outliers in the inputs of taxi-duration
+                      summary: Many outliers in the inputs of churnxv2
                       description: Share of outlier rows is 20%.
-                  - exp_labels: {severity: warning, model: credit-approval, instance: b}
+                  - exp_labels: {severity: warning, thresholds: churn.v2, model: churn.v2}
+                    exp_annotations:
+                      summary: Many outliers in the inputs of churn.v2
+                      description: Share of outlier rows is 2%.
+                  - exp_labels:
+                      {severity: warning, thresholds: credit-approval, model: credit-approval, instance: b}
                     exp_annotations:
                       summary: Many outliers in the inputs of credit-approval
                       description: Share of outlier rows is 40%.
     """)
     )
     result = promtool("test", "rules", str(tmp_path / "override_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = promtool("check", "rules", str(tmp_path / "alerts.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -128,6 +141,7 @@ def test_a_model_override_gets_its_own_alert_and_the_default_skips_it(tmp_path: 
         ({"defaults": {"outlier_share": None}}, "must be a mapping"),
         ({"models": {"m": {"outlier_shar": {"threshold": 1}}}}, "models.m.outlier_shar is not an alert"),
         ({"models": {"m": {"outlier_share": {"limit": 1}}}}, "must be a mapping of 'threshold' and 'for'"),
+        ({"models": {"m": {"service_down": {"for": "1m"}}}}, "models.m.service_down applies to services"),
     ],
 )
 def test_a_wrong_thresholds_file_is_named_in_the_error(change: dict, message: str) -> None:
