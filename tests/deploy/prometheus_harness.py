@@ -1,7 +1,7 @@
 """Run the shipped Prometheus config, rules and Grafana queries against services on loopback.
 
-Used by the deploy tests, and meant for the end-to-end test that points Prometheus at a running
-monitoring service and prediction service::
+Used by the deploy tests: test_deploy_end_to_end.py points it at stand-ins of the services,
+test_deploy_live.py at the real ``modelmon serve`` and ``modelmon demo-service``::
 
     queries = dashboard_queries()
     config = write_prometheus_config(tmp_path, {"modelmon-monitoring": ["127.0.0.1:8085"],
