@@ -12,6 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelmon.engine.estimated import EstimatedPart
+from modelmon.engine.explain import AttributionSums
+from modelmon.engine.fairness import FairnessPart
+from modelmon.engine.outliers import OutlierCounts
+from modelmon.engine.performance import PerformancePart
+from modelmon.engine.segments import SegmentsPart
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -38,4 +45,11 @@ class Part(Protocol):
 
 
 #: part name -> part type; the order is the order parts are built and reported in
-PART_TYPES: dict[str, type[Part]] = {}
+PART_TYPES: dict[str, type[Part]] = {
+    "outliers": OutlierCounts,
+    "explain": AttributionSums,
+    "performance": PerformancePart,
+    "estimated": EstimatedPart,
+    "segments": SegmentsPart,
+    "fairness": FairnessPart,
+}

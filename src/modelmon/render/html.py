@@ -21,6 +21,8 @@ from typing import Any
 
 from modelmon.render import svg
 from modelmon.render.json import to_jsonable
+from modelmon.render.model_health import render_fairness, render_performance, render_segments
+from modelmon.render.model_insight import render_concept, render_explain, render_multivariate, render_outliers
 
 __all__ = ["SECTION_RENDERERS", "drift_severity", "generic_section", "render_html", "table", "write_html"]
 
@@ -250,6 +252,13 @@ def render_quality(quality: dict[str, Any]) -> str:
 SECTION_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "drift": render_drift,
     "quality": render_quality,
+    "performance": render_performance,
+    "segments": render_segments,
+    "fairness": render_fairness,
+    "outliers": render_outliers,
+    "explain": render_explain,
+    "concept": render_concept,
+    "multivariate": render_multivariate,
 }
 
 
