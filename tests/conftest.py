@@ -24,10 +24,18 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+#: Debian package that provides each binary the integration tests use
+PACKAGES = {
+    "promtool": "prometheus",
+    "amtool": "prometheus-alertmanager",
+    "docker-compose": "--no-install-recommends docker-compose",
+}
+
+
 def require_binary(name: str) -> str:
     """Path of an executable, or skip/fail naming the Debian package to install."""
     path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-    need(path is not None, f"`{name}` is not installed (apt-get install {name})")
+    need(path is not None, f"`{name}` is not installed (apt-get install {PACKAGES.get(name, name)})")
     assert path is not None
     return path
 
