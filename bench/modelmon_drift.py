@@ -1,0 +1,91 @@
+"""modelmon's drift section on two parquet files (the same work as Evidently's drift preset).
+
+    python -m bench.modelmon_drift REFERENCE CURRENT [--parts default|none] [--report]
+
+Prints one JSON line: seconds spent and, per column, the drift decision, score and test.
+
+``--parts none`` profiles the columns only, which is the work the drift section needs:
+``ProfileSpec.fit`` otherwise also fits the model-level parts (an IsolationForest for the outlier
+section) and scores every chunk with it. ``--report`` builds the whole report (every section that
+applies) with :func:`modelmon.engine.build.build_report` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+from modelmon.config import DriftSettings
+from modelmon.engine.drift import data_drift
+from modelmon.engine.parts import PART_TYPES
+from modelmon.engine.profile import ProfileSpec
+from modelmon.io import read_frame, read_frames
+from modelmon.schema import Schema
+
+
+@contextlib.contextmanager
+def parts(which: str) -> Iterator[None]:
+    """The registered model-level parts as they are, or none of them."""
+    if which == "none":
+        with mock.patch.dict(PART_TYPES, clear=True):
+            yield
+    else:
+        yield
+
+
+def drift_only(reference_path: str, current_path: str, chunk_rows: int) -> dict[str, Any]:
+    reference = read_frame(reference_path)
+    schema = Schema(
+        numerical=[c for c in reference.columns if c.startswith("num_")],
+        categorical=[c for c in reference.columns if c.startswith("cat_")],
+    )
+    spec = ProfileSpec.fit(reference, schema)
+    reference_profile = spec.profile(reference)
+    del reference
+    current_profile = spec.profile_chunks(read_frames(current_path, chunk_rows=chunk_rows))
+    result = data_drift(reference_profile, current_profile, DriftSettings())
+    return {
+        name: {"score": c.score, "method": c.method, "threshold": c.threshold, "detected": bool(c.detected)}
+        for name, c in result.columns.items()
+    }
+
+
+def full_report(reference_path: str, current_path: str, chunk_rows: int) -> dict[str, Any]:
+    from modelmon.engine.build import build_report
+    from modelmon.io import file_columns
+
+    names = file_columns(reference_path)
+    schema = Schema(
+        numerical=[c for c in names if c.startswith("num_")],
+        categorical=[c for c in names if c.startswith("cat_")],
+    )
+    report = build_report(reference_path, current_path, schema, chunk_rows=chunk_rows)
+    columns = report.sections["drift"]["columns"]
+    return {
+        name: {key: column[key] for key in ("score", "method", "threshold", "detected")}
+        for name, column in columns.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("reference")
+    parser.add_argument("current")
+    parser.add_argument("--parts", choices=["default", "none"], default="default")
+    parser.add_argument("--report", action="store_true", help="build the whole report")
+    parser.add_argument("--chunk-rows", type=int, default=250_000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with parts(args.parts):
+        work = full_report if args.report else drift_only
+        columns = work(args.reference, args.current, args.chunk_rows)
+    print(json.dumps({"drift_seconds": time.perf_counter() - started, "columns": columns}))
+
+
+if __name__ == "__main__":
+    main()

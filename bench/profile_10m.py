@@ -1,0 +1,84 @@
+"""Profiling 10 million rows from parquet in chunks, in bounded memory.
+
+    python -m bench.profile_10m [--rows 10000000]
+
+Writes the current dataset once (row group by row group, so writing is bounded too), then
+profiles it chunk by chunk against the 200k-row reference and runs the drift section. Prints
+wall time, rows per second and peak resident memory of the profiling process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.datasets import DATA_DIR, frame, paths
+from bench.harness import measure, python
+
+
+def write_big(rows: int, chunk: int = 500_000) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = DATA_DIR / f"current_{rows}.parquet"
+    if path.exists():
+        return path
+    writer = None
+    for start in range(0, rows, chunk):
+        table = pa.Table.from_pandas(
+            frame(min(chunk, rows - start), seed=100 + start, shifted=True), preserve_index=False
+        )
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    assert writer is not None
+    writer.close()
+    return path
+
+
+def profile(reference_path: str, current_path: str) -> None:
+    from modelmon.engine.drift import data_drift
+    from modelmon.engine.profile import ProfileSpec
+    from modelmon.io import read_frame, read_frames
+    from modelmon.schema import Schema
+
+    started = time.perf_counter()
+    reference = read_frame(reference_path)
+    schema = Schema(
+        numerical=[c for c in reference.columns if c.startswith("num_")],
+        categorical=[c for c in reference.columns if c.startswith("cat_")],
+    )
+    spec = ProfileSpec.fit(reference, schema)
+    reference_profile = spec.profile(reference)
+    current = spec.profile_chunks(read_frames(current_path, chunk_rows=250_000))
+    drift = data_drift(reference_profile, current)
+    print(
+        json.dumps(
+            {"rows": current.rows, "seconds": time.perf_counter() - started, "drifted": drift.drifted_count}
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        profile(*args.child)
+        return
+    reference, _ = paths(200_000)
+    current = write_big(args.rows)
+    result = measure([python(), "-m", "bench.profile_10m", "--child", str(reference), str(current)])
+    rows = result.output["rows"]
+    print("| rows | wall s | rows/s | peak MiB | drifted columns |")
+    print("|---|---|---|---|---|")
+    speed, drifted = rows / result.seconds, result.output["drifted"]
+    print(f"| {rows:,} | {result.seconds:.1f} | {speed:,.0f} | {result.peak_mib:.0f} | {drifted} |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
