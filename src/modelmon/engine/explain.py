@@ -295,9 +295,16 @@ class AttributionSums:
         )
 
 
+def _model_features(model: Any, features: Sequence[str]) -> list[str]:
+    """The schema's features the model was fitted on, in the model's order (all when it does not say)."""
+    fitted_on = [str(name) for name in getattr(model, "feature_names_in_", [])]
+    known = [name for name in fitted_on if name in features]
+    return known or list(features)
+
+
 def explain_section(inputs: ReportInputs) -> dict[str, Any]:
     """Mean |SHAP| per feature on the reference and current samples, and attribution drift."""
-    features = list(inputs.schema.features)
+    features = _model_features(inputs.model, inputs.schema.features)
     reference_sample, current_sample = inputs.reference_sample, inputs.current_sample
     if inputs.model is not None and reference_sample is not None and current_sample is not None:
         if not len(reference_sample) or not len(current_sample):

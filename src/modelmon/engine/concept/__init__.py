@@ -68,8 +68,9 @@ def _series(errors: np.ndarray) -> dict[str, list[float]]:
 def _performance(inputs: ReportInputs, reference_errors: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
     task = inputs.schema.task
     metric = "mae" if task == "regression" else "error_rate"
-    reference_part = inputs.reference.parts.get("performance")
-    current_part = inputs.current.parts.get("performance")
+    # the performance part (exact counts over all rows) when the profiles carry one
+    reference_part = getattr(inputs.reference.parts.get("performance"), "counts", None)
+    current_part = getattr(inputs.current.parts.get("performance"), "counts", None)
     reference_value: float | None = float(reference_errors.mean()) if len(reference_errors) else None
     current_value, source = float(errors.mean()), "error stream"
     if reference_part is not None and current_part is not None and hasattr(reference_part, "metrics"):
