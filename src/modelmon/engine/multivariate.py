@@ -113,7 +113,7 @@ def domain_classifier(
     auc = float(roc_auc_score(labels, scores))
     threshold, null_sd = drift_threshold(len(reference), len(current))
     order = sorted(range(len(features)), key=lambda j: (-importance.importances_mean[j], features[j]))
-    ranked = [
+    ranked: list[dict[str, Any]] = [
         {
             "feature": features[j],
             "importance": float(importance.importances_mean[j]),
@@ -129,7 +129,7 @@ def domain_classifier(
         "reference_rows": len(reference),
         "current_rows": len(current),
         "features": ranked,
-        "top_features": [item["feature"] for item in ranked if item["importance"] > 0][:TOP_FEATURES],
+        "top_features": [item["feature"] for item in ranked if item["importance"] > 0.0][:TOP_FEATURES],
         "method": (
             f"HistGradientBoostingClassifier, {CV_FOLDS}-fold out-of-fold ROC AUC; drift when AUC >= "
             f"max({MIN_AUC}, 0.5 + {NULL_SIGMAS:g} x null sd); features ranked by permutation importance"

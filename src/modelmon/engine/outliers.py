@@ -67,7 +67,7 @@ CONTAMINATION = 0.01
 #: reference rows used to fit the forest and to set the threshold
 FIT_ROWS = 20_000
 #: rows of one frame that are scored (evenly spaced); rules check all rows
-MAX_SCORED_ROWS = 50_000
+MAX_SCORED_ROWS = 20_000
 #: categories kept by name per column; the rest share the rank after the last
 TOP_CATEGORIES = 20
 #: fixed bins of the outlier score (clipped to [0, 2]), so histograms of any frames add

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from modelmon.engine.concept.adwin import ADWIN
 from modelmon.engine.concept.ddm import DDM
@@ -65,14 +66,25 @@ CLIP_QUANTILE = 0.99
 def error_stream(task: str, target: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     """Absolute errors (regression) or 0/1 misclassifications (classification).
 
-    >>> error_stream("classification", np.array([1, 0, 1]), np.array([1, 1, 1])).tolist()
+    >>> error_stream("classification", np.array([1.0, 0.0, 1.0]), np.array(["1", "1", "1"])).tolist()
     [0.0, 1.0, 0.0]
     """
     if task == "regression":
         return np.abs(np.asarray(target, dtype=float) - np.asarray(prediction, dtype=float))
     if task == "classification":
-        return (np.asarray(target).astype(str) != np.asarray(prediction).astype(str)).astype(float)
+        truth, guess = _comparable(target), _comparable(prediction)
+        if truth.dtype != guess.dtype:
+            truth, guess = truth.astype(str), guess.astype(str)
+        return (truth != guess).astype(float)
     raise ConfigError(f"unknown task {task!r}: use 'regression' or 'classification'")
+
+
+def _comparable(labels: np.ndarray) -> np.ndarray:
+    """Labels as floats when they are all numbers (so 1, 1.0 and "1" agree), else as text."""
+    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy(dtype=float)
+    return np.array([str(value) for value in labels])
 
 
 class ConceptMonitor:
