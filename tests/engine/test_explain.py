@@ -113,6 +113,11 @@ def test_attributions_sent_with_events_are_summed_and_compared() -> None:
     means = whole.parts["explain"].means
     assert means["x2"] == pytest.approx(np.abs(current["attr_x2"]).mean())
 
+    as_objects = current[features].assign(
+        attributions=[{name: row["attr_" + name] for name in features} for _, row in current.iterrows()]
+    )
+    assert spec.profile(as_objects).parts["explain"].sums == pytest.approx(whole.parts["explain"].sums)
+
     section = explain_section(ReportInputs(spec.profile(reference), whole))
     assert section["source"] == "attributions sent with events"
     assert section["top_feature_changed"] and section["detected"]

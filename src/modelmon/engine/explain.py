@@ -19,9 +19,10 @@ seconds once.
 the total, and the relative change. A drift is flagged when the top feature changes or when a
 feature's share of the total attribution moves by more than ``SHARE_CHANGE`` (0.1).
 
-**Attributions sent with events.** Columns ``attr_<feature>`` in profiled frames (the service
-flattens an event's ``attributions`` object into them) are summed by :class:`AttributionSums`, a
-profile part, so the online service reports mean absolute attributions without SHAP.
+**Attributions sent with events.** Columns ``attr_<feature>`` in profiled frames, or a column
+``attributions`` holding each event's ``{feature: value}`` object, are summed by
+:class:`AttributionSums`, a profile part, so the online service reports mean absolute
+attributions without SHAP.
 
 >>> summary = attribution_drift({"distance": 3.0, "zone": 1.0}, {"distance": 1.0, "zone": 3.0})
 >>> summary["detected"], summary["top_feature_changed"], summary["ranking"]["current"]
@@ -263,6 +264,13 @@ class AttributionSums:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> AttributionSums | None:
+        if "attributions" in frame.columns:
+            # events' ``attributions`` objects, not yet flattened into attr_<feature> columns
+            objects = [value if isinstance(value, Mapping) else {} for value in frame["attributions"]]
+            flat = pd.DataFrame(objects, index=frame.index).add_prefix(ATTRIBUTION_PREFIX)
+            frame = pd.concat(
+                [frame.drop(columns=[c for c in flat.columns if c in frame.columns]), flat], axis=1
+            )
         sums, counts = {}, {}
         for name in spec.state["explain"]:
             column = ATTRIBUTION_PREFIX + name
