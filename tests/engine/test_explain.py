@@ -88,6 +88,7 @@ def test_attribution_drift_is_flagged_when_another_feature_takes_over() -> None:
     assert section["detected"] and section["top_feature_changed"]
     assert section["ranking"] == {"reference": ["x1", "x2"], "current": ["x2", "x1"]}
     assert section["features"]["x1"]["relative_change"] < -0.5
+    assert section["current"]["x2"] == section["features"]["x2"]["current"] > section["current"]["x1"]
     assert section["features"]["x2"]["share_change"] > 0.1
 
 

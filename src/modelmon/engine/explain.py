@@ -311,7 +311,11 @@ def _model_features(model: Any, features: Sequence[str]) -> list[str]:
 
 
 def explain_section(inputs: ReportInputs) -> dict[str, Any]:
-    """Mean |SHAP| per feature on the reference and current samples, and attribution drift."""
+    """Mean |SHAP| per feature on the reference and current samples, and attribution drift.
+
+    ``reference`` and ``current`` map each feature to its mean absolute attribution (the online
+    service exports ``current`` as ``modelmon_feature_attribution``); ``features`` compares them.
+    """
     features = _model_features(inputs.model, inputs.schema.features)
     reference_sample, current_sample = inputs.reference_sample, inputs.current_sample
     if inputs.model is not None and reference_sample is not None and current_sample is not None:
@@ -331,6 +335,8 @@ def explain_section(inputs: ReportInputs) -> dict[str, Any]:
             "method": reference.method,
             "output": reference.output,
             "rows": {"reference": len(reference.values), "current": len(current.values)},
+            "reference": reference.mean_abs,
+            "current": current.mean_abs,
             **attribution_drift(reference.mean_abs, current.mean_abs),
         }
     current_sums: AttributionSums | None = inputs.current.parts.get("explain")
@@ -355,4 +361,5 @@ def explain_section(inputs: ReportInputs) -> dict[str, Any]:
             "reason": "no reference attributions",
         }
     body["rows"]["reference"] = max(reference_sums.counts.values())
+    body["reference"] = reference_sums.means
     return body | attribution_drift(reference_sums.means, current_means)
