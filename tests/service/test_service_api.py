@@ -183,3 +183,16 @@ def test_events_are_persisted_off_the_request_path(client, service):
     stored = pd.concat(frames)
     assert len(stored) == 50
     assert stored.set_index("id").loc["3", "target"] == 9.5
+
+
+def test_attributions_sent_with_events_are_exported(client, service):
+    events = _events(200)
+    for event in events:
+        event["attributions"] = {"x": 2 * event["features"]["x"], "z": 0.5}
+    client.post("/v1/models/m/events", json={"events": events})
+    service.recompute("m")
+    summary = client.get("/v1/models/m/summary").json()
+    expected = np.mean([abs(event["attributions"]["x"]) for event in events])
+    assert summary["explain"]["current"]["x"] == pytest.approx(expected)
+    text = client.get("/metrics").text
+    assert 'modelmon_feature_attribution{feature="z",model="m"} 0.5' in text

@@ -169,7 +169,7 @@ def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
     for feature, value in _metric_values(explain.get("current")).items():
         gauge(
             "modelmon_feature_attribution",
-            "Mean absolute attribution of a feature.",
+            "Mean absolute attribution of a feature in the window.",
             {"model": model, "feature": feature},
             value,
         )

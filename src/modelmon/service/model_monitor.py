@@ -20,7 +20,7 @@ import pandas as pd
 
 from modelmon.config import ModelConfig
 from modelmon.engine.profile import ProfileSpec
-from modelmon.engine.report import ReportInputs, run_sections
+from modelmon.engine.report import ReportInputs, not_applicable, run_sections
 from modelmon.errors import ConfigError, EventError
 from modelmon.service.events import CheckedBatch, check_events
 from modelmon.service.window import SlidingWindow
@@ -33,7 +33,15 @@ ONLINE_SECTIONS = ("drift", "quality", "performance", "segments", "fairness", "o
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: recomputes a target waits for its event before it is counted as unmatched
 TARGET_PATIENCE = 3
+#: with a model file, SHAP runs on the window's sample at most this often (it costs seconds)
+EXPLAIN_SECONDS = 60.0
 _INTERNAL = ["__id", "__timestamp", "__latency_ms"]
+
+
+def _load_model(path: Any) -> Any:
+    from modelmon.engine.build import _load_model as load
+
+    return load(path)
 
 
 def load_reference(config: ModelConfig) -> pd.DataFrame:
@@ -80,6 +88,9 @@ class ModelMonitor:
         self._pending_rows: list[dict[str, Any]] = []
         self._pending_targets: dict[str, tuple[Any, int]] = {}
         self._concept: Any = None
+        self.model = _load_model(config.model_file) if config.model_file is not None else None
+        self._explained: tuple[float, dict[str, Any]] | None = None
+        self._explainer: threading.Thread | None = None
 
     def ingest(self, events: Sequence[Any], received_at: datetime | None = None) -> CheckedBatch:
         """Check events and queue the valid ones for the next recompute."""
@@ -169,6 +180,30 @@ class ModelMonitor:
 
         self._concept = feed_concept(self._concept, self.schema, labelled)
 
+    def _explain(self, inputs: ReportInputs, now: float) -> dict[str, Any]:
+        """SHAP on the window's sample in a thread every ``EXPLAIN_SECONDS``; the latest result meanwhile."""
+        due = self._explained is None or now - self._explained[0] >= EXPLAIN_SECONDS
+        has_rows = inputs.current_sample is not None and len(inputs.current_sample) > 0
+        running = self._explainer is not None and self._explainer.is_alive()
+        if due and has_rows and not running:
+            inputs.model = self.model
+            self._explainer = threading.Thread(
+                target=self._explain_in_background,
+                args=(inputs, now),
+                name=f"modelmon-explain-{self.name}",
+                daemon=True,
+            )
+            self._explainer.start()
+        if self._explained is None:
+            return not_applicable("SHAP attributions of the window are being computed")
+        return self._explained[1]
+
+    def _explain_in_background(self, inputs: ReportInputs, now: float) -> None:
+        try:
+            self._explained = (now, run_sections(inputs, only=("explain",))["explain"])
+        except Exception as exc:  # reported in the section, so the dashboard and logs say why
+            self._explained = (now, not_applicable(f"SHAP attributions failed: {exc}"))
+
     def _results(self, now: float) -> dict[str, Any]:
         current = self.window.current()
         inputs = ReportInputs(
@@ -178,7 +213,12 @@ class ModelMonitor:
             current_sample=self.window.sample(),
             drift=self.config.drift,
         )
-        sections = run_sections(inputs, only=ONLINE_SECTIONS)
+        online = (
+            ONLINE_SECTIONS if self.model is None else tuple(s for s in ONLINE_SECTIONS if s != "explain")
+        )
+        sections = run_sections(inputs, only=online)
+        if self.model is not None:
+            sections["explain"] = self._explain(inputs, now)
         from modelmon.service.concept import concept_section
 
         sections["concept"] = concept_section(self._concept, self.schema)

@@ -2,9 +2,9 @@
 
 New rows are profiled once, into the bucket they belong to; a recompute merges the buckets'
 profiles, so its cost depends on the number of buckets and columns, not on the rows in the
-window. A window by rows keeps the newest buckets of ``rows / buckets`` events each (so it holds between
-``rows - rows / buckets`` and ``rows`` events); a window by seconds keeps buckets of
-``seconds / buckets`` seconds each.
+window. A window by rows keeps the newest buckets of ``rows / buckets`` events each, and at least
+``MIN_BUCKET_ROWS`` for windows of ten times that (so it holds between ``rows`` minus one bucket
+and ``rows`` events); a window by seconds keeps buckets of ``seconds / buckets`` seconds each.
 
 Ground truth often arrives later than the event. Each bucket therefore has two profiles: the
 events as they arrived (features, prediction) and the rows completed with a target
@@ -18,7 +18,7 @@ when that bucket has left the window the target is counted as expired.
 >>> schema = Schema(numerical=["x"], prediction="y", target="t", id="id")
 >>> reference = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "t": [1.0, 2.0, 3.0]})
 >>> spec = ProfileSpec.fit(reference, schema)
->>> window = SlidingWindow(spec, Window(rows=4), buckets=2)
+>>> window = SlidingWindow(spec, Window(rows=4), buckets=2)  # two buckets of two rows
 >>> window.add(pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6], "y": 1.0, "t": None, "id": list("abcdef")}), now=0.0)
 >>> window.rows
 4
@@ -46,6 +46,9 @@ __all__ = ["Bucket", "SlidingWindow"]
 
 #: parts that need a target and so come from the labelled rows
 LABELLED_PARTS = ("performance", "segments", "fairness")
+#: a bucket of a window by rows holds at least this many rows (fewer only for tiny windows):
+#: profiling a bucket has a fixed cost, so thousands of tiny buckets would cost more than they give
+MIN_BUCKET_ROWS = 100
 
 
 @dataclass
@@ -85,7 +88,8 @@ class SlidingWindow:
         keep = [schema.prediction, *schema.probabilities, *schema.segments, *schema.sensitive, schema.id]
         self._label_columns = [name for name in dict.fromkeys(keep) if name]
         if self.window.rows is not None:
-            self._bucket_rows = max(1, math.ceil(self.window.rows / self.buckets))
+            smallest = min(MIN_BUCKET_ROWS, math.ceil(self.window.rows / 10))
+            self._bucket_rows = max(smallest, math.ceil(self.window.rows / self.buckets))
             self._max_buckets = math.ceil(self.window.rows / self._bucket_rows)
         else:
             assert self.window.seconds is not None
@@ -127,6 +131,11 @@ class SlidingWindow:
         if frame.empty:
             return
         if self.window.rows is not None:
+            # rows that would leave the window at once are never profiled
+            keep = self._max_buckets * self._bucket_rows
+            if len(frame) > keep:
+                self._sequence += len(frame) - keep
+                frame = frame.iloc[len(frame) - keep :]
             keys = (self._sequence + np.arange(len(frame))) // self._bucket_rows
             self._sequence += len(frame)
         else:
