@@ -170,9 +170,13 @@ def _permutation_attributions(
 
     masker.shape = masked_from.shape  # type: ignore[attr-defined]
     explainer = shap.explainers.Permutation(output, masker, seed=seed)
-    # thousands of small predict calls: OpenMP threads spinning between them cost more than they give
+    evaluations = 2 * (2 * len(features) + 1)
+    # one model call per explained row (shap's default batches of 10 masks make several), and one
+    # OpenMP thread: between many small predict calls, spinning threads cost more than they give
     with threadpool_limits(limits=1, user_api="openmp"):
-        explanation = explainer(codec.encode(rows), max_evals=2 * (2 * len(features) + 1), silent=True)
+        explanation = explainer(
+            codec.encode(rows), max_evals=evaluations, batch_size=evaluations, silent=True
+        )
     return Attributions(
         features,
         np.asarray(explanation.values),
