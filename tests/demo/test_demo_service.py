@@ -14,20 +14,12 @@ from typing import Any
 import mongomock
 import pytest
 from prometheus_client import CollectorRegistry
-from threadpoolctl import threadpool_limits
 
 from modelmon.demo import incidents, models
 from modelmon.demo.data import credit_applications, taxi_trips
 from modelmon.demo.files import write_demo_files
 from modelmon.demo.service import ROUTES, MongoWriter, RowModel, close_app, create_app
 from modelmon.demo.simulate import DATASETS, _records
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_openmp_thread() -> Iterator[None]:
-    # As `modelmon demo-service` does: idle OpenMP threads spin, which makes one-row predictions slow.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        yield
 
 
 @pytest.fixture(scope="module")

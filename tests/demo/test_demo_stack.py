@@ -149,7 +149,7 @@ def test_modelmon_demo_shows_the_injected_drift_and_leaves_no_process_behind(tmp
     command = [
         *[sys.executable, "-c", "from modelmon.cli import main; main()", "demo"],
         *["--duration", "25", "--calm", "5", "--no-prometheus", "--data-dir", str(tmp_path / "run")],
-        *["--model", "taxi", "--rate", "30", "--rows", "3000", "--target-delay", "2"],
+        *["--model", "taxi", "--rate", "60", "--rows", "5000", "--target-delay", "2"],
         *["--monitor-port", str(monitor_port), "--service-port", str(service_port)],
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=150)
@@ -164,7 +164,8 @@ def test_modelmon_demo_shows_the_injected_drift_and_leaves_no_process_behind(tmp
     columns = taxi["drift"]["columns"]
     assert features <= set(columns)
     assert {column for column in features if columns[column]["detected"]} == {"trip_distance"}, columns
-    assert taxi["current_rows"] >= 400  # fewer rows make chance drift of the controls likely
+    # With fewer rows in the window, chance alone takes some control columns near the 0.1 threshold.
+    assert taxi["current_rows"] >= 600, "the prediction service answered too few requests"
     assert taxi["drift"]["dataset_drift"] is False
     assert re.search(r"taxi-duration: \d+ rows in the window; .*drifted: .*trip_distance", output)
 

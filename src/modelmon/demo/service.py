@@ -96,6 +96,10 @@ class RowModel:
     shape ``modelmon.demo.models`` builds (clean, ordinal-encode the categories, pass the numbers, then
     the estimator), this class encodes the row itself and calls only the estimator; otherwise it uses
     the pipeline. The tests check that both give the same predictions, junk and unknown values included.
+
+    Each prediction runs on one OpenMP thread: idle OpenMP threads spin, which makes a one-row
+    prediction several times slower. The limit is per thread (werkzeug serves each request on a new
+    one), so it is set around every call, through a controller that found the libraries once.
     """
 
     def __init__(self, pipeline: Any, numerical: tuple[str, ...], categorical: tuple[str, ...]) -> None:
@@ -104,6 +108,9 @@ class RowModel:
         self.categorical = categorical
         self.estimator = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
         self.codes = self._category_codes()
+        from threadpoolctl import ThreadpoolController
+
+        self._openmp = ThreadpoolController().select(user_api="openmp")
 
     @property
     def fast(self) -> bool:
@@ -141,16 +148,18 @@ class RowModel:
         return np.array([encoded + [_number(features.get(name)) for name in self.numerical]])
 
     def predict(self, features: Mapping[str, Any]) -> float:
-        if self.fast:
+        if not self.fast:
+            return float(self.pipeline.predict(_one_row(features))[0])
+        with self._openmp.limit(limits=1):
             return float(self.estimator.predict(self._row(features))[0])
-        return float(self.pipeline.predict(_one_row(features))[0])
 
     def predict_proba(self, features: Mapping[str, Any], label: Any = 1) -> float:
         """P(``label``) for one row."""
-        classes = list(self.estimator.classes_)
-        if self.fast:
-            return float(self.estimator.predict_proba(self._row(features))[0, classes.index(label)])
-        return float(self.pipeline.predict_proba(_one_row(features))[0, classes.index(label)])
+        column = list(self.estimator.classes_).index(label)
+        if not self.fast:
+            return float(self.pipeline.predict_proba(_one_row(features))[0, column])
+        with self._openmp.limit(limits=1):
+            return float(self.estimator.predict_proba(self._row(features))[0, column])
 
 
 def _category_text(value: Any) -> str:
@@ -386,12 +395,8 @@ def close_app(app: Any, timeout: float = 5.0) -> None:
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 9696) -> None:
     """Serve ``app`` with werkzeug's threaded server until SIGINT or SIGTERM, then close it cleanly."""
-    from threadpoolctl import threadpool_limits
     from werkzeug.serving import make_server
 
-    # One row at a time needs no OpenMP threads, and their spinning costs more than the prediction;
-    # set once for the process, as entering threadpool_limits on every request costs milliseconds too.
-    threadpool_limits(limits=1, user_api="openmp")
     server = make_server(host, port, app, threaded=True)
 
     def stop(signum: int, frame: Any) -> None:
