@@ -123,3 +123,10 @@ def test_credit_outliers_are_found_too() -> None:
         ReportInputs(spec.profile(credit_applications(2000, seed=0)), spec.profile(current))
     )
     assert section["detected"] and section["share"] > 0.025
+
+
+def test_a_frame_without_some_features_is_scored_on_the_others(spec: ProfileSpec) -> None:
+    frame = taxi_trips(200, seed=4).drop(columns=["payment_type", "tip_amount"])
+    counts = spec.profile(frame).parts["outliers"]
+    assert counts.scored == 200 and counts.violations["tip_amount"] == 0
+    assert spec.profile(frame[[models.TAXI_ID]]).parts.get("outliers") is None

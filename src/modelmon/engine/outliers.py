@@ -231,8 +231,12 @@ class OutlierCounts:
     @classmethod
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> OutlierCounts | None:
         state: OutlierState = spec.state["outliers"]
-        if any(name not in frame.columns for name in state.encoder.columns):
+        absent = [name for name in state.encoder.columns if name not in frame.columns]
+        if len(absent) == len(state.encoder.columns):
             return None
+        if absent:
+            # an absent feature is imputed like a missing value; the rows are scored on the others
+            frame = frame.assign(**dict.fromkeys(absent, np.nan))
         scored = frame if len(frame) <= MAX_SCORED_ROWS else frame.iloc[_spaced(len(frame), MAX_SCORED_ROWS)]
         scores = state.scores(scored)
         broken = state.violations(frame)
