@@ -105,7 +105,8 @@ def simulate(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: simulator.stop())
     click.echo(
-        f"[simulate] {plan.requests} requests at {rate:g}/s to {service_url} ({', '.join(plan.models)}); "
+        f"[simulate] {rate:g} requests/s for up to {duration:g}s to {service_url} "
+        f"({', '.join(plan.models)}); "
         + (f"incidents {', '.join(incidents)} from {incident_at:g}s" if incidents else "no incident")
     )
     stats = simulator.run()
@@ -204,4 +205,5 @@ def demo(
         raise click.ClickException(str(exc)) from exc
     finally:
         stack.stop()
-        click.echo("stopped: " + ", ".join(f"{name} (pid {pid})" for name, pid in stack.pids().items()))
+        if stack.children:
+            click.echo("stopped: " + ", ".join(f"{name} (pid {pid})" for name, pid in stack.pids().items()))

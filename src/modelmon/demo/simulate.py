@@ -250,7 +250,7 @@ def check_local_url(url: str) -> str:
     except OSError as exc:
         raise InputError(f"{url}: cannot resolve host {parts.hostname!r}: {exc}") from exc
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(str(address).split("%")[0])
         if not (ip.is_loopback or ip.is_private or ip.is_link_local):
             raise InputError(
                 f"{url}: the simulator only sends to this machine or a private network, not to {address}"

@@ -130,6 +130,8 @@ def _get_json(url: str) -> Any:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As the servers do: a port whose last connections linger in TIME_WAIT is free to listen on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((_HOST, port))
         except OSError:
