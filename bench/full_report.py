@@ -25,7 +25,7 @@ from bench.harness import Measurement, evidently_python, measure, python
 TRAIN_ROWS = 50_000
 
 
-def write_data(rows: int) -> tuple[Path, Path, Path]:
+def write_data(rows: int, train_rows: int = TRAIN_ROWS) -> tuple[Path, Path, Path]:
     """(reference, current, model) paths for a size, written when missing."""
     from modelmon.demo import incidents, models
     from modelmon.demo.data import taxi_trips
@@ -62,7 +62,7 @@ def schema_columns() -> tuple[list[str], list[str]]:
 
 
 def child(reference: str, current: str, model_path: str) -> None:
-    """The timed modelmon side: ``build_report`` with every section and the model."""
+    """The timed modelmon side: ``build_report`` with every section and the model (``none``: no model)."""
     started = time.perf_counter()
     from modelmon.demo import models
     from modelmon.engine.build import build_report
@@ -79,7 +79,8 @@ def child(reference: str, current: str, model_path: str) -> None:
         segments=["PULocationID"],
     )
     imported = time.perf_counter()
-    report = build_report(reference, current, schema, model=model_path).to_dict()
+    model = None if model_path == "none" else model_path
+    report = build_report(reference, current, schema, model=model).to_dict()
     finished = time.perf_counter()
     ran = [
         name

@@ -36,8 +36,9 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measuremen
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, **(env or {})}
     )
     assert process.stdout is not None and process.stderr is not None
-    stdout = process.stdout.read()
-    stderr = process.stderr.read()
+    with process.stdout, process.stderr:
+        stdout = process.stdout.read()
+        stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)

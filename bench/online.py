@@ -73,16 +73,27 @@ def start_service(config: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if service.poll() is not None:
-            raise RuntimeError(f"modelmon serve stopped: {service.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            message = service.stderr.read().decode()[-2000:] if service.stderr is not None else ""
+            stop_service(service)
+            raise RuntimeError(f"modelmon serve stopped: {message}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/health")
             if connection.getresponse().status == 200:
                 return service
         except OSError:
             time.sleep(0.2)
-    service.terminate()
+        finally:
+            connection.close()
+    stop_service(service)
     raise RuntimeError("modelmon serve did not answer /health within 120 s")
+
+
+def stop_service(service: subprocess.Popen[bytes]) -> None:
+    service.terminate()
+    service.wait(timeout=30)
+    if service.stderr is not None:
+        service.stderr.close()
 
 
 def post_all(port: int, bodies: list[bytes], workers: int) -> float:
@@ -258,8 +269,7 @@ def main() -> None:
             lines = ingest(port, events, args.requests)
             lines += added_latency(Path(folder), f"http://127.0.0.1:{port}", args.predictions)
         finally:
-            service.terminate()
-            service.wait(timeout=30)
+            stop_service(service)
         lines += recompute_times(config, [1000, args.window_rows])
     print(f"| measure | setup | work | result | goal |  (cpus: {os.cpu_count()})")
     print("|---|---|---|---|---|")

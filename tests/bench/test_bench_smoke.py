@@ -1,0 +1,103 @@
+"""Each benchmark script runs on tiny data (without Evidently) and its figures make sense."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bench package importable, and its data written under ``tmp_path``."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    import bench.batch_store
+    import bench.datasets
+    import bench.full_report
+
+    for module in (bench.datasets, bench.full_report, bench.batch_store):
+        monkeypatch.setattr(module, "DATA_DIR", tmp_path)
+    return tmp_path
+
+
+def last_json(text: str) -> dict[str, object]:
+    return json.loads([line for line in text.splitlines() if line.strip()][-1])  # type: ignore[no-any-return]
+
+
+def test_drift_vs_scipy_end_to_end(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import drift_vs_evidently
+
+    # one modelmon variant is enough here (each runs in its own process); the others are tested in process
+    bare = "modelmon drift section (column profiles)"
+    monkeypatch.setattr(drift_vs_evidently, "MODELMON", {bare: drift_vs_evidently.MODELMON[bare]})
+    table, detail = drift_vs_evidently.run(2000, with_evidently=False)
+    assert len(table) == 2 and all(line.startswith("| 2,000 |") for line in table)
+    assert len(detail) == 20
+    # the five shifted columns drift for every tool, the others for none, and all tools agree
+    drifted = [line.split(" | ")[1] for line in detail if "drift" in line.split(" | ")[3]]
+    assert drifted == [f"num_0{i}" for i in range(5)]
+    assert all(line.endswith("| yes |") for line in detail)
+
+
+def test_modelmon_drift_parts_off_gives_the_same_decisions(data_dir: Path) -> None:
+    from bench.datasets import paths
+
+    from bench import modelmon_drift
+
+    reference, current = (str(path) for path in paths(2000))
+    with modelmon_drift.parts("none"):
+        bare = modelmon_drift.drift_only(reference, current, 500)
+    assert bare == modelmon_drift.drift_only(reference, current, 500)
+    report = modelmon_drift.full_report(reference, current, 500)
+    assert {name: c["detected"] for name, c in report.items()} == {
+        name: c["detected"] for name, c in bare.items()
+    }
+
+
+def test_full_report_child_catches_the_incident(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import full_report
+
+    reference, current, _ = full_report.write_data(2000, train_rows=2000)
+    full_report.child(str(reference), str(current), "none")
+    out = last_json(capsys.readouterr().out)
+    assert "trip_distance" in out["drifted"] and "explain" not in out["sections"]  # type: ignore[operator]
+    assert out["report_seconds"] > 0  # type: ignore[operator]
+
+
+def test_batch_store_report_matches_parquet(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import batch_store
+
+    reference = batch_store.write_data(1000, train_rows=2000)[0]
+    current = batch_store.write_data(3000, train_rows=2000)[1]
+    database, _ = batch_store.write_store(current, 3000, batch=1000)
+    batch_store.targets_child(str(database), str(current))
+    assert last_json(capsys.readouterr().out)["written"] == 3000
+    outputs = {}
+    for source, data in (("store", database), ("parquet", current)):
+        batch_store.report_child(source, str(data), str(reference), chunk_rows=700)
+        outputs[source] = last_json(capsys.readouterr().out)
+    assert outputs["store"]["rows"] == outputs["parquet"]["rows"] == 3000
+    assert outputs["store"]["drifted"] == outputs["parquet"]["drifted"]
+    assert outputs["store"]["mae"] == pytest.approx(outputs["parquet"]["mae"])
+
+
+def test_online_paths_on_a_small_service(data_dir: Path, tmp_path: Path) -> None:
+    from bench import online
+    from modelmon.demo.files import write_demo_files
+
+    config = write_demo_files(tmp_path / "demo", rows=1000)
+    port = online.free_port()
+    service = online.start_service(config, port)
+    try:
+        events = online.demo_events(config.parent, 1000)
+        lines = online.ingest(port, events, requests=100)
+        lines += online.added_latency(config.parent, f"http://127.0.0.1:{port}", requests=50)
+    finally:
+        online.stop_service(service)
+    assert service.returncode is not None
+    lines += online.recompute_times(config, [100, 400], repeats=2)
+    assert sum("events/s" in line for line in lines) == 2 and sum("requests/s" in line for line in lines) == 2
+    assert "median +" in lines[-4] and "x** | <= 2x |" in lines[-1]
