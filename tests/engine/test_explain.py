@@ -64,9 +64,12 @@ def test_classifier_attributions_are_for_the_positive_class() -> None:
     model.fit(frame[features], frame[models.CREDIT_TARGET])
     ours = explain_rows(model, frame.iloc[:200], frame, features, positive_class=1)
     assert ours.values.shape == (200, len(features))
+    assert ours.output == "raw model output (log-odds) for class 1"
     additive = ours.values.sum(axis=1) + ours.base_values
     np.testing.assert_allclose(additive, model.decision_function(frame.iloc[:200][features]), atol=1e-6)
     assert max(ours.mean_abs, key=ours.mean_abs.get) in {"income", "debt_ratio"}
+    flipped = explain_rows(model, frame.iloc[:200], frame, features, positive_class=0)
+    np.testing.assert_array_equal(flipped.values, -ours.values)
 
 
 def test_control_shows_no_attribution_drift(reference: pd.DataFrame, forest: RandomForestRegressor) -> None:

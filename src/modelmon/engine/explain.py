@@ -89,6 +89,11 @@ def _positive_index(model: Any, positive_class: Any) -> int:
     return len(classes) - 1
 
 
+def _class_label(model: Any, index: int) -> Any:
+    label = list(model.classes_)[index]
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _tree_attributions(model: Any, rows: pd.DataFrame, positive: int) -> Attributions | None:
     """TreeExplainer when shap supports the model on these columns; ``None`` when it does not."""
     shap = require("shap", "explain")
@@ -107,7 +112,12 @@ def _tree_attributions(model: Any, rows: pd.DataFrame, positive: int) -> Attribu
     output = "raw model output"
     if values.ndim == 3:
         values, base = values[:, :, positive], base[:, positive]
-        output = f"raw model output for class {list(model.classes_)[positive]!r}"
+        output = f"raw model output for class {_class_label(model, positive)!r}"
+    elif len(getattr(model, "classes_", ())) == 2:
+        # one output for a binary classifier: the log-odds of the second class; flip it for the first
+        if positive == 0:
+            values, base = -values, -base
+        output = f"raw model output (log-odds) for class {_class_label(model, positive)!r}"
     return Attributions(tuple(rows.columns), values, base.reshape(-1), "shap.TreeExplainer", output)
 
 
@@ -153,7 +163,7 @@ def _permutation_attributions(
         def output(matrix: np.ndarray) -> np.ndarray:
             return np.asarray(model.predict_proba(codec.decode(matrix)))[:, positive]
 
-        described = f"probability of class {list(model.classes_)[positive]!r}"
+        described = f"probability of class {_class_label(model, positive)!r}"
     else:
 
         def output(matrix: np.ndarray) -> np.ndarray:
