@@ -9,9 +9,14 @@ plus how far the row lies outside the reference's range: for each numerical colu
 beyond the rule bounds below in units of their width. The forest alone cannot tell a value just
 above the reference maximum from one a hundred times larger (its splits all lie inside the range
 it was fitted on), so without that term values far outside the reference would score no higher
-than the reference's own extremes. A row is an *outlier* when its score is above the reference's
-``1 - contamination`` score quantile, so about ``contamination`` (1 %) of reference-like rows are
-flagged by construction.
+than the reference's own extremes. A row is an *outlier* when its score is above the
+``1 - contamination`` score quantile of reference rows the forest was not fitted on (every other
+row of the reference when it has 1000 or more), so about ``contamination`` (1 %) of reference-like
+rows are flagged by construction.
+
+**Is the share too high?** The section flags the current data when its outlier share is more than
+``SHARE_FACTOR`` (2) times the expected contamination and a one-sided binomial test against the
+expected rate gives ``p < SHARE_P_VALUE`` (0.01): both a large and a significant excess.
 
 **Rules.** A numerical value is *out of range* when it lies outside the reference's
 ``[q0.1%, q99.9%]`` widened by 10 % of that width on each side. The widening keeps the rules
