@@ -51,6 +51,7 @@ from modelmon.errors import InputError, require
 __all__ = ["MongoWriter", "Route", "RowModel", "close_app", "create_app", "parse_features", "serve"]
 
 log = logging.getLogger("modelmon.demo.service")
+_WARN_EVERY = 30.0  # seconds between two warnings about MongoDB
 
 
 @dataclass(frozen=True)
@@ -222,9 +223,15 @@ class MongoWriter:
     down never delays start-up or a request. At most ``queue_size`` documents wait; more are dropped.
     """
 
-    def __init__(self, open_collection: Callable[[], Any], queue_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        open_collection: Callable[[], Any],
+        queue_size: int = 10_000,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self.open_collection = open_collection
         self.queue_size = queue_size
+        self.on_close = on_close
         self.written = 0
         self.failed = 0
         self._documents: queue.Queue[dict[str, Any] | None] = queue.Queue(queue_size)
@@ -232,16 +239,23 @@ class MongoWriter:
         self._thread.start()
 
     @classmethod
-    def from_uri(cls, uri: str, collection: str = "predictions") -> MongoWriter:
-        """A writer to ``collection`` of the URI's database (``modelmon`` when the URI names none)."""
+    def from_uri(cls, uri: str, collection: str = "predictions", timeout_ms: int = 2000) -> MongoWriter:
+        """A writer to ``collection`` of the URI's database (``modelmon`` when the URI names none).
+
+        ``timeout_ms`` bounds how long one insert waits for an unreachable server.
+        """
         pymongo = require("pymongo", "mongo")
+        clients: list[Any] = []
 
         def open_collection() -> Any:
-            client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=2000)
-            database = client.get_default_database(default="modelmon")
-            return database[collection]
+            clients.append(pymongo.MongoClient(uri, serverSelectionTimeoutMS=timeout_ms))
+            return clients[-1].get_default_database(default="modelmon")[collection]
 
-        return cls(open_collection)
+        def close_clients() -> None:
+            for client in clients:
+                client.close()
+
+        return cls(open_collection, on_close=close_clients)
 
     def put(self, document: dict[str, Any]) -> None:
         try:
@@ -258,6 +272,7 @@ class MongoWriter:
 
     def _run(self) -> None:
         collection = None
+        last_warning = -_WARN_EVERY
         while (document := self._documents.get()) is not None:
             try:
                 if collection is None:
@@ -266,7 +281,14 @@ class MongoWriter:
                 self.written += 1
             except Exception as exc:  # MongoDB down or refusing: the prediction was served anyway
                 self.failed += 1
-                log.warning("could not write a prediction document to MongoDB: %r", exc)
+                now = time.monotonic()
+                if now - last_warning >= _WARN_EVERY:  # one line per period, not one per request
+                    last_warning = now
+                    log.warning(
+                        "could not write prediction documents to MongoDB (%d so far): %r", self.failed, exc
+                    )
+        if self.on_close is not None:
+            self.on_close()
 
 
 def _model_version(path: Path) -> str:
