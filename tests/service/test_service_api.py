@@ -196,3 +196,24 @@ def test_attributions_sent_with_events_are_exported(client, service):
     assert summary["explain"]["current"]["x"] == pytest.approx(expected)
     text = client.get("/metrics").text
     assert 'modelmon_feature_attribution{feature="z",model="m"} 0.5' in text
+
+
+def _targets(events, offset: float, seed: int):
+    rng = np.random.default_rng(seed)
+    return [{"id": e["id"], "target": e["prediction"] + offset + 0.1 * rng.normal()} for e in events]
+
+
+def test_concept_drift_detected_online_when_errors_jump(client, service):
+    events = _events(900, seed=3)
+    client.post("/v1/models/m/events", json={"events": events})
+    service.recompute("m")
+    client.post("/v1/models/m/targets", json={"targets": _targets(events[:450], 0.0, 1)})
+    service.recompute("m")
+    assert not client.get("/v1/models/m/summary").json()["concept"]["detected"]
+    client.post("/v1/models/m/targets", json={"targets": _targets(events[450:], 2.0, 2)})
+    service.recompute("m")
+    concept = client.get("/v1/models/m/summary").json()["concept"]
+    assert concept["detected"] and concept["labelled_rows_seen"] == 900
+    assert min(min(d["detections"] or [10**9]) for d in concept["detectors"].values()) > 450
+    metrics = client.get("/metrics").text
+    assert 'modelmon_concept_drift_detected{detector="page_hinkley",model="m"} 1.0' in metrics

@@ -188,7 +188,11 @@ class ProfileSpec:
         known = set(self.schema.monitored_columns) | set(self.schema.segments) | set(self.schema.sensitive)
         known |= {name for name in (self.schema.id, self.schema.timestamp) if name}
         # attributions sent with events arrive as attr_<feature> columns; they are not data columns
-        return [str(name) for name in frame.columns if name not in known and not str(name).startswith("attr_")]
+        return [
+            str(name)
+            for name in frame.columns
+            if name not in known and name != "attributions" and not str(name).startswith("attr_")
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {

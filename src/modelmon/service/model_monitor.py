@@ -88,6 +88,9 @@ class ModelMonitor:
         self._pending_rows: list[dict[str, Any]] = []
         self._pending_targets: dict[str, tuple[Any, int]] = {}
         self._concept: Any = None
+        from modelmon.service.concept import reference_errors
+
+        self._reference_errors = reference_errors(self.schema, frame)
         self.model = _load_model(config.model_file) if config.model_file is not None else None
         self._explained: tuple[float, dict[str, Any]] | None = None
         self._explainer: threading.Thread | None = None
@@ -178,7 +181,7 @@ class ModelMonitor:
     def _feed_concept(self, labelled: pd.DataFrame) -> None:
         from modelmon.service.concept import feed_concept
 
-        self._concept = feed_concept(self._concept, self.schema, labelled)
+        self._concept = feed_concept(self._concept, self.schema, labelled, self._reference_errors)
 
     def _explain(self, inputs: ReportInputs, now: float) -> dict[str, Any]:
         """SHAP on the window's sample in a thread every ``EXPLAIN_SECONDS``; the latest result meanwhile."""
