@@ -17,6 +17,8 @@ so the real cause stays in the traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "EventError",
@@ -66,7 +68,7 @@ class MissingDependencyError(ModelmonError, ImportError):
     """An optional extra is not installed."""
 
 
-def require(module: str, extra: str):  # type: ignore[no-untyped-def]
+def require(module: str, extra: str) -> Any:
     """Import an optional dependency or say which extra installs it.
 
     >>> require("json", "core").dumps([1])

@@ -182,7 +182,7 @@ class ProfileSpec:
         cache = self.state.setdefault("_category_index", {})
         if name not in cache:
             cache[name] = {value: i for i, value in enumerate(self.categories[name])}
-        return cache[name]  # type: ignore[no-any-return]
+        return cache[name]
 
     def _unexpected(self, frame: pd.DataFrame) -> list[str]:
         known = set(self.schema.monitored_columns) | set(self.schema.segments) | set(self.schema.sensitive)

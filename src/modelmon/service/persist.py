@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelmon.errors import ModelmonError
@@ -41,7 +41,7 @@ class Persister:
         self._thread = threading.Thread(target=self._run, name="modelmon-persist", daemon=True)
         self._thread.start()
 
-    def events(self, model: str, documents: list[Mapping[str, Any]]) -> None:
+    def events(self, model: str, documents: Sequence[Mapping[str, Any]]) -> None:
         self._put("events", model, list(documents))
 
     def targets(self, model: str, pairs: list[tuple[str, Any]]) -> None:
