@@ -26,6 +26,8 @@ class Demo:
     config_path: Path
     config: Config
     current: pd.DataFrame
+    #: the same config without model files: no SHAP, for the runs that test something else
+    fast_config_path: Path
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -88,8 +90,12 @@ def write_demo(folder: Path, rows: int = 3000) -> Demo:
     # an absolute store URL: every process (CLI, served flow runs) finds the same file
     data["store"] = f"sqlite:///{(folder / 'events.db').resolve()}"
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    for model in data["models"].values():
+        model["model_file"] = None
+    fast_config_path = folder / "fast.yml"
+    fast_config_path.write_text(yaml.safe_dump(data, sort_keys=False))
     config = load_config(config_path)
     current = pd.read_parquet(folder / "taxi_current.parquet")
     features = config.model(TAXI_MODEL_NAME).schema.features
     post_through_service(config, TAXI_MODEL_NAME, taxi_events(current, features))
-    return Demo(folder, config_path, config, current)
+    return Demo(folder, config_path, config, current, fast_config_path)

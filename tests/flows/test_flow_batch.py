@@ -64,10 +64,11 @@ def _iso(moment: pd.Timestamp) -> str:
     return moment.isoformat()
 
 
-def _batch(demo: Demo, start: pd.Timestamp, end: pd.Timestamp) -> str:
+def _batch(demo: Demo, start: pd.Timestamp, end: pd.Timestamp, explain: bool = False) -> str:
     from modelmon.cli.batch import batch
 
-    arguments = ["--config", str(demo.config_path), "--model", TAXI_MODEL_NAME]
+    config = demo.config_path if explain else demo.fast_config_path
+    arguments = ["--config", str(config), "--model", TAXI_MODEL_NAME]
     result = CliRunner().invoke(batch, [*arguments, "--start", _iso(start), "--end", _iso(end)])
     assert result.exit_code == 0, result.output
     return result.output
@@ -87,7 +88,7 @@ def _report_for(demo: Demo, start: pd.Timestamp, end: pd.Timestamp) -> dict:
 def test_batch_report_finds_the_injected_incident_and_a_control_period_flags_nothing(demo, prefect_api):
     incident = (demo.incident_start, demo.current_end)
     control = (demo.current_start, demo.incident_start)
-    output = _batch(demo, *incident)
+    output = _batch(demo, *incident, explain=True)
     assert "1500 events" in output
     _batch(demo, *control)
 
@@ -98,6 +99,7 @@ def test_batch_report_finds_the_injected_incident_and_a_control_period_flags_not
     assert report["quality"]["columns"]["fare_amount"]["missing_share"] == pytest.approx(0.3, abs=0.05)
     assert report["performance"]["current"]["mae"] > 1.5 * report["performance"]["reference"]["mae"]
     assert report["current_rows"] == 1500 and report["model"] == TAXI_MODEL_NAME
+    assert report["explain"]["applicable"], "the config names a model file: SHAP values are in the report"
 
     json_path = Path(stored["html_path"]).with_suffix(".json")
     assert json_path.parent == demo.config.reports_dir / TAXI_MODEL_NAME
@@ -126,7 +128,7 @@ def test_batch_report_finds_the_injected_incident_and_a_control_period_flags_not
 def test_backfill_writes_one_report_per_period(demo, prefect_api):
     from modelmon.cli.batch import backfill
 
-    arguments = ["--config", str(demo.config_path), "--model", TAXI_MODEL_NAME, "--every", "20m"]
+    arguments = ["--config", str(demo.fast_config_path), "--model", TAXI_MODEL_NAME, "--every", "20m"]
     start, end = _iso(demo.current_start), "2026-01-01T01:40:00Z"
     result = CliRunner().invoke(backfill, [*arguments, "--start", start, "--end", end])
     assert result.exit_code == 0, result.output
@@ -154,7 +156,7 @@ def test_store_errors_are_retried(demo, prefect_api, monkeypatch):
 
     monkeypatch.setattr(batch_flow, "open_store", flaky_open_store)
     result = batch_flow.batch_report(
-        str(demo.config_path), TAXI_MODEL_NAME, start=datetime(2026, 1, 1, 1, 0, tzinfo=UTC),
+        str(demo.fast_config_path), TAXI_MODEL_NAME, start=datetime(2026, 1, 1, 1, 0, tzinfo=UTC),
         end=datetime(2026, 1, 1, 1, 5, tzinfo=UTC),
     )  # fmt: skip
     assert result["current_rows"] == 300 and result["report_id"] is not None
@@ -164,7 +166,7 @@ def test_store_errors_are_retried(demo, prefect_api, monkeypatch):
 def test_a_period_without_events_writes_no_report(demo, prefect_api):
     from modelmon.cli.batch import batch
 
-    arguments = ["--config", str(demo.config_path), "--model", "credit-approval", "--since", "1h"]
+    arguments = ["--config", str(demo.fast_config_path), "--model", "credit-approval", "--since", "1h"]
     result = CliRunner().invoke(batch, arguments)
     assert result.exit_code == 0, result.output
     assert "credit-approval" in result.output and "no events, no report" in result.output
@@ -176,7 +178,7 @@ def test_a_period_without_events_writes_no_report(demo, prefect_api):
 def test_an_error_inside_the_flow_exits_2_with_its_message(demo, prefect_api, tmp_path):
     from modelmon.cli.batch import batch
 
-    config = yaml.safe_load(demo.config_path.read_text())
+    config = yaml.safe_load(demo.fast_config_path.read_text())
     taxi = config["models"][TAXI_MODEL_NAME]
     # the credit file has none of the taxi columns: fitting the reference must fail, and say so
     taxi["reference"] = str(demo.folder / "credit_reference.parquet")
@@ -199,16 +201,8 @@ def test_a_scheduled_run_fires_and_its_report_lands_in_the_store(demo, prefect_s
         before = {entry["id"] for entry in store.reports.list_reports(TAXI_MODEL_NAME, limit=1000)}
 
     command = [sys.executable, "-c", "from modelmon.cli import main; main()", "schedule"]
-    command += [
-        "--config",
-        str(demo.config_path),
-        "--model",
-        TAXI_MODEL_NAME,
-        "--every",
-        "10s",
-        "--period",
-        "1h",
-    ]
+    config = ["--config", str(demo.fast_config_path), "--model", TAXI_MODEL_NAME]
+    command += [*config, "--every", "10s", "--period", "1h"]
     log = tmp_path / "schedule.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
