@@ -17,8 +17,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import bench.batch_store
     import bench.datasets
     import bench.full_report
+    import bench.profile_10m
 
-    for module in (bench.datasets, bench.full_report, bench.batch_store):
+    for module in (bench.datasets, bench.full_report, bench.batch_store, bench.profile_10m):
         monkeypatch.setattr(module, "DATA_DIR", tmp_path)
     return tmp_path
 
@@ -101,3 +102,20 @@ def test_online_paths_on_a_small_service(data_dir: Path, tmp_path: Path) -> None
     lines += online.recompute_times(config, [100, 400], repeats=2)
     assert sum("events/s" in line for line in lines) == 2 and sum("requests/s" in line for line in lines) == 2
     assert "median +" in lines[-4] and "x** | <= 2x |" in lines[-1]
+
+
+@pytest.mark.parametrize("pre_buffer", [True, False])
+def test_profile_10m_child_on_small_data(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], pre_buffer: bool
+) -> None:
+    import pyarrow.parquet as pq
+
+    from bench import profile_10m
+
+    reference, _ = profile_10m.paths(2000)
+    current = profile_10m.write_big(3000, chunk=1000)
+    assert pq.ParquetFile(current).metadata.num_row_groups == 3
+    profile_10m.profile(str(reference), str(current), pre_buffer=pre_buffer)
+    out = last_json(capsys.readouterr().out)
+    assert out["rows"] == 3000 and out["drifted"] == 5
+    assert pq.ParquetFile is not None and "pre_buffer" not in repr(pq.ParquetFile)  # the patch is undone
