@@ -74,6 +74,17 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> Non
             continue
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` on Linux: the child gets SIGTERM when the test process dies, even when the
+    test process is killed before its fixtures tear down (elsewhere this does nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_prefect_server(folder: Path) -> PrefectServer | None:
     """Start a server and wait for its health check; ``None`` (server stopped) when it never answers."""
     home = folder / "prefect-home"
@@ -88,6 +99,7 @@ def start_prefect_server(folder: Path) -> PrefectServer | None:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     server = PrefectServer(process, api_url, home, log)
     deadline = time.monotonic() + START_TIMEOUT

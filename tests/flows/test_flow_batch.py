@@ -17,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from flow_demo import Demo, taxi_events, write_demo
-from prefect_harness import PrefectServer, start_prefect_server, stop_process
+from prefect_harness import PrefectServer, die_with_parent, start_prefect_server, stop_process
 
 from conftest import need
 from modelmon.demo.files import TAXI_MODEL_NAME
@@ -207,7 +207,7 @@ def test_a_scheduled_run_fires_and_its_report_lands_in_the_store(demo, prefect_s
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, env=prefect_server.environment(), cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
