@@ -126,6 +126,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
         # Rates need two scrapes of the prediction service; the window results, one recompute.
         for ready in ("modelmon:http_requests:rate5m", 'modelmon_missing_share{model="taxi-duration"}'):
             assert server.wait_for(ready, timeout=30), f"no {ready}: {server.log()}"
+        # SHAP attributions from the config's model file are computed in the background (seconds to a
+        # minute on a busy machine, most of it shap compiling its helpers once per process)
+        attribution = 'modelmon_feature_attribution{model="taxi-duration"}'
+        log = folder / "serve.log"
+        assert server.wait_for(attribution, timeout=240), f"no {attribution}: {log.read_text()[-3000:]}"
         yield server
 
 
