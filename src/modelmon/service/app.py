@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -94,13 +95,21 @@ class _Api:
         except ValueError as exc:
             return _error(f"body is not valid JSON: {exc}", 400)
 
-    async def events(self, request: Request) -> Response:
-        model = self._model(request)
-        if isinstance(model, Response):
-            return model
-        data = await self._body(request)
-        if isinstance(data, Response):
-            return data
+    def ingest(self, handler: Callable[[str, Any], Response]) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint that checks the model, the token, the size and the JSON before ``handler``."""
+
+        async def endpoint(request: Request) -> Response:
+            model = self._model(request)
+            if isinstance(model, Response):
+                return model
+            data = await self._body(request)
+            if isinstance(data, Response):
+                return data
+            return handler(model, data)
+
+        return endpoint
+
+    def events(self, model: str, data: Any) -> Response:
         if isinstance(data, dict) and "events" in data:
             events = data["events"]
             if not isinstance(events, list):
@@ -113,26 +122,14 @@ class _Api:
         status = 422 if events and not batch.rows else 200
         return _json({"accepted": len(batch.rows), "rejected": batch.rejected}, status)
 
-    async def targets(self, request: Request) -> Response:
-        model = self._model(request)
-        if isinstance(model, Response):
-            return model
-        data = await self._body(request)
-        if isinstance(data, Response):
-            return data
+    def targets(self, model: str, data: Any) -> Response:
         items = data.get("targets") if isinstance(data, dict) else None
         if not isinstance(items, list):
             return _error('expected {"targets": [{"id": ..., "target": ...}]}', 422)
         accepted, rejected = self.service.add_targets(model, items)
         return _json({"accepted": accepted, "rejected": rejected}, 422 if items and not accepted else 200)
 
-    async def iterate(self, request: Request) -> Response:
-        model = self._model(request)
-        if isinstance(model, Response):
-            return model
-        data = await self._body(request)
-        if isinstance(data, Response):
-            return data
+    def iterate(self, model: str, data: Any) -> Response:
         if not isinstance(data, list):
             return _error("expected a JSON list of flat records", 422)
         events = records_to_events(data, self.service.monitors[model].schema)
@@ -242,9 +239,9 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
     registry.register(MonitorCollector(lambda: service.monitors.values(), service.prober.results))
     api = _Api(service, registry)
     routes = [
-        Route("/v1/models/{model}/events", api.events, methods=["POST"]),
-        Route("/v1/models/{model}/targets", api.targets, methods=["POST"]),
-        Route("/iterate/{model}", api.iterate, methods=["POST"]),
+        Route("/v1/models/{model}/events", api.ingest(api.events), methods=["POST"]),
+        Route("/v1/models/{model}/targets", api.ingest(api.targets), methods=["POST"]),
+        Route("/iterate/{model}", api.ingest(api.iterate), methods=["POST"]),
         Route("/v1/models", api.models, methods=["GET"]),
         Route("/v1/models/{model}/summary", api.summary, methods=["GET"]),
         Route("/v1/models/{model}/history", api.history, methods=["GET"]),
