@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import json
 import math
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ __all__ = [
     "event_document",
     "headline",
     "plain",
+    "report_entry",
     "to_json",
     "to_utc",
 ]
@@ -292,6 +294,21 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def latest_timestamp(self, model: str) -> datetime | None:
         """Timestamp of the newest event of ``model``, or ``None`` when it has none."""
+
+
+def report_entry(
+    model: str, report_json: Mapping[str, Any], html_path: str | None, start: Any, end: Any
+) -> dict[str, Any]:
+    """The list entry of a new report: a fresh id, its period, its HTML file and its headline numbers."""
+    return {
+        "id": uuid.uuid4().hex,
+        "model": model,
+        "created_at": to_utc(datetime.now(UTC)),
+        "start": to_utc(start, "start"),
+        "end": to_utc(end, "end"),
+        "html_path": None if html_path is None else str(html_path),
+        **headline(report_json),
+    }
 
 
 class ReportStore(abc.ABC):

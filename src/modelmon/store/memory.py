@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +19,9 @@ from modelmon.store.base import (
     Store,
     UnknownReportError,
     event_document,
-    headline,
     metric_points,
     plain,
+    report_entry,
     to_json,
     to_ms,
     to_utc,
@@ -135,15 +134,7 @@ class MemoryReportStore(ReportStore):
         start: datetime | str | None,
         end: datetime | str | None,
     ) -> str:
-        entry = {
-            "id": uuid.uuid4().hex,
-            "model": model,
-            "created_at": to_utc(datetime.now(UTC)),
-            "start": to_utc(start, "start"),
-            "end": to_utc(end, "end"),
-            "html_path": None if html_path is None else str(html_path),
-            **headline(report_json),
-        }
+        entry = report_entry(model, report_json, html_path, start, end)
         with self._lock:
             # through JSON, as the other backends store it, so what fails there fails here too
             self._reports.append(

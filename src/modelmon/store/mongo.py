@@ -16,7 +16,6 @@ so a target may arrive before or after its event. Reads stream from one server-s
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from itertools import islice
@@ -38,6 +37,7 @@ from modelmon.store.base import (
     headline,
     metric_points,
     plain,
+    report_entry,
     to_json,
     to_ms,
     to_utc,
@@ -198,12 +198,7 @@ class MongoReportStore(ReportStore):
         end: datetime | str | None,
     ) -> str:
         document = {
-            "id": uuid.uuid4().hex,
-            "model": model,
-            "created_at": to_utc(datetime.now(UTC)),
-            "start": to_utc(start, "start"),
-            "end": to_utc(end, "end"),
-            "html_path": None if html_path is None else str(html_path),
+            **report_entry(model, report_json, html_path, start, end),
             **plain(headline(report_json)),
             "report": to_json(report_json, f"report of model {model!r}"),
         }
