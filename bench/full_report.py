@@ -33,11 +33,10 @@ def write_data(rows: int, train_rows: int = TRAIN_ROWS) -> tuple[Path, Path, Pat
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     reference = DATA_DIR / f"taxi_reference_{rows}.parquet"
     current = DATA_DIR / f"taxi_current_{rows}.parquet"
-    model_path = DATA_DIR / "taxi_model.pkl"
+    model_path = DATA_DIR / f"taxi_model_{train_rows}.pkl"
     if not model_path.exists():
-        models.save_model(
-            models.train_taxi_model(taxi_trips(TRAIN_ROWS, seed=100, id_prefix="train-")), model_path
-        )
+        trips = taxi_trips(train_rows, seed=100, id_prefix="train-")
+        models.save_model(models.train_taxi_model(trips), model_path)
     model = models.load_model(model_path)
     if not reference.exists():
         frame = taxi_trips(rows, seed=0, id_prefix="ref-")

@@ -1,7 +1,13 @@
 """Running each tool as its own process and reading its wall time and peak memory.
 
-Each measured command runs in a fresh process so that peak resident memory (``ru_maxrss`` from
-``wait4``) belongs to that tool alone; its last stdout line is a JSON object of its own figures.
+Each measured command runs in a fresh process so that its peak resident memory belongs to that tool
+alone; its last stdout line is a JSON object of its own figures.
+
+The peak is the process's ``VmHWM`` (high-water resident set of its address space, which starts
+afresh at ``exec``), read from ``/proc`` every 10 ms while it runs. ``ru_maxrss`` from ``wait4`` is
+not used: Linux carries the spawning process's high-water mark over ``exec`` into the child's
+``ru_maxrss``, so a child of a benchmark that had just written a large dataset would report the
+parent's memory.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,23 +36,41 @@ class Measurement:
     output: dict[str, Any]
 
 
+def _high_water_kib(pid: int) -> int:
+    """The process's peak resident memory so far (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def measure(command: list[str], env: dict[str, str] | None = None) -> Measurement:
     """Run ``command`` to completion; its last stdout line must be JSON."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, **(env or {})}
     )
-    assert process.stdout is not None and process.stderr is not None
-    with process.stdout, process.stderr:
-        stdout = process.stdout.read()
-        stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = [0]
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(0.01):
+            peak[0] = max(peak[0], _high_water_kib(process.pid))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
+    finished.set()
+    watcher.join()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr.decode()[-3000:]}")
     lines = [line for line in stdout.decode().splitlines() if line.strip()]
-    return Measurement(seconds, usage.ru_maxrss / 1024, json.loads(lines[-1]))
+    return Measurement(seconds, peak[0] / 1024, json.loads(lines[-1]))
 
 
 def python() -> str:
