@@ -212,7 +212,8 @@ def column_distributions(reference: Profile, current: Profile) -> dict[str, Any]
     return result
 
 
-def _wanted_columns(schema: Schema) -> list[str]:
+def wanted_columns(schema: Schema) -> list[str]:
+    """Columns a report reads: monitored ones, segments, sensitive groups, id and timestamp."""
     names = [*schema.monitored_columns, *schema.segments, *schema.sensitive]
     names += [name for name in (schema.id, schema.timestamp) if name]
     return list(dict.fromkeys(names))
@@ -285,7 +286,7 @@ class ReferenceSide:
         cls, frame: pd.DataFrame, schema: Schema, *, sample_rows: int = 5_000, seed: int = 0
     ) -> ReferenceSide:
         spec = ProfileSpec.fit(frame, schema)
-        sample = ReservoirSample(sample_rows, seed=seed, columns=_wanted_columns(schema))
+        sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
         sample.update(frame)
         duplicates = DuplicateCounter(schema.monitored_columns)
         duplicates.update(frame)
@@ -319,7 +320,7 @@ class CurrentSide:
         schema = reference.schema
         self.reference = reference
         self.profile = reference.spec.empty()
-        self.sample = ReservoirSample(sample_rows, seed=seed, columns=_wanted_columns(schema))
+        self.sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
         stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
         self.stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
         self.duplicates = DuplicateCounter(schema.monitored_columns)
@@ -395,7 +396,7 @@ def build_report(
     if isinstance(reference, pd.DataFrame):
         reference_frame = reference
     else:
-        reference_frame = read_frame(reference, None if schema is None else _wanted_columns(schema))
+        reference_frame = read_frame(reference, None if schema is None else wanted_columns(schema))
     schema = schema if schema is not None else Schema.infer(reference_frame)
     reference_side = ReferenceSide.fit(reference_frame, schema, sample_rows=sample_rows, seed=seed)
     if not isinstance(reference, pd.DataFrame):
@@ -407,7 +408,7 @@ def build_report(
     )
     with _progress(progress) as bar:
         task = bar.add_task("profile", total=_rows_total(current)) if bar is not None else None
-        for chunk in _frames(current, _wanted_columns(schema), chunk_rows):
+        for chunk in _frames(current, wanted_columns(schema), chunk_rows):
             current_side.update(chunk)
             if bar is not None:
                 bar.advance(task, len(chunk))

@@ -34,12 +34,10 @@ from typing import Any
 import pandas as pd
 
 from modelmon.config import ModelConfig
-from modelmon.engine.build import DuplicateCounter, Report, column_distributions
-from modelmon.engine.report import ReportInputs, run_sections
-from modelmon.engine.sample import ReservoirSample, StreamKeeper
+from modelmon.engine.build import CurrentSide, Report
 from modelmon.errors import InputError
 from modelmon.flows.frames import store_frame_to_schema
-from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState, wanted_columns
+from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState
 
 __all__ = ["STREAM_ROWS", "CurrentProfile", "headline_metrics", "load_model_file", "report_paths"]
 
@@ -47,30 +45,17 @@ __all__ = ["STREAM_ROWS", "CurrentProfile", "headline_metrics", "load_model_file
 STREAM_ROWS = 20_000
 
 
-class CurrentProfile:
-    """Accumulates chunks of one period against the fitted reference; :meth:`report` finishes it."""
+class CurrentProfile(CurrentSide):
+    """The builder's current side for one model's period, fed from the store; :meth:`report` finishes it."""
 
     def __init__(self, model: ModelConfig, reference: ReferenceState, sample_rows: int = SAMPLE_ROWS) -> None:
+        super().__init__(reference, sample_rows=sample_rows, stream_rows=STREAM_ROWS)
         self.model = model
-        self.reference = reference
-        schema = model.schema
-        self.profile = reference.spec.empty()
-        self.sample = ReservoirSample(sample_rows, seed=1, columns=wanted_columns(model))
-        stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
-        self.stream = StreamKeeper(STREAM_ROWS, [name for name in stream_columns if name], schema.timestamp)
-        self.duplicates = DuplicateCounter(schema.monitored_columns)
         self.chunks = 0
-
-    @property
-    def rows(self) -> int:
-        return self.profile.rows
 
     def update(self, chunk: pd.DataFrame) -> None:
         """Add one chunk already in the schema's column names."""
-        self.profile = self.profile + self.reference.spec.profile(chunk)
-        self.sample.update(chunk)
-        self.stream.update(chunk)
-        self.duplicates.update(chunk)
+        super().update(chunk)
         self.chunks += 1
 
     def update_from_store(self, frames: Iterable[pd.DataFrame]) -> None:
@@ -78,30 +63,9 @@ class CurrentProfile:
         for frame in frames:
             self.update(store_frame_to_schema(frame, self.model.schema))
 
-    def report(self, estimator: Any = None) -> Report:
+    def report(self, estimator: Any = None, **options: Any) -> Report:
         """Run every section of the engine over the reference and what was added so far."""
-        reference = self.reference
-        inputs = ReportInputs(
-            reference=reference.profile,
-            current=self.profile,
-            reference_sample=reference.sample,
-            current_sample=self.sample.frame(),
-            current_stream=self.stream.frame() if self.stream.columns else None,
-            drift=self.model.drift,
-            model=estimator,
-            options={
-                "duplicates": {**self.duplicates.result(), "reference_share": reference.duplicate_share}
-            },
-        )
-        return Report(
-            sections=run_sections(inputs),
-            reference_rows=reference.profile.rows,
-            current_rows=self.profile.rows,
-            schema=self.model.schema,
-            distributions=column_distributions(reference.profile, self.profile),
-            reference_profile=reference.profile,
-            current_profile=self.profile,
-        )
+        return super().report(drift=self.model.drift, model=estimator, options=options or None)
 
 
 def load_model_file(path: str | os.PathLike[str] | None) -> Any:

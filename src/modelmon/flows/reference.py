@@ -29,12 +29,9 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pandas as pd
-
 from modelmon.config import ModelConfig
-from modelmon.engine.build import DuplicateCounter
-from modelmon.engine.profile import Profile, ProfileSpec
-from modelmon.engine.sample import ReservoirSample
+from modelmon.engine.build import ReferenceSide
+from modelmon.engine.build import wanted_columns as build_wanted_columns
 from modelmon.errors import ConfigError, InputError
 
 __all__ = ["CACHE_FORMAT", "ReferenceState", "cache_key", "load_reference", "wanted_columns"]
@@ -46,23 +43,16 @@ SAMPLE_ROWS = 5_000
 
 
 @dataclass
-class ReferenceState:
-    """What a batch report needs from the reference: spec, profile, a bounded sample, duplicates."""
+class ReferenceState(ReferenceSide):
+    """The builder's fitted reference, plus which file it came from and whether the cache had it."""
 
-    spec: ProfileSpec
-    profile: Profile
-    sample: pd.DataFrame
-    duplicate_share: float | None
-    source: str
+    source: str = ""
     from_cache: bool = field(default=False, compare=False)
 
 
 def wanted_columns(model: ModelConfig) -> list[str]:
     """Columns a report reads: monitored ones, segments, sensitive groups, id and timestamp."""
-    schema = model.schema
-    names = [*schema.monitored_columns, *schema.segments, *schema.sensitive]
-    names += [name for name in (schema.id, schema.timestamp) if name]
-    return list(dict.fromkeys(names))
+    return build_wanted_columns(model.schema)
 
 
 def _reference_path(model: ModelConfig) -> Path:
@@ -95,14 +85,8 @@ def fit_reference(model: ModelConfig, sample_rows: int = SAMPLE_ROWS) -> Referen
 
     path = _reference_path(model)
     frame = read_frame(path, wanted_columns(model))
-    spec = ProfileSpec.fit(frame, model.schema)
-    sample = ReservoirSample(sample_rows, seed=0, columns=wanted_columns(model))
-    sample.update(frame)
-    duplicates = DuplicateCounter(model.schema.monitored_columns)
-    duplicates.update(frame)
-    counts = duplicates.result()
-    share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
-    return ReferenceState(spec, spec.profile(frame), sample.frame(), share, str(path))
+    side = ReferenceSide.fit(frame, model.schema, sample_rows=sample_rows)
+    return ReferenceState(side.spec, side.profile, side.sample, side.duplicate_share, str(path))
 
 
 def load_reference(
