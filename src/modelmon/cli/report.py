@@ -79,10 +79,16 @@ def _number(value: Any) -> str:
 
 
 def _summary(result: Any, written: list[Path]) -> None:
+    import io
+    import shutil
+
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=False, highlight=False)
+    # rendered to text first and written with click, so the summary goes wherever click's stdout
+    # goes (a pipe, a file, a test runner) whatever terminal rich thinks it is on
+    buffer = io.StringIO()
+    console = Console(file=buffer, highlight=False, width=shutil.get_terminal_size((100, 20)).columns)
     data = result.to_dict()
     console.print(
         f"Compared {data['current_rows']:,} current rows with {data['reference_rows']:,} reference rows."
@@ -117,6 +123,7 @@ def _summary(result: Any, written: list[Path]) -> None:
         console.print(f"Wrote {path}", markup=False)
     if not written:
         console.print("Nothing written: add --json FILE and/or --html FILE to save the report.")
+    click.echo(buffer.getvalue(), nl=False)
 
 
 @click.command("report")
