@@ -94,7 +94,7 @@ def test_online_paths_on_a_small_service(data_dir: Path, tmp_path: Path) -> None
     service = online.start_service(config, port)
     try:
         events = online.demo_events(config.parent, 1000)
-        lines = online.ingest(port, events, requests=100)
+        lines = online.ingest(port, service.pid, events, requests=100)
         lines += online.added_latency(config.parent, f"http://127.0.0.1:{port}", requests=50)
     finally:
         online.stop_service(service)
@@ -119,3 +119,15 @@ def test_profile_10m_child_on_small_data(
     out = last_json(capsys.readouterr().out)
     assert out["rows"] == 3000 and out["drifted"] == 5
     assert pq.ParquetFile is not None and "pre_buffer" not in repr(pq.ParquetFile)  # the patch is undone
+
+
+def test_drift_stages_account_for_every_stage(data_dir: Path) -> None:
+    from bench.datasets import paths
+
+    from bench import drift_stages
+
+    reference, current = (str(path) for path in paths(2000))
+    with drift_stages.parts("none"):
+        stages = drift_stages.stages(reference, current, chunk_rows=500)
+    assert [name.split()[0] for name, *_ in stages] == ["read", "fit", "profile", "read", "profile", "drift"]
+    assert all(seconds >= 0 and 0 < rss <= peak for _, seconds, rss, peak in stages)
