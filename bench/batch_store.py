@@ -26,16 +26,20 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.datasets import DATA_DIR
 from bench.full_report import write_data
 from bench.harness import measure, python
 
+if TYPE_CHECKING:
+    from modelmon.config import ModelConfig
+
 MODEL = "taxi-duration"
 REFERENCE_ROWS = 100_000
 
 
-def model_config(reference: str) -> object:
+def model_config(reference: str) -> ModelConfig:
     from modelmon.config import ModelConfig
     from modelmon.demo import models
     from modelmon.schema import Schema
@@ -96,13 +100,13 @@ def report_child(source: str, data: str, reference: str, chunk_rows: int) -> Non
 
     started = time.perf_counter()
     model = model_config(reference)
-    current = CurrentProfile(model, fit_reference(model))  # type: ignore[arg-type]
+    current = CurrentProfile(model, fit_reference(model))
     fitted = time.perf_counter()
     if source == "store":
         with open_store(f"sqlite:///{data}") as store:
             current.update_from_store(store.events.read_frames(MODEL, chunk_rows=chunk_rows))
     else:
-        for chunk in read_frames(data, wanted_columns(model), chunk_rows=chunk_rows):  # type: ignore[arg-type]
+        for chunk in read_frames(data, wanted_columns(model), chunk_rows=chunk_rows):
             current.update(chunk)
     profiled = time.perf_counter()
     report = current.report().to_dict()

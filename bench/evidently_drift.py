@@ -56,9 +56,9 @@ def main(
     started = time.perf_counter()
     numerical = [name for name in numerical_names.split(",") if name]
     categorical = [name for name in categorical_names.split(",") if name]
-    columns = (numerical + categorical) or None
-    reference = pd.read_parquet(reference_path, columns=columns)
-    current = pd.read_parquet(current_path, columns=columns)
+    wanted = (numerical + categorical) or None
+    reference = pd.read_parquet(reference_path, columns=wanted)
+    current = pd.read_parquet(current_path, columns=wanted)
     numerical = numerical or [c for c in reference.columns if c.startswith("num_")]
     categorical = categorical or [c for c in reference.columns if c.startswith("cat_")]
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)

@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--no-pre-buffer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        profile(*args.child, pre_buffer=not args.no_pre_buffer)
+        reference_path, current_path = args.child
+        profile(reference_path, current_path, pre_buffer=not args.no_pre_buffer)
         return
     reference, _ = paths(200_000)
     current = write_big(args.rows)

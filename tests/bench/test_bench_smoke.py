@@ -25,7 +25,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def last_json(text: str) -> dict[str, object]:
-    return json.loads([line for line in text.splitlines() if line.strip()][-1])  # type: ignore[no-any-return]
+    return json.loads([line for line in text.splitlines() if line.strip()][-1])
 
 
 def test_drift_vs_scipy_end_to_end(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
