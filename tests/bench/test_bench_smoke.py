@@ -131,3 +131,23 @@ def test_drift_stages_account_for_every_stage(data_dir: Path) -> None:
         stages = drift_stages.stages(reference, current, chunk_rows=500)
     assert [name.split()[0] for name, *_ in stages] == ["read", "fit", "profile", "read", "profile", "drift"]
     assert all(seconds >= 0 and 0 < rss <= peak for _, seconds, rss, peak in stages)
+
+
+def test_cells_lookup_alternatives_match_the_engine(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from bench import cells_lookup
+    from modelmon.engine.columns import cells_of
+
+    # edges closer than a grid cell, values on, between and beyond the edges
+    edges = np.array([1.0, 2.0, 2.0 + 1e-9, 3.0, 10.0])
+    values = np.array([0.5, 1.0, 1.5, 2.0, 2.0 + 5e-10, 2.0 + 1e-9, 9.99, 10.0, 11.0, 3.0])
+    grid = cells_lookup.grid_of(edges, 8)
+    assert np.array_equal(cells_lookup.cells_by_grid(edges, values, grid), cells_of(edges, values))
+    counts, _ = cells_lookup.counts_from_sorted(edges, np.sort(values))
+    assert np.array_equal(counts, np.bincount(cells_of(edges, values), minlength=2 * len(edges) + 1))
+    monkeypatch.setattr("sys.argv", ["cells_lookup", "--rows", "3000"])
+    cells_lookup.main()  # checks every column cell for cell itself
+    assert capsys.readouterr().out.count("x |") == 2
