@@ -4,19 +4,17 @@
 
 Prints one JSON line: seconds spent and, per column, the drift decision, score and test.
 
-``--parts none`` profiles the columns only, which is the work the drift section needs:
-``ProfileSpec.fit`` otherwise also fits the model-level parts (an IsolationForest for the outlier
-section) and scores every chunk with it. ``--report`` builds the whole report (every section that
-applies) with :func:`modelmon.engine.build.build_report` instead.
+``--parts none`` profiles the columns only (``ProfileSpec.fit_profile(..., parts=())``), which is
+the work the drift section needs; ``--parts default`` also fits the model-level parts (an
+IsolationForest for the outlier section) and scores every chunk with it. ``--report`` builds the
+whole report (every section that applies) with :func:`modelmon.engine.build.build_report` instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -28,24 +26,15 @@ from modelmon.io import read_frame, read_frames
 from modelmon.schema import Schema
 
 
-@contextlib.contextmanager
-def parts(which: str) -> Iterator[None]:
-    """The registered model-level parts as they are, or none of them."""
-    if which == "none":
-        with mock.patch.dict(PART_TYPES, clear=True):
-            yield
-    else:
-        yield
-
-
-def drift_only(reference_path: str, current_path: str, chunk_rows: int) -> dict[str, Any]:
+def drift_only(
+    reference_path: str, current_path: str, chunk_rows: int, parts: tuple[str, ...] | None = ()
+) -> dict[str, Any]:
     reference = read_frame(reference_path)
     schema = Schema(
         numerical=[c for c in reference.columns if c.startswith("num_")],
         categorical=[c for c in reference.columns if c.startswith("cat_")],
     )
-    spec = ProfileSpec.fit(reference, schema)
-    reference_profile = spec.profile(reference)
+    spec, reference_profile = ProfileSpec.fit_profile(reference, schema, parts=parts)
     del reference
     current_profile = spec.profile_chunks(read_frames(current_path, chunk_rows=chunk_rows))
     result = data_drift(reference_profile, current_profile, DriftSettings())
@@ -81,9 +70,14 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=250_000)
     args = parser.parse_args()
     started = time.perf_counter()
-    with parts(args.parts):
-        work = full_report if args.report else drift_only
-        columns = work(args.reference, args.current, args.chunk_rows)
+    if args.report:
+        # the report builder fits every registered part; "none" empties the table for this run
+        table = {} if args.parts == "none" else PART_TYPES
+        with mock.patch.dict(PART_TYPES, table, clear=True):
+            columns = full_report(args.reference, args.current, args.chunk_rows)
+    else:
+        chosen = () if args.parts == "none" else None
+        columns = drift_only(args.reference, args.current, args.chunk_rows, chosen)
     print(json.dumps({"drift_seconds": time.perf_counter() - started, "columns": columns}))
 
 

@@ -109,7 +109,8 @@ def read_frames(
         if kind == "parquet":
             import pyarrow.parquet as pq
 
-            parquet = pq.ParquetFile(file)
+            # without pre-buffering, row groups already read are released as the loop goes on
+            parquet = pq.ParquetFile(file, pre_buffer=False)
             if not wanted:
                 for start in range(0, parquet.metadata.num_rows, chunk_rows):
                     yield pd.DataFrame(

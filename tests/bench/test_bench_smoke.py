@@ -49,9 +49,8 @@ def test_modelmon_drift_parts_off_gives_the_same_decisions(data_dir: Path) -> No
     from bench import modelmon_drift
 
     reference, current = (str(path) for path in paths(2000))
-    with modelmon_drift.parts("none"):
-        bare = modelmon_drift.drift_only(reference, current, 500)
-    assert bare == modelmon_drift.drift_only(reference, current, 500)
+    bare = modelmon_drift.drift_only(reference, current, 500, parts=())
+    assert bare == modelmon_drift.drift_only(reference, current, 500, parts=None)
     report = modelmon_drift.full_report(reference, current, 500)
     assert {name: c["detected"] for name, c in report.items()} == {
         name: c["detected"] for name, c in bare.items()
@@ -127,9 +126,8 @@ def test_drift_stages_account_for_every_stage(data_dir: Path) -> None:
     from bench import drift_stages
 
     reference, current = (str(path) for path in paths(2000))
-    with drift_stages.parts("none"):
-        stages = drift_stages.stages(reference, current, chunk_rows=500)
-    assert [name.split()[0] for name, *_ in stages] == ["read", "fit", "profile", "read", "profile", "drift"]
+    stages = drift_stages.stages(reference, current, chunk_rows=500)
+    assert [name.split()[0] for name, *_ in stages] == ["read", "fit", "read", "profile", "drift"]
     assert all(seconds >= 0 and 0 < rss <= peak for _, seconds, rss, peak in stages)
 
 

@@ -123,3 +123,38 @@ def test_profiles_of_different_references_do_not_add():
     second = ProfileSpec.fit(_reference(seed=2), SCHEMA)
     with pytest.raises(SchemaError, match="different reference"):
         first.profile(_reference()) + second.profile(_reference())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=300),
+    st.lists(st.floats(-2e3, 2e3, allow_nan=False), min_size=1, max_size=3000),
+)
+def test_edge_lookup_gives_exactly_the_cells_of_a_binary_search(reference, current):
+    from modelmon.engine.columns import EdgeLookup, cells_of
+
+    edges = np.unique(np.round(np.asarray(reference), 2))
+    values = np.concatenate(
+        [np.asarray(current), edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)]
+    )
+    assert np.array_equal(EdgeLookup(edges, grid=64).cells(values), cells_of(edges, values))
+
+
+def test_reference_profile_from_sorted_values_equals_profiling_it():
+    reference = _reference(rows=20_000, seed=9)
+    spec, profile = ProfileSpec.fit_profile(reference, SCHEMA, max_bins=200)
+    _close(profile, spec.profile(reference))
+
+
+def test_large_frames_profile_the_same_on_threads():
+    from modelmon.engine import profile as profile_module
+
+    reference = _reference(rows=60_000, seed=4)
+    spec = ProfileSpec.fit(reference, SCHEMA, parts=())
+    assert spec.state == {} or set(spec.state) <= {"_edge_lookups", "_category_index"}
+    threaded = spec.profile(reference)
+    rows, profile_module.PARALLEL_ROWS = profile_module.PARALLEL_ROWS, 10**9
+    try:
+        _close(threaded, spec.profile(reference))
+    finally:
+        profile_module.PARALLEL_ROWS = rows

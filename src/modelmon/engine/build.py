@@ -285,14 +285,14 @@ class ReferenceSide:
     def fit(
         cls, frame: pd.DataFrame, schema: Schema, *, sample_rows: int = 5_000, seed: int = 0
     ) -> ReferenceSide:
-        spec = ProfileSpec.fit(frame, schema)
+        spec, profile = ProfileSpec.fit_profile(frame, schema)
         sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
         sample.update(frame)
         duplicates = DuplicateCounter(schema.monitored_columns)
         duplicates.update(frame)
         counts = duplicates.result()
         share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
-        return cls(spec, spec.profile(frame), sample.frame(), share)
+        return cls(spec, profile, sample.frame(), share)
 
     @property
     def schema(self) -> Schema:

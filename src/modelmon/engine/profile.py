@@ -23,14 +23,22 @@ True
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from modelmon.engine.columns import CategoricalColumn, NumericalColumn, category_labels, numeric_values
+from modelmon.engine.columns import (
+    CategoricalColumn,
+    EdgeLookup,
+    NumericalColumn,
+    category_labels,
+    numeric_values,
+)
 from modelmon.errors import SchemaError
 from modelmon.schema import Schema
 
@@ -46,14 +54,34 @@ Column = NumericalColumn | CategoricalColumn
 
 def _edges(values: np.ndarray, max_bins: int) -> tuple[np.ndarray, bool]:
     """Reference unique values when there are at most ``max_bins``, otherwise quantile edges."""
-    if len(values) == 0:
+    return _edges_of_sorted(np.sort(values), max_bins)
+
+
+def _edges_of_sorted(ordered: np.ndarray, max_bins: int) -> tuple[np.ndarray, bool]:
+    if len(ordered) == 0:
         return np.array([0.0]), True
-    ordered = np.sort(values)
     distinct = np.concatenate(([True], ordered[1:] != ordered[:-1]))
     if distinct.sum() <= max_bins:
         return ordered[distinct], True
     positions = np.linspace(0, len(ordered) - 1, max_bins + 1).round().astype(np.int64)
     return np.unique(ordered[positions]), False
+
+
+#: frames with at least this many rows are profiled column by column on a few threads (numpy's
+#: sorting and searching release the GIL, so columns run side by side)
+PARALLEL_ROWS = 50_000
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _map(function: Callable[[str], Any], names: Sequence[str], rows: int) -> list[Any]:
+    global _POOL
+    if rows < PARALLEL_ROWS or len(names) < 2:
+        return [function(name) for name in names]
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="modelmon-profile"
+        )
+    return list(_POOL.map(function, names))
 
 
 @dataclass
@@ -79,8 +107,38 @@ class ProfileSpec:
         *,
         max_bins: int = DEFAULT_MAX_BINS,
         max_categories: int = DEFAULT_MAX_CATEGORIES,
+        parts: Sequence[str] | None = None,
     ) -> ProfileSpec:
-        """Fix edges and categories from the reference frame."""
+        """Fix edges and categories from the reference frame.
+
+        ``parts`` names the model-level parts to fit (all registered ones by default; ``()`` for
+        column summaries only, which is all the drift and quality sections read).
+        """
+        return cls._fit(reference, schema, max_bins, max_categories, parts)[0]
+
+    @classmethod
+    def fit_profile(
+        cls,
+        reference: pd.DataFrame,
+        schema: Schema,
+        *,
+        max_bins: int = DEFAULT_MAX_BINS,
+        max_categories: int = DEFAULT_MAX_CATEGORIES,
+        parts: Sequence[str] | None = None,
+    ) -> tuple[ProfileSpec, Profile]:
+        """The spec and the reference's own profile, reusing the sort that chose the edges."""
+        spec, ordered = cls._fit(reference, schema, max_bins, max_categories, parts)
+        return spec, spec._profile(reference, ordered)
+
+    @classmethod
+    def _fit(
+        cls,
+        reference: pd.DataFrame,
+        schema: Schema,
+        max_bins: int,
+        max_categories: int,
+        parts: Sequence[str] | None,
+    ) -> tuple[ProfileSpec, dict[str, tuple[np.ndarray, int, int]]]:
         missing = [name for name in schema.monitored_columns if name not in reference.columns]
         required_missing = [name for name in missing if name != schema.target]
         if required_missing:
@@ -89,12 +147,17 @@ class ProfileSpec:
                 f"it has {list(map(str, reference.columns))}"
             )
         spec = cls(schema)
-        for name in schema.monitored_columns:
-            if name not in reference.columns:
-                continue
-            if schema.kind(name) == "numerical":
-                values, _, _ = numeric_values(reference[name])
-                spec.edges[name], spec.exact[name] = _edges(values, max_bins)
+        present = [name for name in schema.monitored_columns if name in reference.columns]
+        numerical = [name for name in present if schema.kind(name) == "numerical"]
+
+        def sort(name: str) -> tuple[np.ndarray, int, int]:
+            values, missing_count, type_errors = numeric_values(reference[name])
+            return np.sort(values), missing_count, type_errors
+
+        ordered = dict(zip(numerical, _map(sort, numerical, len(reference)), strict=True))
+        for name in present:
+            if name in ordered:
+                spec.edges[name], spec.exact[name] = _edges_of_sorted(ordered[name][0], max_bins)
             else:
                 codes, labels, _ = category_labels(reference[name])
                 frequency = np.bincount(codes[codes >= 0], minlength=len(labels))
@@ -104,10 +167,12 @@ class ProfileSpec:
         from modelmon.engine.parts import PART_TYPES
 
         for part_name, part_type in PART_TYPES.items():
+            if parts is not None and part_name not in parts:
+                continue
             state = part_type.fit(reference, spec)
             if state is not None:
                 spec.state[part_name] = state
-        return spec
+        return spec, ordered
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -139,21 +204,37 @@ class ProfileSpec:
 
     def profile(self, frame: pd.DataFrame) -> Profile:
         """Profile one frame or chunk; schema columns missing from it are recorded, not fatal."""
-        columns: dict[str, Column] = {}
-        absent: list[str] = []
-        for name in self.columns:
-            if name not in frame.columns:
-                absent.append(name)
-                column: Column = (
-                    NumericalColumn.empty(self.edges[name])
-                    if name in self.edges
-                    else CategoricalColumn.empty(self.categories[name])
-                )
-            elif name in self.edges:
-                column = NumericalColumn.from_series(self.edges[name], frame[name])
-            else:
-                column = CategoricalColumn.from_series(self.categories[name], frame[name], self._index(name))
-            columns[name] = column
+        return self._profile(frame, {})
+
+    def _lookup(self, name: str) -> EdgeLookup:
+        lookups = self.state.setdefault("_edge_lookups", {})
+        if name not in lookups:
+            lookups[name] = EdgeLookup(self.edges[name])
+        return lookups[name]
+
+    def _column(
+        self, frame: pd.DataFrame, name: str, ordered: Mapping[str, tuple[np.ndarray, int, int]]
+    ) -> Column:
+        if name not in frame.columns:
+            if name in self.edges:
+                return NumericalColumn.empty(self.edges[name])
+            return CategoricalColumn.empty(self.categories[name])
+        if name in ordered:
+            return NumericalColumn.from_sorted(self.edges[name], *ordered[name])
+        if name in self.edges:
+            return NumericalColumn.from_series(self.edges[name], frame[name], self._lookup(name))
+        return CategoricalColumn.from_series(self.categories[name], frame[name], self._index(name))
+
+    def _profile(self, frame: pd.DataFrame, ordered: Mapping[str, tuple[np.ndarray, int, int]]) -> Profile:
+        names = list(self.columns)
+        for name in names:  # build shared lookups before the threads use them
+            if name in self.edges and name in frame.columns and name not in ordered:
+                self._lookup(name)
+            elif name in self.categories:
+                self._index(name)
+        built = _map(lambda name: self._column(frame, name, ordered), names, len(frame))
+        columns: dict[str, Column] = dict(zip(names, built, strict=True))
+        absent = [name for name in names if name not in frame.columns]
         from modelmon.engine.parts import PART_TYPES
 
         parts = {}

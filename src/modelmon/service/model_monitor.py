@@ -75,8 +75,7 @@ class ModelMonitor:
         self.name = config.name
         self.schema = config.schema
         frame = reference if reference is not None else load_reference(config)
-        self.spec = ProfileSpec.fit(frame, self.schema)
-        self.reference = self.spec.profile(frame)
+        self.spec, self.reference = ProfileSpec.fit_profile(frame, self.schema)
         self.reference_sample = (
             frame.sample(min(len(frame), sample_rows), random_state=0) if len(frame) else frame
         )

@@ -27,7 +27,6 @@ cell counts as a value, which is not what the test is meant for.
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 from modelmon.engine.drift.binning import Column, require_values, value_counts
 
@@ -36,6 +35,8 @@ __all__ = ["chisquare"]
 
 def chisquare(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
     """Chi-square statistic and p-value."""
+    import scipy.stats
+
     require_values(reference, current)
     ref, cur = value_counts(reference, current)
     if len(ref) < 2:

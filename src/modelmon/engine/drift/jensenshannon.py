@@ -17,7 +17,7 @@ makes the distance exact when several new values share one cell.
 
 from __future__ import annotations
 
-from scipy.spatial import distance
+import numpy as np
 
 from modelmon.engine.drift.binning import Column, binned_counts, require_values
 
@@ -28,4 +28,13 @@ def jensenshannon(reference: Column, current: Column, exact: bool) -> tuple[floa
     """Jensen-Shannon distance (no p-value)."""
     require_values(reference, current)
     ref, cur = binned_counts(reference, current, exact)
-    return float(distance.jensenshannon(ref / ref.sum(), cur / cur.sum())), None
+    p, q = ref / ref.sum(), cur / cur.sum()
+    middle = (p + q) / 2
+    # scipy.spatial.distance.jensenshannon's formula (natural log), without importing scipy
+    divergence = _relative_entropy(p, middle) + _relative_entropy(q, middle)
+    return float(np.sqrt(max(divergence, 0.0) / 2)), None
+
+
+def _relative_entropy(p: np.ndarray, q: np.ndarray) -> float:
+    present = p > 0
+    return float(np.sum(p[present] * np.log(p[present] / q[present])))

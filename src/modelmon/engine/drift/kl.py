@@ -15,8 +15,6 @@ Bins as in :func:`~modelmon.engine.drift.binning.binned_counts`.
 
 from __future__ import annotations
 
-import scipy.stats
-
 from modelmon.engine.drift.binning import Column, binned_counts, fill_empty, require_values
 
 __all__ = ["kl_div"]
@@ -24,6 +22,8 @@ __all__ = ["kl_div"]
 
 def kl_div(reference: Column, current: Column, exact: bool) -> tuple[float, None]:
     """KL divergence (no p-value)."""
+    import scipy.stats
+
     require_values(reference, current)
     ref, cur = binned_counts(reference, current, exact)
     ref_shares, cur_shares = fill_empty(ref / ref.sum()), fill_empty(cur / cur.sum())

@@ -39,7 +39,6 @@ Kolmogorov's limiting distribution with Stephens' small-sample correction,
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 from modelmon.engine.columns import NumericalColumn
 from modelmon.engine.drift.binning import Column, require_values
@@ -75,6 +74,8 @@ def ks_statistic_bounds(reference: NumericalColumn, current: NumericalColumn) ->
 
 
 def _p_value(reference: NumericalColumn, current: NumericalColumn, statistic: float) -> float:
+    import scipy.stats
+
     n, m = reference.count, current.count
     if max(n, m) <= EXACT_MAX_VALUES:
         cells = np.arange(len(reference.cell_counts))

@@ -37,7 +37,6 @@ lies inside the same bounds: ``|score - exact| <= (upper - lower) / std``, which
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 from modelmon.engine.columns import NumericalColumn
 from modelmon.engine.drift.binning import Column, require_values
@@ -86,10 +85,32 @@ def _interval_integrals(
     return before, inside, integral
 
 
+def weighted_w1(u: np.ndarray, v: np.ndarray, u_weights: np.ndarray, v_weights: np.ndarray) -> float:
+    """``W1`` between two weighted point sets: the area between their CDFs.
+
+    The same computation as ``scipy.stats.wasserstein_distance(u, v, u_weights, v_weights)``,
+    without importing scipy.stats (most of a cold start's time).
+
+    >>> weighted_w1(np.array([0.0, 1.0]), np.array([1.0, 2.0]), np.array([1, 1]), np.array([1, 1]))
+    1.0
+    """
+    u_order, v_order = np.argsort(u), np.argsort(v)
+    points = np.concatenate((u, v))
+    points.sort(kind="mergesort")
+    steps = np.diff(points)
+    u_cdf = np.searchsorted(u[u_order], points[:-1], "right")
+    v_cdf = np.searchsorted(v[v_order], points[:-1], "right")
+    u_running = np.concatenate(([0.0], np.cumsum(u_weights[u_order], dtype=float)))
+    v_running = np.concatenate(([0.0], np.cumsum(v_weights[v_order], dtype=float)))
+    u_share = u_running[u_cdf] / u_running[-1]
+    v_share = v_running[v_cdf] / v_running[-1]
+    return float(np.sum(np.abs(u_share - v_share) * steps))
+
+
 def wasserstein_bounds(reference: NumericalColumn, current: NumericalColumn) -> tuple[float, float, float]:
     """``W1`` (not normed) between the profiles: the estimate, a lower and an upper bound."""
     require_values(reference, current)
-    estimate = scipy.stats.wasserstein_distance(
+    estimate = weighted_w1(
         _positions(reference), _positions(current), reference.cell_counts, current.cell_counts
     )
     low, high = min(reference.min, current.min), max(reference.max, current.max)

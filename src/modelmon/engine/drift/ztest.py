@@ -19,7 +19,6 @@ and 1 otherwise, and the two shares of 1 are compared with the pooled-variance Z
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 from modelmon.engine.drift.binning import Column, require_values, sorted_value_counts
 
@@ -28,6 +27,8 @@ __all__ = ["ztest"]
 
 def ztest(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
     """Z statistic and two-sided p-value."""
+    import scipy.stats
+
     require_values(reference, current)
     ref, cur = sorted_value_counts(reference, current)
     if len(ref) == 1:
