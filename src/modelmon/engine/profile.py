@@ -164,6 +164,8 @@ class ProfileSpec:
                 order = sorted(range(len(labels)), key=lambda i: (-frequency[i], labels[i]))
                 spec.categories[name] = tuple(labels[i] for i in order[:max_categories])
                 spec.truncated[name] = len(labels) > max_categories
+        if parts is not None and not parts:
+            return spec, ordered  # column summaries only: the part modules (and sklearn) stay unloaded
         from modelmon.engine.parts import PART_TYPES
 
         for part_name, part_type in PART_TYPES.items():
@@ -235,14 +237,15 @@ class ProfileSpec:
         built = _map(lambda name: self._column(frame, name, ordered), names, len(frame))
         columns: dict[str, Column] = dict(zip(names, built, strict=True))
         absent = [name for name in names if name not in frame.columns]
-        from modelmon.engine.parts import PART_TYPES
-
         parts = {}
-        for part_name, part_type in PART_TYPES.items():
-            if part_name in self.state:
-                part = part_type.build(frame, self)
-                if part is not None:
-                    parts[part_name] = part
+        if any(not key.startswith("_") for key in self.state):  # "_" keys are caches, not parts
+            from modelmon.engine.parts import PART_TYPES
+
+            for part_name, part_type in PART_TYPES.items():
+                if part_name in self.state:
+                    part = part_type.build(frame, self)
+                    if part is not None:
+                        parts[part_name] = part
         return Profile(
             self,
             len(frame),
