@@ -38,7 +38,13 @@ from modelmon.engine.performance import (
     model_arrays,
     performance_state,
 )
-from modelmon.engine.performance_parts import N_SCORE_BINS, roc_auc_from_histograms, score_bins
+from modelmon.engine.performance_parts import (
+    N_SCORE_BINS,
+    dense_counts,
+    roc_auc_from_histograms,
+    score_bins,
+    sparse_counts,
+)
 from modelmon.engine.report import ReportInputs
 from modelmon.errors import SchemaError
 
@@ -138,21 +144,19 @@ class EstimatedPart:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"unscored": self.unscored}
-        for name in ("predicted_positive", "predicted_negative"):
-            values = getattr(self, name)
-            nonzero = np.flatnonzero(values)
-            data[name] = {"at": nonzero.tolist(), "counts": values[nonzero].tolist()}
-        return data
+        return {
+            "unscored": self.unscored,
+            "predicted_positive": sparse_counts(self.predicted_positive),
+            "predicted_negative": sparse_counts(self.predicted_negative),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EstimatedPart:
-        arrays = []
-        for name in ("predicted_positive", "predicted_negative"):
-            values = np.zeros(N_SCORE_BINS, dtype=np.int64)
-            values[np.asarray(data[name]["at"], dtype=np.int64)] = data[name]["counts"]
-            arrays.append(values)
-        return cls(arrays[0], arrays[1], int(data["unscored"]))
+        return cls(
+            dense_counts(data["predicted_positive"], (N_SCORE_BINS,)),
+            dense_counts(data["predicted_negative"], (N_SCORE_BINS,)),
+            int(data["unscored"]),
+        )
 
 
 def estimate(part: EstimatedPart, state: CalibrationState) -> dict[str, float | None]:

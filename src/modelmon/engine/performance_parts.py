@@ -36,8 +36,10 @@ __all__ = [
     "ModelArrays",
     "RegressionCounts",
     "counts_from_dict",
+    "dense_counts",
     "label_of",
     "score_bins",
+    "sparse_counts",
 ]
 
 #: fixed probability bins on [0, 1] for ROC AUC and the CBPE calibration map
@@ -201,13 +203,15 @@ class RegressionCounts:
 _REGRESSION_SUMS = tuple(name for name in RegressionCounts.__dataclass_fields__ if name != "shift")
 
 
-def _sparse(values: np.ndarray) -> dict[str, list[Any]]:
+def sparse_counts(values: np.ndarray) -> dict[str, list[Any]]:
+    """Nonzero counts of an array as ``{"at": flat positions, "counts": values}`` (short JSON)."""
     flat = values.ravel()
     nonzero = np.flatnonzero(flat)
     return {"at": nonzero.tolist(), "counts": flat[nonzero].tolist()}
 
 
-def _dense(data: Mapping[str, Any], shape: tuple[int, ...]) -> np.ndarray:
+def dense_counts(data: Mapping[str, Any], shape: tuple[int, ...]) -> np.ndarray:
+    """The integer array of ``shape`` that :func:`sparse_counts` wrote."""
     values = np.zeros(int(np.prod(shape)), dtype=np.int64)
     values[np.asarray(data["at"], dtype=np.int64)] = data["counts"]
     return values.reshape(shape)
@@ -379,7 +383,7 @@ class ClassificationCounts:
             "task": "classification",
             "labels": list(self.labels),
             "positive": self.positive,
-            "confusion": _sparse(self.confusion),
+            "confusion": sparse_counts(self.confusion),
             "predicted": self.predicted.tolist(),
             "rows": self.rows,
             "unlabelled": self.unlabelled,
@@ -388,8 +392,8 @@ class ClassificationCounts:
             "unscored": self.unscored,
         }
         if self.score_positive is not None and self.score_negative is not None:
-            data["score_positive"] = _sparse(self.score_positive)
-            data["score_negative"] = _sparse(self.score_negative)
+            data["score_positive"] = sparse_counts(self.score_positive)
+            data["score_negative"] = sparse_counts(self.score_negative)
         return data
 
     @classmethod
@@ -399,7 +403,7 @@ class ClassificationCounts:
         counts = cls(
             labels,
             data["positive"],
-            _dense(data["confusion"], (size, size)),
+            dense_counts(data["confusion"], (size, size)),
             np.asarray(data["predicted"], dtype=np.int64),
             rows=int(data["rows"]),
             unlabelled=int(data["unlabelled"]),
@@ -408,8 +412,8 @@ class ClassificationCounts:
             unscored=int(data["unscored"]),
         )
         if "score_positive" in data:
-            counts.score_positive = _dense(data["score_positive"], (N_SCORE_BINS,))
-            counts.score_negative = _dense(data["score_negative"], (N_SCORE_BINS,))
+            counts.score_positive = dense_counts(data["score_positive"], (N_SCORE_BINS,))
+            counts.score_negative = dense_counts(data["score_negative"], (N_SCORE_BINS,))
         return counts
 
 
