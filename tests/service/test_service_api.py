@@ -108,6 +108,17 @@ def test_a_batch_keeps_valid_events_and_names_the_bad_ones(client):
     assert "prediction" in body["rejected"][0]["error"] and "features" in body["rejected"][1]["error"]
 
 
+def test_a_feature_with_a_reserved_name_is_rejected_and_the_rest_of_the_batch_is_stored(client, service):
+    # the store refuses such an event; rejected at ingest, it cannot hold up the writes of its batch
+    events = [*_events(2), {"features": {"x": 1.0, "target": 2.0}, "prediction": 1.0}]
+    body = client.post("/v1/models/m/events", json={"events": events}).json()
+    assert body["accepted"] == 2
+    assert [item["index"] for item in body["rejected"]] == [2]
+    assert "reserved" in body["rejected"][0]["error"]
+    assert service.persister.flush(5.0)
+    assert service.store.events.count("m") == 2
+
+
 def test_error_statuses(client):
     assert client.post("/v1/models/nope/events", json={}).status_code == 404
     assert "unknown model" in client.post("/v1/models/nope/events", json={}).json()["error"]

@@ -23,20 +23,12 @@ from typing import Any
 
 from modelmon.errors import EventError
 from modelmon.schema import Schema
+from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS
 
 __all__ = ["CheckedBatch", "check_event", "check_events", "parse_timestamp", "records_to_events"]
 
-_EVENT_KEYS = {
-    "id",
-    "timestamp",
-    "features",
-    "prediction",
-    "probabilities",
-    "target",
-    "latency_ms",
-    "attributions",
-    "metadata",
-}
+#: keys a client may send: the stored fields but those the service fills in
+_EVENT_KEYS = frozenset(EVENT_FIELDS) - {"model", "received_at"}
 _SCALAR = (str, int, float, bool, type(None))
 
 
@@ -90,6 +82,11 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
         raise EventError("features: missing (expected an object of feature name -> value)")
     if not isinstance(features, Mapping):
         raise EventError(f"features: expected an object, got {type(features).__name__}")
+    if not RESERVED_COLUMNS.isdisjoint(features):
+        # the store refuses them too; caught here, the event is rejected instead of its whole batch
+        # failing to be written later
+        clash = sorted(RESERVED_COLUMNS.intersection(features))
+        raise EventError(f"features: names {clash} are reserved column names")
     for name, value in features.items():
         if not isinstance(value, _SCALAR):
             raise EventError(
