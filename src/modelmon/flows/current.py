@@ -34,8 +34,7 @@ from typing import Any
 import pandas as pd
 
 from modelmon.config import ModelConfig
-from modelmon.engine.build import CurrentSide, Report
-from modelmon.errors import InputError
+from modelmon.engine.build import CurrentSide, Report, _load_model
 from modelmon.flows.frames import store_frame_to_schema
 from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState
 
@@ -75,15 +74,7 @@ def load_model_file(path: str | os.PathLike[str] | None) -> Any:
     """
     if path is None:
         return None
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"model_file {file}: no such file")
-    import joblib  # reads plain pickles as well as joblib dumps
-
-    try:
-        return joblib.load(file)
-    except Exception as exc:
-        raise InputError(f"model_file {file}: cannot load a model from it (joblib or pickle): {exc}") from exc
+    return _load_model(path)  # the loader (and its errors) of build_report and the service
 
 
 def _number(value: Any) -> float | None:
