@@ -2,7 +2,8 @@
 
 Requests put their documents on a queue; one background thread writes them in batches, so a slow
 or briefly unavailable store never delays an answer. When the store fails the batch is kept and
-retried with backoff; when the queue is full, the oldest documents are dropped and counted.
+retried with backoff (a batch the store refuses as invalid is dropped and counted, as retrying
+cannot help); when the queue is full, the oldest documents are dropped and counted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelmon.errors import ModelmonError
+from modelmon.errors import InputError, ModelmonError
 from modelmon.store.base import Store
 
 __all__ = ["Persister"]
@@ -79,17 +80,18 @@ class Persister:
                         self.store.events.add_events(model, items)
                     else:
                         self.store.events.upsert_targets(model, items)
+                    self.written += len(items)
                     break
                 except ModelmonError as exc:
                     self.failures += 1
                     log.error("writing %d %s of %s to the store failed: %s", len(items), kind, model, exc)
-                    if self._stop.is_set():
+                    # bad data fails again on every retry and would hold up all later writes
+                    if isinstance(exc, InputError) or self._stop.is_set():
                         self.dropped += len(items)
                         break
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
             self._queued -= len(items)
-            self.written += len(items)
 
     def _run(self) -> None:
         while not self._stop.is_set():
