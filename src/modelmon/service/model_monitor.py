@@ -98,6 +98,12 @@ class ModelMonitor:
         """Check events and queue the valid ones for the next recompute."""
         batch = check_events(events, self.schema, received_at)
         latencies = [row["__latency_ms"] for row in batch.rows if row["__latency_ms"] is not None]
+        if latencies:
+            # binned before taking the lock, which only adds the batch's totals
+            seconds = np.asarray(latencies, dtype=float) / 1000.0
+            slots = np.searchsorted(LATENCY_BUCKETS, seconds, side="left")
+            binned = np.bincount(slots, minlength=len(LATENCY_BUCKETS) + 1).tolist()
+            total = float(seconds.sum())
         with self._lock:
             self._pending_rows.extend(batch.rows)
             counters = self.counters
@@ -105,12 +111,11 @@ class ModelMonitor:
             for reason, count in batch.reasons.items():
                 counters.rejected[reason] = counters.rejected.get(reason, 0) + count
             if latencies:
-                seconds = np.asarray(latencies, dtype=float) / 1000.0
-                slots = np.searchsorted(LATENCY_BUCKETS, seconds, side="left")
-                for slot in slots:
-                    counters.latency_counts[slot] += 1
-                counters.latency_sum += float(seconds.sum())
-                counters.latency_count += len(seconds)
+                counters.latency_counts = [
+                    a + b for a, b in zip(counters.latency_counts, binned, strict=True)
+                ]
+                counters.latency_sum += total
+                counters.latency_count += len(latencies)
         return batch
 
     def add_targets(self, targets: Sequence[Any]) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
