@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.datasets import DATA_DIR
-from bench.full_report import write_data
+from bench.full_report import taxi_schema, write_data
 from bench.harness import measure, python
 
 if TYPE_CHECKING:
@@ -41,20 +41,8 @@ REFERENCE_ROWS = 100_000
 
 def model_config(reference: str) -> ModelConfig:
     from modelmon.config import ModelConfig
-    from modelmon.demo import models
-    from modelmon.schema import Schema
 
-    schema = Schema(
-        task="regression",
-        numerical=models.TAXI_NUMERICAL,
-        categorical=models.TAXI_CATEGORICAL,
-        prediction=models.TAXI_PREDICTION,
-        target=models.TAXI_TARGET,
-        id=models.TAXI_ID,
-        timestamp=models.TAXI_TIMESTAMP,
-        segments=["PULocationID"],
-    )
-    return ModelConfig(MODEL, schema, reference=Path(reference))
+    return ModelConfig(MODEL, taxi_schema(), reference=Path(reference))
 
 
 def write_store(current: Path, rows: int, batch: int = 50_000) -> tuple[Path, float]:

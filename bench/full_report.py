@@ -18,9 +18,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.datasets import DATA_DIR
 from bench.harness import Measurement, evidently_python, measure, python
+
+if TYPE_CHECKING:
+    from modelmon.schema import Schema
 
 TRAIN_ROWS = 50_000
 
@@ -53,6 +57,23 @@ def write_data(rows: int, train_rows: int = TRAIN_ROWS) -> tuple[Path, Path, Pat
     return reference, current, model_path
 
 
+def taxi_schema() -> Schema:
+    """The demo taxi model's schema, segmented by pickup zone."""
+    from modelmon.demo import models
+    from modelmon.schema import Schema
+
+    return Schema(
+        task="regression",
+        numerical=models.TAXI_NUMERICAL,
+        categorical=models.TAXI_CATEGORICAL,
+        prediction=models.TAXI_PREDICTION,
+        target=models.TAXI_TARGET,
+        id=models.TAXI_ID,
+        timestamp=models.TAXI_TIMESTAMP,
+        segments=["PULocationID"],
+    )
+
+
 def schema_columns() -> tuple[list[str], list[str]]:
     """(numerical, categorical) drift columns: the demo features, prediction and target."""
     from modelmon.demo import models
@@ -63,20 +84,9 @@ def schema_columns() -> tuple[list[str], list[str]]:
 def child(reference: str, current: str, model_path: str) -> None:
     """The timed modelmon side: ``build_report`` with every section and the model (``none``: no model)."""
     started = time.perf_counter()
-    from modelmon.demo import models
     from modelmon.engine.build import build_report
-    from modelmon.schema import Schema
 
-    schema = Schema(
-        task="regression",
-        numerical=models.TAXI_NUMERICAL,
-        categorical=models.TAXI_CATEGORICAL,
-        prediction=models.TAXI_PREDICTION,
-        target=models.TAXI_TARGET,
-        id=models.TAXI_ID,
-        timestamp=models.TAXI_TIMESTAMP,
-        segments=["PULocationID"],
-    )
+    schema = taxi_schema()
     imported = time.perf_counter()
     model = None if model_path == "none" else model_path
     report = build_report(reference, current, schema, model=model).to_dict()
