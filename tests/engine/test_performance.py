@@ -103,6 +103,15 @@ def test_binary_metrics_match_scikit_learn():
     assert abs(got["roc_auc"] - exact) <= 1e-3
 
 
+def test_labels_spelled_alike_in_target_and_prediction_are_one_class():
+    from modelmon.engine.performance import PerformanceState
+
+    reference = binary_frame(200).assign(pred=lambda f: f["pred"].astype(str))  # "1" beside a target of 1
+    state = PerformanceState.fit(reference, BINARY)
+    assert state is not None
+    assert sorted(state.labels) == ["0", "1"] and state.probability == "proba"
+
+
 def test_log_loss_clips_certain_probabilities_as_scikit_learn_does():
     frame = binary_frame(100, seed=4)
     frame.loc[:4, "proba"] = [0.0, 1.0, 0.0, 1.0, 1.0]

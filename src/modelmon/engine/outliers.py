@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from modelmon.engine.performance_parts import label_slots, top_labels
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import SchemaError
 
@@ -115,9 +116,8 @@ class FeatureEncoder:
             finite = values[np.isfinite(values)]
             encoder.medians[name] = float(np.median(finite)) if len(finite) else 0.0
         for name in categorical:
-            counts = _labels(reference[name]).value_counts(dropna=True)
-            top = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP_CATEGORIES]
-            encoder.ranks[name] = {label: rank for rank, (label, _) in enumerate(top)}
+            top = top_labels(reference[name], TOP_CATEGORIES)
+            encoder.ranks[name] = {label: rank for rank, label in enumerate(top)}
         return encoder
 
     @property
@@ -136,20 +136,9 @@ class FeatureEncoder:
             matrix[:, j] = np.where(np.isnan(values), self.medians[name], values) if impute else values
         for j, name in enumerate(self.categorical, start=len(self.numerical)):
             ranks = self.ranks[name]
-            labels = _labels(frame[name])
-            codes = labels.map(ranks).to_numpy(dtype=float, na_value=np.nan)
-            codes = np.where(np.isnan(codes) & labels.notna().to_numpy(), len(ranks), codes)
-            matrix[:, j] = np.nan_to_num(codes, nan=-1.0) if impute else codes
+            codes = label_slots(frame[name], ranks, other=len(ranks), missing=-1).astype(np.float64)
+            matrix[:, j] = codes if impute else np.where(codes < 0, np.nan, codes)
         return matrix
-
-
-def _labels(series: pd.Series) -> pd.Series:
-    """Category labels as strings (1, 1.0 and "1" agree), missing kept as NaN."""
-    from modelmon.engine.columns import category_labels
-
-    codes, labels, _ = category_labels(series)
-    names = np.array([*labels, None], dtype=object)[np.where(codes < 0, len(labels), codes)]
-    return pd.Series(names, index=series.index, dtype=object)
 
 
 @dataclass

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from modelmon.engine.columns import category_labels
 from modelmon.engine.performance_parts import (
     MAX_LABELS,
     N_SCORE_BINS,
@@ -37,6 +36,8 @@ from modelmon.engine.performance_parts import (
     RegressionCounts,
     counts_from_dict,
     label_of,
+    label_slots,
+    top_labels,
 )
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.schema import Schema
@@ -93,10 +94,7 @@ class PerformanceState:
             return cls("regression", schema.prediction, schema.target, shift=shift)
         columns = [name for name in (schema.target, schema.prediction) if name in reference.columns]
         both = pd.concat([reference[name].astype(object) for name in columns], ignore_index=True)
-        codes, labels, _ = category_labels(both)
-        frequency = np.bincount(codes[codes >= 0], minlength=len(labels))
-        order = sorted(range(len(labels)), key=lambda i: (-frequency[i], labels[i]))
-        kept = [labels[i] for i in order[:MAX_LABELS]]
+        kept = top_labels(both, MAX_LABELS)
         positive = label_of(schema.positive_class)
         if positive not in kept:
             kept = [*kept[: MAX_LABELS - 1], positive]
@@ -128,10 +126,7 @@ def performance_state(spec: ProfileSpec) -> PerformanceState | None:
 def _slots(series: pd.Series | None, labels: tuple[str, ...], rows: int) -> np.ndarray:
     if series is None:
         return np.full(rows, -1, dtype=np.int64)
-    codes, found, _ = category_labels(series)
-    index = {label: i for i, label in enumerate(labels)}
-    slot_of = np.array([index.get(label, len(labels)) for label in found] + [-1], dtype=np.int64)
-    return slot_of[codes]  # code -1 (missing) picks the trailing -1
+    return label_slots(series, {label: i for i, label in enumerate(labels)}, other=len(labels), missing=-1)
 
 
 def model_arrays(frame: pd.DataFrame, state: PerformanceState) -> ModelArrays:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from modelmon.engine.columns import category_labels
 from modelmon.engine.performance import (
     PerformanceState,
     absent_part,
@@ -44,6 +43,8 @@ from modelmon.engine.performance_parts import (
     Counts,
     RegressionCounts,
     counts_from_dict,
+    label_slots,
+    top_labels,
 )
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import SchemaError
@@ -89,12 +90,7 @@ class GroupState:
             return None
         buckets = {}
         for column in columns:
-            top: list[str] = []
-            if column in reference.columns:
-                codes, labels, _ = category_labels(reference[column])
-                frequency = np.bincount(codes[codes >= 0], minlength=len(labels))
-                order = sorted(range(len(labels)), key=lambda i: (-frequency[i], labels[i]))
-                top = [labels[i] for i in order[:TOP_VALUES]]
+            top = top_labels(reference[column], TOP_VALUES) if column in reference.columns else []
             buckets[column] = tuple(dict.fromkeys([*top, OTHER, MISSING]))
         return cls(state, buckets)
 
@@ -113,9 +109,7 @@ class GroupState:
         index = {label: i for i, label in enumerate(buckets)}
         if column not in frame.columns:
             return np.full(len(frame), index[MISSING], dtype=np.int64)
-        codes, labels, _ = category_labels(frame[column])
-        slot_of = np.array([index.get(label, index[OTHER]) for label in labels] + [index[MISSING]])
-        return slot_of[codes].astype(np.int64)
+        return label_slots(frame[column], index, other=index[OTHER], missing=index[MISSING])
 
 
 @dataclass
