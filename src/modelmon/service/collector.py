@@ -48,6 +48,16 @@ class _Families:
         family.add_metric(list(labels.values()), number)
 
 
+#: the quality section's per-column shares, each exported as ``modelmon_<share>``
+_QUALITY_SHARES = {
+    "missing_share": "Share of missing values.",
+    "out_of_range_share": "Share of values outside the reference range.",
+    "new_category_share": "Share of values not seen in the reference.",
+    "type_error_share": "Share of values of the wrong type.",
+}
+_MODEL_METRIC = "Model metric on the labelled rows of the window."
+
+
 def _metric_values(section: Any) -> dict[str, Any]:
     return dict(section) if isinstance(section, Mapping) else {}
 
@@ -55,6 +65,11 @@ def _metric_values(section: Any) -> dict[str, Any]:
 def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
     """Gauge families for one model's latest result (the summary JSON)."""
     families = _Families()
+    _add_sections(families, model, result)
+    yield from families.families.values()
+
+
+def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) -> None:
     gauge = families.gauge
     gauge(
         "modelmon_window_rows", "Events in the current window.", {"model": model}, result.get("current_rows")
@@ -95,30 +110,13 @@ def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
     quality = _metric_values(result.get("quality"))
     for column, info in _metric_values(quality.get("columns")).items():
         labels = {"model": model, "column": column}
-        gauge("modelmon_missing_share", "Share of missing values.", labels, info.get("missing_share"))
-        gauge(
-            "modelmon_out_of_range_share",
-            "Share of values outside the reference range.",
-            labels,
-            info.get("out_of_range_share"),
-        )
-        gauge(
-            "modelmon_new_category_share",
-            "Share of values not seen in the reference.",
-            labels,
-            info.get("new_category_share"),
-        )
-        gauge(
-            "modelmon_type_error_share",
-            "Share of values of the wrong type.",
-            labels,
-            info.get("type_error_share"),
-        )
+        for share, documentation in _QUALITY_SHARES.items():
+            gauge(f"modelmon_{share}", documentation, labels, info.get(share))
     performance = _metric_values(result.get("performance"))
     for metric, value in _metric_values(performance.get("current")).items():
         gauge(
             "modelmon_model_metric",
-            "Model metric on the labelled rows of the window.",
+            _MODEL_METRIC,
             {"model": model, "metric": metric, "segment": "all"},
             value,
         )
@@ -143,7 +141,7 @@ def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
             for metric, number in _metric_values(_metric_values(info).get("metrics")).items():
                 gauge(
                     "modelmon_model_metric",
-                    "Model metric on the labelled rows of the window.",
+                    _MODEL_METRIC,
                     {"model": model, "metric": metric, "segment": f"{column}={value}"},
                     number,
                 )
@@ -181,7 +179,6 @@ def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
             {"model": model, "detector": detector},
             _metric_values(info).get("detected"),
         )
-    yield from families.families.values()
 
 
 class MonitorCollector(Collector):
@@ -206,7 +203,8 @@ class MonitorCollector(Collector):
             "Prediction latency reported with events.",
             labels=["model"],
         )
-        latest: list[Metric] = []
+        # one set of families for all models: the exposition format wants each name once
+        latest = _Families()
         for monitor in self._monitors():
             counters = monitor.counters
             events.add_metric([monitor.name], counters.events)
@@ -219,12 +217,12 @@ class MonitorCollector(Collector):
                 buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
             latency.add_metric([monitor.name], buckets, counters.latency_sum)
             if monitor.latest is not None:
-                latest.extend(section_series(monitor.name, monitor.latest))
+                _add_sections(latest, monitor.name, monitor.latest)
         yield events
         yield rejected
         yield targets
         yield latency
-        yield from _merge(latest)
+        yield from latest.families.values()
         if self._probes is not None:
             up = GaugeMetricFamily(
                 "modelmon_service_up", "1 when the health probe answered 2xx.", labels=["model", "service"]
@@ -240,14 +238,3 @@ class MonitorCollector(Collector):
                     seconds.add_metric([model, service], duration)
             yield up
             yield seconds
-
-
-def _merge(families: list[Metric]) -> Iterator[Metric]:
-    """One family per name across models (the exposition format wants each name once)."""
-    merged: dict[str, Metric] = {}
-    for family in families:
-        if family.name in merged:
-            merged[family.name].samples.extend(family.samples)
-        else:
-            merged[family.name] = family
-    yield from merged.values()
