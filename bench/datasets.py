@@ -8,10 +8,15 @@ Written once per size to ``bench/data/`` as parquet, so every tool reads the sam
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from modelmon.schema import Schema
 
 DATA_DIR = Path(__file__).parent / "data"
 NUMERICAL = [f"num_{i:02d}" for i in range(15)]
@@ -39,6 +44,17 @@ def frame(rows: int, seed: int, shifted: bool) -> pd.DataFrame:
     for name in CATEGORICAL:
         data[name] = rng.choice(levels, rows, p=weights / weights.sum())
     return pd.DataFrame(data)
+
+
+def drift_schema(columns: Iterable[str]) -> Schema:
+    """The schema of a benchmark file's columns: ``num_*`` numerical, ``cat_*`` categorical."""
+    from modelmon.schema import Schema
+
+    names = [str(name) for name in columns]
+    return Schema(
+        numerical=[c for c in names if c.startswith("num_")],
+        categorical=[c for c in names if c.startswith("cat_")],
+    )
 
 
 def paths(rows: int) -> tuple[Path, Path]:

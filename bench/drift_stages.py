@@ -19,12 +19,11 @@ import cProfile  # noqa: E402
 import io  # noqa: E402
 import pstats  # noqa: E402
 
-from bench.datasets import paths  # noqa: E402
+from bench.datasets import drift_schema, paths  # noqa: E402
 from modelmon.config import DriftSettings  # noqa: E402
 from modelmon.engine.drift import data_drift  # noqa: E402
 from modelmon.engine.profile import ProfileSpec  # noqa: E402
 from modelmon.io import read_frame, read_frames  # noqa: E402
-from modelmon.schema import Schema  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
@@ -52,10 +51,7 @@ def stages(reference_path: str, current_path: str, chunk_rows: int) -> list[Stag
     clock = time.perf_counter()
     reference = read_frame(reference_path)
     mark("read the reference (parquet -> pandas)", time.perf_counter() - clock)
-    schema = Schema(
-        numerical=[c for c in reference.columns if c.startswith("num_")],
-        categorical=[c for c in reference.columns if c.startswith("cat_")],
-    )
+    schema = drift_schema(reference.columns)
     clock = time.perf_counter()
     spec, reference_profile = ProfileSpec.fit_profile(reference, schema, parts=())
     mark(

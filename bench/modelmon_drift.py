@@ -18,22 +18,19 @@ import time
 from typing import Any
 from unittest import mock
 
+from bench.datasets import drift_schema
 from modelmon.config import DriftSettings
 from modelmon.engine.drift import data_drift
 from modelmon.engine.parts import PART_TYPES
 from modelmon.engine.profile import ProfileSpec
 from modelmon.io import read_frame, read_frames
-from modelmon.schema import Schema
 
 
 def drift_only(
     reference_path: str, current_path: str, chunk_rows: int, parts: tuple[str, ...] | None = ()
 ) -> dict[str, Any]:
     reference = read_frame(reference_path)
-    schema = Schema(
-        numerical=[c for c in reference.columns if c.startswith("num_")],
-        categorical=[c for c in reference.columns if c.startswith("cat_")],
-    )
+    schema = drift_schema(reference.columns)
     spec, reference_profile = ProfileSpec.fit_profile(reference, schema, parts=parts)
     del reference
     current_profile = spec.profile_chunks(read_frames(current_path, chunk_rows=chunk_rows))
@@ -49,10 +46,7 @@ def full_report(reference_path: str, current_path: str, chunk_rows: int) -> dict
     from modelmon.io import file_columns
 
     names = file_columns(reference_path)
-    schema = Schema(
-        numerical=[c for c in names if c.startswith("num_")],
-        categorical=[c for c in names if c.startswith("cat_")],
-    )
+    schema = drift_schema(names)
     report = build_report(reference_path, current_path, schema, chunk_rows=chunk_rows)
     columns = report.sections["drift"]["columns"]
     return {

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.datasets import DATA_DIR, frame, paths
+from bench.datasets import DATA_DIR, drift_schema, frame, paths
 from bench.harness import measure, python
 
 
@@ -46,14 +46,10 @@ def profile(reference_path: str, current_path: str) -> None:
     from modelmon.engine.drift import data_drift
     from modelmon.engine.profile import ProfileSpec
     from modelmon.io import read_frame, read_frames
-    from modelmon.schema import Schema
 
     started = time.perf_counter()
     reference = read_frame(reference_path)
-    schema = Schema(
-        numerical=[c for c in reference.columns if c.startswith("num_")],
-        categorical=[c for c in reference.columns if c.startswith("cat_")],
-    )
+    schema = drift_schema(reference.columns)
     spec, reference_profile = ProfileSpec.fit_profile(reference, schema)
     current = spec.profile_chunks(read_frames(current_path, chunk_rows=250_000))
     drift = data_drift(reference_profile, current)
