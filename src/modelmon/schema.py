@@ -101,6 +101,13 @@ class Schema:
             return "numerical" if self.task == "regression" else "categorical"
         raise SchemaError(f"column {column!r} is not part of the schema")
 
+    @property
+    def named_columns(self) -> tuple[str, ...]:
+        """Every column the schema names: monitored ones, segments, sensitive groups, id and timestamp."""
+        names = [*self.monitored_columns, *self.segments, *self.sensitive]
+        names += [name for name in (self.id, self.timestamp) if name]
+        return tuple(dict.fromkeys(names))
+
     def required_columns(self) -> tuple[str, ...]:
         """Columns every profiled frame must have (target, segments and sensitive may be missing)."""
         names = [*self.features]
@@ -111,8 +118,7 @@ class Schema:
     def check(self, columns: Iterable[str]) -> dict[str, list[str]]:
         """Compare a frame's columns with the schema: ``{"missing": [...], "unexpected": [...]}``."""
         present = list(columns)
-        expected = set(self.monitored_columns) | set(self.segments) | set(self.sensitive)
-        expected |= {name for name in (self.id, self.timestamp) if name}
+        expected = set(self.named_columns)
         missing = [name for name in self.monitored_columns if name not in present]
         unexpected = [name for name in present if name not in expected]
         return {"missing": missing, "unexpected": unexpected}

@@ -213,10 +213,8 @@ def column_distributions(reference: Profile, current: Profile) -> dict[str, Any]
 
 
 def wanted_columns(schema: Schema) -> list[str]:
-    """Columns a report reads: monitored ones, segments, sensitive groups, id and timestamp."""
-    names = [*schema.monitored_columns, *schema.segments, *schema.sensitive]
-    names += [name for name in (schema.id, schema.timestamp) if name]
-    return list(dict.fromkeys(names))
+    """Columns a report reads: every column the schema names."""
+    return list(schema.named_columns)
 
 
 def _frames(data: Data, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:

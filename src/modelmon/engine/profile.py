@@ -269,8 +269,7 @@ class ProfileSpec:
         return cache[name]
 
     def _unexpected(self, frame: pd.DataFrame) -> list[str]:
-        known = set(self.schema.monitored_columns) | set(self.schema.segments) | set(self.schema.sensitive)
-        known |= {name for name in (self.schema.id, self.schema.timestamp) if name}
+        known = set(self.schema.named_columns)
         # attributions sent with events arrive as attr_<feature> columns; they are not data columns
         return [
             str(name)
