@@ -104,7 +104,8 @@ def read_frames(
     file = Path(path)
     kind = file_format(file)
     present = file_columns(file)
-    wanted = present if columns is None else [name for name in present if name in set(columns)]
+    asked = None if columns is None else set(columns)
+    wanted = [name for name in present if asked is None or name in asked]
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
@@ -132,8 +133,9 @@ def read_frames(
 def read_frame(path: PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """The whole file as one frame (for a reference dataset, which is fitted in one piece)."""
     file = Path(path)
-    if file_format(file) == "parquet" and file.is_file():
-        wanted = [name for name in file_columns(file) if columns is None or name in set(columns)]
+    asked = None if columns is None else set(columns)
+    if file_format(file) == "parquet":
+        wanted = [name for name in file_columns(file) if asked is None or name in asked]
         if wanted:
             import pyarrow.parquet as pq
 
@@ -143,7 +145,7 @@ def read_frame(path: PathLike, columns: Iterable[str] | None = None) -> pd.DataF
                 raise InputError(f"{file}: cannot read it as parquet: {exc}") from exc
             # each column's arrow buffers are freed as soon as it is converted: about half the peak
             return table.to_pandas(self_destruct=True, split_blocks=True)
-    chunks = list(read_frames(path, columns, chunk_rows=1_000_000))
+    chunks = list(read_frames(path, asked, chunk_rows=1_000_000))
     if not chunks:
         return pd.DataFrame(columns=file_columns(path))
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
