@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +11,7 @@ import pandas as pd
 import uvicorn
 
 from modelmon.config import Config
+from modelmon.demo.stack import wait_for_http
 from modelmon.service.app import create_app
 from modelmon.service.runtime import MonitoringService
 from modelmon.store.base import Store
@@ -41,14 +40,9 @@ class ServiceThread:
 
     def __enter__(self) -> ServiceThread:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the monitoring service did not start")
+        if not wait_for_http(f"{self.url}/health", 20, self.thread.is_alive):
+            raise RuntimeError("the monitoring service did not start")
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True

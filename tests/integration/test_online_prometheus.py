@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from service_process import free_port
 
 from conftest import require_binary
 from modelmon.demo.files import TAXI_MODEL_NAME, demo_config, write_demo_files
@@ -32,12 +32,6 @@ SHIFTED, MISSING = "trip_distance", "fare_amount"
 WINDOW = 800
 TAXI = demo_config()["models"][TAXI_MODEL_NAME]
 CONTROLS = [column for column in TAXI["numerical"] + TAXI["categorical"] if column not in (SHIFTED, MISSING)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Prometheus:
@@ -74,7 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
     prometheus_binary = require_binary("prometheus")
     folder = tmp_path_factory.mktemp("online")
     write_demo_files(folder, rows=5000)
-    monitor_port, service_port, prometheus_port = _free_port(), _free_port(), _free_port()
+    monitor_port, service_port, prometheus_port = free_port(), free_port(), free_port()
     config = demo_config()
     for model in config["models"].values():
         # 800 rows: with fewer, chance alone takes some control columns near the 0.1 drift threshold

@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from modelmon.demo.data import taxi_trips
 from modelmon.demo.files import write_demo_files
 from modelmon.demo.models import TAXI_CATEGORICAL, TAXI_NUMERICAL
 from modelmon.demo.service import close_app, create_app
+from modelmon.demo.stack import wait_for_http
 from modelmon.store import open_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -39,17 +39,10 @@ def _start_service(config_path: Path, port: int) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"modelmon serve exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("monitoring service did not start")
+    if not wait_for_http(f"http://127.0.0.1:{port}/health", 60, lambda: process.poll() is None):
+        process.kill()
+        raise RuntimeError(f"modelmon serve did not start: {log.read_text()[-2000:]}")
+    return process
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
