@@ -178,7 +178,7 @@ def report(
     """
     try:
         from modelmon.engine.build import build_report
-        from modelmon.io import count_rows, file_format, read_frame
+        from modelmon.io import file_format, read_frame
 
         model = _model_config(config_path, model_name)
         file_format(current)  # fail on a missing current file before the reference is read
@@ -202,7 +202,7 @@ def report(
             drift=model.drift if model is not None else None,
             model=model_file or (model.model_file if model is not None else None),
             chunk_rows=chunk_rows,
-            progress=count_rows(current) > chunk_rows,
+            progress=True,
         )
         written = []
         if json_path is not None:

@@ -386,6 +386,7 @@ def build_report(
 
     ``schema`` defaults to one inferred from the reference. ``model`` is a fitted estimator or the
     path of a joblib/pickle file (for explanations). ``sections`` limits the sections run.
+    ``progress`` draws a bar on stderr when the current data spans more than one chunk.
     """
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
@@ -404,8 +405,9 @@ def build_report(
     current_side = CurrentSide(
         reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
     )
-    with _progress(progress) as bar:
-        task = bar.add_task("profile", total=_rows_total(current)) if bar is not None else None
+    total = _rows_total(current) if progress else None
+    with _progress(total is not None and total > chunk_rows) as bar:
+        task = bar.add_task("profile", total=total) if bar is not None else None
         for chunk in _frames(current, wanted_columns(schema), chunk_rows):
             current_side.update(chunk)
             if bar is not None:
