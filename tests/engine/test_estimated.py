@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from health_cases import fit_spec
 
 from modelmon.demo import models
 from modelmon.demo.data import credit_applications
 from modelmon.demo.incidents import apply_incident
 from modelmon.engine.estimated import CalibrationState, EstimatedPart, estimate
 from modelmon.engine.performance import performance_section
-from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs
 from modelmon.schema import Schema
 
@@ -28,17 +28,6 @@ CREDIT = Schema(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def only_model_health_parts():
-    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
-    from modelmon.engine import parts
-
-    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(parts, "PART_TYPES", kept)
-        yield
-
-
 def calibrated_frame(rows: int, seed: int = 0, a: float = 2.0, b: float = 2.0) -> pd.DataFrame:
     """Probabilities that are exactly calibrated: y ~ Bernoulli(proba)."""
     rng = np.random.default_rng(seed)
@@ -48,7 +37,7 @@ def calibrated_frame(rows: int, seed: int = 0, a: float = 2.0, b: float = 2.0) -
 
 
 def report(schema: Schema, reference: pd.DataFrame, current: pd.DataFrame) -> dict:
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     return performance_section(ReportInputs(spec.profile(reference), spec.profile(current)))
 
 
@@ -96,7 +85,7 @@ def test_estimate_needs_no_targets():
 
 
 def test_part_adds_like_concatenated_rows_and_round_trips_json():
-    spec = ProfileSpec.fit(calibrated_frame(2000), SCHEMA)
+    spec = fit_spec(calibrated_frame(2000), SCHEMA)
     first, second = calibrated_frame(300, seed=1), calibrated_frame(200, seed=2)
     second.loc[:9, "proba"] = None
     total = spec.profile(first).parts["estimated"] + spec.profile(second).parts["estimated"]
@@ -147,6 +136,6 @@ NO_PROBABILITIES = Schema(task="classification", numerical=["x"], prediction="pr
     ],
 )
 def test_not_applicable_without_a_usable_calibration(schema, reference):
-    assert CalibrationState.fit(reference, ProfileSpec.fit(reference, schema)) is None
+    assert CalibrationState.fit(reference, fit_spec(reference, schema)) is None
     estimated = report(schema, reference, calibrated_frame(100, seed=1))["estimated"]
     assert estimated["applicable"] is False and "calibrate" in estimated["reason"]

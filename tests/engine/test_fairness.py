@@ -14,13 +14,13 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from health_cases import EDGE_CASES, edge_case, fit_spec
 from sklearn.metrics import mean_absolute_error
 
 from modelmon.demo import models
 from modelmon.demo.data import credit_applications, taxi_trips
 from modelmon.demo.incidents import apply_incident
 from modelmon.engine.fairness import FairnessPart, fairness_section
-from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs
 from modelmon.schema import Schema
 
@@ -47,17 +47,6 @@ TAXI = Schema(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def only_model_health_parts():
-    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
-    from modelmon.engine import parts
-
-    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(parts, "PART_TYPES", kept)
-        yield
-
-
 def frame(rows: int, seed: int = 0, task: str = "classification") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     group = rng.choice(["a", "b", "c", "tiny"], rows, p=[0.5, 0.3, 0.196, 0.004])
@@ -73,7 +62,7 @@ def frame(rows: int, seed: int = 0, task: str = "classification") -> pd.DataFram
 
 
 def report(schema: Schema, reference: pd.DataFrame, current: pd.DataFrame, **options) -> dict:
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     return fairness_section(ReportInputs(spec.profile(reference), spec.profile(current), options=options))
 
 
@@ -159,7 +148,7 @@ def test_taxi_bias_against_one_vendor_is_caught_and_the_control_flags_nothing():
 
 
 def test_part_adds_like_concatenated_rows_and_round_trips_json():
-    spec = ProfileSpec.fit(frame(1000), BINARY)
+    spec = fit_spec(frame(1000), BINARY)
     first, second = frame(400, seed=1), frame(50, seed=2)
     total = spec.profile(first).parts["fairness"] + spec.profile(second).parts["fairness"]
     whole = spec.profile(pd.concat([first, second], ignore_index=True)).parts["fairness"]
@@ -169,20 +158,14 @@ def test_part_adds_like_concatenated_rows_and_round_trips_json():
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-@pytest.mark.parametrize("case", ["empty", "one_row", "no_targets", "constant_predictions", "class_absent"])
+@pytest.mark.parametrize("case", EDGE_CASES)
 def test_contract_on_edge_inputs(task, case):
     schema = BINARY if task == "classification" else REGRESSION
     current = frame(300, seed=4, task=task)
-    if case == "empty":
-        current = current.iloc[:0]
-    elif case == "one_row":
-        current = current.iloc[:1]
-    elif case == "no_targets":
-        current["y"] = None
-    elif case == "constant_predictions":
-        current["pred"] = current["pred"].iloc[0]
-    elif task == "classification":
-        current = current[current["y"] == 1]
+    if case == "class_absent" and task == "classification":
+        current = current[current["y"] == 1]  # positives only: no group has a false positive rate
+    else:
+        current = edge_case(current, case, task)
     result = report(schema, frame(1000, task=task), current)
     json.dumps(result)
     assert result["applicable"] is True

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from health_cases import EDGE_CASES, edge_case, fit_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from modelmon.engine.performance import PerformancePart, performance_section
 from modelmon.engine.performance_parts import N_SCORE_BINS, roc_auc_from_histograms
-from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs
 from modelmon.schema import Schema
 
@@ -20,17 +20,6 @@ BINARY = Schema(
     task="classification", numerical=["x"], prediction="pred", target="y", probabilities=["proba"]
 )
 MULTICLASS = Schema(task="classification", numerical=["x"], prediction="pred", target="y")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def only_model_health_parts():
-    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
-    from modelmon.engine import parts
-
-    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(parts, "PART_TYPES", kept)
-        yield
 
 
 def regression_frame(rows: int, seed: int = 0, bias: float = 0.0) -> pd.DataFrame:
@@ -56,12 +45,12 @@ def multiclass_frame(rows: int, seed: int = 0) -> pd.DataFrame:
 
 
 def counts(schema: Schema, reference: pd.DataFrame, frame: pd.DataFrame):
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     return spec.profile(frame).parts["performance"].counts
 
 
 def section(schema: Schema, reference: pd.DataFrame, current: pd.DataFrame, **options) -> dict:
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     return performance_section(ReportInputs(spec.profile(reference), spec.profile(current), options=options))
 
 
@@ -178,7 +167,7 @@ def _close_dicts(left, right, path=""):
     [(REGRESSION, regression_frame), (BINARY, binary_frame), (MULTICLASS, multiclass_frame)],
 )
 def test_parts_add_like_concatenated_rows_and_round_trip_json(schema, make):
-    spec = ProfileSpec.fit(make(300), schema)
+    spec = fit_spec(make(300), schema)
     first, second = make(200, seed=1), make(150, seed=2)
     second.loc[second.index[:20], "y"] = None
     total = spec.profile(first).parts["performance"] + spec.profile(second).parts["performance"]
@@ -193,25 +182,12 @@ def test_parts_add_like_concatenated_rows_and_round_trip_json(schema, make):
     ("schema", "make"),
     [(REGRESSION, regression_frame), (BINARY, binary_frame), (MULTICLASS, multiclass_frame)],
 )
-@pytest.mark.parametrize(
-    "case", ["empty", "one_row", "no_targets", "constant_predictions", "class_absent", "target_column_absent"]
-)
+@pytest.mark.parametrize("case", [*EDGE_CASES, "target_column_absent"])
 def test_contract_on_edge_inputs(schema, make, case):
     current = make(60, seed=3)
-    if case == "empty":
-        current = current.iloc[:0]
-    elif case == "one_row":
-        current = current.iloc[:1]
-    elif case == "no_targets":
-        current["y"] = None
-    elif case == "constant_predictions":
-        current["pred"] = current["pred"].iloc[0]
-    elif case == "class_absent":
-        current = (
-            current[current["y"] == current["y"].iloc[0]] if schema.task == "classification" else current
-        )
-    else:
-        current = current.drop(columns="y")
+    current = (
+        current.drop(columns="y") if case == "target_column_absent" else edge_case(current, case, schema.task)
+    )
     result = section(schema, make(200), current)
     json.dumps(result)
     assert set(result) >= {"applicable", "estimated"}
@@ -295,7 +271,7 @@ def test_fitted_states_round_trip_json_so_a_spec_can_be_stored():
         sensitive=["band"],
     )
     reference = binary_frame(1000).assign(band=lambda f: np.where(f["x"] > 0, "high", "low"))
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     for name, kind in (
         ("performance", PerformanceState),
         ("estimated", CalibrationState),
@@ -315,7 +291,7 @@ _rows = st.lists(st.tuples(_labels, _labels, _probas), max_size=30)
 @settings(max_examples=30, deadline=None)
 @given(_rows, _rows)
 def test_binary_part_of_any_rows_adds_exactly(first, second):
-    spec = ProfileSpec.fit(binary_frame(300), BINARY)
+    spec = fit_spec(binary_frame(300), BINARY)
 
     def frame(rows):
         data = pd.DataFrame(rows, columns=["y", "pred", "proba"], dtype=object)

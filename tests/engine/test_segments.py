@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from health_cases import EDGE_CASES, edge_case, fit_spec
 from sklearn import metrics as skm
 
 from modelmon.demo import models
 from modelmon.demo.data import credit_applications, taxi_trips
 from modelmon.demo.incidents import apply_incident
-from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs
 from modelmon.engine.segments import TOP_VALUES, SegmentsPart, segments_section
 from modelmon.schema import Schema
@@ -38,17 +38,6 @@ CREDIT = Schema(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def only_model_health_parts():
-    """Profile only the parts under test: the others (an IsolationForest per spec) would only cost time."""
-    from modelmon.engine import parts
-
-    kept = {name: parts.PART_TYPES[name] for name in ("performance", "estimated", "segments", "fairness")}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(parts, "PART_TYPES", kept)
-        yield
-
-
 def frame(rows: int, seed: int = 0, task: str = "regression", zones: int = 25) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     # zone k has weight 1/(k+1): the reference's top 20 are kept, the tail falls in "other"
@@ -63,7 +52,7 @@ def frame(rows: int, seed: int = 0, task: str = "regression", zones: int = 25) -
 
 
 def report(schema: Schema, reference: pd.DataFrame, current: pd.DataFrame, **options) -> dict:
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     return segments_section(ReportInputs(spec.profile(reference), spec.profile(current), options=options))
 
 
@@ -128,7 +117,7 @@ def test_credit_segment_degradation_names_the_region_and_the_control_flags_nothi
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_part_adds_like_concatenated_rows_and_round_trips_json(task):
     schema = REGRESSION if task == "regression" else CLASSIFICATION
-    spec = ProfileSpec.fit(frame(1000, task=task), schema)
+    spec = fit_spec(frame(1000, task=task), schema)
     first, second = frame(300, seed=1, task=task), frame(20, seed=2, task=task, zones=3)
     second.loc[:4, "zone"] = None
     total = spec.profile(first).parts["segments"] + spec.profile(second).parts["segments"]
@@ -147,24 +136,11 @@ def test_part_adds_like_concatenated_rows_and_round_trips_json(task):
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
-@pytest.mark.parametrize(
-    "case", ["empty", "one_row", "no_targets", "constant_predictions", "class_absent", "segment_absent"]
-)
+@pytest.mark.parametrize("case", [*EDGE_CASES, "segment_absent"])
 def test_contract_on_edge_inputs(task, case):
     schema = REGRESSION if task == "regression" else CLASSIFICATION
     current = frame(200, seed=3, task=task)
-    if case == "empty":
-        current = current.iloc[:0]
-    elif case == "one_row":
-        current = current.iloc[:1]
-    elif case == "no_targets":
-        current["y"] = None
-    elif case == "constant_predictions":
-        current["pred"] = current["pred"].iloc[0]
-    elif case == "class_absent":
-        current = current[current["y"] == current["y"].iloc[0]] if task == "classification" else current
-    else:
-        current = current.drop(columns="zone")
+    current = current.drop(columns="zone") if case == "segment_absent" else edge_case(current, case, task)
     result = report(schema, frame(1000, task=task), current)
     json.dumps(result)
     if case in ("empty", "no_targets"):
@@ -198,7 +174,7 @@ def test_an_empty_window_says_there_are_no_rows_yet():
         sensitive=["zone"],
     )
     reference = frame(500, task="classification")
-    spec = ProfileSpec.fit(reference, schema)
+    spec = fit_spec(reference, schema)
     inputs = ReportInputs(spec.profile(reference), spec.empty())
     for section in (performance_section, segments_section, fairness_section):
         result = section(inputs)
