@@ -36,15 +36,23 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 def _badge(flag: bool | None, bad: str, good: str = "ok") -> str:
     if flag is None:
         return '<span class="badge na">n/a</span>'
-    return (
-        f'<span class="badge bad">{escape(bad)}</span>'
-        if flag
-        else f'<span class="badge good">{escape(good)}</span>'
-    )
+    kind, text = ("bad", bad) if flag else ("good", good)
+    return f'<span class="badge {kind}">{escape(text)}</span>'
 
 
 def _not_applicable(section: Mapping[str, Any]) -> str:
     return f'<p class="muted">Not applicable: {escape(str(section.get("reason", "")))}</p>'
+
+
+def _short(label: str, length: int = 18) -> str:
+    return label if len(label) <= length else label[: length - 1] + "\u2026"
+
+
+def _svg(width: int, height: int, body: str, label: str) -> str:
+    return (
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}">{body}</svg>'
+    )
 
 
 def metric_bars(
@@ -60,8 +68,7 @@ def metric_bars(
     parts = []
     for i, (label, current, reference, highlighted) in enumerate(rows):
         y = 3 + i * row
-        shown = label if len(label) <= 18 else label[:17] + "\u2026"
-        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(shown)}</text>')
+        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(_short(label))}</text>')
         if current is None:
             parts.append(f'<text x="{label_width}" y="{y + 13}" font-size="10" fill="#777">no value</text>')
         else:
@@ -79,10 +86,7 @@ def metric_bars(
                 f'<line x1="{mark:.1f}" y1="{y}" x2="{mark:.1f}" y2="{y + 17}" stroke="{REFERENCE_COLOR}" '
                 'stroke-width="3"/>'
             )
-    return (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}">{"".join(parts)}</svg>'
-    )
+    return _svg(width, height, "".join(parts), title)
 
 
 def _legend() -> str:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from modelmon.render.model_health import _badge, _fmt, _not_applicable, _short, _svg, _table
 from modelmon.render.svg import CURRENT_COLOR, DRIFT_COLOR, REFERENCE_COLOR, histogram
 
 __all__ = [
@@ -32,40 +33,6 @@ __all__ = [
 
 #: colours of the change points of each detector (others fall back to the drift colour)
 DETECTOR_COLORS = {"adwin": "#9467bd", "page_hinkley": "#d62728", "ddm": "#8c564b"}
-
-
-def _fmt(value: Any) -> str:
-    from modelmon.render.html import fmt
-
-    return fmt(value)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    from modelmon.render.html import table
-
-    return table(headers, rows)
-
-
-def _badge(flag: bool | None, bad: str, good: str = "ok") -> str:
-    if flag is None:
-        return '<span class="badge na">n/a</span>'
-    kind, text = ("bad", bad) if flag else ("good", good)
-    return f'<span class="badge {kind}">{escape(text)}</span>'
-
-
-def _not_applicable(section: Mapping[str, Any]) -> str:
-    return f'<p class="muted">Not applicable: {escape(str(section.get("reason", "")))}</p>'
-
-
-def _short(label: str, length: int = 18) -> str:
-    return label if len(label) <= length else label[: length - 1] + "\u2026"
-
-
-def _svg(width: int, height: int, body: str, label: str) -> str:
-    return (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(label)}">{body}</svg>'
-    )
 
 
 def _legend(*entries: tuple[str, str]) -> str:
