@@ -9,7 +9,6 @@ body), 401 (token), 404 (unknown model), 413 (too large) or 422 (invalid events)
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -24,6 +23,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from modelmon.errors import InputError
+from modelmon.render.json import to_jsonable
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
 from modelmon.service.runtime import MonitoringService
@@ -42,22 +42,9 @@ except ImportError:  # pragma: no cover - orjson is optional
         return json.loads(body)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(key): _clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
-    if hasattr(value, "item") and callable(value.item):
-        return _clean(value.item())
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
 def _json(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(_clean(data), status_code=status)
+    # the report JSON's rules: NaN and infinities become null, numpy values plain ones
+    return JSONResponse(to_jsonable(data), status_code=status)
 
 
 def _error(message: str, status: int) -> JSONResponse:
