@@ -33,6 +33,7 @@ __all__ = [
     "category_labels",
     "cells_of",
     "numeric_values",
+    "value_label",
 ]
 
 #: new (unseen) category values remembered by name; the rest are only counted
@@ -118,7 +119,8 @@ def numeric_values(series: pd.Series) -> tuple[np.ndarray, int, int]:
     return values[finite], missing, int(len(values) - finite.sum() - missing)
 
 
-def _label(value: Any) -> str:
+def value_label(value: Any) -> str:
+    """A value as a category label: ``1``, ``1.0`` and ``"1"`` all read ``"1"``, ``True`` reads ``"true"``."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, bool | np.bool_):
@@ -133,7 +135,7 @@ def category_labels(series: pd.Series) -> tuple[np.ndarray, list[str], int]:
     and ``"1"`` are the same category.
     """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    labels = [_label(value) for value in uniques]
+    labels = [value_label(value) for value in uniques]
     return codes, labels, int((codes < 0).sum())
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from modelmon.engine.columns import CategoricalColumn, NumericalColumn
+from modelmon.engine.columns import CategoricalColumn, NumericalColumn, value_label
 from modelmon.engine.profile import Profile
 from modelmon.engine.report import ReportInputs
 
@@ -77,13 +77,13 @@ def _top_share(column: NumericalColumn | CategoricalColumn) -> tuple[float | Non
         if not column.count:
             return None, None
         if column.min == column.max:
-            return 1.0, _text(column.min)
+            return 1.0, value_label(column.min)
         at_edges = column.cell_counts[1::2]
         top = int(np.argmax(at_edges))
         if not at_edges[top]:
             # no value repeats a reference value; any value is at least 1 of count
             return 1 / column.count, None
-        return float(at_edges[top]) / column.count, _text(column.edges[top])
+        return float(at_edges[top]) / column.count, value_label(column.edges[top])
     if not column.count:
         return None, None
     known = column.counts[:-1]
@@ -94,10 +94,6 @@ def _top_share(column: NumericalColumn | CategoricalColumn) -> tuple[float | Non
         if count > best_count:
             best_count, best_value = count, name
     return best_count / column.count, best_value
-
-
-def _text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _stats(column: NumericalColumn) -> dict[str, float | None]:
