@@ -133,8 +133,9 @@ class StreamKeeper:
             chunk = chunk[[name for name in self.columns if name in chunk.columns]]
         arrival = np.arange(self._seen, self._seen + len(chunk))
         self._seen += len(chunk)
-        picked = chunk.iloc[np.flatnonzero(arrival % self.stride == 0)].copy()
-        picked["__arrival__"] = arrival[arrival % self.stride == 0]
+        on_stride = np.flatnonzero(arrival % self.stride == 0)
+        picked = chunk.iloc[on_stride].copy()
+        picked["__arrival__"] = arrival[on_stride]
         self._parts.append(picked)
         self._kept += len(picked)
         while self._kept > self.max_rows:
