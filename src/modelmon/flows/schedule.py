@@ -64,10 +64,6 @@ def api_url() -> str:
     return str(url)
 
 
-def _seconds(text: str) -> str:
-    return f"{int(parse_duration(text).total_seconds())}s"
-
-
 def serve_schedule(
     config_path: str | os.PathLike[str],
     models: Sequence[str],
@@ -83,10 +79,9 @@ def serve_schedule(
     interval = parse_duration(every, "every") if every is not None else None
     if period is not None:
         parse_duration(period, "period")
-    elif interval is not None:
-        period = _seconds(every)  # type: ignore[arg-type]
     else:
-        period = f"{int(cron_period(cron).total_seconds())}s"  # type: ignore[arg-type]
+        between = interval if interval is not None else cron_period(cron)  # type: ignore[arg-type]
+        period = f"{int(between.total_seconds())}s"
     api_url()
     import prefect
     from prefect.deployments.runner import EntrypointType
