@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from modelmon.store.base import (
@@ -29,6 +28,7 @@ from modelmon.store.base import (
     from_ms,
     headline,
     metric_points,
+    report_entry,
     to_json,
     to_ms,
     to_utc,
@@ -79,14 +79,15 @@ class SqliteReportStore(ReportStore):
         start: datetime | str | None,
         end: datetime | str | None,
     ) -> str:
-        report_id = uuid.uuid4().hex
+        entry = report_entry(model, report_json, html_path, start, end)
+        report_id = str(entry["id"])
         row = (
             report_id,
             model,
-            to_ms(to_utc(datetime.now(UTC))),  # type: ignore[arg-type]
-            _ms_or_none(start, "start"),
-            _ms_or_none(end, "end"),
-            None if html_path is None else str(html_path),
+            to_ms(entry["created_at"]),
+            _ms_or_none(entry["start"], "start"),
+            _ms_or_none(entry["end"], "end"),
+            entry["html_path"],
             to_json(headline(report_json), f"headline of the report of model {model!r}"),
             to_json(report_json, f"report of model {model!r}"),
         )
