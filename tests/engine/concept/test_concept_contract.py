@@ -36,3 +36,11 @@ def test_detector_contract(task: str, name: str, factory) -> None:
     detector._reset()
     assert repr(vars(detector)) == fresh
     assert not detector.drift_detected
+
+
+def test_classification_errors_compare_labels_as_the_performance_counts_do() -> None:
+    from modelmon.engine.concept import error_stream
+
+    target = np.array([1.0, 0.0, 2.0], dtype=object)
+    prediction = np.array(["1", "yes", 2], dtype=object)  # text beside numbers: 1.0 and "1" still agree
+    assert error_stream("classification", target, prediction).tolist() == [0.0, 1.0, 0.0]

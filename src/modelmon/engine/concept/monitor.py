@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.columns import category_labels
 from modelmon.engine.concept.adwin import ADWIN
 from modelmon.engine.concept.ddm import DDM
 from modelmon.engine.concept.page_hinkley import PageHinkley
@@ -72,19 +73,14 @@ def error_stream(task: str, target: np.ndarray, prediction: np.ndarray) -> np.nd
     if task == "regression":
         return np.abs(np.asarray(target, dtype=float) - np.asarray(prediction, dtype=float))
     if task == "classification":
-        truth, guess = _comparable(target), _comparable(prediction)
-        if truth.dtype != guess.dtype:
-            truth, guess = truth.astype(str), guess.astype(str)
-        return (truth != guess).astype(float)
+        return (_labels(target) != _labels(prediction)).astype(float)
     raise ConfigError(f"unknown task {task!r}: use 'regression' or 'classification'")
 
 
-def _comparable(labels: np.ndarray) -> np.ndarray:
-    """Labels as floats when they are all numbers (so 1, 1.0 and "1" agree), else as text."""
-    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
-    if numbers.notna().all():
-        return numbers.to_numpy(dtype=float)
-    return np.array([str(value) for value in labels])
+def _labels(values: np.ndarray) -> np.ndarray:
+    """Each value's class label as the performance counts spell it (1, 1.0 and "1" agree)."""
+    codes, labels, _ = category_labels(pd.Series(values, dtype=object))
+    return np.array([*labels, ""], dtype=object)[codes]  # code -1 (missing) picks ""
 
 
 class ConceptMonitor:
