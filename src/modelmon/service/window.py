@@ -141,8 +141,9 @@ class SlidingWindow:
         else:
             stamps = timestamps if timestamps is not None else np.full(len(frame), now)
             keys = np.floor(stamps / self._bucket_seconds).astype(np.int64)
-        for key in np.unique(keys):
-            self._add_to_bucket(int(key), frame[keys == key] if len(np.unique(keys)) > 1 else frame)
+        unique = np.unique(keys)
+        for key in unique:
+            self._add_to_bucket(int(key), frame[keys == key] if len(unique) > 1 else frame)
         self._ring = OrderedDict(sorted(self._ring.items()))
         self._expire(now)
 
