@@ -149,7 +149,12 @@ class ModelMonitor:
                 targets, self._pending_targets = self._pending_targets, {}
             if rows:
                 frame = pd.DataFrame.from_records(rows)
-                stamps = np.array([row["__timestamp"].timestamp() for row in rows])
+                # only a window by seconds places rows by their timestamps
+                stamps = (
+                    np.array([row["__timestamp"].timestamp() for row in rows])
+                    if self.config.window.seconds is not None
+                    else None
+                )
                 self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
                 inline = self._inline_labelled(frame)
                 if inline is not None:
