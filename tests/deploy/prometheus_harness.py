@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from conftest import need
+from modelmon.demo.stack import wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -204,18 +205,11 @@ class PrometheusServer:
         self._log.close()
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"prometheus not ready after {timeout}s: {self.log()}")
+        process = self._process
+        assert process is not None
+        if not wait_for_http(f"{self.url}/-/ready", timeout, lambda: process.poll() is None):
+            how = "exited" if process.poll() is not None else f"not ready after {timeout}s"
+            raise RuntimeError(f"prometheus {how}: {self.log()}")
 
     def log(self) -> str:
         """What prometheus printed so far (the tail)."""

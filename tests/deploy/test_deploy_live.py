@@ -26,6 +26,7 @@ import yaml
 from prometheus_harness import PrometheusServer, dashboard_queries, expand, free_port, write_prometheus_config
 
 from conftest import require_binary
+from modelmon.demo.stack import wait_for_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROWS = 2000
@@ -67,15 +68,8 @@ def _running(
             command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[1]} did not become healthy: {log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(health_url, timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        if not wait_for_http(health_url, 90, lambda: process.poll() is None):
+            raise RuntimeError(f"{command[1]} did not become healthy: {log.read_text()[-3000:]}")
         yield
     finally:
         process.terminate()
