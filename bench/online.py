@@ -69,24 +69,17 @@ def demo_events(folder: Path, count: int) -> list[dict[str, Any]]:
 
 
 def start_service(config: Path, port: int) -> subprocess.Popen[bytes]:
+    from modelmon.demo.stack import wait_for_http
+
     modelmon = str(Path(sys.executable).parent / "modelmon")
     command = [modelmon, "serve", "--config", str(config), "--port", str(port)]
     service = subprocess.Popen(command, cwd=config.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if service.poll() is not None:
-            message = service.stderr.read().decode()[-2000:] if service.stderr is not None else ""
-            stop_service(service)
-            raise RuntimeError(f"modelmon serve stopped: {message}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return service
-        except OSError:
-            time.sleep(0.2)
-        finally:
-            connection.close()
+    if wait_for_http(f"http://127.0.0.1:{port}/health", 120, lambda: service.poll() is None):
+        return service
+    if service.poll() is not None:
+        message = service.stderr.read().decode()[-2000:] if service.stderr is not None else ""
+        stop_service(service)
+        raise RuntimeError(f"modelmon serve stopped: {message}")
     stop_service(service)
     raise RuntimeError("modelmon serve did not answer /health within 120 s")
 
