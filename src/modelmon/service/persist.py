@@ -3,7 +3,7 @@
 Requests put their documents on a queue; one background thread writes them in batches, so a slow
 or briefly unavailable store never delays an answer. When the store fails the batch is kept and
 retried with backoff (a batch the store refuses as invalid is dropped and counted, as retrying
-cannot help); when the queue is full, the oldest documents are dropped and counted.
+cannot help); when the queue is full, the new documents are dropped and counted.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Persister:
         self.max_queue = max_queue
         self.interval = interval
         self._queue: queue.Queue[tuple[str, str, list[Any]]] = queue.Queue()
+        # counts are updated by the request threads and the writer thread: under a lock, or updates get lost
+        self._count_lock = threading.Lock()
         self._queued = 0
         self.written = 0
         self.dropped = 0
@@ -51,11 +53,15 @@ class Persister:
     def _put(self, kind: str, model: str, items: list[Any]) -> None:
         if not items:
             return
-        if self._queued + len(items) > self.max_queue:
-            self.dropped += len(items)
+        with self._count_lock:
+            full = self._queued + len(items) > self.max_queue
+            if full:
+                self.dropped += len(items)
+            else:
+                self._queued += len(items)
+        if full:
             log.warning("store queue full: dropped %d %s of %s", len(items), kind, model)
             return
-        self._queued += len(items)
         self._queue.put((kind, model, items))
 
     def _drain(self) -> dict[tuple[str, str], list[Any]]:
@@ -87,11 +93,13 @@ class Persister:
                     log.error("writing %d %s of %s to the store failed: %s", len(items), kind, model, exc)
                     # bad data fails again on every retry and would hold up all later writes
                     if isinstance(exc, InputError) or self._stop.is_set():
-                        self.dropped += len(items)
+                        with self._count_lock:
+                            self.dropped += len(items)
                         break
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
-            self._queued -= len(items)
+            with self._count_lock:
+                self._queued -= len(items)
 
     def _run(self) -> None:
         while not self._stop.is_set():
