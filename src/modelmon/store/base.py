@@ -96,6 +96,13 @@ def to_utc(value: datetime | str | None, what: str = "timestamp") -> datetime | 
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def utc_now() -> datetime:
+    """The current time as the stores keep it (UTC, to the millisecond)."""
+    now = to_utc(datetime.now(UTC))
+    assert now is not None
+    return now
+
+
 def to_ms(value: datetime) -> int:
     """Milliseconds since the epoch of an aware datetime (how SQLite stores time)."""
     return (value - _EPOCH) // _ONE_MS
@@ -303,7 +310,7 @@ def report_entry(
     return {
         "id": uuid.uuid4().hex,
         "model": model,
-        "created_at": to_utc(datetime.now(UTC)),
+        "created_at": utc_now(),
         "start": to_utc(start, "start"),
         "end": to_utc(end, "end"),
         "html_path": None if html_path is None else str(html_path),

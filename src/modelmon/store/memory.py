@@ -6,7 +6,7 @@ import copy
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -25,6 +25,7 @@ from modelmon.store.base import (
     to_json,
     to_ms,
     to_utc,
+    utc_now,
 )
 from modelmon.store.frames import build_frame
 
@@ -53,8 +54,7 @@ class MemoryEventStore(EventStore):
         self._targets: dict[str, dict[str, Any]] = {}
 
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
-        now = to_utc(datetime.now(UTC))
-        assert now is not None
+        now = utc_now()
         documents = [event_document(model, event, index, now) for index, event in enumerate(events)]
         with self._lock:
             self._events.setdefault(model, []).extend(documents)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +41,7 @@ from modelmon.store.base import (
     to_json,
     to_ms,
     to_utc,
+    utc_now,
 )
 from modelmon.store.frames import build_frame
 
@@ -88,8 +89,7 @@ class MongoEventStore(EventStore):
         self.targets = database.db["targets"]
 
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
-        now = to_utc(datetime.now(UTC))
-        assert now is not None
+        now = utc_now()
         documents = [event_document(model, event, index, now) for index, event in enumerate(events)]
         if documents:
             with self.database.errors(f"add {len(documents)} events of model {model!r}"):
@@ -98,7 +98,7 @@ class MongoEventStore(EventStore):
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         update_one = require("pymongo", "mongo").UpdateOne
-        now = to_utc(datetime.now(UTC))
+        now = utc_now()
         written = 0
         pairs = iter(pairs)
         while batch := list(islice(pairs, TARGET_BATCH)):

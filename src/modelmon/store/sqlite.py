@@ -24,7 +24,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -38,6 +38,7 @@ from modelmon.store.base import (
     from_ms,
     to_ms,
     to_utc,
+    utc_now,
 )
 from modelmon.store.frames import build_frame, decode_json_column, json_objects_frame
 from modelmon.store.sqlite_history import SqliteMetricStore, SqliteReportStore
@@ -174,8 +175,7 @@ class SqliteEventStore(EventStore):
         self.database = database
 
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
-        now = to_utc(datetime.now(UTC))
-        assert now is not None
+        now = utc_now()
         rows = []
         for index, event in enumerate(events):
             doc = event_document(model, event, index, now)
@@ -210,7 +210,7 @@ class SqliteEventStore(EventStore):
         return len(rows)
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
-        now = to_ms(to_utc(datetime.now(UTC)))  # type: ignore[arg-type]
+        now = to_ms(utc_now())
         rows = ((model, str(event_id), _target_cell(event_id, target), now) for event_id, target in pairs)
 
         def upsert(db: sqlite3.Connection) -> int:
