@@ -32,7 +32,9 @@ __all__ = [
     "NumericalColumn",
     "category_labels",
     "cells_of",
+    "label_slots",
     "numeric_values",
+    "top_labels",
     "value_label",
 ]
 
@@ -137,6 +139,33 @@ def category_labels(series: pd.Series) -> tuple[np.ndarray, list[str], int]:
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     labels = [value_label(value) for value in uniques]
     return codes, labels, int((codes < 0).sum())
+
+
+def top_labels(series: pd.Series, limit: int) -> list[str]:
+    """The ``limit`` most frequent labels of ``series``, ties in name order.
+
+    Counts are per label, so values spelled alike (``1`` and ``"1"``) count as one category.
+
+    >>> top_labels(pd.Series([1, "1", "b", "b", "a", None], dtype=object), 2)
+    ['1', 'b']
+    """
+    codes, labels, _ = category_labels(series)
+    per_code = np.bincount(codes[codes >= 0], minlength=len(labels))
+    frequency: dict[str, int] = {}
+    for label, count in zip(labels, per_code.tolist(), strict=True):
+        frequency[label] = frequency.get(label, 0) + count
+    return sorted(frequency, key=lambda label: (-frequency[label], label))[:limit]
+
+
+def label_slots(series: pd.Series, index: Mapping[str, int], other: int, missing: int) -> np.ndarray:
+    """Each row's slot: ``index[label]``, ``other`` for a label not in ``index``, ``missing`` for none.
+
+    >>> label_slots(pd.Series(["b", None, "z", 2.0]), {"b": 0, "2": 1}, other=2, missing=-1).tolist()
+    [0, -1, 2, 1]
+    """
+    codes, labels, _ = category_labels(series)
+    slot_of = np.array([index.get(label, other) for label in labels] + [missing], dtype=np.int64)
+    return slot_of[codes]  # code -1 (missing) picks the trailing slot
 
 
 @dataclass

@@ -36,8 +36,8 @@ from modelmon.engine.columns import (
     CategoricalColumn,
     EdgeLookup,
     NumericalColumn,
-    category_labels,
     numeric_values,
+    top_labels,
 )
 from modelmon.errors import SchemaError
 from modelmon.schema import Schema
@@ -159,11 +159,9 @@ class ProfileSpec:
             if name in ordered:
                 spec.edges[name], spec.exact[name] = _edges_of_sorted(ordered[name][0], max_bins)
             else:
-                codes, labels, _ = category_labels(reference[name])
-                frequency = np.bincount(codes[codes >= 0], minlength=len(labels))
-                order = sorted(range(len(labels)), key=lambda i: (-frequency[i], labels[i]))
-                spec.categories[name] = tuple(labels[i] for i in order[:max_categories])
-                spec.truncated[name] = len(labels) > max_categories
+                ranked = top_labels(reference[name], max_categories + 1)
+                spec.categories[name] = tuple(ranked[:max_categories])
+                spec.truncated[name] = len(ranked) > max_categories
         if parts is not None and not parts:
             return spec, ordered  # column summaries only: the part modules (and sklearn) stay unloaded
         from modelmon.engine.parts import PART_TYPES
