@@ -11,12 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from modelmon.demo.stack import wait_for_http
 
 #: how long a server may take to answer /api/health on a busy two-core machine
 START_TIMEOUT = 150.0
@@ -102,13 +101,7 @@ def start_prefect_server(folder: Path) -> PrefectServer | None:
             preexec_fn=die_with_parent,
         )
     server = PrefectServer(process, api_url, home, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    if wait_for_http(f"{api_url}/health", START_TIMEOUT, lambda: process.poll() is None):
+        return server
     server.stop()
     return None
