@@ -15,6 +15,7 @@ import mongomock
 import pytest
 from prometheus_client import CollectorRegistry
 
+from integration_support import free_port
 from modelmon.demo import incidents, models
 from modelmon.demo.data import credit_applications, taxi_trips
 from modelmon.demo.files import write_demo_files
@@ -264,12 +265,6 @@ def test_a_data_dir_without_models_says_what_to_run(tmp_path: Path) -> None:
         create_app(tmp_path, "http://127.0.0.1:9")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_events_and_features_are_accepted_by_the_real_monitoring_service(
     demo_dir: Path, tmp_path: Path
 ) -> None:
@@ -283,7 +278,7 @@ def test_events_and_features_are_accepted_by_the_real_monitoring_service(
     service = MonitoringService(
         load_config(demo_dir / "modelmon.yml", environ={}), store=open_store("memory://")
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_monitoring_app(service, CollectorRegistry()),

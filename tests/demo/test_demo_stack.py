@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import require_binary
+from integration_support import free_port, require_binary
 from modelmon.demo.files import demo_config
 from modelmon.demo.stack import Settings, Stack, find_rules_dir, format_summary, prometheus_config
 from modelmon.errors import ModelmonError
@@ -30,12 +30,6 @@ def _gone(pid: int) -> bool:
         return True
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split(") ")[1].startswith("Z")  # a zombie is gone too
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_prometheus_config_scrapes_both_services_with_the_shipped_rules(tmp_path: Path) -> None:
@@ -88,7 +82,7 @@ def test_busy_ports_are_named_before_anything_starts(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         stack = Stack(
-            Settings(data_dir=tmp_path, monitor_port=port, service_port=_free_port(), prometheus=False)
+            Settings(data_dir=tmp_path, monitor_port=port, service_port=free_port(), prometheus=False)
         )
         with pytest.raises(ModelmonError, match=rf"ports \[{port}\] .* --monitor-port"):
             stack.start()
@@ -145,7 +139,7 @@ def test_children_end_when_the_orchestrator_is_killed_without_cleaning_up(tmp_pa
 
 @pytest.mark.slow
 def test_modelmon_demo_shows_the_injected_drift_and_leaves_no_process_behind(tmp_path: Path) -> None:
-    monitor_port, service_port = _free_port(), _free_port()
+    monitor_port, service_port = free_port(), free_port()
     command = [
         *[sys.executable, "-c", "from modelmon.cli import main; main()", "demo"],
         *["--duration", "25", "--calm", "5", "--no-prometheus", "--data-dir", str(tmp_path / "run")],

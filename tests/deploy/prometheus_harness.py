@@ -21,7 +21,6 @@ import importlib.util
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from conftest import need
+from integration_support import free_port, need
 from modelmon.demo.stack import wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,13 +162,6 @@ def write_prometheus_config(
     path = folder / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrometheusServer:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from prometheus_harness import DEPLOY, REPO
 
-from conftest import require_binary
+from integration_support import require_binary
 
 COMPOSE = DEPLOY / "docker-compose.yml"
 PORTS = {"monitoring": 8085, "prediction": 9696, "prometheus": 9090, "grafana": 3000, "mongodb": 27017,

@@ -22,7 +22,7 @@ from prometheus_harness import (
 )
 from synthetic_services import CREDIT, TAXI, MetricsServer, monitoring_metrics, prediction_metrics
 
-from conftest import require_binary
+from integration_support import require_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ALERTS = {name for name, _ in iter_rule_exprs() if ":" not in name}

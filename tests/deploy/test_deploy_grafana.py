@@ -24,7 +24,7 @@ from prometheus_harness import (
     write_prometheus_config,
 )
 
-from conftest import require_binary
+from integration_support import require_binary
 
 generate = load_generator("grafana")
 QUERIES = dashboard_queries()

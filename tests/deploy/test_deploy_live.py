@@ -25,7 +25,7 @@ import pytest
 import yaml
 from prometheus_harness import PrometheusServer, dashboard_queries, expand, free_port, write_prometheus_config
 
-from conftest import require_binary
+from integration_support import require_binary
 from modelmon.demo.stack import wait_for_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from integration_support import free_port
 from modelmon.demo.stack import wait_for_http
 
 #: how long a server may take to answer /api/health on a busy two-core machine
 START_TIMEOUT = 150.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prefect_environment(home: Path, api_url: str | None = None) -> dict[str, str]:

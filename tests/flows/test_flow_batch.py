@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from flow_demo import Demo, taxi_events, write_demo
 from prefect_harness import PrefectServer, die_with_parent, start_prefect_server, stop_process
 
-from conftest import need
+from integration_support import need
 from modelmon.demo.files import TAXI_MODEL_NAME
 from modelmon.errors import StoreError
 from modelmon.store import open_store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -10,17 +9,12 @@ from typing import Any
 import pandas as pd
 import uvicorn
 
+from integration_support import free_port
 from modelmon.config import Config
 from modelmon.demo.stack import wait_for_http
 from modelmon.service.app import create_app
 from modelmon.service.runtime import MonitoringService
 from modelmon.store.base import Store
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServiceThread:

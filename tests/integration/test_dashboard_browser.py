@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from service_process import ServiceThread
 
-from conftest import need, require_binary
+from integration_support import need, require_binary
 from modelmon.config import load_config
 from modelmon.demo.data import taxi_trips
 from modelmon.demo.files import write_demo_files

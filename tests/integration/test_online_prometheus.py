@@ -21,7 +21,7 @@ import pytest
 import yaml
 from service_process import free_port
 
-from conftest import require_binary
+from integration_support import require_binary
 from modelmon.demo.files import TAXI_MODEL_NAME, demo_config, write_demo_files
 from modelmon.demo.simulate import Plan, Simulator, parse_incident
 from modelmon.demo.stack import find_rules_dir, modelmon_command, prometheus_config, wait_for_http
