@@ -19,7 +19,7 @@ from modelmon.config import DriftSettings
 from modelmon.engine.profile import Profile
 from modelmon.schema import Schema
 
-__all__ = ["ReportInputs", "Section", "not_applicable", "run_sections"]
+__all__ = ["ReportInputs", "Section", "headline_numbers", "not_applicable", "run_sections"]
 
 
 @dataclass
@@ -64,3 +64,29 @@ def run_sections(inputs: ReportInputs, only: tuple[str, ...] | None = None) -> d
             continue
         results[key] = section(inputs)
     return results
+
+
+def headline_numbers(result: Mapping[str, Any], rows_name: str = "current_rows") -> dict[str, float]:
+    """The headline numbers of a report or window result, as flat metric-history names (NaN kept).
+
+    >>> headline_numbers({"current_rows": 10, "drift": {"dataset_drift": True, "drifted_share": 0.5}})
+    {'current_rows': 10.0, 'dataset_drift': 1.0, 'drifted_share': 0.5}
+    """
+    values: dict[str, float] = {}
+
+    def put(name: str, value: Any) -> None:
+        if isinstance(value, int | float):  # bool is an int
+            values[name] = float(value)
+
+    put(rows_name, result.get("current_rows"))
+    drift = result.get("drift") or {}
+    put("dataset_drift", drift.get("dataset_drift"))
+    put("drifted_share", drift.get("drifted_share"))
+    for column, info in (drift.get("columns") or {}).items():
+        put(f"drift_score.{column}", (info or {}).get("score"))
+    for metric, value in ((result.get("performance") or {}).get("current") or {}).items():
+        put(f"metric.{metric}", value)
+    put("outlier_share", (result.get("outliers") or {}).get("share"))
+    for column, info in ((result.get("quality") or {}).get("columns") or {}).items():
+        put(f"missing_share.{column}", (info or {}).get("missing_share"))
+    return values

@@ -35,6 +35,7 @@ import pandas as pd
 
 from modelmon.config import ModelConfig
 from modelmon.engine.build import CurrentSide, Report, _load_model
+from modelmon.engine.report import headline_numbers
 from modelmon.flows.frames import store_frame_to_schema
 from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState
 
@@ -77,41 +78,17 @@ def load_model_file(path: str | os.PathLike[str] | None) -> Any:
     return _load_model(path)  # the loader (and its errors) of build_report and the service
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float) and not math.isnan(float(value)):
-        return float(value)
-    return None
-
-
 def headline_metrics(report: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers of a report JSON pushed into the metric history, named ``batch.<what>``.
+    """The numbers of a report JSON pushed into the metric history, named ``batch.<what>`` (NaN left out).
 
     >>> headline_metrics({"current_rows": 10, "drift": {"dataset_drift": True, "drifted_share": 0.5,
     ...                   "columns": {"x": {"score": 0.3}}}, "performance": {"current": {"mae": 1.5}}})
     {'batch.current_rows': 10.0, 'batch.dataset_drift': 1.0, 'batch.drifted_share': 0.5, \
 'batch.drift_score.x': 0.3, 'batch.metric.mae': 1.5}
     """
-    values: dict[str, float] = {}
-
-    def put(name: str, value: Any) -> None:
-        number = _number(value)
-        if number is not None:
-            values[f"batch.{name}"] = number
-
-    put("current_rows", report.get("current_rows"))
-    drift = report.get("drift") or {}
-    put("dataset_drift", drift.get("dataset_drift"))
-    put("drifted_share", drift.get("drifted_share"))
-    for column, info in (drift.get("columns") or {}).items():
-        put(f"drift_score.{column}", (info or {}).get("score"))
-    for metric, value in ((report.get("performance") or {}).get("current") or {}).items():
-        put(f"metric.{metric}", value)
-    for column, info in ((report.get("quality") or {}).get("columns") or {}).items():
-        put(f"missing_share.{column}", (info or {}).get("missing_share"))
-    put("outlier_share", (report.get("outliers") or {}).get("share"))
-    return values
+    return {
+        f"batch.{name}": value for name, value in headline_numbers(report).items() if not math.isnan(value)
+    }
 
 
 def report_paths(reports_dir: Path, model: str, start: datetime, end: datetime) -> tuple[Path, Path]:

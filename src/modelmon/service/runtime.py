@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from modelmon.config import Config
+from modelmon.engine.report import headline_numbers
 from modelmon.service.events import CheckedBatch
 from modelmon.service.health import HealthProber
 from modelmon.service.model_monitor import ModelMonitor
@@ -30,24 +31,7 @@ log = logging.getLogger("modelmon.service")
 
 def history_values(result: Mapping[str, Any]) -> dict[str, float]:
     """The headline numbers of a window result, as flat metric-history names."""
-    values: dict[str, float] = {}
-
-    def put(name: str, value: Any) -> None:
-        if isinstance(value, int | float):  # bool is an int
-            values[name] = float(value)
-
-    put("window_rows", result.get("current_rows"))
-    drift = result.get("drift") or {}
-    put("dataset_drift", drift.get("dataset_drift"))
-    put("drifted_share", drift.get("drifted_share"))
-    for column, info in (drift.get("columns") or {}).items():
-        put(f"drift_score.{column}", info.get("score"))
-    for metric, value in ((result.get("performance") or {}).get("current") or {}).items():
-        put(f"metric.{metric}", value)
-    put("outlier_share", (result.get("outliers") or {}).get("share"))
-    for column, info in ((result.get("quality") or {}).get("columns") or {}).items():
-        put(f"missing_share.{column}", info.get("missing_share"))
-    return values
+    return headline_numbers(result, rows_name="window_rows")
 
 
 class MonitoringService:
