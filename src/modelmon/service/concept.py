@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelmon.engine.concept.monitor import ConceptMonitor, error_stream
+from modelmon.engine.concept import labelled_errors
+from modelmon.engine.concept.monitor import ConceptMonitor
 from modelmon.engine.report import not_applicable
 from modelmon.schema import Schema
 
@@ -23,10 +24,7 @@ __all__ = ["concept_section", "feed_concept", "reference_errors"]
 
 def _errors(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     assert schema.prediction is not None and schema.target is not None
-    labelled = frame[frame[schema.target].notna() & frame[schema.prediction].notna()]
-    errors = error_stream(
-        schema.task, labelled[schema.target].to_numpy(), labelled[schema.prediction].to_numpy()
-    )
+    errors, _ = labelled_errors(frame, schema.task, schema.target, schema.prediction)
     return errors[np.isfinite(errors)]
 
 

@@ -33,7 +33,16 @@ from modelmon.engine.concept.monitor import DETECTORS, ConceptMonitor, error_str
 from modelmon.engine.concept.page_hinkley import PageHinkley
 from modelmon.engine.report import ReportInputs, not_applicable
 
-__all__ = ["ADWIN", "DDM", "DETECTORS", "ConceptMonitor", "PageHinkley", "concept_section", "error_stream"]
+__all__ = [
+    "ADWIN",
+    "DDM",
+    "DETECTORS",
+    "ConceptMonitor",
+    "PageHinkley",
+    "concept_section",
+    "error_stream",
+    "labelled_errors",
+]
 
 #: labelled rows the current stream needs before the detectors are run
 MIN_ROWS = 100
@@ -41,7 +50,7 @@ MIN_ROWS = 100
 SERIES_POINTS = 200
 
 
-def _labelled_errors(
+def labelled_errors(
     frame: pd.DataFrame, task: str, target: str, prediction: str
 ) -> tuple[np.ndarray, pd.Index]:
     """Errors of the rows that have both a target and a prediction, and those rows' index."""
@@ -102,12 +111,12 @@ def concept_section(inputs: ReportInputs) -> dict[str, Any]:
     timestamp = schema.timestamp if schema.timestamp in stream.columns else None
     if timestamp is not None:
         stream = stream.sort_values(timestamp, kind="stable")
-    errors, rows = _labelled_errors(stream, schema.task, schema.target, schema.prediction)
+    errors, rows = labelled_errors(stream, schema.task, schema.target, schema.prediction)
     if len(errors) < MIN_ROWS:
         return not_applicable(f"{len(errors)} current rows have a target; the detectors need {MIN_ROWS}")
     reference_errors = np.zeros(0)
     if inputs.reference_sample is not None:
-        reference_errors, _ = _labelled_errors(
+        reference_errors, _ = labelled_errors(
             inputs.reference_sample, schema.task, schema.target, schema.prediction
         )
     baseline = "reference sample"
