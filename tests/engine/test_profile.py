@@ -125,19 +125,64 @@ def test_profiles_of_different_references_do_not_add():
         first.profile(_reference()) + second.profile(_reference())
 
 
+def _same_cells_as_a_binary_search(
+    reference: list[float], current: list[float], decimals: int | None
+) -> None:
+    from modelmon.engine.columns import EdgeLookup, cells_of
+
+    edges = np.asarray(reference)
+    edges = np.unique(edges if decimals is None else np.round(edges, decimals))
+    values = np.concatenate(
+        [
+            np.asarray(current),
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, -np.inf),
+            [-0.0, 0.0, 5e-324, -5e-324, 1e308, -1e308],
+        ]
+    )
+    values = np.tile(values, -(-1024 // len(values)))  # enough values for the grid, not the fallback
+    assert np.array_equal(EdgeLookup(edges, grid=64).cells(values), cells_of(edges, values))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=300),
     st.lists(st.floats(-2e3, 2e3, allow_nan=False), min_size=1, max_size=3000),
 )
 def test_edge_lookup_gives_exactly_the_cells_of_a_binary_search(reference, current):
+    _same_cells_as_a_binary_search(reference, current, decimals=2)
+
+
+_SPREAD = st.builds(
+    lambda sign, power: sign * 10.0**power, st.sampled_from([-1.0, 1.0, 0.0]), st.floats(-300, 300)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_SPREAD, min_size=1, max_size=300), st.lists(_SPREAD, min_size=1, max_size=3000))
+def test_edge_lookup_is_exact_over_values_spread_across_binades(reference, current):
+    _same_cells_as_a_binary_search(reference, current, decimals=None)
+
+
+@pytest.mark.parametrize(
+    ("draw", "by_bits"),
+    [
+        (lambda rng: rng.normal(10, 1, 50_000), False),
+        (lambda rng: rng.lognormal(0, 1.5, 50_000), True),
+        (lambda rng: rng.standard_cauchy(50_000), True),
+    ],
+)
+def test_edge_lookup_slots_suit_the_column_and_search_almost_nothing(draw, by_bits):
     from modelmon.engine.columns import EdgeLookup, cells_of
 
-    edges = np.unique(np.round(np.asarray(reference), 2))
-    values = np.concatenate(
-        [np.asarray(current), edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)]
-    )
-    assert np.array_equal(EdgeLookup(edges, grid=64).cells(values), cells_of(edges, values))
+    values = draw(np.random.default_rng(3))
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, 1001)))
+    lookup = EdgeLookup(edges)
+    assert lookup._bits is by_bits
+    # the slots of skewed or heavy-tailed columns hold at most one edge each
+    assert lookup._crowded[lookup._slots(values, lookup._bits)].mean() < 0.01
+    assert np.array_equal(lookup.cells(values), cells_of(edges, values))
 
 
 def test_reference_profile_from_sorted_values_equals_profiling_it():
