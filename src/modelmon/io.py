@@ -119,7 +119,8 @@ def read_frames(
                     )
                 return
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
-                yield batch.to_pandas()
+                # one pandas block per column: numbers are not copied into one 2-D block
+                yield batch.to_pandas(split_blocks=True)
         else:
             keep = set(wanted)
             with pd.read_csv(file, chunksize=chunk_rows, usecols=lambda name: name in keep) as reader:

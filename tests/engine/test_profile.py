@@ -203,3 +203,40 @@ def test_large_frames_profile_the_same_on_threads():
         _close(threaded, spec.profile(reference))
     finally:
         profile_module.PARALLEL_ROWS = rows
+
+
+def _large_reference(x: np.ndarray) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    return pd.DataFrame({"x": x, "c": rng.choice(list("abcd"), len(x)), "p": rng.normal(size=len(x))})
+
+
+def test_a_large_continuous_reference_takes_quantile_edges_from_a_sample():
+    from modelmon.engine.profile import DEFAULT_MAX_BINS, EDGE_SAMPLE
+
+    x = np.random.default_rng(11).lognormal(0, 1, 3 * EDGE_SAMPLE)
+    reference = _large_reference(x)
+    spec, profile = ProfileSpec.fit_profile(reference, SCHEMA, parts=())
+    edges = spec.edges["x"]
+    assert not spec.exact["x"]
+    assert (edges[0], edges[-1]) == (x.min(), x.max())  # no reference value is out of its own range
+    assert DEFAULT_MAX_BINS * 0.95 < len(edges) <= DEFAULT_MAX_BINS + 1
+    column = profile.columns["x"]
+    # every cell between two edges holds about 1/1000 of the values (sampling error of 100k draws)
+    shares = column.cell_counts[2:-2:2] / len(x)
+    assert shares.max() < 1.5 / DEFAULT_MAX_BINS and shares.min() > 0.5 / DEFAULT_MAX_BINS
+    assert column.cell_counts[0] == column.cell_counts[-1] == 0
+    _close(profile, spec.profile(reference))
+    again, _ = ProfileSpec.fit_profile(reference, SCHEMA, parts=())
+    assert again.fingerprint == spec.fingerprint  # the sample is drawn with a fixed seed
+
+
+def test_a_large_discrete_reference_keeps_exact_edges_even_for_a_value_the_sample_misses():
+    from modelmon.engine.profile import EDGE_SAMPLE
+
+    x = np.random.default_rng(12).integers(0, 300, 3 * EDGE_SAMPLE).astype(float)
+    x[123_457] = 0.5  # one value in 300,000: the sample of 100,000 draws misses it most likely
+    spec, profile = ProfileSpec.fit_profile(_large_reference(x), SCHEMA, parts=())
+    assert spec.exact["x"]
+    assert np.array_equal(spec.edges["x"], np.unique(x))
+    assert profile.columns["x"].cell_counts[3] == 1  # the edge 0.5's own cell
+    assert profile.columns["x"].cell_counts[::2].sum() == 0  # nothing between exact edges

@@ -34,6 +34,7 @@ __all__ = [
     "cells_of",
     "label_slots",
     "numeric_values",
+    "ranked_labels",
     "top_labels",
     "value_label",
 ]
@@ -193,11 +194,16 @@ def top_labels(series: pd.Series, limit: int) -> list[str]:
     ['1', 'b']
     """
     codes, labels, _ = category_labels(series)
+    return ranked_labels(codes, labels)[:limit]
+
+
+def ranked_labels(codes: np.ndarray, labels: list[str]) -> list[str]:
+    """Labels of :func:`category_labels` from the most frequent down, ties in name order."""
     per_code = np.bincount(codes[codes >= 0], minlength=len(labels))
     frequency: dict[str, int] = {}
     for label, count in zip(labels, per_code.tolist(), strict=True):
         frequency[label] = frequency.get(label, 0) + count
-    return sorted(frequency, key=lambda label: (-frequency[label], label))[:limit]
+    return sorted(frequency, key=lambda label: (-frequency[label], label))
 
 
 def label_slots(series: pd.Series, index: Mapping[str, int], other: int, missing: int) -> np.ndarray:
@@ -380,7 +386,18 @@ class CategoricalColumn:
     def from_series(
         cls, values: tuple[str, ...], series: pd.Series, index: Mapping[str, int] | None = None
     ) -> CategoricalColumn:
-        codes, labels, missing = category_labels(series)
+        return cls.from_codes(values, *category_labels(series), index)
+
+    @classmethod
+    def from_codes(
+        cls,
+        values: tuple[str, ...],
+        codes: np.ndarray,
+        labels: list[str],
+        missing: int,
+        index: Mapping[str, int] | None = None,
+    ) -> CategoricalColumn:
+        """Summarise a column already factorized by :func:`category_labels`."""
         index = index if index is not None else {value: i for i, value in enumerate(values)}
         other = len(values)
         label_slots = np.array([index.get(label, other) for label in labels], dtype=np.int64)

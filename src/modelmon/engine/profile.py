@@ -36,8 +36,9 @@ from modelmon.engine.columns import (
     CategoricalColumn,
     EdgeLookup,
     NumericalColumn,
+    category_labels,
     numeric_values,
-    top_labels,
+    ranked_labels,
 )
 from modelmon.errors import SchemaError
 from modelmon.schema import Schema
@@ -65,6 +66,36 @@ def _edges_of_sorted(ordered: np.ndarray, max_bins: int) -> tuple[np.ndarray, bo
         return ordered[distinct], True
     positions = np.linspace(0, len(ordered) - 1, max_bins + 1).round().astype(np.int64)
     return np.unique(ordered[positions]), False
+
+
+#: numerical reference columns with more than twice this many values choose their edges from a
+#: sample of this many (drawn with a fixed seed) instead of sorting every value
+EDGE_SAMPLE = 100_000
+
+
+def _numerical_reference(
+    values: np.ndarray, missing: int, type_errors: int, max_bins: int
+) -> tuple[np.ndarray, bool, NumericalColumn, EdgeLookup | None]:
+    """Edges of one reference column, whether they are exact, its profile and the lookup used.
+
+    A large column takes its quantile edges from a sample, with its own minimum and maximum as the
+    first and last edges, and is then counted cell by cell; with so many values each cell still
+    holds about ``1 / max_bins`` of them. When the sample has at most ``max_bins`` distinct values,
+    they are exact edges only if every value of the column is one of them; otherwise, or for a
+    smaller column, the column is sorted and its edges read off the sort.
+    """
+    if len(values) > 2 * EDGE_SAMPLE:
+        sample = np.sort(values[np.random.default_rng(0).integers(0, len(values), EDGE_SAMPLE)])
+        edges, exact = _edges_of_sorted(sample, max_bins)
+        if not exact:
+            edges[0], edges[-1] = values.min(), values.max()
+        lookup = EdgeLookup(edges)
+        column = NumericalColumn.from_values(edges, values, missing, type_errors, lookup)
+        if not (exact and column.cell_counts[::2].any()):  # no value outside the sample's few
+            return edges, exact, column, lookup
+    ordered = np.sort(values)
+    edges, exact = _edges_of_sorted(ordered, max_bins)
+    return edges, exact, NumericalColumn.from_sorted(edges, ordered, missing, type_errors), None
 
 
 #: frames with at least this many rows are profiled column by column on a few threads (numpy's
@@ -126,9 +157,9 @@ class ProfileSpec:
         max_categories: int = DEFAULT_MAX_CATEGORIES,
         parts: Sequence[str] | None = None,
     ) -> tuple[ProfileSpec, Profile]:
-        """The spec and the reference's own profile, reusing the sort that chose the edges."""
-        spec, ordered = cls._fit(reference, schema, max_bins, max_categories, parts)
-        return spec, spec._profile(reference, ordered)
+        """The spec and the reference's own profile, counted while choosing the edges."""
+        spec, reference_columns = cls._fit(reference, schema, max_bins, max_categories, parts)
+        return spec, spec._profile(reference, reference_columns)
 
     @classmethod
     def _fit(
@@ -138,7 +169,7 @@ class ProfileSpec:
         max_bins: int,
         max_categories: int,
         parts: Sequence[str] | None,
-    ) -> tuple[ProfileSpec, dict[str, tuple[np.ndarray, int, int]]]:
+    ) -> tuple[ProfileSpec, dict[str, Column]]:
         missing = [name for name in schema.monitored_columns if name not in reference.columns]
         required_missing = [name for name in missing if name != schema.target]
         if required_missing:
@@ -148,22 +179,32 @@ class ProfileSpec:
             )
         spec = cls(schema)
         present = [name for name in schema.monitored_columns if name in reference.columns]
-        numerical = [name for name in present if schema.kind(name) == "numerical"]
+        lookups: dict[str, EdgeLookup] = spec.state.setdefault("_edge_lookups", {})
 
-        def sort(name: str) -> tuple[np.ndarray, int, int]:
-            values, missing_count, type_errors = numeric_values(reference[name])
-            return np.sort(values), missing_count, type_errors
+        def summarise(name: str) -> Column:
+            if schema.kind(name) == "numerical":
+                edges, exact, column, lookup = _numerical_reference(
+                    *numeric_values(reference[name]), max_bins
+                )
+                spec.edges[name], spec.exact[name] = edges, exact
+                if lookup is not None:
+                    lookups[name] = lookup
+                return column
+            codes, labels, missing_count = category_labels(reference[name])
+            ranked = ranked_labels(codes, labels)
+            spec.categories[name] = tuple(ranked[:max_categories])
+            spec.truncated[name] = len(ranked) > max_categories
+            return CategoricalColumn.from_codes(spec.categories[name], codes, labels, missing_count)
 
-        ordered = dict(zip(numerical, _map(sort, numerical, len(reference)), strict=True))
-        for name in present:
-            if name in ordered:
-                spec.edges[name], spec.exact[name] = _edges_of_sorted(ordered[name][0], max_bins)
-            else:
-                ranked = top_labels(reference[name], max_categories + 1)
-                spec.categories[name] = tuple(ranked[:max_categories])
-                spec.truncated[name] = len(ranked) > max_categories
+        # each column writes only its own keys of the spec's dicts, so the threads do not collide
+        summaries = dict(zip(present, _map(summarise, present, len(reference)), strict=True))
+        # the spec's dicts in schema order whatever order the threads finished in
+        spec.edges = {name: spec.edges[name] for name in present if name in spec.edges}
+        spec.exact = {name: spec.exact[name] for name in present if name in spec.exact}
+        spec.categories = {name: spec.categories[name] for name in present if name in spec.categories}
+        spec.truncated = {name: spec.truncated[name] for name in present if name in spec.truncated}
         if parts is not None and not parts:
-            return spec, ordered  # column summaries only: the part modules (and sklearn) stay unloaded
+            return spec, summaries  # column summaries only: the part modules (and sklearn) stay unloaded
         from modelmon.engine.parts import PART_TYPES
 
         for part_name, part_type in PART_TYPES.items():
@@ -172,7 +213,7 @@ class ProfileSpec:
             state = part_type.fit(reference, spec)
             if state is not None:
                 spec.state[part_name] = state
-        return spec, ordered
+        return spec, summaries
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -212,27 +253,28 @@ class ProfileSpec:
             lookups[name] = EdgeLookup(self.edges[name])
         return lookups[name]
 
-    def _column(
-        self, frame: pd.DataFrame, name: str, ordered: Mapping[str, tuple[np.ndarray, int, int]]
-    ) -> Column:
+    def _column(self, frame: pd.DataFrame, name: str, ready: Mapping[str, Column]) -> Column:
+        if name in ready:
+            return ready[name]
         if name not in frame.columns:
             if name in self.edges:
                 return NumericalColumn.empty(self.edges[name])
             return CategoricalColumn.empty(self.categories[name])
-        if name in ordered:
-            return NumericalColumn.from_sorted(self.edges[name], *ordered[name])
         if name in self.edges:
             return NumericalColumn.from_series(self.edges[name], frame[name], self._lookup(name))
         return CategoricalColumn.from_series(self.categories[name], frame[name], self._index(name))
 
-    def _profile(self, frame: pd.DataFrame, ordered: Mapping[str, tuple[np.ndarray, int, int]]) -> Profile:
+    def _profile(self, frame: pd.DataFrame, ready: Mapping[str, Column]) -> Profile:
+        """The profile of ``frame``, taking the columns in ``ready`` as they are."""
         names = list(self.columns)
         for name in names:  # build shared lookups before the threads use them
-            if name in self.edges and name in frame.columns and name not in ordered:
+            if name in ready or name not in frame.columns:
+                continue
+            if name in self.edges:
                 self._lookup(name)
-            elif name in self.categories:
+            else:
                 self._index(name)
-        built = _map(lambda name: self._column(frame, name, ordered), names, len(frame))
+        built = _map(lambda name: self._column(frame, name, ready), names, len(frame))
         columns: dict[str, Column] = dict(zip(names, built, strict=True))
         absent = [name for name in names if name not in frame.columns]
         parts = {}
