@@ -41,6 +41,8 @@ __all__ = [
 
 #: new (unseen) category values remembered by name; the rest are only counted
 MAX_UNSEEN_NAMES = 50
+#: numerical values looked up and counted per block (512 KiB of float64, a processor cache's worth)
+LOOKUP_BLOCK = 1 << 16
 
 
 def cells_of(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -247,21 +249,33 @@ class NumericalColumn:
         type_errors: int = 0,
         lookup: EdgeLookup | None = None,
     ) -> NumericalColumn:
-        """Summarise finite ``values`` (missing and type errors counted by the caller)."""
-        cells = 2 * len(edges) + 1
+        """Summarise finite ``values`` (missing and type errors counted by the caller).
+
+        Values are looked up and counted a block at a time, so that the lookup's temporaries stay
+        in the processor's cache instead of streaming through memory (about twice as fast at a
+        million values, and more on several threads sharing the memory bandwidth).
+        """
         if len(values) == 0:
             column = cls.empty(edges)
         else:
-            index = lookup.cells(values) if lookup is not None else cells_of(edges, values)
+            cells = 2 * len(edges) + 1
+            counts = np.zeros(cells, dtype=np.int64)
+            sums = np.zeros(cells, dtype=np.float64)
+            for start in range(0, len(values), LOOKUP_BLOCK):
+                block = values[start : start + LOOKUP_BLOCK]
+                index = lookup.cells(block) if lookup is not None else cells_of(edges, block)
+                counts += np.bincount(index, minlength=cells)
+                sums += np.bincount(index, weights=block, minlength=cells)
             column = cls(
                 edges,
-                np.bincount(index, minlength=cells).astype(np.int64),
-                np.bincount(index, weights=values, minlength=cells),
+                counts,
+                sums,
                 count=len(values),
                 min=float(values.min()),
                 max=float(values.max()),
                 sum=float(values.sum()),
-                sum_sq=float(np.dot(values, values)),
+                # einsum, not BLAS's dot: BLAS's own threads contend with the profile's threads
+                sum_sq=float(np.einsum("i,i->", values, values)),
             )
         column.missing, column.type_errors = missing, type_errors
         return column
@@ -294,7 +308,7 @@ class NumericalColumn:
                 min=float(ordered[0]),
                 max=float(ordered[-1]),
                 sum=float(running[-1]),
-                sum_sq=float(np.dot(ordered, ordered)),
+                sum_sq=float(np.einsum("i,i->", ordered, ordered)),
             )
         column.missing, column.type_errors = missing, type_errors
         return column
