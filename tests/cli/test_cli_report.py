@@ -127,3 +127,21 @@ def test_registered_in_the_command_table():
 
     assert COMMANDS["report"] == ("report",)
     assert CliRunner().invoke(report, ["--help"]).exit_code == 0
+
+
+def test_sections_option_runs_only_those_sections(tmp_path, data):
+    reference, current = data
+    out_json = tmp_path / "r.json"
+    args = [str(reference), str(current), "--prediction", "duration", "--json", str(out_json)]
+    result = CliRunner().invoke(report, [*args, "--sections", "drift"])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out_json.read_text())
+    assert written["drift"]["columns"]["distance"]["detected"]
+    assert written["quality"] == {
+        "applicable": False,
+        "reason": "the quality section was not requested for this report",
+    }
+    assert written["outliers"]["applicable"] is False
+    assert "Dataset drift" in result.output and "Data quality issues" not in result.output
+    bad = CliRunner().invoke(report, [*args, "--sections", "drift,speed"])
+    assert bad.exit_code == 2 and "speed" in bad.output and "multivariate" in bad.output

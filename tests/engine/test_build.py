@@ -209,3 +209,46 @@ def test_memory_grows_only_by_the_duplicate_hashes(tmp_path, monkeypatch):
         tracemalloc.stop()
     # 16 bytes per row while duplicates are counted; every other thing kept is bounded
     assert (peaks[200_000] - peaks[20_000]) / 180_000 < 24
+
+
+def test_sections_fit_only_the_parts_they_read_and_count_duplicates_only_for_quality():
+    from modelmon.engine.build import CurrentSide, ReferenceSide
+
+    reference, current = frames(600)
+    side = ReferenceSide.fit(reference, SCHEMA, sections=("drift", "fairness"))
+    assert set(side.spec.state) - {"_edge_lookups", "_category_index"} <= {"fairness"}
+    assert side.duplicate_share is None
+    fed = CurrentSide(side)
+    fed.update(current)
+    assert fed.duplicates is None
+    # quality asked later still runs; it says duplicates were not counted instead of inventing them
+    quality = fed.report(sections=("quality",)).sections["quality"]
+    assert quality["duplicates"]["applicable"] is False
+    counted = ReferenceSide.fit(reference, SCHEMA, sections=("quality",))
+    assert counted.duplicate_share == 0.0
+    assert not set(counted.spec.state) - {"_edge_lookups", "_category_index"}
+    with pytest.raises(InputError, match=r"unknown report section\(s\) \['speed'\]"):
+        build_report(reference, current, SCHEMA, sections=("drift", "speed"))
+
+
+def test_a_drift_report_does_not_load_the_other_sections_modules(tmp_path):
+    import subprocess
+    import sys
+
+    reference, current = frames(300)
+    reference.to_parquet(tmp_path / "reference.parquet")
+    current.to_parquet(tmp_path / "current.parquet")
+    code = (
+        "import sys\n"
+        "from modelmon.engine.build import build_report\n"
+        "from modelmon.schema import Schema\n"
+        f"schema = Schema.from_dict({ {k: v for k, v in SCHEMA.to_dict().items() if k != 'extra'}!r})\n"
+        f"report = build_report({str(tmp_path / 'reference.parquet')!r}, "
+        f"{str(tmp_path / 'current.parquet')!r}, schema, sections=['drift'])\n"
+        "assert report.sections['drift']['columns']\n"
+        "others = ['sklearn'] + ['modelmon.engine.' + name for name in "
+        "('quality', 'outliers', 'explain', 'multivariate', 'concept', 'segments', 'fairness')]\n"
+        "print([name for name in others if name in sys.modules])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

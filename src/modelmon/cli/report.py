@@ -113,12 +113,13 @@ def _summary(result: Any, written: list[Path]) -> None:
                 values = (col.get("score"), col.get("p_value"), col.get("threshold"))
                 table.add_row(name, str(col.get("role")), str(col["method"]), *map(_number, values))
             console.print(table)
-    issues = data["quality"].get("issues", [])
-    console.print(f"Data quality issues: {len(issues)}")
-    for issue in issues[:10]:
-        console.print(f"  - {issue['message']}", markup=False)
-    if len(issues) > 10:
-        console.print(f"  ... and {len(issues) - 10} more in the report")
+    if "quality" in result.sections:
+        issues = data["quality"].get("issues", [])
+        console.print(f"Data quality issues: {len(issues)}")
+        for issue in issues[:10]:
+            console.print(f"  - {issue['message']}", markup=False)
+        if len(issues) > 10:
+            console.print(f"  ... and {len(issues) - 10} more in the report")
     for path in written:
         console.print(f"Wrote {path}", markup=False)
     if not written:
@@ -146,6 +147,11 @@ def _summary(result: Any, written: list[Path]) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the report JSON here.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
 @click.option(
+    "--sections",
+    help="Only these report sections, comma separated (default: all): drift, quality, performance, "
+    "segments, fairness, outliers, explain, concept, multivariate.",
+)
+@click.option(
     "--chunk-rows",
     default=200_000,
     show_default=True,
@@ -169,6 +175,7 @@ def report(
     model_file: Path | None,
     json_path: Path | None,
     html_path: Path | None,
+    sections: str | None,
     chunk_rows: int,
 ) -> None:
     """Compare CURRENT with REFERENCE (parquet or CSV files): drift, data quality and model health.
@@ -178,8 +185,12 @@ def report(
     """
     try:
         from modelmon.engine.build import build_report
+        from modelmon.engine.sections import check_sections
         from modelmon.io import file_format, read_frame
 
+        chosen = _names(sections)
+        if chosen is not None:
+            check_sections(chosen)
         model = _model_config(config_path, model_name)
         file_format(current)  # fail on a missing current file before the reference is read
         reference_frame = read_frame(reference)
@@ -202,6 +213,7 @@ def report(
             drift=model.drift if model is not None else None,
             model=model_file or (model.model_file if model is not None else None),
             chunk_rows=chunk_rows,
+            sections=chosen,
             progress=True,
         )
         written = []

@@ -278,19 +278,36 @@ class ReferenceSide:
     profile: Profile
     sample: pd.DataFrame
     duplicate_share: float | None = None
+    #: the sections it was fitted for (``None``: all); current data fed against it serves those
+    sections: tuple[str, ...] | None = None
 
     @classmethod
     def fit(
-        cls, frame: pd.DataFrame, schema: Schema, *, sample_rows: int = 5_000, seed: int = 0
+        cls,
+        frame: pd.DataFrame,
+        schema: Schema,
+        *,
+        sample_rows: int = 5_000,
+        seed: int = 0,
+        sections: Sequence[str] | None = None,
     ) -> ReferenceSide:
-        spec, profile = ProfileSpec.fit_profile(frame, schema)
+        """Fit on the reference frame, for every section or only for ``sections``.
+
+        Only the profile parts the sections read are fitted, and the reference's duplicate rows
+        are counted only for the quality section.
+        """
+        from modelmon.engine.sections import parts_for
+
+        spec, profile = ProfileSpec.fit_profile(frame, schema, parts=parts_for(sections))
         sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
         sample.update(frame)
-        duplicates = DuplicateCounter(schema.monitored_columns)
-        duplicates.update(frame)
-        counts = duplicates.result()
-        share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
-        return cls(spec, profile, sample.frame(), share)
+        share = None
+        if sections is None or "quality" in sections:
+            duplicates = DuplicateCounter(schema.monitored_columns)
+            duplicates.update(frame)
+            counts = duplicates.result()
+            share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
+        return cls(spec, profile, sample.frame(), share, None if sections is None else tuple(sections))
 
     @property
     def schema(self) -> Schema:
@@ -321,7 +338,9 @@ class CurrentSide:
         self.sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
         stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
         self.stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
-        self.duplicates = DuplicateCounter(schema.monitored_columns)
+        sections = reference.sections
+        counting = sections is None or "quality" in sections
+        self.duplicates = DuplicateCounter(schema.monitored_columns) if counting else None
 
     @property
     def rows(self) -> int:
@@ -332,7 +351,15 @@ class CurrentSide:
         self.profile = self.profile + self.reference.spec.profile(chunk)
         self.sample.update(chunk)
         self.stream.update(chunk)
-        self.duplicates.update(chunk)
+        if self.duplicates is not None:
+            self.duplicates.update(chunk)
+
+    def _duplicates(self) -> dict[str, Any]:
+        """The quality section's duplicate counts, when they were counted."""
+        if self.duplicates is None:
+            return {}
+        counts = self.duplicates.result()
+        return {"duplicates": {**counts, "reference_share": self.reference.duplicate_share}}
 
     def report(
         self,
@@ -352,10 +379,7 @@ class CurrentSide:
             current_stream=self.stream.frame() if self.stream.columns else None,
             drift=drift or DriftSettings(),
             model=_load_model(model),
-            options={
-                "duplicates": {**self.duplicates.result(), "reference_share": reference.duplicate_share},
-                **(options or {}),
-            },
+            options={**self._duplicates(), **(options or {})},
         )
         return Report(
             sections=run_sections(inputs, only=tuple(sections) if sections is not None else None),
@@ -390,6 +414,10 @@ def build_report(
     """
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+    if sections is not None:
+        from modelmon.engine.sections import check_sections
+
+        sections = check_sections(sections)
     from modelmon.io import file_columns, read_frame
 
     if isinstance(reference, pd.DataFrame):
@@ -397,7 +425,9 @@ def build_report(
     else:
         reference_frame = read_frame(reference, None if schema is None else wanted_columns(schema))
     schema = schema if schema is not None else Schema.infer(reference_frame)
-    reference_side = ReferenceSide.fit(reference_frame, schema, sample_rows=sample_rows, seed=seed)
+    reference_side = ReferenceSide.fit(
+        reference_frame, schema, sample_rows=sample_rows, seed=seed, sections=sections
+    )
     if not isinstance(reference, pd.DataFrame):
         reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
     del reference_frame

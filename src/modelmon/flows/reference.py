@@ -37,7 +37,7 @@ from modelmon.errors import ConfigError, InputError
 __all__ = ["CACHE_FORMAT", "ReferenceState", "cache_key", "load_reference", "wanted_columns"]
 
 #: bump when the cached object changes shape, so old cache files are ignored
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: rows kept from each side for the sections that need raw rows (SHAP, outliers, domain classifier)
 SAMPLE_ROWS = 5_000
 
@@ -86,7 +86,7 @@ def fit_reference(model: ModelConfig, sample_rows: int = SAMPLE_ROWS) -> Referen
     path = _reference_path(model)
     frame = read_frame(path, wanted_columns(model))
     side = ReferenceSide.fit(frame, model.schema, sample_rows=sample_rows)
-    return ReferenceState(side.spec, side.profile, side.sample, side.duplicate_share, str(path))
+    return ReferenceState(side.spec, side.profile, side.sample, side.duplicate_share, source=str(path))
 
 
 def load_reference(
