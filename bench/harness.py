@@ -48,8 +48,10 @@ def _high_water_kib(pid: int) -> int:
     return 0
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> Measurement:
-    """Run ``command`` to completion; its last stdout line must be JSON."""
+def measure(
+    command: list[str], env: dict[str, str] | None = None, output_file: Path | None = None
+) -> Measurement:
+    """Run ``command`` to completion; its output is the JSON in ``output_file``, else its last stdout line."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, **(env or {})}
@@ -69,6 +71,8 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measuremen
     watcher.join()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr.decode()[-3000:]}")
+    if output_file is not None:
+        return Measurement(seconds, peak[0] / 1024, json.loads(output_file.read_text()))
     lines = [line for line in stdout.decode().splitlines() if line.strip()]
     return Measurement(seconds, peak[0] / 1024, json.loads(lines[-1]))
 

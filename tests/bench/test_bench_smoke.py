@@ -35,7 +35,9 @@ def test_drift_vs_scipy_end_to_end(data_dir: Path, monkeypatch: pytest.MonkeyPat
     bare = "modelmon drift section (column profiles)"
     monkeypatch.setattr(drift_vs_evidently, "MODELMON", {bare: drift_vs_evidently.MODELMON[bare]})
     table, detail = drift_vs_evidently.run(2000, with_evidently=False)
-    assert len(table) == 2 and all(line.startswith("| 2,000 |") for line in table)
+    # the command line, the one API variant kept and scipy
+    assert len(table) == 3 and all(line.startswith("| 2,000 |") for line in table)
+    assert drift_vs_evidently.COMMAND in table[0]
     assert len(detail) == 20
     # the five shifted columns drift for every tool, the others for none, and all tools agree
     drifted = [line.split(" | ")[1] for line in detail if "drift" in line.split(" | ")[3]]
@@ -127,21 +129,14 @@ def test_drift_stages_account_for_every_stage(data_dir: Path) -> None:
     assert all(seconds >= 0 and 0 < rss <= peak for _, seconds, rss, peak in stages)
 
 
-def test_cells_lookup_alternatives_match_the_engine(
+def test_cells_lookup_checks_every_shape_against_the_search(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import numpy as np
-
     from bench import cells_lookup
-    from modelmon.engine.columns import cells_of
 
-    # edges closer than a grid cell, values on, between and beyond the edges
-    edges = np.array([1.0, 2.0, 2.0 + 1e-9, 3.0, 10.0])
-    values = np.array([0.5, 1.0, 1.5, 2.0, 2.0 + 5e-10, 2.0 + 1e-9, 9.99, 10.0, 11.0, 3.0])
-    grid = cells_lookup.grid_of(edges, 8)
-    assert np.array_equal(cells_lookup.cells_by_grid(edges, values, grid), cells_of(edges, values))
-    counts, _ = cells_lookup.counts_from_sorted(edges, np.sort(values))
-    assert np.array_equal(counts, np.bincount(cells_of(edges, values), minlength=2 * len(edges) + 1))
-    monkeypatch.setattr("sys.argv", ["cells_lookup", "--rows", "3000"])
-    cells_lookup.main()  # checks every column cell for cell itself
-    assert capsys.readouterr().out.count("x |") == 2
+    monkeypatch.setattr("sys.argv", ["cells_lookup", "--rows", "5000"])
+    cells_lookup.main()  # exits with an error if any way gives other cells than the search
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == len(cells_lookup.SHAPES)
+    slots = {line.split(" | ")[0][2:]: line.split(" | ")[7] for line in rows}
+    assert slots["normal(10, 1)"] == "value" and slots["Pareto(1) (heavy tail)"] == "float bits"

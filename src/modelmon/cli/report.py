@@ -184,7 +184,7 @@ def report(
     reference; the column options override either.
     """
     try:
-        from modelmon.engine.build import build_report
+        from modelmon.engine.build import ReferenceSide, build_report
         from modelmon.engine.sections import check_sections
         from modelmon.io import file_format, read_frame
 
@@ -206,10 +206,11 @@ def report(
             "task": task,
         }
         schema = _schema(reference_frame, model, options)
+        fitted = ReferenceSide.fit(reference_frame, schema, sections=chosen)
+        del reference_frame  # the current rows are profiled without the reference's rows in memory
         result = build_report(
-            reference_frame,
+            fitted,
             current,
-            schema,
             drift=model.drift if model is not None else None,
             model=model_file or (model.model_file if model is not None else None),
             chunk_rows=chunk_rows,

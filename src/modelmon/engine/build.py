@@ -393,7 +393,7 @@ class CurrentSide:
 
 
 def build_report(
-    reference: Data,
+    reference: Data | ReferenceSide,
     current: Data,
     schema: Schema | None = None,
     *,
@@ -408,6 +408,8 @@ def build_report(
 ) -> Report:
     """Compare ``current`` with ``reference`` (DataFrames or parquet/CSV paths) and run the sections.
 
+    ``reference`` may also be a :class:`ReferenceSide` already fitted (its schema and sections
+    are then used), so that one reference serves many reports and its rows need not be kept.
     ``schema`` defaults to one inferred from the reference. ``model`` is a fitted estimator or the
     path of a joblib/pickle file (for explanations). ``sections`` limits the sections run.
     ``progress`` draws a bar on stderr when the current data spans more than one chunk.
@@ -420,17 +422,21 @@ def build_report(
         sections = check_sections(sections)
     from modelmon.io import file_columns, read_frame
 
-    if isinstance(reference, pd.DataFrame):
-        reference_frame = reference
+    if isinstance(reference, ReferenceSide):
+        reference_side = reference
+        schema = reference.schema
     else:
-        reference_frame = read_frame(reference, None if schema is None else wanted_columns(schema))
-    schema = schema if schema is not None else Schema.infer(reference_frame)
-    reference_side = ReferenceSide.fit(
-        reference_frame, schema, sample_rows=sample_rows, seed=seed, sections=sections
-    )
-    if not isinstance(reference, pd.DataFrame):
-        reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
-    del reference_frame
+        if isinstance(reference, pd.DataFrame):
+            reference_frame = reference
+        else:
+            reference_frame = read_frame(reference, None if schema is None else wanted_columns(schema))
+        schema = schema if schema is not None else Schema.infer(reference_frame)
+        reference_side = ReferenceSide.fit(
+            reference_frame, schema, sample_rows=sample_rows, seed=seed, sections=sections
+        )
+        if not isinstance(reference, pd.DataFrame):
+            reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+        del reference_frame
 
     current_side = CurrentSide(
         reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
