@@ -90,9 +90,12 @@ class EdgeLookup:
         # the shifted key range fits the grid (shifted before subtracting: it may not fit 64 bits)
         self._shift = max((key_high - key_low).bit_length() - grid.bit_length() + 1, 0)
         by_value, by_bits = self._tables(False), self._tables(True)
-        self._bits = by_bits[3] < by_value[3]
-        self._twice_before, self._only, self._crowded, crowded_edges = by_bits if self._bits else by_value
+        self._bits = by_bits[2] < by_value[2]
+        self._twice_before, self._crowded, crowded_edges = by_bits if self._bits else by_value
         self._any_crowded = crowded_edges > 0
+        # at 2j the edge j (+inf past the last): indexed by twice the edges before a value's slot, the
+        # slot's own edge if it holds one, else the first edge of a later slot, which is above the value
+        self._next_edge = np.repeat(np.append(edges, np.inf), 2)
 
     def _bit_keys(self, values: np.ndarray) -> np.ndarray:
         keys = _float_keys(values)
@@ -115,25 +118,22 @@ class EdgeLookup:
         np.clip(scaled, 0.0, float(self._top), out=scaled)
         return scaled.astype(np.int64)
 
-    def _tables(self, bits: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Per slot: twice the edges before it, its one edge (inf if none or several), crowded or not."""
+    def _tables(self, bits: bool) -> tuple[np.ndarray, np.ndarray, int]:
+        """Per slot: twice the edges in slots before it, whether it holds several; edges sharing slots."""
         per_slot = np.bincount(self._slots(self.edges, bits), minlength=self._top + 1)
         before = np.concatenate(([0], np.cumsum(per_slot)[:-1]))
-        only = np.full(len(per_slot), np.inf)
-        single = per_slot == 1
-        only[single] = self.edges[before[single]]
         crowded = per_slot > 1
-        return 2 * before, only, crowded, int(per_slot[crowded].sum())
+        return 2 * before, crowded, int(per_slot[crowded].sum())
 
     def cells(self, values: np.ndarray) -> np.ndarray:
         """Cell of each finite value, as :func:`cells_of` gives it."""
         if self._scale == 0.0 or len(values) < 1024:
             return cells_of(self.edges, values)
         slot = self._slots(values, self._bits)
-        only = self._only[slot]
         cells = self._twice_before[slot]
-        cells += values > only  # past the slot's edge: the interval after it
-        cells += values >= only  # on it or past it: the edge's own cell
+        edge = self._next_edge[cells]
+        cells += values > edge  # past the slot's edge: the interval after it
+        cells += values >= edge  # on it or past it: the edge's own cell
         if self._any_crowded:
             crowded = self._crowded[slot]
             if crowded.any():
