@@ -240,3 +240,19 @@ def test_a_large_discrete_reference_keeps_exact_edges_even_for_a_value_the_sampl
     assert np.array_equal(spec.edges["x"], np.unique(x))
     assert profile.columns["x"].cell_counts[3] == 1  # the edge 0.5's own cell
     assert profile.columns["x"].cell_counts[::2].sum() == 0  # nothing between exact edges
+
+
+def test_a_pickled_spec_leaves_its_lookup_caches_behind_and_profiles_the_same():
+    import pickle
+
+    from modelmon.engine.profile import EDGE_SAMPLE
+
+    reference = _large_reference(np.random.default_rng(13).normal(size=3 * EDGE_SAMPLE))
+    spec = ProfileSpec.fit(reference, SCHEMA, parts=())
+    assert "_edge_lookups" in spec.state  # the fit kept the lookup it counted the reference with
+    data = pickle.dumps(spec)
+    assert len(data) < 100_000  # edges and categories only, not the lookup tables
+    again = pickle.loads(data)
+    assert "_edge_lookups" not in again.state
+    current = _large_reference(np.random.default_rng(14).normal(0.1, 1, 5000))
+    _close(again.profile(current), spec.profile(current))
