@@ -1,7 +1,8 @@
 """The ``modelmon`` command.
 
-Each part of modelmon registers its sub-commands in its own module below; this table is the one
-place that lists them, so nothing is registered by import side effects.
+Each part of modelmon defines its sub-commands in its own module below; this table is the one
+place that lists them, so nothing is registered by import side effects. A command's module is
+imported only when that command runs (or ``--help`` lists them all).
 """
 
 from __future__ import annotations
@@ -21,20 +22,35 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _command_name(attribute: str) -> str:
+    """A command's name on the command line: its attribute with dashes (``demo_data``: ``demo-data``)."""
+    return attribute.replace("_", "-")
+
+
+class _Commands(click.Group):
+    """The commands of :data:`COMMANDS`, each module imported only when one of its commands is wanted,
+    so that ``modelmon report`` does not load the stores, the service or Prefect."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_command_name(name) for names in COMMANDS.values() for name in names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module_name, names in COMMANDS.items():
+            for name in names:
+                if _command_name(name) == cmd_name:
+                    command: click.Command = getattr(
+                        importlib.import_module(f"modelmon.cli.{module_name}"), name
+                    )
+                    return command
+        return None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modelmon")
 def cli() -> None:
     """Monitor machine-learning models in production: drift, data quality, performance and more."""
 
 
-def _register() -> None:
-    for module_name, names in COMMANDS.items():
-        module = importlib.import_module(f"modelmon.cli.{module_name}")
-        for name in names:
-            cli.add_command(getattr(module, name))
-
-
 def main() -> None:
     """Entry point of the ``modelmon`` script."""
-    _register()
     cli()
