@@ -1,10 +1,12 @@
 """Drift: modelmon's profiles against Evidently 0.7's DataDriftPreset and per-column scipy.
 
-    python -m bench.drift_vs_evidently --rows 200000 1000000 [--skip-evidently]
+    python -m bench.drift_vs_evidently --rows 200000 1000000 [--repeat 3] [--skip-evidently]
 
 Same parquet files, each tool in its own fresh process (wall time includes interpreter start,
-imports and reading the files, for every tool alike), in one run. Prints a markdown table of wall
-time and peak memory with ratios to Evidently, then each column's score and decision per tool.
+imports and reading the files, for every tool alike), in one run: each tool runs ``--repeat``
+times, in turn with the others, and the tables give its median wall time and median peak memory.
+Prints a markdown table of wall time and peak memory with ratios to Evidently, then each column's
+score and decision per tool.
 
 modelmon runs four ways: the command ``modelmon report --sections drift --json OUT`` (schema
 inferred, summary printed, report JSON written), the drift section alone through the Python API
@@ -16,8 +18,10 @@ section that applies).
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +61,43 @@ def _cell(column: dict[str, object]) -> str:
     return f"{column['score']:.4f} {'drift' if column['detected'] else '-'}"
 
 
-def run(rows: int, with_evidently: bool) -> tuple[list[str], list[str]]:
-    """Table lines and per-column decision lines for one size."""
+def _median(runs: list[Measurement]) -> Measurement:
+    """The median wall time and the median peak memory of ``runs``; the output of the first.
+
+    Every run of a tool must decide the same for every column (the data and seeds are fixed).
+    """
+    for other in runs[1:]:
+        decided = {name: column["detected"] for name, column in other.output["columns"].items()}
+        if decided != {name: column["detected"] for name, column in runs[0].output["columns"].items()}:
+            raise RuntimeError("two runs of one tool decided differently on the same data")
+    return Measurement(
+        statistics.median(run.seconds for run in runs),
+        statistics.median(run.peak_mib for run in runs),
+        runs[0].output,
+    )
+
+
+def run(rows: int, with_evidently: bool, repeat: int = 1) -> tuple[list[str], list[str]]:
+    """Table lines and per-column decision lines for one size, each tool's median of ``repeat`` runs.
+
+    The runs go round the tools in turn, so that the machine's slower moments fall on all alike.
+    """
     reference, current = (str(path) for path in paths(rows))
-    results: dict[str, Measurement] = {COMMAND: _command(reference, current)}
+    tools: dict[str, Callable[[], Measurement]] = {COMMAND: lambda: _command(reference, current)}
     for label, flags in MODELMON.items():
-        results[label] = measure([python(), "-m", "bench.modelmon_drift", reference, current, *flags])
-    results["scipy per column (raw rows)"] = measure(
+        command = [python(), "-m", "bench.modelmon_drift", reference, current, *flags]
+        tools[label] = lambda command=command: measure(command)
+    tools["scipy per column (raw rows)"] = lambda: measure(
         [python(), "-m", "bench.scipy_drift", reference, current]
     )
     if with_evidently:
-        results["Evidently 0.7 DataDriftPreset"] = measure(
-            [evidently_python(), "bench/evidently_drift.py", reference, current]
-        )
+        evidently = [evidently_python(), "bench/evidently_drift.py", reference, current]
+        tools["Evidently 0.7 DataDriftPreset"] = lambda: measure(evidently)
+    runs: dict[str, list[Measurement]] = {label: [] for label in tools}
+    for _ in range(repeat):
+        for label, tool in tools.items():
+            runs[label].append(tool())
+    results = {label: _median(measured) for label, measured in runs.items()}
     anchor = results.get("Evidently 0.7 DataDriftPreset")
     table = []
     for label, result in results.items():
@@ -94,6 +122,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 1_000_000])
     parser.add_argument("--skip-evidently", action="store_true", help="run modelmon and scipy only")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each tool; the tables give the median (default 3)"
+    )
     args = parser.parse_args()
     tools = [COMMAND, *MODELMON, "scipy per column (raw rows)"]
     tools += [] if args.skip_evidently else ["Evidently 0.7"]
@@ -104,7 +135,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     details = []
     for rows in args.rows:
-        table, detail = run(rows, not args.skip_evidently)
+        table, detail = run(rows, not args.skip_evidently, args.repeat)
         print("\n".join(table), flush=True)
         details += detail
     print()

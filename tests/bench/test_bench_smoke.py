@@ -34,7 +34,7 @@ def test_drift_vs_scipy_end_to_end(data_dir: Path, monkeypatch: pytest.MonkeyPat
     # one modelmon variant is enough here (each runs in its own process); the others are tested in process
     bare = "modelmon drift section (column profiles)"
     monkeypatch.setattr(drift_vs_evidently, "MODELMON", {bare: drift_vs_evidently.MODELMON[bare]})
-    table, detail = drift_vs_evidently.run(2000, with_evidently=False)
+    table, detail = drift_vs_evidently.run(2000, with_evidently=False, repeat=2)
     # the command line, the one API variant kept and scipy
     assert len(table) == 3 and all(line.startswith("| 2,000 |") for line in table)
     assert drift_vs_evidently.COMMAND in table[0]
