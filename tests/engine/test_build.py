@@ -211,16 +211,19 @@ def test_memory_grows_only_by_the_duplicate_hashes(tmp_path, monkeypatch):
     assert (peaks[200_000] - peaks[20_000]) / 180_000 < 24
 
 
-def test_sections_fit_only_the_parts_they_read_and_count_duplicates_only_for_quality():
+def test_sections_fit_only_the_parts_and_rows_they_read_and_count_duplicates_only_for_quality():
     from modelmon.engine.build import CurrentSide, ReferenceSide
 
     reference, current = frames(600)
     side = ReferenceSide.fit(reference, SCHEMA, sections=("drift", "fairness"))
     assert set(side.spec.state) - {"_edge_lookups", "_category_index"} <= {"fairness"}
-    assert side.duplicate_share is None
+    assert side.duplicate_share is None and side.sample is None  # neither section reads rows
     fed = CurrentSide(side)
     fed.update(current)
-    assert fed.duplicates is None
+    assert fed.duplicates is None and fed.sample is None
+    # a section that reads rows, asked later, says it has none instead of failing
+    assert fed.report(sections=("multivariate",)).sections["multivariate"]["applicable"] is False
+    assert len(ReferenceSide.fit(reference, SCHEMA, sections=("outliers",), sample_rows=50).sample) == 50
     # quality asked later still runs; it says duplicates were not counted instead of inventing them
     quality = fed.report(sections=("quality",)).sections["quality"]
     assert quality["duplicates"]["applicable"] is False

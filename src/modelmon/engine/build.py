@@ -276,7 +276,8 @@ class ReferenceSide:
 
     spec: ProfileSpec
     profile: Profile
-    sample: pd.DataFrame
+    #: ``None`` when fitted for sections that read no raw rows
+    sample: pd.DataFrame | None
     duplicate_share: float | None = None
     #: the sections it was fitted for (``None``: all); current data fed against it serves those
     sections: tuple[str, ...] | None = None
@@ -293,21 +294,24 @@ class ReferenceSide:
     ) -> ReferenceSide:
         """Fit on the reference frame, for every section or only for ``sections``.
 
-        Only the profile parts the sections read are fitted, and the reference's duplicate rows
-        are counted only for the quality section.
+        Only the profile parts the sections read are fitted, a sample of rows is kept only for
+        sections that read rows, and duplicate rows are counted only for the quality section.
         """
-        from modelmon.engine.sections import parts_for
+        from modelmon.engine.sections import parts_for, reads_rows
 
         spec, profile = ProfileSpec.fit_profile(frame, schema, parts=parts_for(sections))
-        sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
-        sample.update(frame)
+        rows = None
+        if reads_rows(sections):
+            sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
+            sample.update(frame)
+            rows = sample.frame()
         share = None
         if sections is None or "quality" in sections:
             duplicates = DuplicateCounter(schema.monitored_columns)
             duplicates.update(frame)
             counts = duplicates.result()
             share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
-        return cls(spec, profile, sample.frame(), share, None if sections is None else tuple(sections))
+        return cls(spec, profile, rows, share, None if sections is None else tuple(sections))
 
     @property
     def schema(self) -> Schema:
@@ -335,7 +339,10 @@ class CurrentSide:
         schema = reference.schema
         self.reference = reference
         self.profile = reference.spec.empty()
-        self.sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
+        keep_rows = reference.sample is not None
+        self.sample = (
+            ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema)) if keep_rows else None
+        )
         stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
         self.stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
         sections = reference.sections
@@ -349,7 +356,8 @@ class CurrentSide:
     def update(self, chunk: pd.DataFrame) -> None:
         """Add one chunk (columns named as in the schema)."""
         self.profile = self.profile + self.reference.spec.profile(chunk)
-        self.sample.update(chunk)
+        if self.sample is not None:
+            self.sample.update(chunk)
         self.stream.update(chunk)
         if self.duplicates is not None:
             self.duplicates.update(chunk)
@@ -375,7 +383,7 @@ class CurrentSide:
             reference=reference.profile,
             current=self.profile,
             reference_sample=reference.sample,
-            current_sample=self.sample.frame(),
+            current_sample=self.sample.frame() if self.sample is not None else None,
             current_stream=self.stream.frame() if self.stream.columns else None,
             drift=drift or DriftSettings(),
             model=_load_model(model),

@@ -4,7 +4,7 @@ Each entry is added here explicitly; a section module never registers itself. Se
 imported when first run, so a report of a few sections (``modelmon report --sections drift``)
 does not load the modules (scikit-learn, scipy.stats) of the others. ``SECTION_PARTS`` names the
 model-level profile parts (:data:`modelmon.engine.parts.PART_TYPES`) each section reads, so that
-such a report fits only those.
+such a report fits only those; ``ROW_SECTIONS`` those that read samples of raw rows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from modelmon.engine.report import ReportInputs, Section
 from modelmon.errors import InputError
 
-__all__ = ["SECTIONS", "SECTION_PARTS", "check_sections", "parts_for"]
+__all__ = ["ROW_SECTIONS", "SECTIONS", "SECTION_PARTS", "check_sections", "parts_for", "reads_rows"]
 
 
 def drift_section(inputs: ReportInputs) -> dict[str, Any]:
@@ -58,6 +58,19 @@ SECTION_PARTS: dict[str, tuple[str, ...]] = {
     "explain": ("explain",),
     "concept": ("performance",),
 }
+
+
+#: the sections that read the bounded samples of raw rows (the others read profiles and counts)
+ROW_SECTIONS = ("outliers", "explain", "concept", "multivariate")
+
+
+def reads_rows(sections: Iterable[str] | None) -> bool:
+    """Whether ``sections`` (``None``: all) need samples of raw rows kept.
+
+    >>> reads_rows(["drift", "quality"]), reads_rows(["drift", "explain"]), reads_rows(None)
+    (False, True, True)
+    """
+    return sections is None or any(name in ROW_SECTIONS for name in sections)
 
 
 def check_sections(names: Iterable[str]) -> tuple[str, ...]:
