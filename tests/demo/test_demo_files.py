@@ -77,7 +77,6 @@ def test_same_seed_writes_the_same_data(demo_dir, tmp_path):
 
 
 def test_cli_demo_data(tmp_path):
-    modelmon.cli._register()
     runner = CliRunner()
     result = runner.invoke(modelmon.cli.cli, ["demo-data", "--out", str(tmp_path / "out"), "--rows", "500"])
     assert result.exit_code == 0, result.output
