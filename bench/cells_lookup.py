@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from modelmon.engine.columns import EdgeLookup, NumericalColumn, cells_of
+from modelmon.engine.cells import EdgeLookup, cells_of
+from modelmon.engine.columns import NumericalColumn
 
 SHAPES: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
     "normal(10, 1)": lambda rng, n: rng.normal(10, 1, n),

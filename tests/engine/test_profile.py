@@ -128,7 +128,7 @@ def test_profiles_of_different_references_do_not_add():
 def _same_cells_as_a_binary_search(
     reference: list[float], current: list[float], decimals: int | None
 ) -> None:
-    from modelmon.engine.columns import EdgeLookup, cells_of
+    from modelmon.engine.cells import EdgeLookup, cells_of
 
     edges = np.asarray(reference)
     edges = np.unique(edges if decimals is None else np.round(edges, decimals))
@@ -174,7 +174,7 @@ def test_edge_lookup_is_exact_over_values_spread_across_binades(reference, curre
     ],
 )
 def test_edge_lookup_slots_suit_the_column_and_search_almost_nothing(draw, by_bits):
-    from modelmon.engine.columns import EdgeLookup, cells_of
+    from modelmon.engine.cells import EdgeLookup, cells_of
 
     values = draw(np.random.default_rng(3))
     edges = np.unique(np.quantile(values, np.linspace(0, 1, 1001)))

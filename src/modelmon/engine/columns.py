@@ -24,14 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.cells import EdgeLookup, cells_of
 from modelmon.errors import SchemaError
 
 __all__ = [
     "CategoricalColumn",
-    "EdgeLookup",
     "NumericalColumn",
     "category_labels",
-    "cells_of",
     "label_slots",
     "numeric_values",
     "ranked_labels",
@@ -43,108 +42,6 @@ __all__ = [
 MAX_UNSEEN_NAMES = 50
 #: numerical values looked up and counted per block (512 KiB of float64, a processor cache's worth)
 LOOKUP_BLOCK = 1 << 16
-
-
-def cells_of(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Cell of each finite value: ``2j`` for the interval after edge ``j-1``, ``2j+1`` for edge ``j``."""
-    right = np.searchsorted(edges, values, side="right")
-    # edges[right - 1] is the largest edge <= value; a leading -inf stands in when there is none
-    previous = np.concatenate(([-np.inf], edges))[right]
-    cells = right * 2
-    cells -= previous == values
-    return cells
-
-
-class EdgeLookup:
-    """Cells of many values over fixed edges, faster than one binary search per value.
-
-    Values are mapped to ``grid`` slots by a non-decreasing function, applied alike to the edges:
-    edges in slots before a value's slot are below it and edges in later slots above it. A value's
-    cell is then twice the number of edges before its slot plus its two comparisons with the slot's
-    edge, when the slot holds one; only values in slots holding several edges are searched. Slots
-    are uniform either in value or in the bits of the float, which is about uniform in the
-    logarithm and suits skewed, heavy-tailed columns; the one leaving fewer edges in shared slots
-    is used. The cells are exactly those of :func:`cells_of`.
-
-    >>> edges = np.array([0.0, 1.0, 2.5])
-    >>> values = np.array([-1.0, 0.0, 0.3, 1.0, 2.0, 2.5, 9.0])
-    >>> EdgeLookup(edges).cells(values).tolist() == cells_of(edges, values).tolist()
-    True
-    """
-
-    def __init__(self, edges: np.ndarray, grid: int = 1 << 16) -> None:
-        self.edges = edges
-        self._top = grid
-        self._low, high = float(edges[0]), float(edges[-1])
-        width = high - self._low
-        self._scale = grid / width if high > self._low and np.isfinite(width) else 0.0
-        if self._scale == 0.0:
-            return
-        # by bits: magnitudes below the smallest nonzero edge share one key, so that a column
-        # around zero does not spend its slots on the ~2,000 binades of tiny numbers
-        nonzero = np.abs(edges[edges != 0.0])
-        tiny = float(nonzero.min()) if self._low < 0.0 < high and len(nonzero) else 0.0
-        self._zero_keys = tuple(int(key) for key in _float_keys(np.array([-tiny, tiny])))
-        key_low, key_high = (int(key) for key in self._bit_keys(edges[[0, -1]]))
-        self._key_range = key_low, key_high
-        # the shifted key range fits the grid (shifted before subtracting: it may not fit 64 bits)
-        self._shift = max((key_high - key_low).bit_length() - grid.bit_length() + 1, 0)
-        by_value, by_bits = self._tables(False), self._tables(True)
-        self._bits = by_bits[2] < by_value[2]
-        self._twice_before, self._crowded, crowded_edges = by_bits if self._bits else by_value
-        self._any_crowded = crowded_edges > 0
-        # at 2j the edge j (+inf past the last): indexed by twice the edges before a value's slot, the
-        # slot's own edge if it holds one, else the first edge of a later slot, which is above the value
-        self._next_edge = np.repeat(np.append(edges, np.inf), 2)
-
-    def _bit_keys(self, values: np.ndarray) -> np.ndarray:
-        keys = _float_keys(values)
-        low, high = self._zero_keys
-        if low != high:  # keys between those of -tiny and tiny collapse onto one
-            keys -= np.clip(keys, low, high)
-            keys += low
-        return keys
-
-    def _slots(self, values: np.ndarray, bits: bool) -> np.ndarray:
-        if bits:
-            keys = self._bit_keys(values)
-            np.clip(keys, *self._key_range, out=keys)
-            keys >>= self._shift
-            keys -= self._key_range[0] >> self._shift
-            return keys
-        with np.errstate(over="ignore"):  # huge values overflow to inf, then clip to the last slot
-            scaled = values - self._low
-            scaled *= self._scale
-        np.clip(scaled, 0.0, float(self._top), out=scaled)
-        return scaled.astype(np.int64)
-
-    def _tables(self, bits: bool) -> tuple[np.ndarray, np.ndarray, int]:
-        """Per slot: twice the edges in slots before it, whether it holds several; edges sharing slots."""
-        per_slot = np.bincount(self._slots(self.edges, bits), minlength=self._top + 1)
-        before = np.concatenate(([0], np.cumsum(per_slot)[:-1]))
-        crowded = per_slot > 1
-        return 2 * before, crowded, int(per_slot[crowded].sum())
-
-    def cells(self, values: np.ndarray) -> np.ndarray:
-        """Cell of each finite value, as :func:`cells_of` gives it."""
-        if self._scale == 0.0 or len(values) < 1024:
-            return cells_of(self.edges, values)
-        slot = self._slots(values, self._bits)
-        cells = self._twice_before[slot]
-        edge = self._next_edge[cells]
-        cells += values > edge  # past the slot's edge: the interval after it
-        cells += values >= edge  # on it or past it: the edge's own cell
-        if self._any_crowded:
-            crowded = self._crowded[slot]
-            if crowded.any():
-                cells[crowded] = cells_of(self.edges, values[crowded])
-        return cells
-
-
-def _float_keys(values: np.ndarray) -> np.ndarray:
-    """Integers in the order of the floats (``a < b`` gives ``key(a) < key(b)``); -0.0 keys as 0.0."""
-    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
-    return bits ^ ((bits >> 63) & np.int64(0x7FFF_FFFF_FFFF_FFFF))
 
 
 def numeric_values(series: pd.Series) -> tuple[np.ndarray, int, int]:

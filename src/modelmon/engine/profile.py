@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.cells import EdgeLookup
 from modelmon.engine.columns import (
     CategoricalColumn,
-    EdgeLookup,
     NumericalColumn,
     category_labels,
     numeric_values,

@@ -12,7 +12,8 @@ import pandas as pd
 import scipy.stats
 from scipy.spatial import distance
 
-from modelmon.engine.columns import CategoricalColumn, NumericalColumn, category_labels, cells_of
+from modelmon.engine.cells import cells_of
+from modelmon.engine.columns import CategoricalColumn, NumericalColumn, category_labels
 from modelmon.engine.profile import DEFAULT_MAX_BINS, Profile, ProfileSpec, _edges
 from modelmon.schema import Schema
 
