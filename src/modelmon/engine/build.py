@@ -268,6 +268,11 @@ def _progress(enabled: bool) -> Any:
     )
 
 
+def _counts_duplicates(sections: Sequence[str] | None) -> bool:
+    """Whether ``sections`` (``None``: all) need duplicate rows counted: only the quality section does."""
+    return sections is None or "quality" in sections
+
+
 @dataclass
 class ReferenceSide:
     """What a report needs of the reference, computed once: the fitted spec, the reference's profile,
@@ -306,7 +311,7 @@ class ReferenceSide:
             sample.update(frame)
             rows = sample.frame()
         share = None
-        if sections is None or "quality" in sections:
+        if _counts_duplicates(sections):
             duplicates = DuplicateCounter(schema.monitored_columns)
             duplicates.update(frame)
             counts = duplicates.result()
@@ -345,8 +350,7 @@ class CurrentSide:
         )
         stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
         self.stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
-        sections = reference.sections
-        counting = sections is None or "quality" in sections
+        counting = _counts_duplicates(reference.sections)
         self.duplicates = DuplicateCounter(schema.monitored_columns) if counting else None
 
     @property

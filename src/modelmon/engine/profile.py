@@ -179,7 +179,7 @@ class ProfileSpec:
             )
         spec = cls(schema)
         present = [name for name in schema.monitored_columns if name in reference.columns]
-        lookups: dict[str, EdgeLookup] = spec.state.setdefault("_edge_lookups", {})
+        lookups = spec._lookups()
 
         def summarise(name: str) -> Column:
             if schema.kind(name) == "numerical":
@@ -253,8 +253,13 @@ class ProfileSpec:
         """Profile one frame or chunk; schema columns missing from it are recorded, not fatal."""
         return self._profile(frame, {})
 
+    def _lookups(self) -> dict[str, EdgeLookup]:
+        """The cached lookup of each numerical column (a ``_`` key of ``state``: not pickled)."""
+        lookups: dict[str, EdgeLookup] = self.state.setdefault("_edge_lookups", {})
+        return lookups
+
     def _lookup(self, name: str) -> EdgeLookup:
-        lookups = self.state.setdefault("_edge_lookups", {})
+        lookups = self._lookups()
         if name not in lookups:
             lookups[name] = EdgeLookup(self.edges[name])
         return lookups[name]
