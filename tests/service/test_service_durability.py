@@ -283,3 +283,11 @@ def test_service_busy_is_raised_without_http_too(tmp_path):
     finally:
         service.persister._stop.set()
         service.journal.close()
+
+
+def test_a_resent_batch_is_counted_once_in_the_window(client, service):
+    events = _events(100)
+    for _ in range(3):
+        assert client.post("/v1/models/m/events", json={"events": events}).status_code == 200
+    assert service.recompute("m")["current_rows"] == 100
+    assert 'modelmon_events_duplicate_total{model="m"} 200.0' in client.get("/metrics").text

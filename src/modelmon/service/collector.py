@@ -244,6 +244,11 @@ class MonitorCollector(Collector):
             "Window recomputes in which a section failed.",
             labels=["model", "section"],
         )
+        duplicates = CounterMetricFamily(
+            "modelmon_events_duplicate",
+            "Events sent again with an id seen lately (stored and counted once).",
+            labels=["model"],
+        )
         unexpected = CounterMetricFamily(
             "modelmon_unexpected_features",
             "Feature values of columns the schema does not name (left out of the window).",
@@ -267,6 +272,7 @@ class MonitorCollector(Collector):
             for section, count in sorted(counters.section_errors.items()):
                 section_errors.add_metric([monitor.name, section], count)
             unexpected.add_metric([monitor.name], counters.unexpected_features)
+            duplicates.add_metric([monitor.name], counters.duplicates)
             cumulative, buckets = 0, []
             for bound, count in zip((*LATENCY_BUCKETS, math.inf), counters.latency_counts, strict=True):
                 cumulative += count
@@ -280,6 +286,7 @@ class MonitorCollector(Collector):
         yield refused
         yield section_errors
         yield unexpected
+        yield duplicates
         yield latency
         if self._health is not None:
             yield from _health_series(self._health())

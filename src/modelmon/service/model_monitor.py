@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from modelmon.errors import ConfigError, EventError
 from modelmon.service.events import CheckedBatch, check_events
 from modelmon.service.window import SlidingWindow
 
-__all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "load_reference"]
+__all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "RecentIds", "load_reference"]
 
 #: sections computed on every recompute; the domain classifier and SHAP run in batch reports
 ONLINE_SECTIONS = ("drift", "quality", "performance", "segments", "fairness", "outliers", "explain")
@@ -75,6 +76,39 @@ class Counters:
     refused: dict[str, int] = field(default_factory=dict)
     section_errors: dict[str, int] = field(default_factory=dict)
     unexpected_features: int = 0
+    duplicates: int = 0
+
+
+class RecentIds:
+    """The ``size`` most recent event ids (oldest forgotten first).
+
+    >>> recent = RecentIds(2)
+    >>> [row["__id"] for row in recent.keep_new([{"__id": "a"}, {"__id": "b"}, {"__id": "a"}])]
+    ['a', 'b']
+    >>> [row["__id"] for row in recent.keep_new([{"__id": "c"}])]
+    ['c']
+    >>> [row["__id"] for row in recent.keep_new([{"__id": "a"}])]  # forgotten, so new again
+    ['a']
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: dict[str, None] = {}
+
+    def keep_new(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows whose ``__id`` was not seen lately, remembering them."""
+        ids = self._ids
+        new = []
+        for row in rows:
+            key = row["__id"]
+            if key not in ids:
+                ids[key] = None
+                new.append(row)
+        excess = len(ids) - self.size
+        if excess > 0:
+            for key in list(islice(ids, excess)):
+                del ids[key]
+        return new
 
 
 class ModelMonitor:
@@ -108,6 +142,9 @@ class ModelMonitor:
         self._expected = frozenset((*self.schema.features, *self.schema.segments, *self.schema.sensitive))
         self._unexpected: set[str] = set()
         self._live_ids: set[str] | None = None  # ids accepted while the window is rebuilt
+        # ids of the latest events: a resend (after a timeout, a replay) is stored once and counted once
+        window_rows = config.window.rows if config.window.rows is not None else 100_000
+        self._recent = RecentIds(min(2 * window_rows, 1_000_000))
         self.recompute_error: str | None = None
         self.rebuild_error: str | None = None
         self.recomputed_at = time.monotonic()
@@ -154,7 +191,12 @@ class ModelMonitor:
         return batch
 
     def accept(self, batch: CheckedBatch) -> None:
-        """Queue the rows of a checked, durable batch for the next recompute."""
+        """Queue the rows of a checked, durable batch for the next recompute (each id once)."""
+        with self._lock:
+            rows = self._recent.keep_new(batch.rows)
+            self.counters.duplicates += len(batch.rows) - len(rows)
+        if len(rows) < len(batch.rows):
+            batch = CheckedBatch(rows=rows, unexpected=batch.unexpected)
         latencies = [row["__latency_ms"] for row in batch.rows if row["__latency_ms"] is not None]
         if latencies:
             # binned before taking the lock, which only adds the batch's totals
@@ -321,6 +363,7 @@ class ModelMonitor:
         batch = check_events(fresh, self.schema)
         self._normalise(batch)
         with self._recompute_lock, self._lock:
+            self._recent.keep_new(batch.rows)
             self._pending_rows[:0] = batch.rows  # before what arrived meanwhile
             self._live_ids = None
         return len(batch.rows)
