@@ -95,7 +95,7 @@ def test_online_paths_on_a_small_service(data_dir: Path, tmp_path: Path) -> None
     service = online.start_service(config, port)
     try:
         events = online.demo_events(config.parent, 1000)
-        lines = online.ingest(port, service.pid, events, requests=100)
+        lines = online.ingest(port, service.pid, events, requests=100, mode="group")
         lines += online.added_latency(config.parent, f"http://127.0.0.1:{port}", requests=50)
     finally:
         online.stop_service(service)

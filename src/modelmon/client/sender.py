@@ -134,7 +134,7 @@ class Sender:
                 self._drop(len(answer.rejected), "rejected", message)
             return []
         if answer.outcome is Outcome.RETRY:
-            self._failed(answer.error)
+            self._failed(answer.error, answer.retry_after)
             return encoded
         if answer.status == 413 and len(encoded) > 1:
             half = len(encoded) // 2
@@ -146,11 +146,13 @@ class Sender:
         self._drop(len(encoded), f"refused-{answer.status}", message)
         return []
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, retry_after: float | None = None) -> None:
         self.failures += 1
         delay = min(self.max_backoff, _FIRST_BACKOFF * 2 ** min(self.failures - 1, 30))
-        # Jitter spreads the retries of many replicas that lost the service at the same moment.
-        self.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.0)
+        # Jitter spreads the retries of many replicas that lost the service at the same moment; the
+        # service's Retry-After, when it sent one, says when it can take more: not before.
+        delay = max(delay * random.uniform(0.5, 1.0), retry_after or 0.0)
+        self.next_attempt = time.monotonic() + delay
         if self.failures == 1 or self.failures % 100 == 0:  # say it again now and then while it lasts
             where = f"spooling to {self.spool.path}" if self.spool is not None else "no spool: dropping"
             logger.warning(

@@ -2,7 +2,8 @@
 
 The rules follow the ingest contract: 2xx is an answer ``{"accepted": n, "rejected": [{"index", "error"}]}``;
 401, 408, 429, 5xx and connection errors are worth retrying (a token may be fixed, the service may come
-back); any other 4xx means the batch itself is bad and sending it again will not help.
+back; a 503 says the service could not take the batch now, and its ``Retry-After`` how long to wait);
+any other 4xx means the batch itself is bad and sending it again will not help.
 
 >>> post_batch("http://127.0.0.1:9/v1/models/m/events", b'{"events": []}', count=0, timeout=0.5).outcome
 <Outcome.RETRY: 'retry'>
@@ -36,6 +37,7 @@ class Answer:
     rejected: tuple[tuple[int, str], ...] = ()
     status: int | None = None
     error: str = ""
+    retry_after: float | None = None  # seconds the service asked to wait (``Retry-After``)
 
 
 def endpoint_url(base_url: str, model: str, kind: str) -> str:
@@ -65,6 +67,7 @@ def post_batch(
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         status, payload = response.status, response.read()
+        retry_after = _seconds(response.getheader("Retry-After"))
     except (OSError, http.client.HTTPException) as exc:  # timeouts and refused connections are OSErrors
         return Answer(Outcome.RETRY, error=f"{type(exc).__name__}: {exc}")
     finally:
@@ -73,8 +76,16 @@ def post_batch(
         return _accepted(status, payload, count)
     error = f"HTTP {status}: {_error_text(payload)}"
     if status in RETRY_STATUSES or status >= 500:
-        return Answer(Outcome.RETRY, status=status, error=error)
+        return Answer(Outcome.RETRY, status=status, error=error, retry_after=retry_after)
     return Answer(Outcome.REFUSED, status=status, error=error)
+
+
+def _seconds(header: str | None) -> float | None:
+    """A ``Retry-After`` of delay seconds (an HTTP date is not worth parsing here: None)."""
+    try:
+        return max(0.0, min(float(header), 300.0)) if header else None
+    except ValueError:
+        return None
 
 
 def _accepted(status: int, payload: bytes, count: int) -> Answer:
