@@ -192,3 +192,22 @@ def test_profiles_add_and_round_trip_with_many_categories(max_categories: int) -
     assert again_spec.fingerprint == spec.fingerprint
     again = Profile.from_dict(json.loads(json.dumps(whole.to_dict())), again_spec)
     assert again == whole and again.columns["zone"].new_count == 5
+
+
+def test_the_html_report_names_the_approximation() -> None:
+    from modelmon.engine.build import build_report
+    from modelmon.render.html import render_html
+    from modelmon.render.json import to_jsonable
+
+    reference = pd.DataFrame({"zone": _reference(3_000, 3, seed=10)})
+    current = pd.DataFrame({"zone": _rows(3_000, 3, seed=11, tail_weight=4.0)})
+    report = build_report(reference, current, SCHEMA, sections=("drift", "quality"))
+    assert report.to_dict()["drift"]["columns"]["zone"]["approximation"] is None
+    html = render_html(to_jsonable(report.to_dict()))
+    assert "approximate:" not in html
+    spec_side = ProfileSpec.fit(reference, SCHEMA, parts=(), max_categories=1_000)
+    drift = data_drift(spec_side.profile(reference), spec_side.profile(current)).to_dict()
+    quality = data_quality(spec_side.profile(reference), spec_side.profile(current))
+    html = render_html({"drift": drift, "quality": quality})
+    assert html.count("2,000 reference categories beyond the 1,000 counted by name") == 2
+    assert "score between" in html and "<h3>Approximations</h3>" in html
