@@ -26,6 +26,7 @@ from modelmon.errors import InputError
 from modelmon.render.json import to_jsonable
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
+from modelmon.service.evidently_collector import EvidentlyCollector
 from modelmon.service.runtime import MonitoringService
 
 __all__ = ["create_app"]
@@ -119,8 +120,11 @@ class _Api:
     def iterate(self, model: str, data: Any) -> Response:
         if not isinstance(data, list):
             return _error("expected a JSON list of flat records", 422)
-        events = records_to_events(data, self.service.monitors[model].schema)
+        monitor = self.service.monitors[model]
+        events = records_to_events(data, monitor.schema)
         batch = self.service.ingest(model, events)
+        if monitor.config.compat and not batch.rejected:
+            return Response("ok", media_type="text/plain")  # the old service's answer, word for word
         return _json(
             {"accepted": len(batch.rows), "rejected": batch.rejected}, 422 if data and not batch.rows else 200
         )
@@ -224,6 +228,7 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
     """The Starlette app serving ``service``; the collector is registered in ``registry``."""
     registry = registry if registry is not None else CollectorRegistry()
     registry.register(MonitorCollector(lambda: service.monitors.values(), service.prober.results))
+    registry.register(EvidentlyCollector(lambda: service.monitors.values()))
     api = _Api(service, registry)
     routes = [
         Route("/v1/models/{model}/events", api.ingest(api.events), methods=["POST"]),
