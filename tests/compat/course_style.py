@@ -24,8 +24,14 @@ import yaml
 
 from modelmon.demo.data import credit_applications, taxi_trips
 
-TAXI_FEATURES = {"numerical_features": ["trip_distance"], "categorical_features": ["PULocationID", "DOLocationID"]}
-CREDIT_FEATURES = {"numerical_features": ["age", "income", "debt_ratio"], "categorical_features": ["employment"]}
+TAXI_FEATURES = {
+    "numerical_features": ["trip_distance"],
+    "categorical_features": ["PULocationID", "DOLocationID"],
+}
+CREDIT_FEATURES = {
+    "numerical_features": ["age", "income", "debt_ratio"],
+    "categorical_features": ["employment"],
+}
 
 #: (dashboard, panel, PromQL) of each panel query of the course's five Evidently dashboards
 DASHBOARD_QUERIES = [
@@ -41,27 +47,35 @@ DASHBOARD_QUERIES = [
     ("data_drift", "Feature Drift Score", "evidently:reference_dataset_hash"),
     ("cat_target_drift", "Drift Score (p-value)",
      'evidently:cat_target_drift:drift{dataset_name="${dataset_name:raw}"}'),
-    ("cat_target_drift", "Data Rows", 'evidently:cat_target_drift:count{dataset_name="${dataset_name:raw}"}'),
-    ("classification_performance", "Quality", 'evidently:classification_performance:quality{dataset="current"}'),
+    ("cat_target_drift", "Data Rows",
+     'evidently:cat_target_drift:count{dataset_name="${dataset_name:raw}"}'),
+    ("classification_performance", "Quality",
+     'evidently:classification_performance:quality{dataset="current"}'),
     ("classification_performance", "$metric",
      'evidently:classification_performance:quality{dataset="current", metric="$metric"}'),
     ("classification_performance", "Prediction class representation",
-     'evidently:classification_performance:class_representation{dataset="current", type="prediction"}'),
+     "evidently:classification_performance:class_representation"
+     '{dataset="current", type="prediction"}'),
     ("classification_performance", "Target class representation",
      'evidently:classification_performance:class_representation{dataset="current", type="target"}'),
     ("classification_performance", "Confusion $classes",
-     'evidently:classification_performance:class_confusion{dataset="current", class_name="${classes:raw}"}'),
+     "evidently:classification_performance:class_confusion"
+     '{dataset="current", class_name="${classes:raw}"}'),
     ("classification_performance", "Confusion in time",
-     'evidently:classification_performance:class_confusion{dataset="current", class_name="${classes:raw}"}'),
+     "evidently:classification_performance:class_confusion"
+     '{dataset="current", class_name="${classes:raw}"}'),
     ("classification_performance", "Quality",
-     'evidently:classification_performance:class_quality{dataset="current", class_name="${classes:raw}"}'),
-    ("num_target_drift", "Rows Count", 'evidently:num_target_drift:count{dataset_name="${dataset_name:raw}"}'),
+     "evidently:classification_performance:class_quality"
+     '{dataset="current", class_name="${classes:raw}"}'),
+    ("num_target_drift", "Rows Count",
+     'evidently:num_target_drift:count{dataset_name="${dataset_name:raw}"}'),
     ("num_target_drift", "Drift Score (p-value)",
      'evidently:num_target_drift:drift{dataset_name="${dataset_name:raw}"}'),
     ("num_target_drift", "Features Correlations with Target",
      'evidently:num_target_drift:current_correlations{kind="target", dataset_name="${dataset_name:raw}"}'),
     ("num_target_drift", "Features Correlation with Prediction",
-     'evidently:num_target_drift:current_correlations{kind="prediction", dataset_name="${dataset_name:raw}"}'),
+     "evidently:num_target_drift:current_correlations"
+     '{kind="prediction", dataset_name="${dataset_name:raw}"}'),
     *[
         ("regression_performance", panel,
          f'evidently:regression_performance:quality{{dataset="current", metric="{metric}", '
@@ -74,7 +88,8 @@ DASHBOARD_QUERIES = [
     ],
     *[
         ("regression_performance", "Error Bias: $feature",
-         f'evidently:regression_performance:feature_error_bias{{feature="${{feature:raw}}", metric="{metric}", '
+         "evidently:regression_performance:feature_error_bias"
+         f'{{feature="${{feature:raw}}", metric="{metric}", '
          'dataset_name="${dataset_name:raw}"}')
         for metric in ("current_over", "current_under", "current_majority")
     ],
@@ -149,7 +164,9 @@ def write_setup(folder: Path, window_size: int = 200, period: int = 1) -> Path:
     datasets = folder / "datasets"
     datasets.mkdir(parents=True, exist_ok=True)
     taxi_rides(3000, seed=0).drop(columns=["model_duration"]).to_parquet(datasets / "taxi_reference.parquet")
-    credit_rows(3000, seed=0).drop(columns=["prediction", "proba"]).to_parquet(datasets / "credit_reference.parquet")
+    credit_rows(3000, seed=0).drop(columns=["prediction", "proba"]).to_parquet(
+        datasets / "credit_reference.parquet"
+    )
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(old_config(window_size, period), sort_keys=False))
     return path

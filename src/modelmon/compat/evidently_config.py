@@ -19,8 +19,8 @@ refused with an error that names it: nothing is silently ignored.
 >>> model = translation.config["models"]["taxi"]
 >>> model["numerical"], model["prediction"], model["window"], model["compat"]
 (['trip_distance'], 'prediction', {'rows': 5}, {'evidently': ['data_drift']})
->>> translation.comments[0]
-'service.min_reference_size: 30: no counterpart; modelmon reports insufficient_data instead of a drift verdict on too few rows'
+>>> translation.comments[0].split(";")[0]
+'service.min_reference_size: 30: no counterpart'
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ MONITORS: dict[str, str | None] = {
 _UNSUPPORTED_MONITORS = {
     "data_quality": "the modelmon_missing_share, modelmon_out_of_range_share, modelmon_new_category_share "
     "and modelmon_type_error_share series",
-    "prob_classification_performance": "classification_performance and modelmon_model_metric{metric=\"roc_auc\"}",
+    "prob_classification_performance": "classification_performance and the modelmon_model_metric series",
 }
 _SERVICE_KEYS = {
     "window_size",
@@ -80,7 +80,7 @@ class EvidentlyTranslation:
 
 
 def is_evidently_config(data: Any) -> bool:
-    """Whether parsed YAML is in the old service's format (``datasets:`` and/or ``service:``, no ``models:``)."""
+    """Whether parsed YAML is in the old service's format: ``datasets:`` or ``service:``, no ``models:``."""
     return isinstance(data, Mapping) and "models" not in data and bool({"datasets", "service"} & set(data))
 
 
@@ -129,7 +129,9 @@ def _service(service: Mapping[str, Any], comments: list[str]) -> dict[str, Any]:
             "windows with; set it to true (or remove it)"
         )
     if "use_reference" in service:
-        comments.append("service.use_reference: true: the default, every model is compared with its reference")
+        comments.append(
+            "service.use_reference: true: the default, every model is compared with its reference"
+        )
     if "datasets_path" in service:
         comments.append(
             f"service.datasets_path: {service['datasets_path']}: used only to find a dataset's "

@@ -113,7 +113,9 @@ def _correlations(sample: pd.DataFrame | None, main: str, features: list[str]) -
 
 def _kinds(reference: Profile) -> list[tuple[str, str]]:
     schema = reference.spec.schema
-    return [(kind, name) for kind, name in (("prediction", schema.prediction), ("target", schema.target)) if name]
+    return [
+        (kind, name) for kind, name in (("prediction", schema.prediction), ("target", schema.target)) if name
+    ]
 
 
 def num_target_drift(
@@ -122,7 +124,7 @@ def num_target_drift(
     reference_sample: pd.DataFrame | None,
     current_sample: pd.DataFrame | None,
 ) -> list[Sample]:
-    """``num_target_drift:*``: row counts, the prediction's and target's p-values, correlations with features."""
+    """``num_target_drift:*``: row counts, the prediction's and target's p-values, feature correlations."""
     samples: list[Sample] = [
         ("num_target_drift:count", {"dataset": "reference"}, float(reference.rows)),
         ("num_target_drift:count", {"dataset": "current"}, float(current.rows)),
@@ -188,19 +190,27 @@ def _errors(sample: pd.DataFrame | None, prediction: str, target: str) -> pd.Dat
     return labelled.assign(__error=labelled[prediction] - labelled[target])
 
 
-def _error_bias(rows: pd.DataFrame, numerical: list[str], categorical: list[str], prefix: str) -> Iterator[Sample]:
+def _error_bias(
+    rows: pd.DataFrame, numerical: list[str], categorical: list[str], prefix: str
+) -> Iterator[Sample]:
     """The old error-bias table: feature means (modes) over all rows, the 5% most under- and 5% most
     over-predicted rows, and the range between those."""
     error = rows["__error"]
     under, over = rows[error <= error.quantile(0.05)], rows[error >= error.quantile(0.95)]
     for feature in numerical:
         values = pd.to_numeric(rows[feature], errors="coerce")
-        low, high = float(pd.to_numeric(under[feature], errors="coerce").mean()), float(
-            pd.to_numeric(over[feature], errors="coerce").mean()
+        low, high = (
+            float(pd.to_numeric(under[feature], errors="coerce").mean()),
+            float(pd.to_numeric(over[feature], errors="coerce").mean()),
         )
         spread = float(values.max() - values.min())
         bias_range = 0.0 if low == high or spread == 0 else 100 * abs(high - low) / spread
-        for field, value in (("majority", values.mean()), ("under", low), ("over", high), ("range", bias_range)):
+        for field, value in (
+            ("majority", values.mean()),
+            ("under", low),
+            ("over", high),
+            ("range", bias_range),
+        ):
             if np.isfinite(value):
                 labels = {"feature": feature, "feature_type": "num", "metric": f"{prefix}{field}"}
                 yield "regression_performance:feature_error_bias", labels, float(value)
@@ -271,7 +281,8 @@ def regression_performance(
 def _class_samples(counts: Any, dataset: str) -> Iterator[Sample]:
     names = [*counts.labels, "other"]
     confusion = np.asarray(counts.confusion, dtype=float)  # true x predicted
-    keep = [i for i in range(len(names)) if i < len(counts.labels) or confusion[i].sum() + confusion[:, i].sum()]
+    # the classes present as a target or a prediction, as the old classification report listed them
+    keep = [i for i in range(len(names)) if confusion[i].sum() + confusion[:, i].sum()]
     confusion, names = confusion[np.ix_(keep, keep)], [names[i] for i in keep]
     total = confusion.sum()
     if total == 0:
@@ -294,9 +305,17 @@ def _class_samples(counts: Any, dataset: str) -> Iterator[Sample]:
         yield f"{tag}:quality", {"dataset": dataset, "metric": metric}, float(value)
     for i, name in enumerate(names):
         for metric, value in (("precision", precision[i]), ("recall", recall[i]), ("f1", f1[i])):
-            yield f"{tag}:class_quality", {"dataset": dataset, "class_name": name, "metric": metric}, float(value)
+            yield (
+                f"{tag}:class_quality",
+                {"dataset": dataset, "class_name": name, "metric": metric},
+                float(value),
+            )
         for kind, value in (("target", actual[i]), ("prediction", predicted[i])):
-            yield f"{tag}:class_representation", {"dataset": dataset, "class_name": name, "type": kind}, float(value)
+            yield (
+                f"{tag}:class_representation",
+                {"dataset": dataset, "class_name": name, "type": kind},
+                float(value),
+            )
         false_positive, false_negative = predicted[i] - true_positive[i], actual[i] - true_positive[i]
         cells = {
             "TP": true_positive[i],
@@ -305,7 +324,11 @@ def _class_samples(counts: Any, dataset: str) -> Iterator[Sample]:
             "FN": false_negative,
         }
         for metric, value in cells.items():
-            yield f"{tag}:class_confusion", {"dataset": dataset, "class_name": name, "metric": metric}, float(value)
+            yield (
+                f"{tag}:class_confusion",
+                {"dataset": dataset, "class_name": name, "metric": metric},
+                float(value),
+            )
         for j, other in enumerate(names):
             labels = {"dataset": dataset, "class_x_name": name, "class_y_name": other}
             yield f"{tag}:confusion", labels, float(confusion[i, j])

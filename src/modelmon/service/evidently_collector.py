@@ -85,7 +85,9 @@ class EvidentlyCollector(Collector):
             family = families.get(name)
             names = sorted(labels)  # as the old service: label names sorted
             if family is None:
-                family = GaugeMetricFamily(f"evidently:{name}", "Evidently monitoring-service series.", labels=names)
+                family = GaugeMetricFamily(
+                    f"evidently:{name}", "Evidently monitoring-service series.", labels=names
+                )
                 families[name] = family
             family.add_metric([labels[key] for key in names], value)
 
@@ -94,7 +96,11 @@ class EvidentlyCollector(Collector):
                 continue
             if monitor.name not in self._hashes:
                 self._hashes[monitor.name] = reference_hash(monitor)
-            add("reference_dataset_hash", {"dataset_name": monitor.name, "hash": self._hashes[monitor.name]}, 1.0)
+            add(
+                "reference_dataset_hash",
+                {"dataset_name": monitor.name, "hash": self._hashes[monitor.name]},
+                1.0,
+            )
             for name, labels, value in self._samples(monitor):
                 if value == value:  # NaN: the old service could not export it either
                     add(name, {**labels, "dataset_name": monitor.name}, value)
