@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
 
@@ -46,7 +47,9 @@ __all__ = [
     "parse_config",
 ]
 
-_MODEL_KEYS = {"reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets"}
+_MODEL_KEYS = {
+    "reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets", "compat"
+}  # fmt: skip
 _TOP_KEYS = {
     "store",
     "reports_dir",
@@ -100,6 +103,8 @@ class ModelConfig:
     drift: DriftSettings = field(default_factory=DriftSettings)
     health_url: str | None = None
     buckets: int = 50
+    #: the old Evidently monitors whose ``evidently:*`` series are exported too (``compat:``)
+    compat: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,7 @@ def _model(name: str, data: Any, base: Path) -> ModelConfig:
         drift=drift,
         health_url=data.get("health_url"),
         buckets=int(data.get("buckets", 50)),
+        compat=compat_monitors(data.get("compat"), schema.task, f"{where}.compat"),
     )
 
 
@@ -238,6 +244,8 @@ def parse_config(
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
+    if is_evidently_config(data):  # Evidently's monitoring-service config.yaml, served as it is
+        data = translate(data).config
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")

@@ -279,12 +279,14 @@ def records_to_events(records: Sequence[Any], schema: Schema) -> list[Any]:
         event: dict[str, Any] = {
             "features": {name: record.get(name) for name in schema.features if name in record}
         }
-        if schema.prediction and schema.prediction in record:
-            event["prediction"] = record[schema.prediction]
+        # as the old service, a record without the prediction column is kept (its prediction empty)
+        event["prediction"] = record.get(schema.prediction) if schema.prediction else None
         if schema.target and record.get(schema.target) is not None:
             event["target"] = record[schema.target]
-        if schema.id and record.get(schema.id) is not None:
-            event["id"] = record[schema.id]
+        # an ``id`` field names the event even when the schema maps no id column (late targets join by it)
+        id_column = schema.id or "id"
+        if record.get(id_column) is not None:
+            event["id"] = record[id_column]
         if schema.timestamp and record.get(schema.timestamp) is not None:
             event["timestamp"] = record[schema.timestamp]
         probabilities = {name: record[name] for name in schema.probabilities if record.get(name) is not None}

@@ -30,6 +30,7 @@ from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs, not_applicable, run_sections
 from modelmon.errors import ConfigError, EventError
 from modelmon.service.events import CheckedBatch, check_events
+from modelmon.service.reference import add_reference_notes, complete_reference
 from modelmon.service.window import SlidingWindow
 
 __all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "load_reference"]
@@ -87,6 +88,8 @@ class ModelMonitor:
         self.name = config.name
         self.schema = config.schema
         frame = reference if reference is not None else load_reference(config)
+        self.model = _load_model(config.model_file) if config.model_file is not None else None
+        frame, self.reference_notes = complete_reference(frame, config, self.model)
         self.spec, self.reference = ProfileSpec.fit_profile(frame, self.schema)
         self.reference_sample = (
             frame.sample(min(len(frame), sample_rows), random_state=0) if len(frame) else frame
@@ -94,6 +97,8 @@ class ModelMonitor:
         self.window = SlidingWindow(self.spec, config.window, buckets=config.buckets)
         self.counters = Counters()
         self.latest: dict[str, Any] | None = None
+        #: the window's profile and row sample of the latest result (the old Evidently series read them)
+        self.window_view: tuple[Any, pd.DataFrame | None] | None = None
         self._lock = threading.Lock()
         self._recompute_lock = threading.Lock()
         self._pending_rows: list[dict[str, Any]] = []
@@ -102,7 +107,6 @@ class ModelMonitor:
         from modelmon.service.concept import reference_errors
 
         self._reference_errors = reference_errors(self.schema, frame)
-        self.model = _load_model(config.model_file) if config.model_file is not None else None
         self._explained: tuple[float, dict[str, Any]] | None = None
         self._explainer: threading.Thread | None = None
         self._expected = frozenset((*self.schema.features, *self.schema.segments, *self.schema.sensitive))
@@ -343,9 +347,11 @@ class ModelMonitor:
         }
         if self.model is not None:
             sections["explain"] = self._section("explain", lambda: self._explain(inputs, now))
+        self.window_view = (current, inputs.current_sample)
         from modelmon.service.concept import concept_section
 
         sections["concept"] = self._section("concept", lambda: concept_section(self._concept, self.schema))
+        add_reference_notes(sections, self.reference_notes)
         return {
             "model": self.name,
             "computed_at": datetime.fromtimestamp(now, tz=UTC).isoformat(),
