@@ -358,15 +358,13 @@ class PostgresEventStore(EventStore):
     def _stream(
         self, model: str, after: tuple[datetime, int], high: datetime, chunk_rows: int
     ) -> Generator[list[tuple[Any, ...]], None, None]:
-        with self.database.pool.connection() as connection:
-            cursor = connection.cursor(name=f"modelmon_read_{next(_CURSOR_NUMBERS)}")
-            try:
-                cursor.execute(_READ_EVENTS, (model, after[0], after[1], high))
-                while rows := cursor.fetchmany(chunk_rows):
-                    yield rows
-            finally:
-                if not connection.broken:
-                    cursor.close()
+        with (
+            self.database.pool.connection() as connection,
+            connection.cursor(name=f"modelmon_read_{next(_CURSOR_NUMBERS)}") as cursor,
+        ):
+            cursor.execute(_READ_EVENTS, (model, after[0], after[1], high))
+            while rows := cursor.fetchmany(chunk_rows):
+                yield rows
 
     def count(
         self, model: str, start: datetime | str | None = None, end: datetime | str | None = None
