@@ -104,13 +104,15 @@ def test_events_are_jsonb_documents_with_typed_columns_and_the_designed_indexes(
     assert types["ts"] == "timestamp with time zone"
     assert types["target"] == types["doc"] == "jsonb"
     assert "(model, ts, seq)" in indexes["events_model_ts"]
-    assert indexes["events_model_id"].startswith("CREATE UNIQUE INDEX") and "(model, id)" in indexes["events_model_id"]
+    unique = indexes["events_model_id"]
+    assert unique.startswith("CREATE UNIQUE INDEX") and "(model, id)" in unique
     assert document["features"] == {"trip_distance": 0.0} and version == "v1"
 
 
 def test_a_resend_never_makes_a_second_row_and_the_first_write_wins(store: Store) -> None:
     store.events.add_events("taxi", [event(i, prediction=1.0) for i in range(3)])
-    store.events.add_events("taxi", [event(i, prediction=2.0) for i in range(2, 5)] + [event(4, prediction=3.0)])
+    resend = [event(i, prediction=2.0) for i in range(2, 5)] + [event(4, prediction=3.0)]
+    store.events.add_events("taxi", resend)
     stored = rows(store)
     assert stored["id"].tolist() == [f"ride-{i}" for i in range(5)]
     assert stored["prediction"].tolist() == [1.0, 1.0, 1.0, 2.0, 2.0]
