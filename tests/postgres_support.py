@@ -24,13 +24,25 @@ from pathlib import Path
 
 from integration_support import free_port
 
-__all__ = ["Cluster", "find_binary", "start_cluster"]
+__all__ = ["Cluster", "PostgresNotInstalled", "find_binary", "start_cluster"]
 
 #: user, database and Debian package of the throwaway cluster
 USER = "modelmon"
 DATABASE = "modelmon_test"
 PACKAGE = "postgresql"
 FALLBACK_OS_USER = "modelmon-pg"
+
+
+class PostgresNotInstalled(RuntimeError):
+    """The PostgreSQL server binaries are not on this machine; the message says what to install."""
+
+
+def _system_tool(name: str) -> str:
+    """A tool from util-linux or passwd that may live in an sbin folder not on PATH."""
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/sbin/{name}"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(f"`{name}` is needed to run PostgreSQL as an unprivileged user, and is missing")
 
 
 def _version(folder: str) -> tuple[int, ...]:
@@ -61,7 +73,14 @@ def _os_user() -> str | None:
         except KeyError:
             continue
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", FALLBACK_OS_USER],
+        [
+            _system_tool("useradd"),
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            FALLBACK_OS_USER,
+        ],
         check=True,
         capture_output=True,
     )
@@ -93,7 +112,7 @@ class Cluster:
         """Run a PostgreSQL program as the cluster's owner; a failure raises with its output."""
         argv = [str(self.bin_dir / command[0]), *command[1:]]
         if self.os_user is not None:
-            argv = ["runuser", "-u", self.os_user, "--", *argv]
+            argv = [_system_tool("runuser"), "-u", self.os_user, "--", *argv]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         if result.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
@@ -138,12 +157,12 @@ def _configure(cluster: Cluster) -> None:
 def start_cluster(attempts: int = 3) -> Cluster:
     """Create, start and return a new cluster with an empty database ``modelmon_test``.
 
-    Raises ``FileNotFoundError`` naming the Debian package when ``initdb`` is not installed, and
-    ``RuntimeError`` with the server's log when the cluster does not come up.
+    Raises :class:`PostgresNotInstalled` naming the Debian package when ``initdb`` is not installed,
+    and ``RuntimeError`` with the server's log when the cluster does not come up.
     """
     initdb = find_binary("initdb")
     if initdb is None:
-        raise FileNotFoundError(f"PostgreSQL's initdb is not installed (apt-get install {PACKAGE})")
+        raise PostgresNotInstalled(f"PostgreSQL's initdb is not installed (apt-get install {PACKAGE})")
     os_user = _os_user()
     folder = Path(tempfile.mkdtemp(prefix="modelmon-pg-"))
     cluster = Cluster(Path(initdb).resolve().parent, folder, free_port(), secrets.token_hex(12), os_user)

@@ -19,7 +19,7 @@ import pytest
 
 from integration_support import need
 from modelmon.store import Store, open_store
-from postgres_support import Cluster, start_cluster
+from postgres_support import Cluster, PostgresNotInstalled, start_cluster
 
 MONGODB_URI = os.environ.get("MODELMON_MONGODB_URI")
 MONGODB_KIND = "real" if MONGODB_URI else "mongomock"
@@ -68,7 +68,7 @@ def postgres_cluster() -> Iterator[Cluster | None]:
         return
     try:
         cluster = start_cluster()
-    except FileNotFoundError as exc:
+    except PostgresNotInstalled as exc:
         need(False, str(exc))
         raise
     yield cluster
