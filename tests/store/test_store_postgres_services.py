@@ -1,6 +1,9 @@
-"""Two monitoring services (real ``modelmon serve`` processes) share one PostgreSQL store: they take
-the same model's events at once, with overlapping ids sent in opposite orders, and the store ends
-with every event exactly once, its late target joined, and both services' metric history."""
+"""The online and the batch path on a PostgreSQL store.
+
+Two monitoring services (real ``modelmon serve`` processes) share one store: they take the same
+model's events at once, with overlapping ids sent in opposite orders, and the store ends with every
+event exactly once, its late target joined, and the services' metric history. The batch path's
+report over events in PostgreSQL is the one the same events give through the in-memory store."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from integration_support import free_port
 from modelmon.demo.stack import wait_for_http
 from modelmon.store import open_store
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -108,6 +111,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
+@pytest.mark.slow
 def test_two_services_write_the_same_model_at_once_and_every_event_lands_once(
     tmp_path: Path, postgres_schema_url: str
 ) -> None:
@@ -167,3 +171,42 @@ def test_two_services_write_the_same_model_at_once_and_every_event_lands_once(
     finally:
         for process in processes.values():
             _stop(process)
+
+
+@pytest.mark.slow
+def test_the_batch_path_reports_on_events_stored_in_postgres(tmp_path: Path, postgres_schema_url: str) -> None:
+    """The batch flow's store path (the config's store, ``read_frames`` of the period in chunks into
+    ``CurrentProfile``, the report saved beside its metric history) over PostgreSQL gives the report
+    that the same events give through the in-memory store. (Prefect itself is store-agnostic and
+    tested in tests/flows.)"""
+    from modelmon.config import load_config
+    from modelmon.flows.current import CurrentProfile, headline_metrics
+    from modelmon.flows.reference import fit_reference
+
+    config = load_config(_write_config(tmp_path, postgres_schema_url))
+    model = config.model(MODEL)
+    events = [_event(i, "test") for i in range(1500)]
+    for item in events[750:]:  # the second half drifts on trip_distance
+        item["features"]["trip_distance"] += 6.0
+    targets = [(item["id"], item["prediction"] + (i % 3) - 1.0) for i, item in enumerate(events)]
+    start, end = T0 + timedelta(seconds=100), T0 + timedelta(hours=1)
+    reports = {}
+    for url in (config.store, "memory://"):
+        current = CurrentProfile(model, fit_reference(model))
+        with open_store(url) as store:
+            store.events.add_events(MODEL, events)
+            store.events.upsert_targets(MODEL, targets)
+            assert store.events.count(MODEL, start, end) == 1400
+            current.update_from_store(store.events.read_frames(MODEL, start, end, chunk_rows=300))
+            report = current.report().to_dict()
+            report_id = store.reports.save_report(MODEL, report, None, start, end)
+            store.metrics.append(MODEL, end, headline_metrics(report))
+            reports[url] = store.reports.get_report(report_id)["report"]
+            assert store.metrics.history(MODEL)["batch.current_rows"] == [(end, 1400.0)]
+    got, wanted = reports[config.store], reports["memory://"]
+    assert got["current_rows"] == wanted["current_rows"] == 1400
+    for column, verdict in wanted["drift"]["columns"].items():
+        assert got["drift"]["columns"][column]["detected"] == verdict["detected"], column
+        assert got["drift"]["columns"][column]["score"] == pytest.approx(verdict["score"]), column
+    assert got["drift"]["columns"]["trip_distance"]["detected"] is True
+    assert got["performance"]["current"]["mae"] == pytest.approx(wanted["performance"]["current"]["mae"])
