@@ -120,8 +120,9 @@ def test_two_services_write_the_same_model_at_once_and_every_event_lands_once(
     processes = {name: _start(config, port, tmp_path / f"serve-{name}.log") for name, port in ports.items()}
     try:
         for name, port in ports.items():
-            alive = processes[name].poll
-            started = wait_for_http(f"http://127.0.0.1:{port}/health", 90, lambda alive=alive: alive() is None)
+            running = processes[name].poll
+            health = f"http://127.0.0.1:{port}/health"
+            started = wait_for_http(health, 90, lambda running=running: running() is None)
             assert started, (tmp_path / f"serve-{name}.log").read_text()[-3000:]
         # a: ids 0..2999 in order; b: ids 1500..4499 from the last: 1500 ids go to both, in opposite orders
         plans = {"a": list(range(0, 3000)), "b": list(range(4499, 1499, -1))}
@@ -174,7 +175,9 @@ def test_two_services_write_the_same_model_at_once_and_every_event_lands_once(
 
 
 @pytest.mark.slow
-def test_the_batch_path_reports_on_events_stored_in_postgres(tmp_path: Path, postgres_schema_url: str) -> None:
+def test_the_batch_path_reports_on_events_stored_in_postgres(
+    tmp_path: Path, postgres_schema_url: str
+) -> None:
     """The batch flow's store path (the config's store, ``read_frames`` of the period in chunks into
     ``CurrentProfile``, the report saved beside its metric history) over PostgreSQL gives the report
     that the same events give through the in-memory store. (Prefect itself is store-agnostic and
