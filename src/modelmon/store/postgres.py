@@ -295,13 +295,13 @@ class PostgresEventStore(EventStore):
             "docs": docs,
         }
 
-        def insert(connection: Any) -> None:
+        def insert(connection: Any) -> int:
             connection.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_EVENTS_LOCK, model))
-            connection.execute(_INSERT_EVENTS, parameters)
+            added = connection.execute(_INSERT_EVENTS, parameters).rowcount
             connection.execute("INSERT INTO models VALUES (%s) ON CONFLICT DO NOTHING", (model,))
+            return int(added)
 
-        self.database.write(f"add {len(rows)} events of model {model!r}", insert)
-        return len(rows)
+        return self.database.write(f"add {len(rows)} events of model {model!r}", insert)
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         written = 0
