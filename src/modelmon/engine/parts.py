@@ -17,6 +17,7 @@ from modelmon.engine.explain import AttributionSums
 from modelmon.engine.fairness import FairnessPart
 from modelmon.engine.outliers import OutlierCounts
 from modelmon.engine.performance import PerformancePart
+from modelmon.engine.segment_drift import SegmentDriftPart
 from modelmon.engine.segments import SegmentsPart
 
 if TYPE_CHECKING:
@@ -51,5 +52,6 @@ PART_TYPES: dict[str, type[Part]] = {
     "performance": PerformancePart,
     "estimated": EstimatedPart,
     "segments": SegmentsPart,
+    "segment_drift": SegmentDriftPart,
     "fairness": FairnessPart,
 }

@@ -52,7 +52,7 @@ SECTIONS: dict[str, Section] = {
 #: section -> the profile parts it reads (sections not listed read column summaries only)
 SECTION_PARTS: dict[str, tuple[str, ...]] = {
     "performance": ("performance", "estimated"),
-    "segments": ("segments",),
+    "segments": ("segments", "segment_drift"),
     "fairness": ("fairness",),
     "outliers": ("outliers",),
     "explain": ("explain",),
