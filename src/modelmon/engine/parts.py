@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelmon.engine.dle import DLEPart
 from modelmon.engine.estimated import EstimatedPart
 from modelmon.engine.explain import AttributionSums
 from modelmon.engine.fairness import FairnessPart
@@ -51,6 +52,7 @@ PART_TYPES: dict[str, type[Part]] = {
     "explain": AttributionSums,
     "performance": PerformancePart,
     "estimated": EstimatedPart,
+    "dle": DLEPart,
     "segments": SegmentsPart,
     "segment_drift": SegmentDriftPart,
     "fairness": FairnessPart,
