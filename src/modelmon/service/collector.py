@@ -183,9 +183,17 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
     for detector, info in _metric_values(concept.get("detectors")).items():
         gauge(
             "modelmon_concept_drift_detected",
-            "1 when the detector found a change in the error stream.",
+            "1 when the detector found a change in the error stream recently (it ages out).",
             {"model": model, "detector": detector},
             _metric_values(info).get("detected"),
+        )
+    band = _metric_values(concept.get("band"))
+    if band:
+        gauge(
+            "modelmon_concept_error_beyond_band",
+            "1 when the windowed prediction error is above the reference's band.",
+            {"model": model},
+            bool(band.get("beyond")),
         )
 
 
