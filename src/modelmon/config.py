@@ -124,7 +124,7 @@ class IngestSettings:
 
     journal_dir: Path | None = None
     max_backlog: int = 200_000
-    fsync: str = "group"
+    fsync: str = "interval"
 
     def __post_init__(self) -> None:
         if self.fsync not in ("group", "interval"):
@@ -139,7 +139,7 @@ def _ingest(data: Any, base: Path) -> IngestSettings:
     return IngestSettings(
         journal_dir=_path(data.get("journal_dir"), base, "ingest.journal_dir"),
         max_backlog=data.get("max_backlog", 200_000),
-        fsync=data.get("fsync", "group"),
+        fsync=data.get("fsync", "interval"),
     )
 
 
