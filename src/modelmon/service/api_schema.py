@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmon.store.base import RESERVED_COLUMNS
+
 __all__ = [
     "ANSWERS",
     "EARLIEST",
@@ -66,6 +68,8 @@ EVENT: Schema = {
             "type": "object",
             "description": "Feature name -> value (number, text, boolean or null).",
             "additionalProperties": _SCALAR,
+            # the store's own columns of an event
+            "propertyNames": {"not": {"enum": sorted(RESERVED_COLUMNS)}},
         },
         "prediction": {**_SCALAR, "description": "The model's answer: a number or a label."},
         "probabilities": {

@@ -113,9 +113,13 @@ def _answers(op: Operation) -> dict[str, Any]:
     else:
         ok = {"description": "OK", "content": {op.answer: {"schema": {"type": "string"}}}}
     answers = {"200": ok}
-    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    error_schema = {"$ref": "#/components/schemas/Error"}
+    error_content = {"application/json": {"schema": error_schema}}
+    # a 422 of an ingest route is the answer with every item's reason, or an error about the whole body
+    refused = {"schema": {"anyOf": [{"$ref": "#/components/schemas/IngestAnswer"}, error_schema]}}
     for status in sorted({*op.errors, *(() if op.public else (401,))}):
-        answers[str(status)] = {"description": _ERROR_TEXT[status], "content": error_content}
+        content = {"application/json": refused} if status == 422 and op.body is not None else error_content
+        answers[str(status)] = {"description": _ERROR_TEXT[status], "content": content}
     return answers
 
 

@@ -102,6 +102,11 @@ class SchemaCheck:
         if kind in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum"):
             word = "at least" if "Minimum" in kind else "at most"
             return f"{where}: expected {word} {error.kind.limit:g}, got {_shown(error.instance)}"
+        if kind == "PropertyNames" and isinstance(error.instance, Mapping):
+            refused = sorted(
+                name for name in error.instance if name in subschema.get("not", {}).get("enum", ())
+            )
+            return f"{where}: names {refused} are reserved column names"
         if kind == "MaxLength":
             return f"{where}: longer than {error.kind.limit} characters"
         if "description" in subschema:
