@@ -36,10 +36,28 @@ import yaml
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
 
-__all__ = ["Config", "DriftSettings", "ModelConfig", "Window", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "DriftSettings",
+    "IngestSettings",
+    "ModelConfig",
+    "Window",
+    "load_config",
+    "parse_config",
+]
 
 _MODEL_KEYS = {"reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets"}
-_TOP_KEYS = {"store", "reports_dir", "auth_token", "read_token", "health", "models", "max_body_bytes"}
+_TOP_KEYS = {
+    "store",
+    "reports_dir",
+    "auth_token",
+    "read_token",
+    "health",
+    "models",
+    "max_body_bytes",
+    "ingest",
+}
+_INGEST_KEYS = {"journal_dir", "max_backlog", "fsync"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,38 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """How the service makes accepted events durable (see the README's "Guarantees").
+
+    ``journal_dir``: where accepted batches are journaled until the store has them (by default a
+    ``<file>.journal`` folder beside a SQLite store, else ``modelmon-journal`` beside the config);
+    ``max_backlog``: events accepted but not yet in the store beyond which ingest answers 503;
+    ``fsync``: ``group`` (fsync before answering) or ``interval`` (written to the OS before
+    answering, fsynced every 50 ms).
+    """
+
+    journal_dir: Path | None = None
+    max_backlog: int = 200_000
+    fsync: str = "group"
+
+    def __post_init__(self) -> None:
+        if self.fsync not in ("group", "interval"):
+            raise ConfigError(f"ingest.fsync: expected 'group' or 'interval', got {self.fsync!r}")
+        if not isinstance(self.max_backlog, int) or self.max_backlog < 1:
+            raise ConfigError(f"ingest.max_backlog: expected a positive integer, got {self.max_backlog!r}")
+
+
+def _ingest(data: Any, base: Path) -> IngestSettings:
+    if not isinstance(data, Mapping) or set(data) - _INGEST_KEYS:
+        raise ConfigError(f"ingest: expected a mapping with keys among {sorted(_INGEST_KEYS)}, got {data!r}")
+    return IngestSettings(
+        journal_dir=_path(data.get("journal_dir"), base, "ingest.journal_dir"),
+        max_backlog=data.get("max_backlog", 200_000),
+        fsync=data.get("fsync", "group"),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole monitoring config."""
 
@@ -96,6 +146,7 @@ class Config:
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
     max_body_bytes: int = 10 * 1024 * 1024
     path: Path | None = None
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
     def model(self, name: str) -> ModelConfig:
         """The model called ``name``, or an error listing the known ones."""
@@ -214,6 +265,7 @@ def parse_config(
         models=models,
         max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),
         path=path,
+        ingest=_ingest(data.get("ingest") or {}, base),
     )
 
 

@@ -5,13 +5,22 @@ late targets, the old ``/iterate`` call, model list and summaries, metric histor
 reports, ``/health``, ``/metrics``, the built-in dashboard at ``/``, ``/openapi.json`` and
 ``/docs``). With a token configured, :class:`~modelmon.service.auth.TokenAuth` checks it before
 any route runs. Errors answer JSON ``{"error": "..."}`` with 400 (unparseable body or query),
-401 (token), 403 (read-only token), 404 (unknown model), 413 (too large) or 422 (invalid events).
+401 (token), 403 (read-only token), 404 (unknown model), 413 (too large) or 422 (invalid events);
+503 with ``Retry-After`` when the service cannot make a batch durable now (the store writer's
+backlog is full or the journal cannot write) -- nothing of that batch was accepted, so sending it
+again is safe.
+
+Nothing here blocks the event loop: ingest waits for its batch's journal write as an awaited
+future, checking large batches in a worker thread; store reads, first recomputes and the
+Prometheus exposition run in worker threads, so a locked or slow store delays only the requests
+that read it.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,12 +28,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from modelmon.errors import InputError
+from modelmon.errors import InputError, StoreError
 from modelmon.render.json import to_jsonable
 from modelmon.service import api_schema
 from modelmon.service.auth import TokenAuth
@@ -32,7 +42,7 @@ from modelmon.service.body import BodyError, parse_json, read_body
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
 from modelmon.service.openapi import OPERATIONS, open_paths, openapi_document
-from modelmon.service.runtime import MonitoringService
+from modelmon.service.runtime import MonitoringService, ServiceBusy
 from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
 
 __all__ = ["create_app"]
@@ -43,6 +53,8 @@ _ENVELOPES = {
     "iterate": SchemaCheck(shallow(api_schema.ITERATE_BODY)),
 }
 _TARGET = SchemaCheck(api_schema.TARGET, root="target")
+#: batches up to this many events are checked on the event loop; larger ones in a worker thread
+_INLINE_EVENTS = 64
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -54,8 +66,21 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _busy(exc: ServiceBusy) -> JSONResponse:
+    return JSONResponse(
+        {"error": str(exc), "reason": exc.reason},
+        status_code=503,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def _static(name: str) -> str:
     return resources.files("modelmon.service").joinpath(f"static/{name}").read_text()
+
+
+def _unknown_report(report_id: str) -> JSONResponse:
+    # the store's message names its file; the client only needs to know the id is unknown
+    return _error(f"no stored report with id {report_id[:100]!r} (GET /v1/reports lists them)", 404)
 
 
 class _Api:
@@ -81,8 +106,12 @@ class _Api:
         except ClientDisconnect:
             return _error("the client went away before the body was complete", 400)
 
-    def ingest(self, handler: Callable[[str, Any], Response]) -> Callable[[Request], Awaitable[Response]]:
-        """An endpoint that checks the model, the token, the size and the JSON before ``handler``."""
+    def ingest(
+        self, handler: Callable[[str, Any], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint that checks the model, the size, the JSON and its envelope before ``handler``."""
+        envelope = _ENVELOPES[handler.__name__]
+        one_event = handler.__name__ == "events"
 
         async def endpoint(request: Request) -> Response:
             model = self._model(request)
@@ -91,36 +120,61 @@ class _Api:
             data = await self._body(request)
             if isinstance(data, Response):
                 return data
-            envelope = _ENVELOPES[handler.__name__]
-            if isinstance(data, dict) and "events" not in data and handler.__name__ == "events":
+            if one_event and isinstance(data, dict) and "events" not in data:
                 data = {"events": [data]}  # one event: checked as a batch of one
             problem = envelope.first_error(data)
             if problem is not None:
                 return _error(problem, 422)
-            return handler(model, data)
+            try:
+                return await handler(model, data)
+            except ServiceBusy as exc:
+                return _busy(exc)
 
         return endpoint
 
-    def events(self, model: str, data: Any) -> Response:
-        events = data["events"]
-        batch = self.service.ingest(model, events)
+    async def _durable(self, future: Future[int]) -> None:
+        """Wait for a batch's journal write; withdraw it (503) if that takes over the ack timeout."""
+        wrapped = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait({wrapped}, timeout=self.service.ack_timeout)
+        if not done and future.cancel():
+            raise ServiceBusy("the journal is slow to write: send again later", "journal_slow")
+        try:
+            await wrapped
+        except Exception as exc:  # the journal's error: nothing of the batch was accepted
+            raise ServiceBusy(f"the batch could not be journaled: {exc}", "journal_failing") from exc
+
+    async def _ingest(self, model: str, events: list[Any]) -> Response:
+        if len(events) > _INLINE_EVENTS:
+            batch, future = await run_in_threadpool(self.service.ingest_future, model, events)
+        else:
+            batch, future = self.service.ingest_future(model, events)
+        await self._durable(future)
         status = 422 if events and not batch.rows else 200
         return _json({"accepted": len(batch.rows), "rejected": batch.rejected}, status)
 
-    def targets(self, model: str, data: Any) -> Response:
+    async def events(self, model: str, data: Any) -> Response:
+        return await self._ingest(model, data["events"])
+
+    async def targets(self, model: str, data: Any) -> Response:
         items = data["targets"]
         valid, rejected = check_items(items, _TARGET)
-        accepted, refused = self.service.add_targets(model, [items[i] for i in valid])
+        pairs, refused, future = self.service.targets_future(model, [items[i] for i in valid])
+        await self._durable(future)
         rejected += [{**item, "index": valid[item["index"]]} for item in refused]
         rejected.sort(key=lambda item: item["index"])
+        accepted = len(pairs)
         return _json({"accepted": accepted, "rejected": rejected}, 422 if items and not accepted else 200)
 
-    def iterate(self, model: str, data: Any) -> Response:
+    async def iterate(self, model: str, data: Any) -> Response:
         events = records_to_events(data, self.service.monitors[model].schema)
-        batch = self.service.ingest(model, events)
-        return _json(
-            {"accepted": len(batch.rows), "rejected": batch.rejected}, 422 if data and not batch.rows else 200
-        )
+        return await self._ingest(model, events)
+
+    async def _read_store(self, work: Callable[[], Any]) -> Any:
+        """A store read in a worker thread; a failing store answers 503 instead of an error page."""
+        try:
+            return await run_in_threadpool(work)
+        except StoreError as exc:
+            raise ServiceBusy(f"the store cannot be read now: {exc}", "store_unavailable", 5) from exc
 
     async def models(self, request: Request) -> Response:
         items = []
@@ -143,7 +197,9 @@ class _Api:
         if isinstance(model, Response):
             return model
         monitor = self.service.monitors[model]
-        monitor_result = self.service.recompute(model) if monitor.latest is None else monitor.latest
+        monitor_result = monitor.latest
+        if monitor_result is None:
+            monitor_result = await run_in_threadpool(self.service.recompute, model)
         counters = monitor.counters
         service = {
             "events_total": counters.events,
@@ -170,7 +226,14 @@ class _Api:
         except BodyError as exc:
             return _error(str(exc), exc.status)
         names, limit = query["names"], query["limit"]
-        history = self.service.store.metrics.history(model, names.split(",") if names else None, limit=limit)
+        try:
+            history = await self._read_store(
+                lambda: self.service.store.metrics.history(
+                    model, names.split(",") if names else None, limit=limit
+                )
+            )
+        except ServiceBusy as exc:
+            return _busy(exc)
         return _json(
             {
                 "model": model,
@@ -183,43 +246,43 @@ class _Api:
             model = parse_query(api_schema.REPORTS_QUERY, request.query_params)["model"]
         except BodyError as exc:
             return _error(str(exc), exc.status)
-        return _json({"reports": self.service.store.reports.list_reports(model, limit=100)})
+        try:
+            found = await self._read_store(lambda: self.service.store.reports.list_reports(model, limit=100))
+        except ServiceBusy as exc:
+            return _busy(exc)
+        return _json({"reports": found})
+
+    async def _report_entry(self, report_id: str) -> dict[str, Any] | Response:
+        try:
+            entry: dict[str, Any] = await self._read_store(
+                lambda: self.service.store.reports.get_report(report_id)
+            )
+        except InputError:
+            return _unknown_report(report_id)
+        except ServiceBusy as exc:
+            return _busy(exc)
+        return entry
 
     async def report(self, request: Request) -> Response:
-        report_id = request.path_params["report_id"]
-        try:
-            entry = self.service.store.reports.get_report(report_id)
-        except InputError:
-            # the store's message names its file; the client only needs to know the id is unknown
-            return _error(f"no stored report with id {report_id[:100]!r} (GET /v1/reports lists them)", 404)
-        return _json(entry)
+        entry = await self._report_entry(request.path_params["report_id"])
+        return entry if isinstance(entry, Response) else _json(entry)
 
     async def report_html(self, request: Request) -> Response:
         report_id = request.path_params["report_id"]
-        try:
-            entry = self.service.store.reports.get_report(report_id)
-        except InputError:
-            return _error(f"no stored report with id {report_id[:100]!r} (GET /v1/reports lists them)", 404)
+        entry = await self._report_entry(report_id)
+        if isinstance(entry, Response):
+            return entry
         html_path = entry.get("html_path")
         if not html_path or not Path(html_path).is_file():
             return _error(f"report {report_id[:100]!r} has no HTML file on this machine", 404)
         return FileResponse(html_path, media_type="text/html")
 
     async def health(self, request: Request) -> Response:
-        return _json(
-            {
-                "status": "ok",
-                "uptime_seconds": round(time.time() - self.service.started_at, 3),
-                "models": sorted(self.service.monitors),
-                "store": {
-                    "written": self.service.persister.written,
-                    "failures": self.service.persister.failures,
-                },
-            }
-        )
+        return _json(self.service.health())
 
     async def metrics(self, request: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        body = await run_in_threadpool(generate_latest, self.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def dashboard(self, request: Request) -> Response:
         return HTMLResponse(_static("dashboard.html"))
@@ -238,7 +301,9 @@ class _Api:
 def create_app(service: MonitoringService, registry: CollectorRegistry | None = None) -> Starlette:
     """The Starlette app serving ``service``; the collector is registered in ``registry``."""
     registry = registry if registry is not None else CollectorRegistry()
-    registry.register(MonitorCollector(lambda: service.monitors.values(), service.prober.results))
+    registry.register(
+        MonitorCollector(lambda: service.monitors.values(), service.prober.results, service.health)
+    )
     api = _Api(service, registry)
     ingest = {"events": api.events, "targets": api.targets, "iterate": api.iterate}
     routes = [
@@ -252,9 +317,10 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
     config = service.config
     middleware = []
     if config.auth_token is not None:
-        auth = TokenAuth
         middleware.append(
-            Middleware(auth, token=config.auth_token, read_token=config.read_token, open_paths=open_paths())
+            Middleware(
+                TokenAuth, token=config.auth_token, read_token=config.read_token, open_paths=open_paths()
+            )
         )
     app = Starlette(routes=routes, middleware=middleware)
     app.state.service = service

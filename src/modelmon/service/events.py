@@ -33,11 +33,67 @@ from modelmon.service.body import INT64_MAX, INT64_MIN
 from modelmon.service.validation import SchemaCheck
 from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS
 
-__all__ = ["CheckedBatch", "check_event", "check_events", "parse_timestamp", "records_to_events"]
+__all__ = [
+    "MAX_METADATA_DEPTH",
+    "REJECT_REASONS",
+    "CheckedBatch",
+    "check_event",
+    "check_events",
+    "parse_timestamp",
+    "records_to_events",
+]
 
 #: keys a client may send: the stored fields but those the service fills in
 _EVENT_KEYS = frozenset(EVENT_FIELDS) - {"model", "received_at"}
 _SCALAR = (str, int, float, bool, type(None))
+#: how deep ``metadata`` may nest (objects and lists); deeper events are rejected
+MAX_METADATA_DEPTH = 32
+#: the reason codes of rejected events (``modelmon_events_rejected_total{reason}``): a fixed list, so
+#: no input can add a series; an error about another field is counted as ``invalid``
+REJECT_REASONS = (
+    "event",
+    "unknown_keys",
+    "features",
+    "prediction",
+    "id",
+    "timestamp",
+    "latency_ms",
+    "probabilities",
+    "attributions",
+    "metadata",
+    "target",
+    "invalid",
+)
+
+
+def reason_code(error: str) -> str:
+    """The reason code of a rejection message.
+
+    >>> reason_code("features.x: expected a number"), reason_code("unknown keys ['k1']; valid keys: ...")
+    ('features', 'unknown_keys')
+    """
+    if error.startswith("unknown keys"):
+        return "unknown_keys"
+    if error.startswith("expected an event object"):
+        return "event"
+    field_name = error.split(":", 1)[0].split(".", 1)[0]
+    return field_name if field_name in REJECT_REASONS else "invalid"
+
+
+def _nesting_depth(value: Any, limit: int) -> int:
+    """How deep objects and lists nest in ``value``, counting up to ``limit + 1`` (no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 _EVENT_CHECK = SchemaCheck(EVENT, root="event")
 _RANGE = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
 
@@ -50,6 +106,7 @@ class CheckedBatch:
     documents: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    unexpected: int = 0  # values of features the schema does not name
 
 
 def parse_timestamp(value: Any, where: str = "timestamp") -> datetime:
@@ -152,6 +209,8 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
     metadata = event.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise EventError(f"metadata: expected an object, got {type(metadata).__name__}")
+    if metadata and _nesting_depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise EventError(f"metadata: nested deeper than {MAX_METADATA_DEPTH} levels; send it flatter")
     target = event.get("target")
     if not isinstance(target, _SCALAR):
         raise EventError(f"target: expected a number or a label, got {type(target).__name__}")
@@ -200,7 +259,7 @@ def check_events(events: Sequence[Any], schema: Schema, received_at: datetime | 
             row, document = check_event(event, schema, received_at)
         except EventError as exc:
             batch.rejected.append({"index": index, "error": str(exc)})
-            reason = str(exc).split(":", 1)[0].split(".", 1)[0] or "invalid"
+            reason = reason_code(str(exc))
             batch.reasons[reason] = batch.reasons.get(reason, 0) + 1
             continue
         batch.rows.append(row)
