@@ -118,7 +118,13 @@ ITERATE_BODY: Schema = {
 ERROR: Schema = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "string", "description": "What is wrong and what to do."}},
+    "properties": {
+        "error": {"type": "string", "description": "What is wrong and what to do."},
+        "reason": {
+            "type": "string",
+            "description": "With 503: why, as a fixed code (backlog_full, ...).",
+        },
+    },
 }
 INGEST_ANSWER: Schema = {
     "type": "object",

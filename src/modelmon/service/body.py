@@ -25,8 +25,9 @@ import orjson
 
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "BodyError", "parse_json", "read_body"]
 
-#: deepest nesting of objects and lists accepted in a body (an event needs 3, metadata a few more)
-MAX_DEPTH = 32
+#: deepest nesting of objects and lists accepted in a body (an event needs 3; `metadata` has its own, lower
+#: limit, so an event nested too deep is rejected alone and the rest of its batch kept)
+MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -49,11 +49,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("summary", "GET", "/v1/models/{model}/summary", "A model's latest window results",
               errors=(404,)),
     Operation("history", "GET", "/v1/models/{model}/history", "A model's metric history",
-              query=s.HISTORY_QUERY, errors=(400, 404)),
-    Operation("reports", "GET", "/v1/reports", "Stored batch reports", query=s.REPORTS_QUERY, errors=(400,)),
-    Operation("report", "GET", "/v1/reports/{report_id}", "One stored batch report", errors=(404,)),
+              query=s.HISTORY_QUERY, errors=(400, 404, 503)),
+    Operation("reports", "GET", "/v1/reports", "Stored batch reports", query=s.REPORTS_QUERY,
+              errors=(400, 503)),
+    Operation("report", "GET", "/v1/reports/{report_id}", "One stored batch report", errors=(404, 503)),
     Operation("report_html", "GET", "/v1/reports/{report_id}/html", "A stored report's HTML file",
-              answer="text/html", errors=(404,)),
+              answer="text/html", errors=(404, 503)),
     Operation("health", "GET", "/health", "Health of the service (no token needed)", public=True),
     Operation("metrics", "GET", "/metrics", "Prometheus exposition", answer="text/plain"),
     Operation("dashboard", "GET", "/", "The built-in dashboard", answer="text/html"),
@@ -68,7 +69,7 @@ _ERROR_TEXT = {
     404: "Unknown model or report",
     413: "Body larger than the limit",
     422: "Invalid events, targets or records (none accepted)",
-    503: "Too busy: retry after the Retry-After seconds",
+    503: "Cannot make the batch durable or read the store now: retry after Retry-After seconds",
 }
 _COMPONENTS = {"Event": s.EVENT, "Target": s.TARGET, "Error": s.ERROR, "IngestAnswer": s.INGEST_ANSWER}
 

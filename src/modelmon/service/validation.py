@@ -95,7 +95,8 @@ class SchemaCheck:
             return f"{'.'.join([*path, error.kind.property])}: missing"
         if kind == "AdditionalProperties":
             valid = sorted(subschema.get("properties", {}))
-            return f"{where}: unknown keys {sorted(error.kind.unexpected)}; valid keys: {valid}"
+            unknown = f"unknown keys {sorted(error.kind.unexpected)}; valid keys: {valid}"
+            return f"{where}: {unknown}" if path else unknown
         if kind == "Type":
             expected = " or ".join(sorted(error.kind.types, key=lambda t: _TYPE_ORDER.get(t, 9)))
             return f"{where}: expected {expected}, got {json_type(error.instance)}"
