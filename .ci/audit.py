@@ -51,9 +51,7 @@ def main() -> int:
         reason = skipped[0]["skip_reason"] if skipped else "no packages found"
         print(f"dependency audit: NOT RUN: no package could be looked up in the advisory data ({reason})")
         return 0
-    print(
-        f"dependency audit: {audited} packages, no known vulnerabilities ({len(skipped)} could not be audited)"
-    )
+    print(f"dependency audit: {audited} packages, no known vulnerabilities ({len(skipped)} not audited)")
     return 0
 
 
