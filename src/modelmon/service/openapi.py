@@ -35,6 +35,8 @@ class Operation:
     answer: str = "application/json"
     errors: tuple[int, ...] = ()
     public: bool = False
+    #: also answers a plain-text ``ok`` (the old Evidently-service answer, for models with ``compat``)
+    plain_ok: bool = False
 
 
 _INGEST_ERRORS = (400, 403, 404, 413, 422, 503)
@@ -44,7 +46,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("targets", "POST", "/v1/models/{model}/targets", "Ground truth that arrives later",
               body=s.TARGETS_BODY, errors=_INGEST_ERRORS),
     Operation("iterate", "POST", "/iterate/{model}", "The old Evidently-service call",
-              body=s.ITERATE_BODY, errors=_INGEST_ERRORS),
+              body=s.ITERATE_BODY, errors=_INGEST_ERRORS, plain_ok=True),
     Operation("models", "GET", "/v1/models", "The monitored models"),
     Operation("summary", "GET", "/v1/models/{model}/summary", "A model's latest window results",
               errors=(404,)),
@@ -113,6 +115,8 @@ def _answers(op: Operation) -> dict[str, Any]:
         }
     else:
         ok = {"description": "OK", "content": {op.answer: {"schema": {"type": "string"}}}}
+    if op.plain_ok:
+        ok["content"]["text/plain"] = {"schema": {"type": "string", "enum": ["ok"]}}
     answers = {"200": ok}
     error_schema = {"$ref": "#/components/schemas/Error"}
     error_content = {"application/json": {"schema": error_schema}}
