@@ -112,7 +112,9 @@ TARGETS_BODY: Schema = {
 ITERATE_BODY: Schema = {
     "type": "array",
     "description": "The old Evidently-service call: flat records mapped onto events by the model's schema.",
-    "items": {"type": "object", "additionalProperties": _SCALAR},
+    # columns the model's schema does not name are ignored, whatever their values; the named ones are
+    # checked as the fields of an event
+    "items": {"type": "object", "description": "A flat record: column name -> value."},
 }
 
 ERROR: Schema = {
