@@ -154,13 +154,46 @@ def openapi_document(models: Sequence[str], max_body_bytes: int, secured: bool =
             "version": _version(),
             "description": "Ingest predictions, read window results, metrics and stored reports.",
         },
-        "paths": paths,
+        "paths": {**paths, **(_login() if secured else {})},
         "components": {
             "schemas": {name: _refs(schema) for name, schema in _COMPONENTS.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}] if secured else [],
     }
+
+
+def _login() -> dict[str, Any]:
+    """``POST /login``, the browser's way in (answered by the auth middleware, only with a token)."""
+    from modelmon.service.auth import LOGIN_BODY_LIMIT, LOGIN_PATH
+
+    form = {
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string", "description": "The auth_token or read_token."},
+            "next": {"type": "string", "description": "Path of this service to go back to.", "default": "/"},
+        },
+    }
+    page = {"text/html": {"schema": {"type": "string"}}}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    operation = {
+        "operationId": "login",
+        "summary": "Log a browser in: a read-only session cookie (HttpOnly, SameSite=Strict)",
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "description": f"An HTML form, at most {LOGIN_BODY_LIMIT} bytes",
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        },
+        "responses": {
+            "303": {"description": "Logged in: the cookie, and back to next"},
+            "400": {"description": "Too many form fields", "content": error},
+            "401": {"description": "Wrong token: the login form again", "content": page},
+            "413": {"description": "Form larger than the limit", "content": error},
+        },
+    }
+    return {LOGIN_PATH: {"post": operation}}
 
 
 def _version() -> str:
