@@ -130,18 +130,36 @@ def shorten_for(rules_yaml: str, for_duration: str) -> str:
     return yaml.safe_dump(data, sort_keys=False, width=1000)
 
 
+#: the read token the shipped scrape config sends, as written by :func:`with_secrets` in tests
+SCRAPE_TOKEN = "prometheus-read-token-for-tests"
+
+
+def with_secrets(config: dict[str, Any], folder: Path, token: str = SCRAPE_TOKEN) -> dict[str, Any]:
+    """``config`` with each job's ``authorization.credentials_file`` moved into ``folder``, with ``token``."""
+    for job in config["scrape_configs"]:
+        credentials = job.get("authorization", {}).get("credentials_file")
+        if credentials:
+            secret = folder / "secrets" / Path(credentials).name
+            secret.parent.mkdir(parents=True, exist_ok=True)
+            secret.write_text(token + "\n")
+            job["authorization"] = {**job["authorization"], "credentials_file": str(secret)}
+    return config
+
+
 def write_prometheus_config(
     folder: Path,
     targets: Mapping[str, Sequence[str]],
     scrape_interval: str = "1s",
     for_duration: str | None = "0s",
+    token: str = SCRAPE_TOKEN,
 ) -> Path:
     """Write a Prometheus config into ``folder`` from the shipped one, scraping ``targets``.
 
     ``targets`` maps the shipped job names (``modelmon-monitoring``, ``modelmon-prediction``) to
     ``host:port`` addresses; jobs not given are dropped, so nothing points at container names.
     The shipped rules are copied, their ``for:`` set to ``for_duration`` (None keeps them).
-    Alertmanager is left out: the alerts are read from Prometheus's ``/api/v1/alerts``.
+    Alertmanager is left out: the alerts are read from Prometheus's ``/api/v1/alerts``. The scrape
+    token file the config names is written into ``folder`` with ``token``.
     """
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     unknown = set(targets) - {job["job_name"] for job in config["scrape_configs"]}
@@ -154,6 +172,7 @@ def write_prometheus_config(
         for job in config["scrape_configs"]
         if job["job_name"] in targets
     ]
+    with_secrets(config, folder, token)
     rules_folder = folder / "rules"
     rules_folder.mkdir(parents=True, exist_ok=True)
     for path in sorted(RULES.glob("*.yml")):

@@ -18,11 +18,12 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 PORTS = {"monitoring": 8085, "prediction": 9696, "prometheus": 9090, "grafana": 3000, "mongodb": 27017,
          "prefect-server": 4200, "alertmanager": 9093}  # fmt: skip
 ONE_SHOT = {"demo-data", "traffic"}
+TOKEN = "compose-test-token-0123456789"
 
 
 def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
     binary = require_binary("docker-compose")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GRAFANA_", "COMPOSE_"))}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GRAFANA_", "COMPOSE_", "MODELMON_"))}
     return subprocess.run(
         [binary, "-f", str(COMPOSE), "config"], env={**environ, **env}, capture_output=True, text=True,
         timeout=60, check=False,
@@ -32,7 +33,7 @@ def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def resolved() -> dict[str, Any]:
     """The compose file as docker-compose resolves it (anchors merged, variables interpolated)."""
-    result = compose_config(GRAFANA_ADMIN_PASSWORD="test")
+    result = compose_config(GRAFANA_ADMIN_PASSWORD="test", MODELMON_TOKEN=TOKEN)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -42,9 +43,28 @@ def test_docker_compose_accepts_the_file(resolved: dict[str, Any]) -> None:
 
 
 def test_grafana_password_is_required_from_the_environment() -> None:
-    result = compose_config()
+    result = compose_config(MODELMON_TOKEN=TOKEN)
     assert result.returncode != 0
     assert "GRAFANA_ADMIN_PASSWORD" in result.stderr
+
+
+def test_the_monitoring_token_is_required_and_prometheus_scrapes_with_the_read_token(
+    resolved: dict[str, Any],
+) -> None:
+    result = compose_config(GRAFANA_ADMIN_PASSWORD="test")
+    assert result.returncode != 0 and "set MODELMON_TOKEN in deploy/.env" in result.stderr
+    monitoring = resolved["services"]["monitoring"]
+    assert monitoring["environment"]["MODELMON_TOKEN"] == TOKEN
+    read_token = Path(monitoring["environment"]["MODELMON_READ_TOKEN_FILE"])
+    mounts = {m["target"]: Path(m["source"]) for m in map(_mount, monitoring["volumes"])}
+    assert mounts[str(read_token.parent)] == DEPLOY / "secrets"
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    (job,) = [job for job in scrape if job["job_name"] == "modelmon-monitoring"]
+    secret = Path(job["authorization"]["credentials_file"])
+    prometheus = {
+        m["target"]: Path(m["source"]) for m in map(_mount, resolved["services"]["prometheus"]["volumes"])
+    }
+    assert prometheus[str(secret.parent)] == DEPLOY / "secrets" and secret.name == read_token.name
 
 
 def test_ports_are_the_designed_ones(resolved: dict[str, Any]) -> None:

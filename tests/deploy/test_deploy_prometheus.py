@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -19,6 +20,7 @@ from prometheus_harness import (
     require_tool,
     series_names,
     unguarded_divisions,
+    with_secrets,
 )
 
 PROMETHEUS = DEPLOY / "prometheus"
@@ -34,8 +36,12 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return run(require_tool("promtool", "prometheus"), *args)
 
 
-def test_promtool_accepts_the_config() -> None:
-    result = promtool("check", "config", str(PROMETHEUS / "prometheus.yml"))
+def test_promtool_accepts_the_config(tmp_path: Path) -> None:
+    # the shipped config with its token file where promtool can find it, and its rules beside it
+    config = with_secrets(yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text()), tmp_path)
+    shutil.copytree(RULES, tmp_path / "rules")
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 rule files found" in result.stdout
 

@@ -123,6 +123,15 @@ def test_the_login_form_only_sends_the_browser_back_to_this_service(svc):
         assert login.headers["location"] == "/"
 
 
+def test_the_login_form_refuses_a_flood_of_fields(svc):
+    fields = "&".join(f"f{i}=1" for i in range(50))
+    answer = client(svc).post(
+        "/login", content=fields, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.status_code == 400 and "at most 4 fields" in answer.json()["error"]
+    assert client(svc).post("/login", content=b"token=" + b"x" * 5000).status_code == 413
+
+
 def test_a_forged_cookie_is_refused(svc):
     forged = client(svc, Cookie=f"{auth.COOKIE}={auth.session_value('some-other-token-123456')}")
     assert forged.get("/metrics").status_code == 401
@@ -133,6 +142,7 @@ def test_the_openapi_document_says_which_routes_need_the_token(svc):
     assert document["security"] == [{"bearer": []}]
     assert document["paths"]["/health"]["get"]["security"] == []
     assert "401" in document["paths"]["/metrics"]["get"]["responses"]
+    assert document["paths"]["/login"]["post"]["security"] == []
 
 
 def test_token_settings_from_the_environment_and_files(tmp_path):

@@ -149,7 +149,7 @@ def test_a_content_length_that_understates_the_stream_does_not_lift_the_limit(sv
     assert status == 413 and pulled <= MAX_BODY + 65536
 
 
-@pytest.mark.parametrize(("depth", "opening", "closing"), [(80, b'{"a": ', b"}"), (1100, b'{"a": ', b"}"),
+@pytest.mark.parametrize(("depth", "opening", "closing"), [(100, b'{"a": ', b"}"), (1100, b'{"a": ', b"}"),
                                                         (50_000, b"[", b"]")])  # fmt: skip
 def test_deep_nesting_of_the_body_is_a_400(api, depth, opening, closing):
     body = (
@@ -244,3 +244,26 @@ def test_error_texts_name_no_file_path_of_the_server(tmp_path):
             assert str(tmp_path) not in text and "store.db" not in text and "site-packages" not in text, text
     finally:
         monitoring.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
+        b'{"a": "\\\\", "b": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
+        b'{"id": "123456789012345678901234567", "x": 1.23456789012345678901, "y": 1234567890123456789012e-3}',
+        b'{"x": 9223372036854775807, "y": -9223372036854775808, "z": 0.00000000000000000000001}',
+    ],
+)
+def test_strings_escapes_and_floats_are_not_mistaken_for_nesting_or_long_integers(text):
+    from modelmon.service.body import parse_json
+
+    assert isinstance(parse_json(text), dict)
+
+
+def test_an_escaped_quote_does_not_hide_real_nesting():
+    from modelmon.service.body import BodyError, parse_json
+
+    text = b'{"a": "\\"", "b": ' + b"[" * 70 + b"]" * 70 + b"}"
+    with pytest.raises(BodyError, match="nested 71 levels deep"):
+        parse_json(text)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmon.store.base import RESERVED_COLUMNS
+
 __all__ = [
     "ANSWERS",
     "EARLIEST",
@@ -66,6 +68,8 @@ EVENT: Schema = {
             "type": "object",
             "description": "Feature name -> value (number, text, boolean or null).",
             "additionalProperties": _SCALAR,
+            # the store's own columns of an event
+            "propertyNames": {"not": {"enum": sorted(RESERVED_COLUMNS)}},
         },
         "prediction": {**_SCALAR, "description": "The model's answer: a number or a label."},
         "probabilities": {
@@ -108,13 +112,21 @@ TARGETS_BODY: Schema = {
 ITERATE_BODY: Schema = {
     "type": "array",
     "description": "The old Evidently-service call: flat records mapped onto events by the model's schema.",
-    "items": {"type": "object", "additionalProperties": _SCALAR},
+    # columns the model's schema does not name are ignored, whatever their values; the named ones are
+    # checked as the fields of an event
+    "items": {"type": "object", "description": "A flat record: column name -> value."},
 }
 
 ERROR: Schema = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "string", "description": "What is wrong and what to do."}},
+    "properties": {
+        "error": {"type": "string", "description": "What is wrong and what to do."},
+        "reason": {
+            "type": "string",
+            "description": "With 503: why, as a fixed code (backlog_full, ...).",
+        },
+    },
 }
 INGEST_ANSWER: Schema = {
     "type": "object",

@@ -75,6 +75,11 @@ def _busy(exc: ServiceBusy) -> JSONResponse:
     )
 
 
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # a bug, never the client's input: the log has the traceback, the client a JSON line without paths
+    return _error("internal error of the monitoring service (its log has the details)", 500)
+
+
 def _static(name: str) -> str:
     return resources.files("modelmon.service").joinpath(f"static/{name}").read_text()
 
@@ -327,6 +332,6 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
                 TokenAuth, token=config.auth_token, read_token=config.read_token, open_paths=open_paths()
             )
         )
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={500: _server_error})
     app.state.service = service
     return app

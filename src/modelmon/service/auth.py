@@ -26,12 +26,13 @@ from typing import Any
 
 from modelmon.service.body import BodyError, read_body, request_chunks
 
-__all__ = ["COOKIE", "LOGIN_PATH", "TokenAuth", "session_value"]
+__all__ = ["COOKIE", "LOGIN_BODY_LIMIT", "LOGIN_FIELDS", "LOGIN_PATH", "TokenAuth", "session_value"]
 
 COOKIE = "modelmon_session"
 LOGIN_PATH = "/login"
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_LOGIN_BODY_LIMIT = 4096
+LOGIN_BODY_LIMIT = 4096
+LOGIN_FIELDS = 4
 _HOW = (
     "send 'Authorization: Bearer <token>' with the auth_token of the service's config "
     "(or its MODELMON_TOKEN); a read_token may only read; browsers log in at the form this "
@@ -123,12 +124,16 @@ class TokenAuth:
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await read_body(
-                request_chunks(receive), _LOGIN_BODY_LIMIT, _header(scope, b"content-length") or None
+                request_chunks(receive), LOGIN_BODY_LIMIT, _header(scope, b"content-length") or None
             )
         except BodyError as exc:
             await _answer(send, exc.status, str(exc))
             return
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
+        try:
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=LOGIN_FIELDS)
+        except ValueError:
+            await _answer(send, 400, f"login form: at most {LOGIN_FIELDS} fields (token and next)")
+            return
         token = (form.get("token") or [""])[0].strip()
         target = (form.get("next") or ["/"])[0]
         # only a path of this service, so the form cannot be used to send a browser elsewhere

@@ -16,7 +16,6 @@ modelmon.service.body.BodyError: body: the number 18446744073709551616 is outsid
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -25,16 +24,20 @@ import orjson
 
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "BodyError", "parse_json", "read_body"]
 
-#: deepest nesting of objects and lists accepted in a body (an event needs 3, metadata a few more)
+#: deepest nesting of objects and lists accepted in a body (an event needs 3; `metadata` has its own, lower
+#: limit, so an event nested too deep is rejected alone and the rest of its batch kept)
 MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-# integer literals of 19 digits or more (outside strings), the only ones that can leave 64 bits
-_LONG_INTEGER = re.compile(rb"(?<![\d.eE+-])-?\d{19,}(?![\d.eE])")
-_OPEN = np.zeros(256, dtype=np.int8)
-_OPEN[[ord("["), ord("{")]] = 1
-_OPEN[[ord("]"), ord("}")]] = -1
+_QUOTE, _BACKSLASH, _MINUS = ord('"'), ord("\\"), ord("-")
+_STEP = np.zeros(256, dtype=np.int8)  # +1 for an opening bracket, -1 for a closing one
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[list(b"0123456789")] = True
+_NOT_AN_INTEGER = frozenset(b".eE")  # beside a run of digits: a float, which is never out of range
+#: integer literals of fewer digits always fit in 64 bits
+_LONG_DIGITS = 19
 
 
 class BodyError(ValueError):
@@ -66,12 +69,44 @@ async def read_body(chunks: AsyncIterator[bytes], limit: int, declared: str | No
     return b"".join(parts)
 
 
-def _nesting(text: bytes) -> int:
-    """The deepest nesting of ``[`` and ``{`` in JSON text whose strings are already blanked."""
-    if not text:
-        return 0
-    steps = _OPEN[np.frombuffer(text, dtype=np.uint8)]
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+def _outside_strings(codes: np.ndarray) -> np.ndarray:
+    """For each byte of valid JSON text, whether it lies outside string literals (vectorised)."""
+    quotes = np.flatnonzero(codes == _QUOTE)
+    backslashes = np.flatnonzero(codes == _BACKSLASH)
+    if quotes.size and backslashes.size:
+        # a quote right after a run of an odd number of backslashes is escaped, part of its string
+        breaks = np.flatnonzero(np.diff(backslashes) != 1)
+        run_ends = backslashes[np.r_[breaks, backslashes.size - 1]]
+        run_lengths = run_ends - backslashes[np.r_[0, breaks + 1]] + 1
+        run = np.minimum(np.searchsorted(run_ends, quotes - 1), run_ends.size - 1)
+        escaped = (run_ends[run] == quotes - 1) & (run_lengths[run] % 2 == 1)
+        quotes = quotes[~escaped]
+    toggles = np.zeros(codes.size, dtype=np.uint8)
+    toggles[quotes] = 1
+    return np.bitwise_xor.accumulate(toggles) == 0
+
+
+def _check_structure(body: bytes, max_depth: int) -> None:
+    """Refuse nesting beyond ``max_depth`` and integer literals beyond 64 bits in valid JSON ``body``."""
+    codes = np.frombuffer(body, dtype=np.uint8)
+    outside = _outside_strings(codes)
+    # parsed already, so the depth is at most the parser's own limit: 16 bits hold it
+    depth = int(np.cumsum(np.where(outside, _STEP[codes], 0), dtype=np.int16).max(initial=0))
+    if depth > max_depth:
+        raise BodyError(f"body: nested {depth} levels deep; at most {max_depth} are accepted")
+    digits = _DIGIT[codes] & outside
+    edges = np.flatnonzero(np.diff(digits.astype(np.int8), prepend=0, append=0))
+    starts, ends = edges[::2], edges[1::2]
+    for run in np.flatnonzero(ends - starts >= _LONG_DIGITS):
+        start, end = int(starts[run]), int(ends[run])
+        if (start and body[start - 1] in _NOT_AN_INTEGER) or (
+            end < len(body) and body[end] in _NOT_AN_INTEGER
+        ):
+            continue
+        sign = start and body[start - 1] == _MINUS
+        literal = body[start - sign : end].decode()
+        if not INT64_MIN <= int(literal) <= INT64_MAX:
+            raise BodyError(f"body: the number {literal} is outside the 64-bit integer range")
 
 
 def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
@@ -82,16 +117,7 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BodyError(f"body is not valid JSON (UTF-8, no NaN or Infinity): {exc}") from exc
-    if isinstance(data, dict | list):
-        bare = _STRING.sub(b'""', body)
-        depth = _nesting(bare)
-        if depth > max_depth:
-            raise BodyError(f"body: nested {depth} levels deep; at most {max_depth} are accepted")
-        for match in _LONG_INTEGER.finditer(bare):
-            if not INT64_MIN <= int(match.group()) <= INT64_MAX:
-                raise BodyError(
-                    f"body: the number {match.group().decode()} is outside the 64-bit integer range"
-                )
+    _check_structure(body, max_depth)
     return data
 
 

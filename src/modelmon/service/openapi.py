@@ -35,6 +35,8 @@ class Operation:
     answer: str = "application/json"
     errors: tuple[int, ...] = ()
     public: bool = False
+    #: also answers a plain-text ``ok`` (the old Evidently-service answer, for models with ``compat``)
+    plain_ok: bool = False
 
 
 _INGEST_ERRORS = (400, 403, 404, 413, 422, 503)
@@ -44,16 +46,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("targets", "POST", "/v1/models/{model}/targets", "Ground truth that arrives later",
               body=s.TARGETS_BODY, errors=_INGEST_ERRORS),
     Operation("iterate", "POST", "/iterate/{model}", "The old Evidently-service call",
-              body=s.ITERATE_BODY, errors=_INGEST_ERRORS),
+              body=s.ITERATE_BODY, errors=_INGEST_ERRORS, plain_ok=True),
     Operation("models", "GET", "/v1/models", "The monitored models"),
     Operation("summary", "GET", "/v1/models/{model}/summary", "A model's latest window results",
               errors=(404,)),
     Operation("history", "GET", "/v1/models/{model}/history", "A model's metric history",
-              query=s.HISTORY_QUERY, errors=(400, 404)),
-    Operation("reports", "GET", "/v1/reports", "Stored batch reports", query=s.REPORTS_QUERY, errors=(400,)),
-    Operation("report", "GET", "/v1/reports/{report_id}", "One stored batch report", errors=(404,)),
+              query=s.HISTORY_QUERY, errors=(400, 404, 503)),
+    Operation("reports", "GET", "/v1/reports", "Stored batch reports", query=s.REPORTS_QUERY,
+              errors=(400, 503)),
+    Operation("report", "GET", "/v1/reports/{report_id}", "One stored batch report", errors=(404, 503)),
     Operation("report_html", "GET", "/v1/reports/{report_id}/html", "A stored report's HTML file",
-              answer="text/html", errors=(404,)),
+              answer="text/html", errors=(404, 503)),
     Operation("health", "GET", "/health", "Health of the service (no token needed)", public=True),
     Operation("metrics", "GET", "/metrics", "Prometheus exposition", answer="text/plain"),
     Operation("dashboard", "GET", "/", "The built-in dashboard", answer="text/html"),
@@ -68,7 +71,7 @@ _ERROR_TEXT = {
     404: "Unknown model or report",
     413: "Body larger than the limit",
     422: "Invalid events, targets or records (none accepted)",
-    503: "Too busy: retry after the Retry-After seconds",
+    503: "Cannot make the batch durable or read the store now: retry after Retry-After seconds",
 }
 _COMPONENTS = {"Event": s.EVENT, "Target": s.TARGET, "Error": s.ERROR, "IngestAnswer": s.INGEST_ANSWER}
 
@@ -112,10 +115,16 @@ def _answers(op: Operation) -> dict[str, Any]:
         }
     else:
         ok = {"description": "OK", "content": {op.answer: {"schema": {"type": "string"}}}}
+    if op.plain_ok:
+        ok["content"]["text/plain"] = {"schema": {"type": "string", "enum": ["ok"]}}
     answers = {"200": ok}
-    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    error_schema = {"$ref": "#/components/schemas/Error"}
+    error_content = {"application/json": {"schema": error_schema}}
+    # a 422 of an ingest route is the answer with every item's reason, or an error about the whole body
+    refused = {"schema": {"anyOf": [{"$ref": "#/components/schemas/IngestAnswer"}, error_schema]}}
     for status in sorted({*op.errors, *(() if op.public else (401,))}):
-        answers[str(status)] = {"description": _ERROR_TEXT[status], "content": error_content}
+        content = {"application/json": refused} if status == 422 and op.body is not None else error_content
+        answers[str(status)] = {"description": _ERROR_TEXT[status], "content": content}
     return answers
 
 
@@ -145,13 +154,46 @@ def openapi_document(models: Sequence[str], max_body_bytes: int, secured: bool =
             "version": _version(),
             "description": "Ingest predictions, read window results, metrics and stored reports.",
         },
-        "paths": paths,
+        "paths": {**paths, **(_login() if secured else {})},
         "components": {
             "schemas": {name: _refs(schema) for name, schema in _COMPONENTS.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}] if secured else [],
     }
+
+
+def _login() -> dict[str, Any]:
+    """``POST /login``, the browser's way in (answered by the auth middleware, only with a token)."""
+    from modelmon.service.auth import LOGIN_BODY_LIMIT, LOGIN_PATH
+
+    form = {
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string", "description": "The auth_token or read_token."},
+            "next": {"type": "string", "description": "Path of this service to go back to.", "default": "/"},
+        },
+    }
+    page = {"text/html": {"schema": {"type": "string"}}}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    operation = {
+        "operationId": "login",
+        "summary": "Log a browser in: a read-only session cookie (HttpOnly, SameSite=Strict)",
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "description": f"An HTML form, at most {LOGIN_BODY_LIMIT} bytes",
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        },
+        "responses": {
+            "303": {"description": "Logged in: the cookie, and back to next"},
+            "400": {"description": "Too many form fields", "content": error},
+            "401": {"description": "Wrong token: the login form again", "content": page},
+            "413": {"description": "Form larger than the limit", "content": error},
+        },
+    }
+    return {LOGIN_PATH: {"post": operation}}
 
 
 def _version() -> str:

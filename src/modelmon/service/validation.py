@@ -95,13 +95,19 @@ class SchemaCheck:
             return f"{'.'.join([*path, error.kind.property])}: missing"
         if kind == "AdditionalProperties":
             valid = sorted(subschema.get("properties", {}))
-            return f"{where}: unknown keys {sorted(error.kind.unexpected)}; valid keys: {valid}"
+            unknown = f"unknown keys {sorted(error.kind.unexpected)}; valid keys: {valid}"
+            return f"{where}: {unknown}" if path else unknown
         if kind == "Type":
             expected = " or ".join(sorted(error.kind.types, key=lambda t: _TYPE_ORDER.get(t, 9)))
             return f"{where}: expected {expected}, got {json_type(error.instance)}"
         if kind in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum"):
             word = "at least" if "Minimum" in kind else "at most"
             return f"{where}: expected {word} {error.kind.limit:g}, got {_shown(error.instance)}"
+        if kind == "PropertyNames" and isinstance(error.instance, Mapping):
+            refused = sorted(
+                name for name in error.instance if name in subschema.get("not", {}).get("enum", ())
+            )
+            return f"{where}: names {refused} are reserved column names"
         if kind == "MaxLength":
             return f"{where}: longer than {error.kind.limit} characters"
         if "description" in subschema:
