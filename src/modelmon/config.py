@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
 
@@ -46,7 +47,9 @@ __all__ = [
     "parse_config",
 ]
 
-_MODEL_KEYS = {"reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets"}
+_MODEL_KEYS = {
+    "reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets", "compat"
+}  # fmt: skip
 _TOP_KEYS = {
     "store",
     "reports_dir",
@@ -85,6 +88,10 @@ class DriftSettings:
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     correction: str | None = None
     dataset_share: float = 0.5
+    #: one minimum of current values for every test's verdict (None: each test's own, 0: no warm-up)
+    min_rows: int | None = None
+    #: embedding set -> {method, threshold}; see modelmon.engine.drift.embeddings
+    embeddings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class ModelConfig:
     drift: DriftSettings = field(default_factory=DriftSettings)
     health_url: str | None = None
     buckets: int = 50
+    #: the old Evidently monitors whose ``evidently:*`` series are exported too (``compat:``)
+    compat: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,7 @@ def _model(name: str, data: Any, base: Path) -> ModelConfig:
         drift=drift,
         health_url=data.get("health_url"),
         buckets=int(data.get("buckets", 50)),
+        compat=compat_monitors(data.get("compat"), schema.task, f"{where}.compat"),
     )
 
 
@@ -238,6 +248,8 @@ def parse_config(
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
+    if is_evidently_config(data):  # Evidently's monitoring-service config.yaml, served as it is
+        data = translate(data).config
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")

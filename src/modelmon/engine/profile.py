@@ -261,6 +261,10 @@ class ProfileSpec:
         """Profile one frame or chunk; schema columns missing from it are recorded, not fatal."""
         return self._profile(frame, {})
 
+    def column_summary(self, frame: pd.DataFrame, name: str) -> Column:
+        """The summary of one profiled column of ``frame`` (per-segment parts build theirs with it)."""
+        return self._column(frame, name, {})
+
     def _lookups(self) -> dict[str, EdgeLookup]:
         """The cached lookup of each numerical column (a ``_`` key of ``state``: not pickled)."""
         lookups: dict[str, EdgeLookup] = self.state.setdefault("_edge_lookups", {})

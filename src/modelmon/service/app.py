@@ -41,6 +41,7 @@ from modelmon.service.auth import TokenAuth
 from modelmon.service.body import BodyError, parse_json, read_body
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
+from modelmon.service.evidently_collector import EvidentlyCollector
 from modelmon.service.openapi import OPERATIONS, open_paths, openapi_document
 from modelmon.service.runtime import MonitoringService, ServiceBusy
 from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
@@ -143,12 +144,14 @@ class _Api:
         except Exception as exc:  # the journal's error: nothing of the batch was accepted
             raise ServiceBusy(f"the batch could not be journaled: {exc}", "journal_failing") from exc
 
-    async def _ingest(self, model: str, events: list[Any]) -> Response:
+    async def _ingest(self, model: str, events: list[Any], old_answer: bool = False) -> Response:
         if len(events) > _INLINE_EVENTS:
             batch, future = await run_in_threadpool(self.service.ingest_future, model, events)
         else:
             batch, future = self.service.ingest_future(model, events)
         await self._durable(future)
+        if old_answer and not batch.rejected:  # Evidently's service answered these words, and only them
+            return Response("ok", media_type="text/plain")
         status = 422 if events and not batch.rows else 200
         return _json({"accepted": len(batch.rows), "rejected": batch.rejected}, status)
 
@@ -166,8 +169,9 @@ class _Api:
         return _json({"accepted": accepted, "rejected": rejected}, 422 if items and not accepted else 200)
 
     async def iterate(self, model: str, data: Any) -> Response:
-        events = records_to_events(data, self.service.monitors[model].schema)
-        return await self._ingest(model, events)
+        monitor = self.service.monitors[model]
+        events = records_to_events(data, monitor.schema)
+        return await self._ingest(model, events, old_answer=bool(monitor.config.compat))
 
     async def _read_store(self, work: Callable[[], Any]) -> Any:
         """A store read in a worker thread; a failing store answers 503 instead of an error page."""
@@ -304,6 +308,7 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
     registry.register(
         MonitorCollector(lambda: service.monitors.values(), service.prober.results, service.health)
     )
+    registry.register(EvidentlyCollector(lambda: service.monitors.values()))
     api = _Api(service, registry)
     ingest = {"events": api.events, "targets": api.targets, "iterate": api.iterate}
     routes = [

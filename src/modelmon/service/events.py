@@ -69,12 +69,14 @@ REJECT_REASONS = (
 def reason_code(error: str) -> str:
     """The reason code of a rejection message.
 
-    >>> reason_code("features.x: expected a number"), reason_code("unknown keys ['k1']; valid keys: ...")
+    >>> reason_code("features.x: expected a number"), reason_code("event: unknown keys ['k1']; valid: ...")
     ('features', 'unknown_keys')
     """
-    if error.startswith("unknown keys"):
+    # the API schema's messages name the event itself as their root: "event: unknown keys [...]"
+    rest = error.removeprefix("event: ")
+    if rest.startswith("unknown keys"):
         return "unknown_keys"
-    if error.startswith("expected an event object"):
+    if rest.startswith("expected an event object") or rest != error:
         return "event"
     field_name = error.split(":", 1)[0].split(".", 1)[0]
     return field_name if field_name in REJECT_REASONS else "invalid"
@@ -277,12 +279,14 @@ def records_to_events(records: Sequence[Any], schema: Schema) -> list[Any]:
         event: dict[str, Any] = {
             "features": {name: record.get(name) for name in schema.features if name in record}
         }
-        if schema.prediction and schema.prediction in record:
-            event["prediction"] = record[schema.prediction]
+        # as the old service, a record without the prediction column is kept (its prediction empty)
+        event["prediction"] = record.get(schema.prediction) if schema.prediction else None
         if schema.target and record.get(schema.target) is not None:
             event["target"] = record[schema.target]
-        if schema.id and record.get(schema.id) is not None:
-            event["id"] = record[schema.id]
+        # an ``id`` field names the event even when the schema maps no id column (late targets join by it)
+        id_column = schema.id or "id"
+        if record.get(id_column) is not None:
+            event["id"] = record[id_column]
         if schema.timestamp and record.get(schema.timestamp) is not None:
             event["timestamp"] = record[schema.timestamp]
         probabilities = {name: record[name] for name in schema.probabilities if record.get(name) is not None}
