@@ -51,6 +51,8 @@ class EdgeLookup:
         self._low, high = float(edges[0]), float(edges[-1])
         width = high - self._low
         self._scale = grid / width if high > self._low and np.isfinite(width) else 0.0
+        if not np.isfinite(self._scale):  # a range of a few subnormals: search every value instead
+            self._scale = 0.0
         if self._scale == 0.0:
             return
         # by bits: magnitudes below the smallest nonzero edge share one key, so that a column

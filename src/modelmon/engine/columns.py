@@ -80,9 +80,12 @@ def category_labels(series: pd.Series) -> tuple[np.ndarray, list[str], int]:
     """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # all text: labels as they are
-        labels = np.asarray(uniques, dtype=object).tolist()
-    else:
-        labels = [value_label(value) for value in uniques]
+        return codes, np.asarray(uniques, dtype=object).tolist(), int((codes < 0).sum())
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
+        # True == 1 to pandas' hashing, so one unique could stand for both and take the label of
+        # whichever came first in this chunk: factorize the labels of mixed columns instead
+        codes, uniques = pd.factorize(series.map(value_label, na_action="ignore"), use_na_sentinel=True)
+    labels = [value_label(value) for value in uniques]
     return codes, labels, int((codes < 0).sum())
 
 
@@ -160,22 +163,24 @@ class NumericalColumn:
             cells = 2 * len(edges) + 1
             counts = np.zeros(cells, dtype=np.int64)
             sums = np.zeros(cells, dtype=np.float64)
-            for start in range(0, len(values), LOOKUP_BLOCK):
-                block = values[start : start + LOOKUP_BLOCK]
-                index = lookup.cells(block) if lookup is not None else cells_of(edges, block)
-                counts += np.bincount(index, minlength=cells)
-                sums += np.bincount(index, weights=block, minlength=cells)
-            column = cls(
-                edges,
-                counts,
-                sums,
-                count=len(values),
-                min=float(values.min()),
-                max=float(values.max()),
-                sum=float(values.sum()),
-                # einsum, not BLAS's dot: BLAS's own threads contend with the profile's threads
-                sum_sq=float(np.einsum("i,i->", values, values)),
-            )
+            # values near the float range can overflow a sum: it is then infinite, not an error
+            with np.errstate(over="ignore", invalid="ignore"):
+                for start in range(0, len(values), LOOKUP_BLOCK):
+                    block = values[start : start + LOOKUP_BLOCK]
+                    index = lookup.cells(block) if lookup is not None else cells_of(edges, block)
+                    counts += np.bincount(index, minlength=cells)
+                    sums += np.bincount(index, weights=block, minlength=cells)
+                column = cls(
+                    edges,
+                    counts,
+                    sums,
+                    count=len(values),
+                    min=float(values.min()),
+                    max=float(values.max()),
+                    sum=float(values.sum()),
+                    # einsum, not BLAS's dot: BLAS's own threads contend with the profile's threads
+                    sum_sq=float(np.einsum("i,i->", values, values)),
+                )
         column.missing, column.type_errors = missing, type_errors
         return column
 
@@ -198,17 +203,23 @@ class NumericalColumn:
             bounds[0], bounds[-1] = 0, len(ordered)
             bounds[1:-1:2] = np.searchsorted(ordered, edges, side="left")
             bounds[2:-1:2] = np.searchsorted(ordered, edges, side="right")
-            running = np.concatenate(([0.0], np.cumsum(ordered)))
-            column = cls(
-                edges,
-                np.diff(bounds),
-                np.diff(running[bounds]),
-                count=len(ordered),
-                min=float(ordered[0]),
-                max=float(ordered[-1]),
-                sum=float(running[-1]),
-                sum_sq=float(np.einsum("i,i->", ordered, ordered)),
-            )
+            counts = np.diff(bounds)
+            with np.errstate(over="ignore", invalid="ignore"):
+                running = np.concatenate(([0.0], np.cumsum(ordered)))
+                sums = np.diff(running[bounds])
+                if not np.isfinite(running[-1]):  # a running sum overflowed: add cell by cell instead
+                    cells = np.repeat(np.arange(len(counts)), counts)
+                    sums = np.bincount(cells, weights=ordered, minlength=len(counts))
+                column = cls(
+                    edges,
+                    counts,
+                    sums,
+                    count=len(ordered),
+                    min=float(ordered[0]),
+                    max=float(ordered[-1]),
+                    sum=float(running[-1]),
+                    sum_sq=float(np.einsum("i,i->", ordered, ordered)),
+                )
         column.missing, column.type_errors = missing, type_errors
         return column
 
@@ -226,8 +237,10 @@ class NumericalColumn:
         """Population standard deviation (``ddof=0``, as numpy's default)."""
         if not self.count:
             return float("nan")
-        variance = max(self.sum_sq / self.count - self.mean**2, 0.0)
-        return float(np.sqrt(variance))
+        with np.errstate(over="ignore", invalid="ignore"):
+            variance = np.float64(self.sum_sq) / self.count - np.float64(self.mean) ** 2
+        # a sum that overflowed the float range leaves the spread unknown but beyond any float
+        return float(np.sqrt(max(variance, 0.0))) if np.isfinite(variance) else float("inf")
 
     def __add__(self, other: NumericalColumn) -> NumericalColumn:
         # columns of one spec share its edges array: the identity check spares comparing every edge

@@ -86,6 +86,10 @@ SHARE_P_VALUE = 0.01
 TOP_ROWS = 10
 
 
+#: the most bound widths one value adds to its row's outlier score
+MAX_EXCESS = 1e6
+
+
 @dataclass
 class FeatureEncoder:
     """Numbers as floats; categories as the frequency rank of the reference's top categories.
@@ -163,8 +167,11 @@ class OutlierState:
         for name, (low, high) in self.bounds.items():
             values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             width = high - low if high > low else max(abs(high), 1.0)
-            beyond = np.maximum(np.maximum(low - values, values - high), 0.0) / width
-            total += np.nan_to_num(beyond, nan=0.0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                beyond = np.maximum(np.maximum(low - values, values - high), 0.0) / width
+            # an infinity is a type error, not a distance; past a million widths a row is as strange
+            # as it gets (and the sum over columns cannot overflow)
+            total += np.where(np.isinf(values), 0.0, np.nan_to_num(beyond, nan=0.0).clip(max=MAX_EXCESS))
         return total
 
     def violations(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:

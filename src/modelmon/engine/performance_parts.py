@@ -63,6 +63,10 @@ def score_bins(probability: np.ndarray) -> np.ndarray:
     return np.minimum((probability * N_SCORE_BINS).astype(np.int64), N_SCORE_BINS - 1)
 
 
+def _at_least_eps(values: np.ndarray) -> np.ndarray:
+    return np.maximum(np.abs(values), np.finfo(np.float64).eps)
+
+
 @dataclass
 class ModelArrays:
     """The model's columns of one frame, read once: floats (regression) or label slots (classification).
@@ -147,7 +151,11 @@ class RegressionCounts:
             "sum_abs_error": total(weights=np.abs(error), of=labelled),
             "sum_sq_error": total(weights=error * error, of=labelled),
             "pct_n": total(nonzero, of=labelled),
-            "sum_abs_pct_error": total(nonzero, np.abs(error[nonzero] / truth[nonzero]), labelled),
+            # as scikit-learn's MAPE, |truth| is at least machine epsilon: a tiny (subnormal) target
+            # would otherwise overflow the ratio to infinity
+            "sum_abs_pct_error": total(
+                nonzero, np.abs(error[nonzero]) / _at_least_eps(truth[nonzero]), labelled
+            ),
             "zero_targets": total(~nonzero, of=labelled),
             "sum_target": total(weights=centred, of=labelled),
             "sum_target_sq": total(weights=centred * centred, of=labelled),

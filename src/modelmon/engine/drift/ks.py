@@ -38,6 +38,8 @@ Kolmogorov's limiting distribution with Stephens' small-sample correction,
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from modelmon.engine.columns import NumericalColumn
@@ -80,7 +82,11 @@ def _p_value(reference: NumericalColumn, current: NumericalColumn, statistic: fl
     if max(n, m) <= EXACT_MAX_VALUES:
         cells = np.arange(len(reference.cell_counts))
         samples = np.repeat(cells, reference.cell_counts), np.repeat(cells, current.cell_counts)
-        return float(scipy.stats.ks_2samp(*samples).pvalue)
+        with warnings.catch_warnings():
+            # with many ties scipy's exact method can fail; it then returns its asymptotic p-value,
+            # as Evidently's call does, and says so in a warning that is not an error of the input
+            warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful", RuntimeWarning)
+            return float(scipy.stats.ks_2samp(*samples).pvalue)
     effective = np.round(n * m / (n + m))
     if effective <= ASYMPTOTIC_MAX_SIZE:
         p_value = scipy.stats.kstwo.sf(statistic, effective)
