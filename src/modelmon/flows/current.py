@@ -53,9 +53,9 @@ class CurrentProfile(CurrentSide):
         self.model = model
         self.chunks = 0
 
-    def update(self, chunk: pd.DataFrame) -> None:
+    def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
         """Add one chunk already in the schema's column names."""
-        super().update(chunk)
+        super().update(chunk, first_row)
         self.chunks += 1
 
     def update_from_store(self, frames: Iterable[pd.DataFrame]) -> None:
