@@ -22,9 +22,15 @@ __all__ = ["serve"]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8085, show_default=True, type=int, help="Port to listen on.")
 @click.option(
+    "--models",
+    "model_names",
+    help="Serve only these models of the config, comma separated (one process per shard of models; "
+    "see modelmon proxy-config).",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
-def serve(config_path: str, host: str, port: int, log_level: str) -> None:
+def serve(config_path: str, host: str, port: int, model_names: str | None, log_level: str) -> None:
     """Run the monitoring service: ingest, sliding windows, /metrics for Prometheus, dashboard at /."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn = require("uvicorn", "service")
@@ -32,6 +38,10 @@ def serve(config_path: str, host: str, port: int, log_level: str) -> None:
 
     try:
         config = load_config(config_path)
+        if model_names is not None:
+            from modelmon.service.shard import select_models
+
+            config = select_models(config, [name.strip() for name in model_names.split(",") if name.strip()])
         from modelmon.service.app import create_app
         from modelmon.service.runtime import MonitoringService
 
