@@ -127,9 +127,9 @@ def test_two_shards_behind_nginx_equal_one_process(tmp_path):
     ]
     proxy_conf = tmp_path / "nginx.conf"
     shards = [f"--shard=127.0.0.1:{ports[name]}={name}" for name in MODELS]
+    command = [sys.executable, "-m", "modelmon", "proxy-config", "--config", str(shard_config), *shards]
     generated = subprocess.run(
-        [sys.executable, "-m", "modelmon", "proxy-config", "--config", str(shard_config), *shards]
-        + ["--listen", f"127.0.0.1:{ports['proxy']}"],
+        [*command, "--listen", f"127.0.0.1:{ports['proxy']}"],
         capture_output=True,
         text=True,
         check=True,
