@@ -27,6 +27,7 @@ False
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -439,8 +440,7 @@ class CurrentSide:
         """The side of the rows of both (partitions of one dataset, each fed at its own positions)."""
         if not isinstance(other, CurrentSide) or other.settings != self.settings:
             return NotImplemented
-        total = CurrentSide.__new__(CurrentSide)
-        total.reference, total.settings = self.reference, self.settings
+        total = copy.copy(self)  # a subclass's own attributes come along
         total.profile = self.profile + other.profile
         total.sample = (
             self.sample + other.sample if self.sample is not None and other.sample is not None else None
