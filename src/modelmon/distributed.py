@@ -12,7 +12,7 @@ The reference is fitted in two rounds on the cluster: workers sketch their parti
 adds the sketches and fits the spec (:mod:`modelmon.engine.fitting`), then workers profile their
 partitions against it and the driver adds the profiles. The current data is profiled the same way.
 
-    >>> report = dask_report("ref.parquet", "cur.parquet", schema, workers=2)  # doctest: +SKIP
+    report = dask_report("ref.parquet", "cur.parquet", schema, workers=2)
 
 ``workers=N`` starts a local cluster of N single-threaded worker processes for the run;
 ``scheduler="tcp://host:8786"`` uses an existing cluster, whose workers must reach the files at the

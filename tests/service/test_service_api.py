@@ -8,7 +8,6 @@ from starlette.testclient import TestClient
 
 from modelmon.config import parse_config
 from modelmon.service.app import create_app
-from modelmon.service.persist import Persister
 from modelmon.service.runtime import MonitoringService
 from modelmon.store import open_store
 
@@ -148,28 +147,29 @@ def test_token_is_required_when_configured():
 
 
 def test_iterate_maps_flat_records(client, service):
-    records = [{"x": 5.0 + i / 100, "z": 0.1, "c": "a", "y": 1.0, "rid": f"r{i}"} for i in range(300)]
-    assert client.post("/iterate/m", json=records).json()["accepted"] == 300
+    # 700 rows: the wasserstein test gives no verdict below 600 (quiet warm-up)
+    records = [{"x": 5.0 + i / 100, "z": 0.1, "c": "a", "y": 1.0, "rid": f"r{i}"} for i in range(700)]
+    assert client.post("/iterate/m", json=records).json()["accepted"] == 700
     service.recompute("m")
     assert client.get("/v1/models/m/summary").json()["drift"]["columns"]["x"]["detected"]
 
 
 def test_metrics_exposes_design_series(client, service):
-    client.post("/v1/models/m/events", json={"events": _events(500, shift=2.0)})
+    client.post("/v1/models/m/events", json={"events": _events(700, shift=2.0)})
     client.post("/v1/models/m/targets", json={"targets": [{"id": str(i), "target": 1.0} for i in range(200)]})
     service.recompute("m")
     service.recompute("m")
     text = client.get("/metrics").text
     for series in (
-        'modelmon_events_total{model="m"} 500.0',
+        'modelmon_events_total{model="m"} 700.0',
         'modelmon_targets_total{model="m"} 200.0',
-        'modelmon_window_rows{model="m"} 500.0',
+        'modelmon_window_rows{model="m"} 700.0',
         'modelmon_drift_detected{column="x",model="m"} 1.0',
         'modelmon_drift_detected{column="z",model="m"} 0.0',
         'modelmon_dataset_drift{model="m"}',
         'modelmon_drifted_columns_share{model="m"}',
         'modelmon_missing_share{column="x",model="m"} 0.0',
-        'modelmon_prediction_latency_seconds_bucket{le="0.005",model="m"} 500.0',
+        'modelmon_prediction_latency_seconds_bucket{le="0.005",model="m"} 700.0',
         'modelmon_model_metric{metric="mae",model="m",segment="all"}',
         'modelmon_model_metric{metric="mae",model="m",segment="c=a"}',
     ):
@@ -180,6 +180,7 @@ def test_metrics_exposes_design_series(client, service):
 def test_history_and_health(client, service):
     client.post("/v1/models/m/events", json={"events": _events(100)})
     service.recompute("m")
+    assert service.history.flush()
     history = client.get("/v1/models/m/history").json()["history"]
     assert history["window_rows"][-1][1] == 100.0
     health = client.get("/health").json()
@@ -229,16 +230,3 @@ def test_concept_drift_detected_online_when_errors_jump(client, service):
     assert min(min(d["detections"] or [10**9]) for d in concept["detectors"].values()) > 450
     metrics = client.get("/metrics").text
     assert 'modelmon_concept_drift_detected{detector="page_hinkley",model="m"} 1.0' in metrics
-
-
-def test_the_store_writer_drops_a_batch_the_store_refuses_instead_of_retrying_it_forever():
-    store = open_store("memory://")
-    persister = Persister(store, interval=0.01)
-    try:
-        persister.events("m", [{"features": {"target": 1.0}, "prediction": 1.0}])  # refused by every store
-        assert persister.flush(5.0)
-        persister.events("m", [{"features": {"x": 1.0}, "prediction": 1.0}])
-        assert persister.flush(5.0)
-        assert (persister.dropped, persister.written, store.events.count("m")) == (1, 1, 1)
-    finally:
-        persister.close()

@@ -229,6 +229,12 @@ def report(
         }
         schema = _schema(first_chunk, model, options)
         del first_chunk
+        if model is None:  # said before the long part, so a wrong guess can be corrected at once
+            inferred = "\n".join(f"  {line}" for line in schema.to_config_text().splitlines())
+            click.echo(
+                f"Inferred schema (correct it with --numerical, --categorical, ... or a config):\n{inferred}",
+                err=True,
+            )
         settings: dict[str, Any] = {
             "drift": model.drift if model is not None else None,
             "model": model_file or (model.model_file if model is not None else None),
