@@ -145,3 +145,38 @@ def test_sections_option_runs_only_those_sections(tmp_path, data):
     assert "Dataset drift" in result.output and "Data quality issues" not in result.output
     bad = CliRunner().invoke(report, [*args, "--sections", "drift,speed"])
     assert bad.exit_code == 2 and "speed" in bad.output and "multivariate" in bad.output
+
+
+def test_memory_budget_sizes_the_chunks_and_gives_the_same_report(tmp_path, data):
+    reference, current = data
+    outputs = []
+    for budget in ("1MiB", "256MiB"):
+        out = tmp_path / f"{budget}.json"
+        result = CliRunner().invoke(
+            report, [str(reference), str(current), "--memory-budget", budget, "--json", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        written = json.loads(out.read_text())
+        outputs.append({key: written[key] for key in ("current_rows", "drift")})
+    assert outputs[0]["current_rows"] == 300
+    assert json.dumps(outputs[0]["drift"]) == json.dumps(outputs[1]["drift"]) or outputs[0] == pytest.approx(
+        outputs[1]
+    )
+
+
+def test_a_bad_memory_budget_exits_2_and_says_what_to_give(data):
+    reference, current = data
+    result = CliRunner().invoke(report, [str(reference), str(current), "--memory-budget", "lots"])
+    assert result.exit_code == 2
+    assert "'lots'" in result.output and "256MiB" in result.output
+
+
+def test_chunk_rows_still_works_and_says_it_is_deprecated(tmp_path, data):
+    reference, current = data
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        report, [str(reference), str(current), "--chunk-rows", "50", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--chunk-rows is deprecated" in result.output
+    assert json.loads(out.read_text())["current_rows"] == 300

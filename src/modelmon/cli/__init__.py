@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "demo_data": ("demo_data",),
     "report": ("report",),
     "serve": ("serve",),
+    "shard": ("proxy_config",),
     "targets": ("targets",),
 }
 

@@ -59,11 +59,12 @@ def _check_model(config_path: str, model: str) -> None:
     load_config(config_path).model(model)
 
 
-def _run_flow(config_path: str, model: str, start: datetime, end: datetime) -> dict[str, Any]:
+def _run_flow(config_path: str, model: str, start: datetime, end: datetime, **scale: Any) -> dict[str, Any]:
     prefect_environment()
     from modelmon.flows.batch import batch_report
 
-    return batch_report(config_path=str(config_path), model=model, start=start, end=end)
+    options = {key: value for key, value in scale.items() if value is not None}
+    return batch_report(config_path=str(config_path), model=model, start=start, end=end, **options)
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -89,8 +90,26 @@ _model_option = click.option("--model", required=True, help="Model name in the c
 @click.option("--since", help="Report on the last DURATION of events (30m, 24h, 7d) up to now.")
 @click.option("--start", help="Start of the period (ISO 8601, UTC unless it says otherwise).")
 @click.option("--end", help="End of the period, excluded (ISO 8601).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Profile sub-periods on a local Dask cluster of N processes.",
+)
+@click.option(
+    "--scheduler", help="Profile sub-periods on the Dask cluster of this scheduler (tcp://HOST:PORT)."
+)
+@click.option("--memory-budget", help="Memory for one chunk of events and the work on it (default 256MiB).")
 @_errors_exit_2
-def batch(config_path: str, model: str, since: str | None, start: str | None, end: str | None) -> None:
+def batch(
+    config_path: str,
+    model: str,
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    memory_budget: str | None,
+) -> None:
     """Compare one period of stored events with the reference and write a report.
 
     The report is stored (the dashboard lists it), written as JSON and HTML under the config's
@@ -104,7 +123,14 @@ def batch(config_path: str, model: str, since: str | None, start: str | None, en
         raise ConfigError("give --since DURATION (such as 24h), or both --start and --end")
     first, last = resolve_period(start, end, since, now=datetime.now(UTC))
     _check_model(config_path, model)
-    click.echo(_summary(_run_flow(config_path, model, first, last)))
+    if workers is not None and scheduler is not None:
+        raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
+    if memory_budget is not None:
+        from modelmon.io import parse_bytes
+
+        parse_bytes(memory_budget)  # a bad size stops here, before Prefect starts
+    scale = {"workers": workers, "scheduler": scheduler, "memory_budget": memory_budget}
+    click.echo(_summary(_run_flow(config_path, model, first, last, **scale)))
 
 
 @click.command()

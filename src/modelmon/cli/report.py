@@ -152,11 +152,24 @@ def _summary(result: Any, written: list[Path]) -> None:
     "segments, fairness, outliers, explain, concept, multivariate.",
 )
 @click.option(
-    "--chunk-rows",
-    default=200_000,
+    "--memory-budget",
+    default="256MiB",
     show_default=True,
+    help="Memory for one chunk of data and the work on it (e.g. 512MiB, 2GB); chunks of both files "
+    "are sized by it.",
+)
+@click.option(
+    "--workers",
     type=click.IntRange(min=1),
-    help="Rows read at a time.",
+    help="Profile partitions on a local Dask cluster of N worker processes (pip install 'modelmon[dask]').",
+)
+@click.option(
+    "--scheduler", help="Profile partitions on the Dask cluster of this scheduler (tcp://HOST:PORT)."
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    help="Deprecated: rows read at a time (overrides --memory-budget); use --memory-budget.",
 )
 def report(
     reference: Path,
@@ -176,7 +189,10 @@ def report(
     json_path: Path | None,
     html_path: Path | None,
     sections: str | None,
-    chunk_rows: int,
+    memory_budget: str,
+    workers: int | None,
+    scheduler: str | None,
+    chunk_rows: int | None,
 ) -> None:
     """Compare CURRENT with REFERENCE (parquet or CSV files): drift, data quality and model health.
 
@@ -184,16 +200,22 @@ def report(
     reference; the column options override either.
     """
     try:
-        from modelmon.engine.build import ReferenceSide, build_report
+        from modelmon.engine.build import build_report
         from modelmon.engine.sections import check_sections
-        from modelmon.io import file_format, read_frame
+        from modelmon.io import file_format, parse_bytes, read_frames
 
+        budget = parse_bytes(memory_budget)
+        if workers is not None and scheduler is not None:
+            raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
+        if chunk_rows is not None:
+            click.echo("Warning: --chunk-rows is deprecated; chunks are sized by --memory-budget.", err=True)
         chosen = _names(sections)
         if chosen is not None:
             check_sections(chosen)
         model = _model_config(config_path, model_name)
         file_format(current)  # fail on a missing current file before the reference is read
-        reference_frame = read_frame(reference)
+        # the schema is inferred from the reference's first chunk: the file is never read whole
+        first_chunk = next(iter(read_frames(reference, chunk_rows=chunk_rows, memory_budget=budget)))
         options = {
             "numerical": _names(numerical),
             "categorical": _names(categorical),
@@ -205,24 +227,27 @@ def report(
             "timestamp": timestamp,
             "task": task,
         }
-        schema = _schema(reference_frame, model, options)
+        schema = _schema(first_chunk, model, options)
+        del first_chunk
         if model is None:  # said before the long part, so a wrong guess can be corrected at once
             inferred = "\n".join(f"  {line}" for line in schema.to_config_text().splitlines())
             click.echo(
                 f"Inferred schema (correct it with --numerical, --categorical, ... or a config):\n{inferred}",
                 err=True,
             )
-        fitted = ReferenceSide.fit(reference_frame, schema, sections=chosen)
-        del reference_frame  # the current rows are profiled without the reference's rows in memory
-        result = build_report(
-            fitted,
-            current,
-            drift=model.drift if model is not None else None,
-            model=model_file or (model.model_file if model is not None else None),
-            chunk_rows=chunk_rows,
-            sections=chosen,
-            progress=True,
-        )
+        settings: dict[str, Any] = {
+            "drift": model.drift if model is not None else None,
+            "model": model_file or (model.model_file if model is not None else None),
+            "memory_budget": budget,
+            "chunk_rows": chunk_rows,
+            "sections": chosen,
+        }
+        if workers is not None or scheduler is not None:
+            from modelmon.distributed import dask_report
+
+            result = dask_report(reference, current, schema, workers=workers, scheduler=scheduler, **settings)
+        else:
+            result = build_report(reference, current, schema, progress=True, **settings)
         written = []
         if json_path is not None:
             written.append(result.save_json(json_path))

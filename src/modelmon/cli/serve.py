@@ -39,6 +39,12 @@ def is_loopback(host: str) -> bool:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8085, show_default=True, type=int, help="Port to listen on.")
 @click.option(
+    "--models",
+    "model_names",
+    help="Serve only these models of the config, comma separated (one process per shard of models; "
+    "see modelmon proxy-config).",
+)
+@click.option(
     "--insecure",
     is_flag=True,
     help="Listen on a non-loopback address without a token (anyone who reaches it can write and read).",
@@ -46,7 +52,9 @@ def is_loopback(host: str) -> bool:
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
-def serve(config_path: str, host: str, port: int, insecure: bool, log_level: str) -> None:
+def serve(
+    config_path: str, host: str, port: int, model_names: str | None, insecure: bool, log_level: str
+) -> None:
     """Run the monitoring service: ingest, sliding windows, /metrics for Prometheus, dashboard at /.
 
     With a token (``auth_token`` in the config or ``MODELMON_TOKEN``) every route but /health needs
@@ -58,6 +66,10 @@ def serve(config_path: str, host: str, port: int, insecure: bool, log_level: str
 
     try:
         config = load_config(config_path)
+        if model_names is not None:
+            from modelmon.service.shard import select_models
+
+            config = select_models(config, [name.strip() for name in model_names.split(",") if name.strip()])
     except ModelmonError as exc:
         raise click.ClickException(str(exc)) from exc
     if config.auth_token is None and not is_loopback(host):

@@ -1,12 +1,17 @@
 """The report builder: profile a reference and a current dataset, then run every report section.
 
-The reference is read whole (its edges and categories are fitted on it); the current data is read
-and profiled chunk by chunk, so memory does not grow with its rows. Besides the two profiles the
-builder keeps, in bounded memory: a uniform sample of rows of each dataset (for sections that need
-raw rows), the current (timestamp, prediction, target, probabilities) stream in time order, and one
-64-bit hash per current row to count duplicate rows (8 bytes per row, 16 while counting at the end).
-To compare many current datasets with one reference (batch runs, backfills), fit a
-:class:`ReferenceSide` once and feed each dataset to a :class:`CurrentSide`.
+Both sides are read in chunks sized by a memory budget in bytes (``memory_budget``, 256 MiB by
+default; see :mod:`modelmon.io`), so memory does not grow with the rows of either. The reference
+is read twice: once to fit the spec (edges from its distinct values or from a bounded sample of
+its rows, see :mod:`modelmon.engine.fitting`), once to profile it against that spec; a reference
+that fits in one chunk is read once. Besides the two profiles the builder keeps, in bounded
+memory: a uniform sample of rows of each dataset (for sections that need raw rows), the current
+(timestamp, prediction, target, probabilities) stream in time order, and one 64-bit hash per
+current row to count duplicate rows (8 bytes per row, 16 while counting at the end). What is kept
+depends on row positions only, so sides fed partitions on several processes add up to the side
+of one process (:mod:`modelmon.distributed`). To compare many current datasets with one reference
+(batch runs, backfills), fit a :class:`ReferenceSide` once and feed each dataset to a
+:class:`CurrentSide`.
 
 >>> import pandas as pd
 >>> from modelmon.schema import Schema
@@ -22,8 +27,9 @@ False
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +42,7 @@ from modelmon.config import DriftSettings
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.engine.report import ReportInputs, not_applicable, run_sections
-from modelmon.engine.sample import ReservoirSample, StreamKeeper
+from modelmon.engine.streaming import PrioritySample, StrideSample
 from modelmon.errors import InputError
 from modelmon.schema import Schema
 
@@ -68,6 +74,8 @@ DISPLAY_BINS = 30
 DISPLAY_CATEGORIES = 20
 
 Data: TypeAlias = pd.DataFrame | str | os.PathLike[str]
+#: the memory budget of a report unless told otherwise (the same as :data:`modelmon.io.DEFAULT_MEMORY_BUDGET`)
+DEFAULT_MEMORY_BUDGET = 256 << 20
 
 
 class DuplicateCounter:
@@ -94,6 +102,11 @@ class DuplicateCounter:
             }
         )
         self._hashes.append(pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64))
+
+    def __add__(self, other: DuplicateCounter) -> DuplicateCounter:
+        total = DuplicateCounter(self.columns)
+        total._hashes = [*self._hashes, *other._hashes]
+        return total
 
     def result(self) -> dict[str, int]:
         hashes = np.concatenate(self._hashes) if self._hashes else np.empty(0, np.uint64)
@@ -217,14 +230,18 @@ def wanted_columns(schema: Schema) -> list[str]:
     return list(schema.named_columns)
 
 
-def _frames(data: Data, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    if isinstance(data, pd.DataFrame):
-        for start in range(0, max(len(data), 1), chunk_rows):
-            yield data.iloc[start : start + chunk_rows]
-        return
-    from modelmon.io import read_frames
+def _frames(
+    data: Data, columns: list[str] | None, chunk_rows: int | None, memory_budget: int
+) -> Iterator[pd.DataFrame]:
+    """Chunks of ``data``: ``chunk_rows`` rows each, or as many as ``memory_budget`` allows."""
+    from modelmon.io import chunk_rows_for, frame_row_bytes, read_frames
 
-    yield from read_frames(data, columns, chunk_rows)
+    if isinstance(data, pd.DataFrame):  # every column: the profile lists those the schema lacks
+        rows = chunk_rows or chunk_rows_for(frame_row_bytes(data), memory_budget)
+        for start in range(0, max(len(data), 1), rows):
+            yield data.iloc[start : start + rows]
+        return
+    yield from read_frames(data, columns, chunk_rows, memory_budget=memory_budget)
 
 
 def _rows_total(data: Data) -> int | None:
@@ -268,6 +285,20 @@ def _progress(enabled: bool) -> Any:
     )
 
 
+def _tuple(sections: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if sections is None else tuple(sections)
+
+
+def reference_sketch(schema: Schema, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Any:
+    """The :class:`~modelmon.engine.fitting.ReferenceSketch` a reference is fitted with under a budget."""
+    from modelmon.engine.fitting import ReferenceSketch, sample_rows_for
+
+    numerical = [name for name in schema.monitored_columns if schema.kind(name) == "numerical"]
+    return ReferenceSketch(
+        schema, sample_rows=sample_rows_for(len(numerical), memory_budget), columns=wanted_columns(schema)
+    )
+
+
 def _counts_duplicates(sections: Sequence[str] | None) -> bool:
     """Whether ``sections`` (``None``: all) need duplicate rows counted: only the quality section does."""
     return sections is None or "quality" in sections
@@ -296,27 +327,61 @@ class ReferenceSide:
         sample_rows: int = 5_000,
         seed: int = 0,
         sections: Sequence[str] | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> ReferenceSide:
         """Fit on the reference frame, for every section or only for ``sections``.
 
         Only the profile parts the sections read are fitted, a sample of rows is kept only for
         sections that read rows, and duplicate rows are counted only for the quality section.
         """
-        from modelmon.engine.sections import parts_for, reads_rows
+        return cls.fit_chunks(
+            lambda: _frames(frame, None, None, memory_budget),
+            schema,
+            sample_rows=sample_rows,
+            seed=seed,
+            sections=sections,
+            memory_budget=memory_budget,
+        )
 
-        spec, profile = ProfileSpec.fit_profile(frame, schema, parts=parts_for(sections))
-        rows = None
-        if reads_rows(sections):
-            sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
-            sample.update(frame)
-            rows = sample.frame()
-        share = None
-        if _counts_duplicates(sections):
-            duplicates = DuplicateCounter(schema.monitored_columns)
-            duplicates.update(frame)
-            counts = duplicates.result()
-            share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
-        return cls(spec, profile, rows, share, None if sections is None else tuple(sections))
+    @classmethod
+    def fit_chunks(
+        cls,
+        chunks: Callable[[], Iterable[pd.DataFrame]],
+        schema: Schema,
+        *,
+        sample_rows: int = 5_000,
+        seed: int = 0,
+        sections: Sequence[str] | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> ReferenceSide:
+        """Fit on the reference's chunks: ``chunks()`` is called once to fit the spec and, when there
+        is more than one chunk, once more to profile the reference against it."""
+        from modelmon.engine.sections import parts_for
+        from modelmon.io import frame_row_bytes
+
+        sketch = reference_sketch(schema, memory_budget)
+        # a reference whose chunks fit in half the budget is kept for the second pass, not read again
+        kept: list[pd.DataFrame] | None = []
+        kept_bytes = 0.0
+        for chunk in chunks():
+            sketch.update(chunk)
+            if kept is not None:
+                kept_bytes += frame_row_bytes(chunk) * len(chunk)
+                kept = [*kept, chunk] if kept_bytes <= memory_budget / 2 else None
+        spec = sketch.spec(parts_for(sections))
+        del sketch
+        side = CurrentSide(cls.unprofiled(spec, sections), sample_rows=sample_rows, stream_rows=1, seed=seed)
+        for chunk in kept if kept is not None else chunks():
+            side.update(chunk)
+        return side.as_reference()
+
+    @classmethod
+    def unprofiled(cls, spec: ProfileSpec, sections: Sequence[str] | None = None) -> ReferenceSide:
+        """A side with ``spec`` and nothing profiled yet: what the reference's own chunks are fed against."""
+        from modelmon.engine.sections import reads_rows
+
+        keeps_rows = reads_rows(sections)
+        return cls(spec, spec.empty(), pd.DataFrame() if keeps_rows else None, None, _tuple(sections))
 
     @property
     def schema(self) -> Schema:
@@ -344,27 +409,58 @@ class CurrentSide:
         schema = reference.schema
         self.reference = reference
         self.profile = reference.spec.empty()
+        self.settings = {"sample_rows": sample_rows, "stream_rows": stream_rows, "seed": seed}
         keep_rows = reference.sample is not None
         self.sample = (
-            ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema)) if keep_rows else None
+            PrioritySample(sample_rows, seed=seed, columns=wanted_columns(schema)) if keep_rows else None
         )
         stream_columns = [schema.timestamp, schema.prediction, *schema.probabilities, schema.target]
-        self.stream = StreamKeeper(stream_rows, [name for name in stream_columns if name], schema.timestamp)
+        self.stream = StrideSample(stream_rows, [name for name in stream_columns if name], schema.timestamp)
         counting = _counts_duplicates(reference.sections)
         self.duplicates = DuplicateCounter(schema.monitored_columns) if counting else None
+        self._next_row = 0
 
     @property
     def rows(self) -> int:
         return self.profile.rows
 
-    def update(self, chunk: pd.DataFrame) -> None:
-        """Add one chunk (columns named as in the schema)."""
+    def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
+        """Add one chunk (columns named as in the schema); ``first_row`` is the position of its first
+        row in the whole dataset (by default, right after the chunks fed before)."""
+        first = self._next_row if first_row is None else first_row
+        self._next_row = first + len(chunk)
         self.profile = self.profile + self.reference.spec.profile(chunk)
         if self.sample is not None:
-            self.sample.update(chunk)
-        self.stream.update(chunk)
+            self.sample.update(chunk, first)
+        self.stream.update(chunk, first)
         if self.duplicates is not None:
             self.duplicates.update(chunk)
+
+    def __add__(self, other: CurrentSide) -> CurrentSide:
+        """The side of the rows of both (partitions of one dataset, each fed at its own positions)."""
+        if not isinstance(other, CurrentSide) or other.settings != self.settings:
+            return NotImplemented
+        total = copy.copy(self)  # a subclass's own attributes come along
+        total.profile = self.profile + other.profile
+        total.sample = (
+            self.sample + other.sample if self.sample is not None and other.sample is not None else None
+        )
+        total.stream = self.stream + other.stream
+        duplicates = self.duplicates
+        total.duplicates = (
+            duplicates + other.duplicates if duplicates is not None and other.duplicates is not None else None
+        )
+        total._next_row = max(self._next_row, other._next_row)
+        return total
+
+    def as_reference(self) -> ReferenceSide:
+        """What was fed, as the reference side of later reports (the spec's own reference rows)."""
+        share = None
+        if self.duplicates is not None:
+            counts = self.duplicates.result()
+            share = counts["duplicated"] / counts["rows"] if counts["rows"] else None
+        sample = self.sample.frame() if self.sample is not None else None
+        return ReferenceSide(self.reference.spec, self.profile, sample, share, self.reference.sections)
 
     def _duplicates(self) -> dict[str, Any]:
         """The quality section's duplicate counts, when they were counted."""
@@ -411,7 +507,8 @@ def build_report(
     *,
     drift: DriftSettings | None = None,
     model: Any = None,
-    chunk_rows: int = 200_000,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_rows: int | None = None,
     sample_rows: int = 5_000,
     stream_rows: int = 20_000,
     sections: Sequence[str] | None = None,
@@ -422,41 +519,45 @@ def build_report(
 
     ``reference`` may also be a :class:`ReferenceSide` already fitted (its schema and sections
     are then used), so that one reference serves many reports and its rows need not be kept.
-    ``schema`` defaults to one inferred from the reference. ``model`` is a fitted estimator or the
-    path of a joblib/pickle file (for explanations). ``sections`` limits the sections run.
-    ``progress`` draws a bar on stderr when the current data spans more than one chunk.
+    ``schema`` defaults to one inferred from the reference's first chunk. ``model`` is a fitted
+    estimator or the path of a joblib/pickle file (for explanations). ``sections`` limits the
+    sections run. Both sides are read in chunks sized by ``memory_budget`` (bytes), or of
+    ``chunk_rows`` rows when given. ``progress`` draws a bar on stderr when the current data spans
+    more than one chunk.
     """
-    if chunk_rows < 1:
+    if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
     if sections is not None:
         from modelmon.engine.sections import check_sections
 
         sections = check_sections(sections)
-    from modelmon.io import file_columns, read_frame
+    from modelmon.io import file_columns
 
     if isinstance(reference, ReferenceSide):
         reference_side = reference
         schema = reference.schema
     else:
-        if isinstance(reference, pd.DataFrame):
-            reference_frame = reference
-        else:
-            reference_frame = read_frame(reference, None if schema is None else wanted_columns(schema))
-        schema = schema if schema is not None else Schema.infer(reference_frame)
-        reference_side = ReferenceSide.fit(
-            reference_frame, schema, sample_rows=sample_rows, seed=seed, sections=sections
+        if schema is None:
+            schema = Schema.infer(next(iter(_frames(reference, None, chunk_rows, memory_budget))))
+        wanted = wanted_columns(schema)
+        reference_side = ReferenceSide.fit_chunks(
+            lambda: _frames(reference, wanted, chunk_rows, memory_budget),
+            schema,
+            sample_rows=sample_rows,
+            seed=seed,
+            sections=sections,
+            memory_budget=memory_budget,
         )
         if not isinstance(reference, pd.DataFrame):
             reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
-        del reference_frame
 
     current_side = CurrentSide(
         reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
     )
     total = _rows_total(current) if progress else None
-    with _progress(total is not None and total > chunk_rows) as bar:
+    with _progress(total is not None and total > (chunk_rows or 200_000)) as bar:
         task = bar.add_task("profile", total=total) if bar is not None else None
-        for chunk in _frames(current, wanted_columns(schema), chunk_rows):
+        for chunk in _frames(current, wanted_columns(schema), chunk_rows, memory_budget):
             current_side.update(chunk)
             if bar is not None:
                 bar.advance(task, len(chunk))

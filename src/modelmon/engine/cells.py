@@ -98,7 +98,10 @@ class EdgeLookup:
         per_slot = np.bincount(self._slots(self.edges, bits), minlength=self._top + 1)
         before = np.concatenate(([0], np.cumsum(per_slot)[:-1]))
         crowded = per_slot > 1
-        return 2 * before, crowded, int(per_slot[crowded].sum())
+        # the smallest integers that hold every cell: 2 bytes a slot for up to 16,382 edges, so a
+        # thousand wide columns' tables take about 200 MB instead of 600
+        small = np.int16 if 2 * len(self.edges) + 2 < np.iinfo(np.int16).max else np.int64
+        return (2 * before).astype(small), crowded, int(per_slot[crowded].sum())
 
     def cells(self, values: np.ndarray) -> np.ndarray:
         """Cell of each finite value, as :func:`cells_of` gives it."""

@@ -75,7 +75,12 @@ def load_reference_task(config: Config, model: str) -> ReferenceState:
     cache_policy=NO_CACHE,
 )
 def profile_events(
-    config: Config, model: str, start: datetime, end: datetime, reference: ReferenceState
+    config: Config,
+    model: str,
+    start: datetime,
+    end: datetime,
+    reference: ReferenceState,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> CurrentProfile:
     logger = get_run_logger()
     current = CurrentProfile(config.model(model), reference)
@@ -89,7 +94,7 @@ def profile_events(
             start.isoformat(),
             end.isoformat(),
         )
-        current.update_from_store(store.events.read_frames(model, start, end, chunk_rows=CHUNK_ROWS))
+        current.update_from_store(store.events.read_frames(model, start, end, chunk_rows=chunk_rows))
     logger.info("profiled %d events in %d chunks", current.rows, current.chunks)
     return current
 
@@ -165,8 +170,15 @@ def batch_report(
     start: datetime | None = None,
     end: datetime | None = None,
     period: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    memory_budget: str = "256MiB",
 ) -> dict[str, Any]:
     """Compare the events of ``[start, end)`` (or of the ``period`` ending now) with the reference.
+
+    ``workers`` (a local Dask cluster of that many processes) or ``scheduler`` (an existing one's
+    address) profile sub-periods on Dask through prefect-dask (:mod:`modelmon.flows.partitions`);
+    events are read from the store in chunks sized by ``memory_budget``.
 
     Returns ``report_id``, the ``json`` and ``html`` paths, ``start``, ``end`` and ``current_rows``;
     a period without events writes no report (``report_id`` is ``None``).
@@ -178,7 +190,26 @@ def batch_report(
     config.model(model)  # fail early, naming the known models, before any task runs
     first, last = resolve_period(start, end, period, now=_scheduled_time())
     reference = load_reference_task(config, model)
-    current = profile_events(config, model, first, last, reference)
+    from modelmon.engine.build import wanted_columns
+    from modelmon.flows.partitions import store_chunk_rows
+    from modelmon.io import parse_bytes
+
+    chunk_rows = store_chunk_rows(len(wanted_columns(config.model(model).schema)), parse_bytes(memory_budget))
+    if workers is not None or scheduler is not None:
+        from modelmon.flows.partitions import profile_on_dask
+
+        current = profile_on_dask(
+            config_path,
+            model,
+            first,
+            last,
+            reference,
+            workers=workers,
+            scheduler=scheduler,
+            chunk_rows=chunk_rows,
+        )
+    else:
+        current = profile_events(config, model, first, last, reference, chunk_rows)
     result: dict[str, Any] = {
         "model": model,
         "start": first.isoformat(),

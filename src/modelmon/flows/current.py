@@ -53,15 +53,24 @@ class CurrentProfile(CurrentSide):
         self.model = model
         self.chunks = 0
 
-    def update(self, chunk: pd.DataFrame) -> None:
+    def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
         """Add one chunk already in the schema's column names."""
-        super().update(chunk)
+        super().update(chunk, first_row)
         self.chunks += 1
 
-    def update_from_store(self, frames: Iterable[pd.DataFrame]) -> None:
-        """Add every frame of :meth:`EventStore.read_frames`, renamed to the schema's columns."""
+    def update_from_store(self, frames: Iterable[pd.DataFrame], first_row: int | None = None) -> None:
+        """Add every frame of :meth:`EventStore.read_frames`, renamed to the schema's columns;
+        ``first_row`` is the position of the first event in the whole period (a sub-period's)."""
         for frame in frames:
-            self.update(store_frame_to_schema(frame, self.model.schema))
+            self.update(store_frame_to_schema(frame, self.model.schema), first_row)
+            first_row = None
+
+    def __add__(self, other: CurrentSide) -> CurrentProfile:
+        total = super().__add__(other)
+        if not isinstance(total, CurrentProfile) or not isinstance(other, CurrentProfile):
+            return NotImplemented
+        total.chunks = self.chunks + other.chunks
+        return total
 
     def report(self, estimator: Any = None, **options: Any) -> Report:
         """Run every section of the engine over the reference and what was added so far."""

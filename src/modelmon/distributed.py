@@ -1,0 +1,243 @@
+"""Batch reports on a Dask cluster: partitions profiled on the workers, merged on the driver.
+
+A parquet file is split into runs of row groups of about one chunk of the memory budget each
+(:func:`modelmon.io.parquet_partitions`); a DataFrame into slices; a CSV file is read by the driver
+in chunks, each sent to a worker. Every partition carries the position of its first row, and what
+a side keeps of each row (its sample, its stream) depends only on that position, so the merged
+result is the single-process one: the same spec, the same counts, samples and streams, and the
+same report JSON except for sums of floats (a column's sum, sum of squares, cell sums), which are
+added in another order and may differ in the last bits.
+
+The reference is fitted in two rounds on the cluster: workers sketch their partitions, the driver
+adds the sketches and fits the spec (:mod:`modelmon.engine.fitting`), then workers profile their
+partitions against it and the driver adds the profiles. The current data is profiled the same way.
+
+    report = dask_report("ref.parquet", "cur.parquet", schema, workers=2)
+
+``workers=N`` starts a local cluster of N single-threaded worker processes for the run;
+``scheduler="tcp://host:8786"`` uses an existing cluster, whose workers must reach the files at the
+same paths and have modelmon installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelmon.config import DriftSettings
+from modelmon.engine.build import (
+    DEFAULT_MEMORY_BUDGET,
+    CurrentSide,
+    Data,
+    ReferenceSide,
+    Report,
+    _frames,
+    reference_sketch,
+    wanted_columns,
+)
+from modelmon.errors import InputError, require
+from modelmon.schema import Schema
+
+__all__ = ["Partition", "dask_client", "dask_report", "partitions"]
+
+#: (what to read, position of its first row): a parquet path and its row groups, or a frame
+Partition = tuple[Any, int]
+
+
+def dask_client(
+    workers: int | None = None, scheduler: str | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET
+) -> Any:
+    """A context manager giving a ``distributed.Client``: a local cluster of ``workers`` processes
+    (closed on exit), or the cluster of ``scheduler``."""
+    distributed = require("distributed", "dask")
+    if scheduler is not None:
+        return distributed.Client(scheduler)
+    if workers is None or workers < 1:
+        raise InputError(f"workers must be a positive number of worker processes, got {workers}")
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        # a worker holds a chunk and its copies (the budget) plus the spec and what it keeps
+        memory_limit=max(4 * memory_budget, 1 << 30),
+    )
+    return _closing(distributed.Client(cluster), cluster)
+
+
+@contextlib.contextmanager
+def _closing(client: Any, cluster: Any) -> Iterator[Any]:
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def partitions(
+    data: Data, columns: list[str], memory_budget: int, chunk_rows: int | None = None, workers: int = 1
+) -> Iterator[Partition]:
+    """The partitions of ``data``, in order, each with the position of its first row.
+
+    A parquet file is cut into about four partitions per worker (at least a chunk each), so each
+    worker returns a few profiles rather than one per chunk.
+    """
+    from modelmon.io import count_rows, file_format, parquet_partitions
+
+    if isinstance(data, pd.DataFrame):
+        position = 0
+        for chunk in _frames(data, None, chunk_rows, memory_budget):
+            yield chunk, position
+            position += len(chunk)
+        return
+    if file_format(data) == "parquet":
+        rows = -(-count_rows(data) // (4 * workers))
+        for groups, first_row in parquet_partitions(data, columns, memory_budget, max(rows, chunk_rows or 1)):
+            yield (str(Path(data).resolve()), groups), first_row
+        return
+    position = 0  # CSV: the driver reads it in chunks (a CSV file cannot be split by position)
+    for chunk in _frames(data, columns, chunk_rows, memory_budget):
+        yield chunk, position
+        position += len(chunk)
+
+
+def _chunks(
+    source: Any, columns: list[str], memory_budget: int, chunk_rows: int | None
+) -> Iterator[pd.DataFrame]:
+    if isinstance(source, pd.DataFrame):
+        yield source
+        return
+    from modelmon.io import read_row_groups
+
+    path, groups = source
+    yield from read_row_groups(path, groups, columns, chunk_rows, memory_budget=memory_budget)
+
+
+def sketch_partition(
+    source: Any, first_row: int, schema: Schema, memory_budget: int, chunk_rows: int | None
+) -> Any:
+    """On a worker: the reference sketch of one partition."""
+    sketch = reference_sketch(schema, memory_budget)
+    position = first_row
+    for chunk in _chunks(source, wanted_columns(schema), memory_budget, chunk_rows):
+        sketch.update(chunk, first_row=position)
+        position += len(chunk)
+    return sketch
+
+
+def profile_partition(
+    source: Any,
+    first_row: int,
+    side: ReferenceSide,
+    settings: dict[str, int],
+    memory_budget: int,
+    chunk_rows: int | None,
+) -> CurrentSide:
+    """On a worker: one partition fed to a side against the fitted reference."""
+    current = CurrentSide(side, **settings)
+    position = first_row
+    for chunk in _chunks(source, wanted_columns(side.schema), memory_budget, chunk_rows):
+        current.update(chunk, first_row=position)
+        position += len(chunk)
+    # sent back without the reference's own profile and sample: the driver has them
+    current.reference = ReferenceSide(side.spec, current.profile, None, None, side.sections)
+    return current
+
+
+def _gather_sum(client: Any, function: Callable[..., Any], parts: Iterator[Partition], *args: Any) -> Any:
+    """Run ``function`` on every partition and add the results in partition order.
+
+    At most two partitions per worker are in flight, so the driver never holds more than that of a
+    CSV file it reads itself.
+    """
+    limit = 2 * _workers(client)
+    pending: list[Any] = []
+    total: Any = None
+    for source, first_row in parts:
+        pending.append(client.submit(function, source, first_row, *args, pure=False))
+        while len(pending) >= limit:  # added in partition order as they come, then released
+            result = pending.pop(0).result()
+            total = result if total is None else total + result
+    for future in pending:
+        result = future.result()
+        total = result if total is None else total + result
+    if total is None:
+        raise InputError("the data has no rows to profile")
+    return total
+
+
+def _workers(client: Any) -> int:
+    return max(len(client.scheduler_info().get("workers", {})), 1)
+
+
+def dask_report(
+    reference: Data,
+    current: Data,
+    schema: Schema,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    drift: DriftSettings | None = None,
+    model: Any = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_rows: int | None = None,
+    sections: Sequence[str] | None = None,
+    sample_rows: int = 5_000,
+    stream_rows: int = 20_000,
+    seed: int = 0,
+) -> Report:
+    """:func:`~modelmon.engine.build.build_report` with partitions profiled on a Dask cluster.
+
+    The result equals the single-process report but for the order floats are summed in.
+    """
+    from modelmon.engine.sections import check_sections, parts_for
+    from modelmon.io import file_columns
+
+    if sections is not None:
+        sections = check_sections(sections)
+    columns = wanted_columns(schema)
+    with dask_client(workers, scheduler, memory_budget) as client:
+        count = _workers(client)
+        sketch = _gather_sum(
+            client,
+            sketch_partition,
+            partitions(reference, columns, memory_budget, chunk_rows, count),
+            schema,
+            memory_budget,
+            chunk_rows,
+        )
+        spec = sketch.spec(parts_for(sections))
+        del sketch
+        unprofiled = client.scatter(ReferenceSide.unprofiled(spec, sections), broadcast=True)
+        reference_settings = {"sample_rows": sample_rows, "stream_rows": 1, "seed": seed}
+        fitted = _gather_sum(
+            client,
+            profile_partition,
+            partitions(reference, columns, memory_budget, chunk_rows, count),
+            unprofiled,
+            reference_settings,
+            memory_budget,
+            chunk_rows,
+        ).as_reference()
+        if not isinstance(reference, pd.DataFrame):
+            fitted.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+        side = client.scatter(fitted, broadcast=True)
+        settings = {"sample_rows": sample_rows, "stream_rows": stream_rows, "seed": seed + 1}
+        current_side = _gather_sum(
+            client,
+            profile_partition,
+            partitions(current, columns, memory_budget, chunk_rows, count),
+            side,
+            settings,
+            memory_budget,
+            chunk_rows,
+        )
+    current_side.reference = fitted
+    if not isinstance(current, pd.DataFrame):
+        current_side.profile.unexpected_columns = schema.check(file_columns(current))["unexpected"]
+    return current_side.report(drift=drift, model=model, sections=sections)
