@@ -50,7 +50,16 @@ __all__ = [
 _MODEL_KEYS = {
     "reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets", "compat"
 }  # fmt: skip
-_TOP_KEYS = {"store", "reports_dir", "auth_token", "health", "models", "max_body_bytes", "ingest"}
+_TOP_KEYS = {
+    "store",
+    "reports_dir",
+    "auth_token",
+    "read_token",
+    "health",
+    "models",
+    "max_body_bytes",
+    "ingest",
+}
 _INGEST_KEYS = {"journal_dir", "max_backlog", "fsync"}
 
 
@@ -137,6 +146,7 @@ class Config:
     store: str = "sqlite:///modelmon.db"
     reports_dir: Path = Path("reports")
     auth_token: str | None = None
+    read_token: str | None = None
     health: Mapping[str, str] = field(default_factory=dict)
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
     max_body_bytes: int = 10 * 1024 * 1024
@@ -201,10 +211,37 @@ def _model(name: str, data: Any, base: Path) -> ModelConfig:
     )
 
 
+def _token(data: Mapping[str, Any], environ: Mapping[str, str], key: str, variable: str) -> str | None:
+    """A token from ``$VARIABLE``, the file named by ``$VARIABLE_FILE``, or the config's ``key``."""
+    where = variable
+    token = environ.get(variable)
+    if not token and environ.get(f"{variable}_FILE"):
+        where = f"{variable}_FILE"
+        try:
+            token = Path(environ[where]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read the token file: {exc.strerror or exc}") from exc
+    if not token:
+        where, token = key, data.get(key)
+    if token is None:
+        return None
+    if not isinstance(token, str) or len(token) < 16 or token != token.strip():
+        raise ConfigError(
+            f"{where}: expected a token of at least 16 characters without surrounding spaces "
+            "(for example the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return token
+
+
 def parse_config(
     data: Any, base: Path = Path("."), environ: Mapping[str, str] = os.environ, path: Path | None = None
 ) -> Config:
-    """Build a :class:`Config` from parsed YAML; ``MODELMON_STORE`` and ``MODELMON_TOKEN`` override."""
+    """Build a :class:`Config` from parsed YAML.
+
+    ``MODELMON_STORE`` overrides ``store``; ``MODELMON_TOKEN`` (or a file named by
+    ``MODELMON_TOKEN_FILE``) overrides ``auth_token``, and ``MODELMON_READ_TOKEN`` (or
+    ``MODELMON_READ_TOKEN_FILE``) ``read_token``, the token that may only read (dashboards, scrapes).
+    """
     if not isinstance(data, Mapping):
         raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
     if is_evidently_config(data):  # Evidently's monitoring-service config.yaml, served as it is
@@ -219,10 +256,19 @@ def parse_config(
     health = data.get("health") or {}
     if not isinstance(health, Mapping):
         raise ConfigError("health: expected a mapping of service name -> health URL")
+    auth_token = _token(data, environ, "auth_token", "MODELMON_TOKEN")
+    read_token = _token(data, environ, "read_token", "MODELMON_READ_TOKEN")
+    if read_token is not None and auth_token is None:
+        raise ConfigError(
+            "read_token: set auth_token (or MODELMON_TOKEN) too; a read token alone leaves writes open"
+        )
+    if read_token is not None and read_token == auth_token:
+        raise ConfigError("read_token: must differ from auth_token")
     return Config(
         store=environ.get("MODELMON_STORE") or data.get("store") or "sqlite:///modelmon.db",
         reports_dir=_path(data.get("reports_dir", "reports"), base, "reports_dir") or Path("reports"),
-        auth_token=environ.get("MODELMON_TOKEN") or data.get("auth_token"),
+        auth_token=auth_token,
+        read_token=read_token,
         health={str(key): str(value) for key, value in health.items()},
         models=models,
         max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),

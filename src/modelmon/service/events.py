@@ -9,7 +9,12 @@ are kept.
 >>> schema = Schema(numerical=["distance"], prediction="duration", id="ride_id")
 >>> batch = check_events([{"features": {"distance": 2.5}, "prediction": 11.0}, {"prediction": 3}], schema)
 >>> [row["distance"] for row in batch.rows], batch.rejected
-([2.5], [{'index': 1, 'error': 'features: missing (expected an object of feature name -> value)'}])
+([2.5], [{'index': 1, 'error': 'features: missing'}])
+
+Events are checked against the API's :data:`~modelmon.service.api_schema.EVENT` schema first (the
+one ``/openapi.json`` shows), then for what a schema cannot say: timestamps that parse and lie
+between :data:`~modelmon.service.api_schema.EARLIEST` and ``LATEST``, integers within 64 bits,
+names the store reserves.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from typing import Any
 
 from modelmon.errors import EventError
 from modelmon.schema import Schema
+from modelmon.service.api_schema import EARLIEST, EVENT, LATEST
+from modelmon.service.body import INT64_MAX, INT64_MIN
+from modelmon.service.validation import SchemaCheck
 from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS
 
 __all__ = [
@@ -86,6 +94,10 @@ def _nesting_depth(value: Any, limit: int) -> int:
     return deepest
 
 
+_EVENT_CHECK = SchemaCheck(EVENT, root="event")
+_RANGE = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+
+
 @dataclass
 class CheckedBatch:
     """Valid events as schema rows and as store documents, and the rejected ones."""
@@ -104,14 +116,26 @@ def parse_timestamp(value: Any, where: str = "timestamp") -> datetime:
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise EventError(f"{where}: {value!r} is not a finite number")
+        if not EARLIEST.timestamp() <= value < LATEST.timestamp():
+            hint = " (epoch seconds, not milliseconds)" if 0 < value < 1000 * LATEST.timestamp() else ""
+            raise EventError(f"{where}: {value!r} is outside the accepted range {_RANGE}{hint}")
         return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise EventError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise EventError(f"{where}: {value[:80]!r} is not an ISO 8601 timestamp") from None
+        if not EARLIEST <= parsed < LATEST:
+            raise EventError(f"{where}: {value[:80]!r} is outside the accepted range {_RANGE}")
+        return parsed
     raise EventError(f"{where}: expected ISO 8601 text or epoch seconds, got {type(value).__name__}")
+
+
+def _check_integer(value: Any, where: str) -> None:
+    # the stores keep integers in 64 bits (SQLite, BSON); a larger one would fail its whole batch's write
+    if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+        raise EventError(f"{where}: the integer {value} is outside the 64-bit range")
 
 
 def _number_map(value: Any, where: str) -> dict[str, float]:
@@ -120,13 +144,24 @@ def _number_map(value: Any, where: str) -> dict[str, float]:
     result = {}
     for key, number in value.items():
         if isinstance(number, bool) or not isinstance(number, int | float):
-            raise EventError(f"{where}.{key}: expected a number, got {number!r}")
+            raise EventError(f"{where}.{key}: expected a number, got {type(number).__name__}")
+        _check_integer(number, f"{where}.{key}")
         result[str(key)] = float(number)
     return result
 
 
 def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """One event as (schema row, store document), or :class:`EventError` saying what is wrong."""
+    try:
+        problem = _EVENT_CHECK.first_error(event)
+    except ValueError:
+        # values JSON has no word for (numpy scalars, datetimes) from a Python caller: the checks below
+        # still apply to them
+        problem = None
+    if problem is not None:
+        if problem.startswith("timestamp:"):
+            parse_timestamp(event["timestamp"])  # its message says more (the range, milliseconds)
+        raise EventError(problem)
     if not isinstance(event, Mapping):
         raise EventError(f"expected an event object, got {type(event).__name__}")
     unknown = set(event) - _EVENT_KEYS
@@ -147,6 +182,7 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
             raise EventError(
                 f"features.{name}: expected a number, text, boolean or null, got {type(value).__name__}"
             )
+        _check_integer(value, f"features.{name}")
     if "prediction" not in event:
         raise EventError("prediction: missing")
     prediction = event["prediction"]
@@ -155,6 +191,8 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
     event_id = event.get("id")
     if event_id is not None and not isinstance(event_id, str | int):
         raise EventError(f"id: expected text, got {type(event_id).__name__}")
+    for where in ("prediction", "target", "id", "latency_ms"):
+        _check_integer(event.get(where), where)
     event_id = str(event_id) if event_id is not None else uuid.uuid4().hex
     timestamp = parse_timestamp(event["timestamp"]) if event.get("timestamp") is not None else received_at
     latency = event.get("latency_ms")
