@@ -26,7 +26,7 @@ import orjson
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "BodyError", "parse_json", "read_body"]
 
 #: deepest nesting of objects and lists accepted in a body (an event needs 3, metadata a few more)
-MAX_DEPTH = 32
+MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -145,6 +145,14 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
                     {"model": model, "metric": metric, "segment": f"{column}={value}"},
                     number,
                 )
+    ranking = segments.get("drift_ranking")
+    for item in ranking if isinstance(ranking, list) else []:
+        gauge(
+            "modelmon_segment_drifted_share",
+            "Share of features that drifted within a segment, against the same segment of the reference.",
+            {"model": model, "segment": str(_metric_values(item).get("segment"))},
+            _metric_values(item).get("drifted_share"),
+        )
     fairness = _metric_values(result.get("fairness"))
     for attribute, info in _metric_values(fairness.get("attributes")).items():
         for metric in (

@@ -69,12 +69,14 @@ REJECT_REASONS = (
 def reason_code(error: str) -> str:
     """The reason code of a rejection message.
 
-    >>> reason_code("features.x: expected a number"), reason_code("unknown keys ['k1']; valid keys: ...")
+    >>> reason_code("features.x: expected a number"), reason_code("event: unknown keys ['k1']; valid: ...")
     ('features', 'unknown_keys')
     """
-    if error.startswith("unknown keys"):
+    # the API schema's messages name the event itself as their root: "event: unknown keys [...]"
+    rest = error.removeprefix("event: ")
+    if rest.startswith("unknown keys"):
         return "unknown_keys"
-    if error.startswith("expected an event object"):
+    if rest.startswith("expected an event object") or rest != error:
         return "event"
     field_name = error.split(":", 1)[0].split(".", 1)[0]
     return field_name if field_name in REJECT_REASONS else "invalid"
