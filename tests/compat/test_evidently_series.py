@@ -65,6 +65,8 @@ def test_p_value_is_the_old_tests_p_value_on_the_raw_rows(reference_rows):
 
     for _, value in samples.values():
         assert 0.0 <= value <= 1.0  # a p-value, never a distance
+    renamed = _by_feature(series.data_drift(reference_profile, spec.profile(current)), "data_drift:value")
+    assert renamed == samples  # Evidently 0.1.58's name for the same series
 
 
 def test_drifted_count_share_and_dataset_drift_follow_the_p_values():
