@@ -78,6 +78,7 @@ def test_iterate_answers_ok_as_the_old_service_and_counts_what_it_rejects(client
     assert service.monitors["old"].counters.events == 8
     rejected = _metrics(client)["modelmon_events_rejected"]
     assert sum(sample.value for sample in rejected if sample.labels["model"] == "old") == 2
+    assert client.get("/health").json()["rejected"]["old"] == 2
     # a model without compat: keeps modelmon's JSON answer
     assert client.post("/iterate/new", json=_records(3)).json() == {"accepted": 3, "rejected": []}
 
