@@ -25,6 +25,7 @@ and its data can move together.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -249,7 +250,10 @@ def parse_config(
     if not isinstance(data, Mapping):
         raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
     if is_evidently_config(data):  # Evidently's monitoring-service config.yaml, served as it is
-        data = translate(data).config
+        translation = translate(data)
+        for comment in translation.comments:
+            logging.getLogger(__name__).info("Evidently config option without a counterpart: %s", comment)
+        data = translation.config
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")

@@ -44,8 +44,8 @@ def test_p_value_is_the_old_tests_p_value_on_the_raw_rows(reference_rows):
     labels, p_value = samples["distance"]
     assert labels == {"feature": "distance", "feature_type": "num", "stat_test": "K-S p_value"}
     expected = scipy.stats.ks_2samp(reference["distance"], current["distance"]).pvalue
-    # exact edges up to 1000 reference values; quantile bins above: KS within the bound of the bins
-    assert p_value == pytest.approx(expected, rel=1e-9 if reference_rows <= 1000 else 0.5)
+    # exact edges up to 1000 reference values; quantile bins above: within 10% (relative) of scipy
+    assert p_value == pytest.approx(expected, rel=1e-9 if reference_rows <= 1000 else 0.1)
 
     labels, p_value = samples["zone"]
     assert labels["stat_test"] == "chi-square p_value" and labels["feature_type"] == "cat"
@@ -65,6 +65,8 @@ def test_p_value_is_the_old_tests_p_value_on_the_raw_rows(reference_rows):
 
     for _, value in samples.values():
         assert 0.0 <= value <= 1.0  # a p-value, never a distance
+    renamed = _by_feature(series.data_drift(reference_profile, spec.profile(current)), "data_drift:value")
+    assert renamed == samples  # Evidently 0.1.58's name for the same series
 
 
 def test_drifted_count_share_and_dataset_drift_follow_the_p_values():

@@ -32,7 +32,8 @@ def test_report_prints_the_inferred_schema_on_stderr(tmp_path):
     taxi_rides(300, seed=1)[rides.columns].to_parquet(current)
     out = tmp_path / "report.json"
     result = CliRunner().invoke(
-        report, [str(reference), str(current), "--target", "duration", "--json", str(out)]
+        report,
+        [str(reference), str(current), "--target", "duration", "--sections", "drift", "--json", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert "Inferred schema" in result.stderr and "Inferred schema" not in result.stdout

@@ -78,6 +78,7 @@ def test_iterate_answers_ok_as_the_old_service_and_counts_what_it_rejects(client
     assert service.monitors["old"].counters.events == 8
     rejected = _metrics(client)["modelmon_events_rejected"]
     assert sum(sample.value for sample in rejected if sample.labels["model"] == "old") == 2
+    assert client.get("/health").json()["rejected"]["old"] == 2
     # a model without compat: keeps modelmon's JSON answer
     assert client.post("/iterate/new", json=_records(3)).json() == {"accepted": 3, "rejected": []}
 
@@ -158,3 +159,17 @@ def test_the_old_series_are_exported_for_compat_models_only(client, service):
     } <= names
     assert "evidently:cat_target_drift:drift" not in names  # not a monitor of a regression model
     assert "modelmon_drift_score" in names  # the new series stay
+
+
+def test_the_old_series_follow_each_recompute(client, service):
+    def p_value() -> float:
+        samples = _metrics(client)["evidently:data_drift:p_value"]
+        return next(s.value for s in samples if s.labels["feature"] == "distance")
+
+    client.post("/iterate/old", json=_records(300, seed=3))
+    service.recompute("old")
+    calm = p_value()
+    shifted = [{**record, "distance": record["distance"] + 3} for record in _records(300, seed=4)]
+    client.post("/iterate/old", json=shifted)
+    service.recompute("old")
+    assert calm > 0.01 and p_value() < 1e-6

@@ -8,6 +8,7 @@ and the old meaning, except where the old service exported something it should n
   references (KS for numerical columns with more than 5 values, chi-square for more than 2 values,
   the Z-test for two), read from the profiles. The old service switched to Wasserstein and
   Jensen-Shannon *distances* above 1000 reference rows and still called them ``p_value``.
+- ``data_drift:value``, the name Evidently 0.1.58 gave ``p_value``, carries the same p-values.
 - chi-square compares the current counts with the reference shares; the old code passed the two
   to scipy in the wrong order.
 
@@ -90,6 +91,8 @@ def data_drift(reference: Profile, current: Profile) -> list[Sample]:
         drifted += bool(p_value < P_VALUE_THRESHOLD)
         labels = {"feature": column, "feature_type": _feature_type(reference, column), "stat_test": test}
         samples.append(("data_drift:p_value", labels, p_value))
+        # Evidently 0.1.58 renamed the series `value` (its dashboards kept querying `p_value`)
+        samples.append(("data_drift:value", labels, p_value))
     if tested:
         share = drifted / tested
         samples += [

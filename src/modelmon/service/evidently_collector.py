@@ -65,7 +65,7 @@ class EvidentlyCollector(Collector):
 
     def __init__(self, monitors: Callable[[], Iterable[ModelMonitor]]) -> None:
         self._monitors = monitors
-        self._cache: dict[str, tuple[int, list[series.Sample]]] = {}
+        self._cache: dict[str, tuple[Any, list[series.Sample]]] = {}
         self._hashes: dict[str, str] = {}
 
     def _samples(self, monitor: ModelMonitor) -> list[series.Sample]:
@@ -73,8 +73,8 @@ class EvidentlyCollector(Collector):
         if view is None:
             return []
         cached = self._cache.get(monitor.name)
-        if cached is None or cached[0] != id(view):
-            cached = (id(view), monitor_samples(monitor, view))
+        if cached is None or cached[0] is not view:  # the view itself is kept: an id could be reused
+            cached = (view, monitor_samples(monitor, view))
             self._cache[monitor.name] = cached
         return cached[1]
 

@@ -45,7 +45,7 @@ OPERATIONS: tuple[Operation, ...] = (
               body=s.EVENTS_BODY, errors=_INGEST_ERRORS),
     Operation("targets", "POST", "/v1/models/{model}/targets", "Ground truth that arrives later",
               body=s.TARGETS_BODY, errors=_INGEST_ERRORS),
-    Operation("iterate", "POST", "/iterate/{model}", "The old Evidently-service call",
+    Operation("iterate", "POST", "/iterate/{model}", "The old Evidently-service call (text ok with compat)",
               body=s.ITERATE_BODY, errors=_INGEST_ERRORS, plain_ok=True),
     Operation("models", "GET", "/v1/models", "The monitored models"),
     Operation("summary", "GET", "/v1/models/{model}/summary", "A model's latest window results",
