@@ -11,7 +11,7 @@ WORKDIR /src
 # Dependencies first, so editing the source does not reinstall them.
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/modelmon && touch src/modelmon/__init__.py \
-    && /opt/modelmon/bin/pip install ".[service,demo,batch,mongo,explain]" \
+    && /opt/modelmon/bin/pip install ".[service,demo,batch,mongo,postgres,explain]" \
     && /opt/modelmon/bin/pip uninstall -y modelmon
 COPY src ./src
 RUN /opt/modelmon/bin/pip install --no-deps . && /opt/modelmon/bin/modelmon --help > /dev/null

@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,22 @@ def _os_user() -> str | None:
     return FALLBACK_OS_USER
 
 
+# Run beside the cluster: when the process that started it dies without stopping it (a crash, a
+# SIGKILL), stop the server and delete its folder, so that no orphan server is left running.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, command, folder = int(sys.argv[1]), sys.argv[2:-1], sys.argv[-1]
+while True:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+subprocess.run(command, capture_output=True, check=False)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
 @dataclass
 class Cluster:
     """A running cluster: ``url`` reaches its database ``modelmon_test`` as the user ``modelmon``."""
@@ -96,6 +113,7 @@ class Cluster:
     port: int
     password: str
     os_user: str | None
+    watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def data(self) -> Path:
@@ -108,11 +126,16 @@ class Cluster:
     def url(self, database: str = DATABASE) -> str:
         return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def run(self, *command: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-        """Run a PostgreSQL program as the cluster's owner; a failure raises with its output."""
+    def argv(self, *command: str) -> list[str]:
+        """The command line of a PostgreSQL program run as the cluster's owner."""
         argv = [str(self.bin_dir / command[0]), *command[1:]]
         if self.os_user is not None:
             argv = [_system_tool("runuser"), "-u", self.os_user, "--", *argv]
+        return argv
+
+    def run(self, *command: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL program as the cluster's owner; a failure raises with its output."""
+        argv = self.argv(*command)
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         if result.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
@@ -123,6 +146,15 @@ class Cluster:
 
     def start(self) -> None:
         self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        if self.watchdog is None:
+            stop = self.argv("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
+            self.watchdog = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, str(os.getpid()), *stop, str(self.folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def restart(self) -> None:
         """A real restart: every connection is cut, the server comes back on the same port."""
@@ -137,6 +169,9 @@ class Cluster:
                 self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+            if self.watchdog is not None:
+                self.watchdog.terminate()
+                self.watchdog.wait(10)
 
 
 def _configure(cluster: Cluster) -> None:

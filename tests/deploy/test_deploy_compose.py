@@ -1,4 +1,5 @@
-"""The compose file: valid for docker-compose, complete, healthy-ordered and free of secrets."""
+"""The compose file: valid for docker-compose, complete, healthy-ordered and free of secrets; and its
+PostgreSQL variant (profile ``postgres`` plus docker-compose.postgres.yml) that moves the store."""
 
 from __future__ import annotations
 
@@ -15,17 +16,20 @@ from prometheus_harness import DEPLOY, REPO
 from integration_support import require_binary
 
 COMPOSE = DEPLOY / "docker-compose.yml"
+POSTGRES_OVERRIDE = DEPLOY / "docker-compose.postgres.yml"
 PORTS = {"monitoring": 8085, "prediction": 9696, "prometheus": 9090, "grafana": 3000, "mongodb": 27017,
          "prefect-server": 4200, "alertmanager": 9093}  # fmt: skip
 ONE_SHOT = {"demo-data", "traffic"}
 TOKEN = "compose-test-token-0123456789"
 
 
-def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
+def compose_config(*files: Path, profile: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     binary = require_binary("docker-compose")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GRAFANA_", "COMPOSE_", "MODELMON_"))}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GRAFANA_", "COMPOSE_", "POSTGRES_", "MODELMON_"))}
+    chosen = [part for file in files or (COMPOSE,) for part in ("-f", str(file))]
+    profiles = ["--profile", profile] if profile else []
     return subprocess.run(
-        [binary, "-f", str(COMPOSE), "config"], env={**environ, **env}, capture_output=True, text=True,
+        [binary, *profiles, *chosen, "config"], env={**environ, **env}, capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
 
@@ -39,7 +43,7 @@ def resolved() -> dict[str, Any]:
 
 
 def test_docker_compose_accepts_the_file(resolved: dict[str, Any]) -> None:
-    assert set(resolved["services"]) == set(PORTS) | {"demo-data", "batch", "traffic"}
+    assert set(resolved["services"]) == set(PORTS) | {"demo-data", "batch", "traffic", "postgres"}
 
 
 def test_grafana_password_is_required_from_the_environment() -> None:
@@ -97,6 +101,7 @@ def test_services_share_named_networks_only_where_they_talk(resolved: dict[str, 
     services = resolved["services"]
     assert set(resolved["networks"]) == {"backend", "observability"}
     assert set(services["mongodb"]["networks"]) == {"backend"}
+    assert set(services["postgres"]["networks"]) == {"backend"}
     for name in ("prometheus", "grafana", "alertmanager"):
         assert set(services[name]["networks"]) == {"observability"}, name
     for name in ("monitoring", "prediction"):
@@ -106,6 +111,7 @@ def test_services_share_named_networks_only_where_they_talk(resolved: dict[str, 
 def test_stateful_services_keep_their_data_in_named_volumes(resolved: dict[str, Any]) -> None:
     expected = {
         "mongodb": "/data/db",
+        "postgres": "/var/lib/postgresql/data",
         "prometheus": "/prometheus",
         "grafana": "/var/lib/grafana",
         "alertmanager": "/alertmanager",
@@ -132,17 +138,49 @@ def test_the_batch_flow_talks_to_the_prefect_server(resolved: dict[str, Any]) ->
 
 
 def test_no_secret_is_written_in_the_file() -> None:
-    text = COMPOSE.read_text()
+    text = COMPOSE.read_text() + POSTGRES_OVERRIDE.read_text()
     for line in text.splitlines():
-        if re.search(r"(?i)(password|secret|token)\s*[:=]", line):
+        # a variable's own name inside ${...} is no secret (the store URL is built from one)
+        if re.search(r"(?i)(password|secret|token)\s*[:=]", re.sub(r"\$\{[^}]*\}", "", line)):
             value = line.split(":", 1)[1].strip()
             assert value.startswith("${"), f"hard-coded secret? {line.strip()}"
+    assert re.search(r"modelmon:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres", POSTGRES_OVERRIDE.read_text())
 
 
 def test_env_example_names_every_variable_the_compose_file_reads() -> None:
-    used = set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text()))
+    used = set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text() + POSTGRES_OVERRIDE.read_text()))
     documented = set(re.findall(r"^([A-Z_]+)=", (DEPLOY / ".env.example").read_text(), re.MULTILINE))
     assert used == documented
+
+
+def test_postgres_is_an_optional_profile_and_the_override_moves_the_store_there() -> None:
+    from modelmon.store import SCHEMES
+
+    base = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert base["postgres"]["profiles"] == ["postgres"]
+    assert "postgres" not in base["monitoring"]["depends_on"]
+    result = compose_config(COMPOSE, POSTGRES_OVERRIDE, profile="postgres", GRAFANA_ADMIN_PASSWORD="test",
+                            POSTGRES_PASSWORD="pg-pass_1", MODELMON_TOKEN=TOKEN)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    url = "postgresql://modelmon:pg-pass_1@postgres:5432/modelmon"
+    for name in ("monitoring", "batch"):
+        assert services[name]["environment"]["MODELMON_STORE"] == url, name
+        assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}, name
+    assert services["monitoring"]["environment"]["MODELMON_TOKEN"] == TOKEN  # the base file's stays
+    assert url.startswith(SCHEMES)
+    postgres = services["postgres"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "pg-pass_1"
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert "ports" not in postgres, "the store is reached on the backend network only"
+
+
+def test_the_postgres_override_requires_its_password() -> None:
+    result = compose_config(
+        COMPOSE, POSTGRES_OVERRIDE, profile="postgres", GRAFANA_ADMIN_PASSWORD="test", MODELMON_TOKEN=TOKEN
+    )
+    assert result.returncode != 0
+    assert "POSTGRES_PASSWORD" in result.stderr
 
 
 def _mount(volume: str | dict[str, Any]) -> dict[str, Any]:

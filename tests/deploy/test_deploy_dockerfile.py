@@ -43,7 +43,7 @@ def test_it_installs_the_extras_the_services_need_and_they_exist() -> None:
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     installed = re.search(r'"\.\[([a-z,]+)\]"', DOCKERFILE)
     assert installed is not None
-    assert set(installed.group(1).split(",")) == {"service", "demo", "batch", "mongo", "explain"}
+    assert set(installed.group(1).split(",")) == {"service", "demo", "batch", "mongo", "postgres", "explain"}
     assert set(installed.group(1).split(",")) <= set(extras)
 
 

@@ -62,7 +62,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster | None]:
     """The throwaway cluster of this session (``None`` when MODELMON_POSTGRES_URL names a server)."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'modelmon[postgres]'")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        need(False, "psycopg is not installed: pip install 'modelmon[postgres]'")
     if POSTGRES_URL:
         yield None
         return

@@ -29,7 +29,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -60,7 +60,7 @@ STATEMENT_TIMEOUT = 60.0
 #: restart fits in)
 RETRY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0, 4.0)
 #: pairs sent per statement when upserting targets (bounds the statement's size for millions of ids)
-TARGET_BATCH = 50_000
+TARGET_BATCH = 200_000
 _WRAPPED = '{"$json": '
 # advisory lock keys (first of two int4 keys): table setup, and the writes of one model
 _SETUP_LOCK, _EVENTS_LOCK = 7_300, 7_301
@@ -92,6 +92,16 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE INDEX IF NOT EXISTS metrics_model_name_ts ON metrics (model, name, ts, seq);
 """
 
+# Each connection's own staging tables: a batch arrives by COPY (the fast path of the protocol), then
+# one INSERT ... SELECT moves it into place; emptied at the end of every transaction.
+_STAGING = """
+CREATE TEMPORARY TABLE IF NOT EXISTS incoming_events (
+    arrival bigint, id text, ts timestamptz, target jsonb, latency_ms double precision,
+    received_at timestamptz, doc jsonb
+) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS incoming_targets (id text, target jsonb) ON COMMIT DELETE ROWS;
+"""
+
 
 def jsonb_text(value: Any) -> str:
     """JSON text that JSONB takes: a value JSONB cannot hold as is is wrapped (see the module doc).
@@ -99,6 +109,9 @@ def jsonb_text(value: Any) -> str:
     >>> jsonb_text({"x": 1.5}), jsonb_text({"x": float("inf")})
     ('{"x":1.5}', '{"$json": "{\\\\"x\\\\":Infinity}"}')
     """
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)  # the common late target, without the encoder's set-up
     text = encode_json(value)
     if "\\u0000" in text or (("NaN" in text or "Infinity" in text) and _has_nonfinite(value)):
         return _WRAPPED + encode_json(text) + "}"
@@ -115,12 +128,11 @@ def _has_nonfinite(value: Any) -> bool:
     return False
 
 
-def _unwrap(texts: Iterable[str | None]) -> list[str]:
-    """JSON texts read back: ``NULL`` as ``null``, wrapped values as the JSON text they hold."""
-    plain = ["null" if text is None else text for text in texts]
-    if not any(text.startswith(_WRAPPED) for text in plain):
-        return plain
-    return [json.loads(text)["$json"] if text.startswith(_WRAPPED) else text for text in plain]
+def _unwrap(texts: Sequence[str]) -> Sequence[str]:
+    """JSON texts read back, wrapped values replaced by the JSON text they hold."""
+    if _WRAPPED not in "".join(texts):
+        return texts
+    return [json.loads(text)["$json"] if text.startswith(_WRAPPED) else text for text in texts]
 
 
 class PostgresDatabase:
@@ -158,6 +170,7 @@ class PostgresDatabase:
             max_size=8,
             open=False,
             check=pool_module.ConnectionPool.check_connection,
+            configure=self._create_staging,
             timeout=connect_timeout,
             name="modelmon",
         )
@@ -173,6 +186,11 @@ class PostgresDatabase:
         # two processes opening a fresh database at once would race on CREATE ... IF NOT EXISTS
         connection.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_SETUP_LOCK,))
         connection.execute(_SCHEMA)
+
+    @staticmethod
+    def _create_staging(connection: Any) -> None:
+        connection.execute(_STAGING)
+        connection.commit()
 
     def retryable(self, exc: BaseException) -> bool:
         """A lost connection, a restart or a deadlock: worth another attempt. A timeout is not."""
@@ -254,19 +272,29 @@ def _document_text(doc: Mapping[str, Any]) -> str:
 
 _INSERT_EVENTS = """
 INSERT INTO events (model, id, ts, target, latency_ms, received_at, doc)
-SELECT %(model)s, v.id, v.ts, v.target::jsonb, v.latency_ms, v.received_at, v.doc::jsonb
-FROM unnest(%(ids)s::text[], %(stamps)s::timestamptz[], %(targets)s::text[], %(latencies)s::float8[],
-            %(received)s::timestamptz[], %(docs)s::text[]) WITH ORDINALITY
-     AS v(id, ts, target, latency_ms, received_at, doc, arrival)
-ORDER BY v.arrival
+SELECT %s, id, ts, target, latency_ms, received_at, doc FROM incoming_events ORDER BY arrival
 ON CONFLICT (model, id) DO NOTHING
 """
+
+_UPSERT_TARGETS = """
+INSERT INTO targets (model, id, target, updated_at)
+SELECT %s, id, target, now() FROM incoming_targets ORDER BY id
+ON CONFLICT (model, id) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at
+"""
+
+
+def _copy(connection: Any, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    with connection.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
 
 # one statement: the stored targets (model, id) joined to the events as they stream
 _READ_EVENTS = """
 SELECT e.seq, (extract(epoch FROM e.ts) * 1000)::int8, e.id, (e.doc->'features')::text,
-       (e.doc->'prediction')::text, (e.doc->'probabilities')::text, coalesce(t.target, e.target)::text,
-       e.latency_ms, (e.doc->'attributions')::text
+       coalesce((e.doc->'prediction')::text, 'null'), coalesce((e.doc->'probabilities')::text, 'null'),
+       coalesce(t.target, e.target, 'null')::text, e.latency_ms,
+       coalesce((e.doc->'attributions')::text, 'null')
 FROM events e LEFT JOIN targets t ON t.model = e.model AND t.id = e.id
 WHERE e.model = %s AND (e.ts, e.seq) > (%s, %s) AND e.ts < %s
 ORDER BY e.ts, e.seq
@@ -281,23 +309,14 @@ class PostgresEventStore(EventStore):
 
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
         now = utc_now()
-        rows = [_event_row(model, event, index, now) for index, event in enumerate(events)]
+        rows = [(index, *_event_row(model, event, index, now)) for index, event in enumerate(events)]
         if not rows:
             return 0
-        ids, stamps, targets, latencies, received, docs = (list(column) for column in zip(*rows, strict=True))
-        parameters = {
-            "model": model,
-            "ids": ids,
-            "stamps": stamps,
-            "targets": targets,
-            "latencies": latencies,
-            "received": received,
-            "docs": docs,
-        }
 
         def insert(connection: Any) -> int:
             connection.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_EVENTS_LOCK, model))
-            added = connection.execute(_INSERT_EVENTS, parameters).rowcount
+            _copy(connection, "incoming_events", rows)
+            added = connection.execute(_INSERT_EVENTS, (model,)).rowcount
             connection.execute("INSERT INTO models VALUES (%s) ON CONFLICT DO NOTHING", (model,))
             return int(added)
 
@@ -312,23 +331,18 @@ class PostgresEventStore(EventStore):
             except (TypeError, ValueError) as exc:
                 raise InputError(f"target of id {event_id!r} cannot be stored as JSON: {exc}") from exc
             written += 1
-        # sorted ids: two processes upserting the same ids lock their rows in the same order
-        ordered = sorted(latest.items())
-        sql = (
-            "INSERT INTO targets (model, id, target, updated_at)"
-            " SELECT %s, v.id, v.target::jsonb, now() FROM unnest(%s::text[], %s::text[]) AS v(id, target)"
-            " ON CONFLICT (model, id) DO UPDATE"
-            " SET target = excluded.target, updated_at = excluded.updated_at"
-        )
 
         def upsert(connection: Any) -> None:
-            batches = iter(ordered)
+            # one batch at a time: each statement stays short, the whole upload is one transaction
+            batches = iter(latest.items())
             while batch := list(islice(batches, TARGET_BATCH)):
-                ids, values = zip(*batch, strict=True)
-                connection.execute(sql, (model, list(ids), list(values)))
+                _copy(connection, "incoming_targets", batch)
+                # the ids in order: two processes upserting the same ids lock their rows in one order
+                connection.execute(_UPSERT_TARGETS, (model,))
+                connection.execute("TRUNCATE incoming_targets")
 
-        if ordered:
-            self.database.write(f"upsert {len(ordered)} targets of model {model!r}", upsert)
+        if latest:
+            self.database.write(f"upsert {len(latest)} targets of model {model!r}", upsert)
         return written
 
     def read_frames(
