@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, tuple[str, ...]] = {
     "batch": ("batch", "backfill", "schedule"),
     "check": ("check",),
+    "config": ("config",),
     "demo": ("demo_service", "simulate", "demo"),
     "demo_data": ("demo_data",),
     "report": ("report",),

@@ -133,57 +133,41 @@ class SparseNumerical:
 
 @dataclass
 class SparseCategorical:
-    """A :class:`~modelmon.engine.columns.CategoricalColumn` keeping only its non-empty slots."""
+    """A :class:`~modelmon.engine.columns.CategoricalColumn` (sparse already) held without its
+    category names, so that the part serializes alone; :meth:`dense` gives them back."""
 
-    slots: np.ndarray
-    counts: np.ndarray
-    unseen: dict[str, int] = field(default_factory=dict)
-    missing: int = 0
-    type_errors: int = 0
+    column: CategoricalColumn
 
     @classmethod
     def of(cls, column: CategoricalColumn) -> SparseCategorical:
-        slots = np.flatnonzero(column.counts)
-        return cls(slots, column.counts[slots], dict(column.unseen), column.missing, column.type_errors)
+        return cls(replace(column, values=()))
 
     def dense(self, values: tuple[str, ...]) -> CategoricalColumn:
-        column = CategoricalColumn.empty(values)
-        column.counts[self.slots] = self.counts
-        column.unseen, column.missing, column.type_errors = dict(self.unseen), self.missing, self.type_errors
-        return column
+        return replace(self.column, values=values)
 
     def __add__(self, other: SparseCategorical) -> SparseCategorical:
-        slots, (counts,) = _merge((self.slots, other.slots), (self.counts, other.counts))
-        # the same bounded merge of new names as CategoricalColumn's
-        merged = CategoricalColumn((), np.zeros(1, np.int64), self.unseen) + CategoricalColumn(
-            (), np.zeros(1, np.int64), other.unseen
-        )
-        return SparseCategorical(
-            slots,
-            counts.astype(np.int64),
-            merged.unseen,
-            self.missing + other.missing,
-            self.type_errors + other.type_errors,
-        )
+        return SparseCategorical(self.column + other.column)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "categorical",
-            "slots": self.slots.tolist(),
-            "counts": self.counts.tolist(),
-            "unseen": dict(self.unseen),
-            "missing": self.missing,
-            "type_errors": self.type_errors,
-        }
+        return self.column.to_dict()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SparseCategorical:
+        slots = np.asarray(data["slots"], dtype=np.int64)
+        counts = np.asarray(data["slot_counts"], dtype=np.int64)
+        if len(slots) != len(counts):
+            raise SchemaError("a per-segment categorical summary has unmatched slots and counts")
         return cls(
-            np.asarray(data["slots"], dtype=np.int64),
-            np.asarray(data["counts"], dtype=np.int64),
-            dict(data["unseen"]),
-            int(data["missing"]),
-            int(data["type_errors"]),
+            CategoricalColumn(
+                (),
+                int(data["size"]),
+                slots,
+                counts,
+                dict(data["unseen"]),
+                int(data["missing"]),
+                int(data["type_errors"]),
+                int(data.get("unseen_error", 0)),
+            )
         )
 
 

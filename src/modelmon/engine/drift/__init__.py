@@ -40,8 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelmon.config import DriftSettings
+from modelmon.engine.columns import CategoricalColumn
 from modelmon.engine.drift.registry import DRIFT_TESTS, DriftTest
 from modelmon.engine.drift.select import benjamini_hochberg, check_settings, choose
+from modelmon.engine.drift.tails import approximation
 from modelmon.engine.profile import Profile
 from modelmon.errors import InputError, SchemaError
 
@@ -69,6 +71,8 @@ class ColumnDrift:
     rows_current: int
     note: str | None = None
     p_value_adjusted: float | None = None
+    #: what the score approximates and its bound (categorical tails); None when the score is exact
+    approximation: dict[str, Any] | None = None
 
     @property
     def tested(self) -> bool:
@@ -91,6 +95,7 @@ class ColumnDrift:
             "rows_reference": self.rows_reference,
             "rows_current": self.rows_current,
             "note": note,
+            "approximation": self.approximation,
         }
 
 
@@ -159,10 +164,13 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
     score: float | None = None
     p_value: float | None = None
     if untested is None:
-        # categories are exact unless the reference had more than the profile keeps by name
         spec = reference.spec
         exact = spec.exact.get(column, not spec.truncated.get(column, False))
         score, p_value = test.function(reference_column, current_column, exact)
+    approximated = None
+    if isinstance(reference_column, CategoricalColumn) and isinstance(current_column, CategoricalColumn):
+        tail = reference.spec.tails.get(column)
+        approximated = approximation(test.name, reference_column, current_column, tail, score)
     return ColumnDrift(
         column=column,
         kind=reference_column.kind,
@@ -175,6 +183,7 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
         rows_reference=reference_column.count,
         rows_current=current_column.count,
         note="; ".join(filter(None, [note, untested])) or None,
+        approximation=approximated,
     )
 
 
