@@ -89,6 +89,17 @@ def _current_metric(metrics: str, model_matcher: str) -> str:
     return selector("modelmon_model_metric", 'segment="all"', f'metric=~"{metrics}"', model_matcher)
 
 
+def _concept_confirmed(model_matcher: str) -> str:
+    """A confirmed change: two detectors flagged, or one flagged while the error is beyond its band.
+
+    Each detector's flag ages out by itself (the service holds it 30 minutes after a detection), so a
+    lone chance alarm never pages; the service's summary computes the same rule as ``confirmed``.
+    """
+    flagged = f"count by (model) ({selector('modelmon_concept_drift_detected', model_matcher)} == 1)"
+    beyond = f"{selector('modelmon_concept_error_beyond_band', model_matcher)} == 1"
+    return f"{flagged} >= 2 or on (model) ({flagged} >= 1 and on (model) {beyond})"
+
+
 def _compare(name: str, op: str, *matchers: str) -> Callable[[str, float], str]:
     return lambda m, t: f"{selector(name, *matchers, m)} {op} {t:g}"
 
@@ -114,9 +125,10 @@ ALERTS: list[AlertSpec] = [
         "concept_drift",
         "ModelmonConceptDrift",
         "warning",
-        "Concept drift on {{ $labels.model }} ({{ $labels.detector }})",
-        "A detector over the prediction error stream reports a change.",
-        lambda m, t: f"{selector('modelmon_concept_drift_detected', m)} == 1",
+        "Concept drift on {{ $labels.model }}",
+        "Two detectors over the prediction error stream report a change, or one does while the windowed "
+        "error is above the reference's band.",
+        lambda m, t: _concept_confirmed(m),
     ),
     AlertSpec(
         "missing_share",

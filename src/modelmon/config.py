@@ -88,6 +88,10 @@ class DriftSettings:
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     correction: str | None = None
     dataset_share: float = 0.5
+    #: one minimum of current values for every test's verdict (None: each test's own, 0: no warm-up)
+    min_rows: int | None = None
+    #: embedding set -> {method, threshold}; see modelmon.engine.drift.embeddings
+    embeddings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ def monitoring_metrics(scrape: int) -> str:
             f"modelmon_drifted_columns_share{_labels(**m)} {0.6 if bad else 0.1}",
             f"modelmon_outlier_share{_labels(**m)} {0.2 if bad else 0.01}",
             f"modelmon_concept_drift_detected{_labels(**m, detector='page_hinkley')} {int(bad)}",
+            f"modelmon_concept_drift_detected{_labels(**m, detector='adwin')} 0",
+            f"modelmon_concept_error_beyond_band{_labels(**m)} {int(bad)}",
             f"modelmon_feature_attribution{_labels(**m, feature='f1')} 0.7",
             f"modelmon_feature_attribution{_labels(**m, feature='f2')} 0.3",
         ]

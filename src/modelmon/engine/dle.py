@@ -113,12 +113,13 @@ class DLEState:
             return None
         if len(labelled) > FIT_ROWS:
             labelled = np.sort(np.random.default_rng(0).choice(labelled, FIT_ROWS, replace=False))
-        features = [name for name in schema.features if name in reference.columns]
+        rows = reference.iloc[labelled]
+        # a feature without one value among the fitted rows (an all-null column) cannot be binned
+        features = [name for name in schema.features if name in rows.columns and rows[name].notna().any()]
         categories = {
             name: spec.categories[name][:MAX_CATEGORIES] for name in features if name in spec.categories
         }
         state = cls((*features, schema.prediction), categories, None, None, schema.prediction)
-        rows = reference.iloc[labelled]
         design = _design(rows, state)
         error = target[labelled] - prediction[labelled]
         mask = np.array([name in categories for name in state.inputs])

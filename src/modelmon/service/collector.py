@@ -76,17 +76,19 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
     )
     drift = _metric_values(result.get("drift"))
     if drift.get("applicable", True):
+        # while the window is too small for a verdict (quiet warm-up), no verdict series is exported
+        warming = bool(drift.get("insufficient_data"))
         gauge(
             "modelmon_dataset_drift",
             "1 when the share of drifted features reaches the threshold.",
             {"model": model},
-            drift.get("dataset_drift"),
+            None if warming else drift.get("dataset_drift"),
         )
         gauge(
             "modelmon_drifted_columns_share",
             "Share of features that drifted.",
             {"model": model},
-            drift.get("drifted_share"),
+            None if warming else drift.get("drifted_share"),
         )
         for column, info in _metric_values(drift.get("columns")).items():
             gauge(
@@ -105,7 +107,13 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
                 "modelmon_drift_detected",
                 "1 when the column drifted.",
                 {"model": model, "column": column},
-                info.get("detected"),
+                info.get("detected"),  # null (not exported) while the column has too few values
+            )
+            gauge(
+                "modelmon_drift_insufficient_data",
+                "1 while the column has fewer current values than its test needs for a verdict.",
+                {"model": model, "column": column},
+                bool(info.get("insufficient_data")),
             )
     quality = _metric_values(result.get("quality"))
     for column, info in _metric_values(quality.get("columns")).items():
@@ -183,9 +191,17 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
     for detector, info in _metric_values(concept.get("detectors")).items():
         gauge(
             "modelmon_concept_drift_detected",
-            "1 when the detector found a change in the error stream.",
+            "1 when the detector found a change in the error stream recently (it ages out).",
             {"model": model, "detector": detector},
             _metric_values(info).get("detected"),
+        )
+    band = _metric_values(concept.get("band"))
+    if band:
+        gauge(
+            "modelmon_concept_error_beyond_band",
+            "1 when the windowed prediction error is above the reference's band.",
+            {"model": model},
+            bool(band.get("beyond")),
         )
 
 

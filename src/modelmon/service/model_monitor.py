@@ -231,10 +231,10 @@ class ModelMonitor:
                 self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
                 inline = self._inline_labelled(frame)
                 if inline is not None:
-                    self._feed_concept(inline)
+                    self._feed_concept(inline, now)
             else:
                 self.window.add(pd.DataFrame(), now=now)
-            self._join_targets(targets)
+            self._join_targets(targets, now)
             self.latest = self._results(now)
             self.recompute_error = None
             self.recomputed_at = time.monotonic()
@@ -247,7 +247,7 @@ class ModelMonitor:
         labelled = frame[frame[target].notna()]
         return labelled if not labelled.empty else None
 
-    def _join_targets(self, targets: dict[str, tuple[Any, int]]) -> None:
+    def _join_targets(self, targets: dict[str, tuple[Any, int]], now: float) -> None:
         if not targets:
             return
         joined, missed = self.window.add_targets({key: value for key, (value, _) in targets.items()})
@@ -260,12 +260,12 @@ class ModelMonitor:
                 if key not in expired:
                     self._pending_targets.setdefault(key, value)
         if joined:
-            self._feed_concept(pd.DataFrame.from_records(joined))
+            self._feed_concept(pd.DataFrame.from_records(joined), now)
 
-    def _feed_concept(self, labelled: pd.DataFrame) -> None:
+    def _feed_concept(self, labelled: pd.DataFrame, now: float) -> None:
         from modelmon.service.concept import feed_concept
 
-        self._concept = feed_concept(self._concept, self.schema, labelled, self._reference_errors)
+        self._concept = feed_concept(self._concept, self.schema, labelled, self._reference_errors, now=now)
 
     def _explain(self, inputs: ReportInputs, now: float) -> dict[str, Any]:
         """SHAP on the window's sample in a thread every ``EXPLAIN_SECONDS``; the latest result meanwhile."""
@@ -350,7 +350,9 @@ class ModelMonitor:
         self.window_view = (current, inputs.current_sample)
         from modelmon.service.concept import concept_section
 
-        sections["concept"] = self._section("concept", lambda: concept_section(self._concept, self.schema))
+        sections["concept"] = self._section(
+            "concept", lambda: concept_section(self._concept, self.schema, now)
+        )
         add_reference_notes(sections, self.reference_notes)
         return {
             "model": self.name,

@@ -18,6 +18,13 @@ service uses them. The section runs a fresh monitor over the current stream in t
 >>> result = concept_section(inputs)
 >>> result["detected"], result["detectors"]["ddm"]["detections"][0]["index"]
 (True, 1052)
+>>> result["confirmed"], result["confirmed_at"]  # ADWIN agrees 35 rows later
+(True, 1087)
+
+A detection is *confirmed* (the alert the service raises, see :func:`confirmed_change`) when a
+second detector also fires within ``HOLD_ROWS`` labelled rows of it, or the windowed error is
+above the reference's band at some point of the ``HOLD_ROWS`` rows from it. ``confirmed_at`` is
+the first row where that holds.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from modelmon.engine.concept.adwin import ADWIN
+from modelmon.engine.concept.band import ErrorBand
 from modelmon.engine.concept.ddm import DDM
-from modelmon.engine.concept.monitor import DETECTORS, ConceptMonitor, error_stream
+from modelmon.engine.concept.monitor import DETECTORS, ConceptMonitor, confirmed_change, error_stream
 from modelmon.engine.concept.page_hinkley import PageHinkley
 from modelmon.engine.report import ReportInputs, not_applicable
 
@@ -38,8 +46,10 @@ __all__ = [
     "DDM",
     "DETECTORS",
     "ConceptMonitor",
+    "ErrorBand",
     "PageHinkley",
     "concept_section",
+    "confirmed_change",
     "error_stream",
     "labelled_errors",
 ]
@@ -48,6 +58,34 @@ __all__ = [
 MIN_ROWS = 100
 #: points of the error series kept for the plot
 SERIES_POINTS = 200
+#: labelled rows a detection stays flagged in a report, waiting for its confirmation
+HOLD_ROWS = 1000
+
+
+def beyond_band(band: ErrorBand, values: np.ndarray) -> np.ndarray:
+    """For each position of ``values`` (fed to an empty ``band``), whether the band said "beyond" there."""
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    positions = np.arange(1, len(values) + 1)
+    rows = np.minimum(positions, band.window)
+    means = (sums[positions] - sums[positions - rows]) / rows
+    upper = band.reference_mean + band.sigmas * band.reference_sd / np.sqrt(rows)
+    return (rows >= band.min_rows) & (means > upper)
+
+
+def first_confirmation(detections: dict[str, list[int]], beyond: np.ndarray | None) -> int | None:
+    """The first row at which a detection is confirmed (see the module's docstring), or None."""
+    found: list[int] = []
+    for name, positions in detections.items():
+        others = sorted(p for other, ps in detections.items() if other != name for p in ps)
+        for position in positions:
+            partner = [p for p in others if abs(p - position) < HOLD_ROWS]
+            if partner:
+                found.append(max(position, min(partner)))
+            if beyond is not None:
+                hits = np.flatnonzero(beyond[position : position + HOLD_ROWS])
+                if len(hits):
+                    found.append(position + int(hits[0]))
+    return min(found) if found else None
 
 
 def labelled_errors(
@@ -138,9 +176,14 @@ def concept_section(inputs: ReportInputs) -> dict[str, Any]:
                 for position in positions
             ],
         }
+    beyond = None if monitor.band is None else beyond_band(monitor.band, monitor.transform(errors))
+    confirmed_at = first_confirmation(monitor.detections, beyond)
     return {
         "applicable": True,
         "detected": any(item["detected"] for item in detectors.values()),
+        "confirmed": confirmed_at is not None,
+        "confirmed_at": confirmed_at,
+        "hold_rows": HOLD_ROWS,
         "task": schema.task,
         "error": "absolute error" if schema.task == "regression" else "misclassification (0/1)",
         "rows": len(errors),

@@ -19,7 +19,14 @@ every change within about 300 rows, with no alarm on 30 control streams except D
 Online, the service keeps one :class:`ConceptMonitor` per model and calls :meth:`ConceptMonitor.update`
 with the errors of the targets that just arrived, in timestamp order; detector state is kept
 between calls, ``detections`` holds the stream positions of every change found so far and
-``detected[name]`` says whether ``name`` has found one.
+``detected[name]`` says whether ``name`` has found one. As in river, a detector that fires starts
+afresh on its next value, so it fires again only on a further change.
+
+A single detector's alarm is not an incident: at their defaults each fires on stationary streams
+now and then (rates in ``bench/RESULTS.md``, ``python -m bench.concept_alarms``). A change is
+*confirmed* (:func:`confirmed_change`) when two detectors agree, or when one fires and the windowed
+error is above the reference's band (:class:`~modelmon.engine.concept.band.ErrorBand`, kept in
+``band`` when the monitor is built from reference errors).
 
 >>> rng = np.random.default_rng(0)
 >>> errors = rng.random(2000) < np.where(np.arange(2000) < 1000, 0.1, 0.3)  # 10 % wrong, then 30 %
@@ -28,11 +35,13 @@ between calls, ``detections`` holds the stream positions of every change found s
 [('ddm', 1052), ('adwin', 1087)]
 >>> monitor.detected
 {'ddm': True, 'adwin': True}
+>>> confirmed_change(monitor.detected, beyond_band=False)
+True
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,11 +49,12 @@ import pandas as pd
 
 from modelmon.engine.columns import category_labels
 from modelmon.engine.concept.adwin import ADWIN
+from modelmon.engine.concept.band import ErrorBand
 from modelmon.engine.concept.ddm import DDM
 from modelmon.engine.concept.page_hinkley import PageHinkley
 from modelmon.errors import ConfigError
 
-__all__ = ["DETECTORS", "ConceptMonitor", "error_stream"]
+__all__ = ["DETECTORS", "ConceptMonitor", "confirmed_change", "error_stream"]
 
 Detector = ADWIN | PageHinkley | DDM
 
@@ -77,6 +87,18 @@ def error_stream(task: str, target: np.ndarray, prediction: np.ndarray) -> np.nd
     raise ConfigError(f"unknown task {task!r}: use 'regression' or 'classification'")
 
 
+def confirmed_change(flags: Mapping[str, bool], beyond_band: bool) -> bool:
+    """A confirmed change: two detectors flag one, or one does while the error is beyond its band.
+
+    >>> confirmed_change({"ddm": True, "adwin": False}, beyond_band=False)
+    False
+    >>> confirmed_change({"ddm": True, "adwin": False}, beyond_band=True)
+    True
+    """
+    flagged = sum(bool(flag) for flag in flags.values())
+    return flagged >= 2 or (flagged >= 1 and bool(beyond_band))
+
+
 def _labels(values: np.ndarray) -> np.ndarray:
     """Each value's class label as the performance counts spell it (1, 1.0 and "1" agree)."""
     codes, labels, _ = category_labels(pd.Series(values, dtype=object))
@@ -90,7 +112,9 @@ class ConceptMonitor:
     reference errors with :meth:`from_reference`.
     """
 
-    def __init__(self, task: str, clip: float = float("inf"), scale: float = 1.0) -> None:
+    def __init__(
+        self, task: str, clip: float = float("inf"), scale: float = 1.0, band: ErrorBand | None = None
+    ) -> None:
         if task not in DETECTORS:
             raise ValueError(f"task must be one of {', '.join(DETECTORS)}, got {task!r}")
         if not scale > 0:
@@ -98,23 +122,31 @@ class ConceptMonitor:
         self.task = task
         self.clip = clip
         self.scale = scale
+        #: the windowed error against the reference's band (None without reference errors)
+        self.band = band
         self._reset()
 
     def _reset(self) -> None:
         self._detectors = {name: factory() for name, factory in DETECTORS[self.task].items()}
         self._seen = 0
         self._detections: dict[str, list[int]] = {name: [] for name in self._detectors}
+        if self.band is not None:
+            self.band._reset()
 
     @classmethod
     def from_reference(cls, task: str, reference_errors: np.ndarray) -> ConceptMonitor:
         """A monitor whose regression errors are scaled by the reference's clipped mean error."""
         errors = np.asarray(reference_errors, dtype=float)
         errors = errors[np.isfinite(errors)]
-        if task != "regression" or not len(errors):
+        if not len(errors):
             return cls(task)
+        if task != "regression":
+            return cls(task, band=ErrorBand.from_errors(errors, binary=True))
         clip = float(np.quantile(errors, CLIP_QUANTILE))
         scale = float(np.minimum(errors, clip).mean())
-        return cls(task, clip, scale) if scale > 0 else cls(task)
+        if not scale > 0:
+            return cls(task)
+        return cls(task, clip, scale, band=ErrorBand.from_errors(np.minimum(errors, clip) / scale))
 
     @property
     def seen(self) -> int:
@@ -131,15 +163,18 @@ class ConceptMonitor:
         """Whether each detector has found a change so far."""
         return {name: bool(found) for name, found in self._detections.items()}
 
+    def transform(self, errors: Iterable[float]) -> np.ndarray:
+        """The finite errors as the detectors see them (regression: clipped and scaled)."""
+        values = np.asarray(list(errors) if not isinstance(errors, np.ndarray) else errors, dtype=float)
+        values = values[np.isfinite(values)]
+        return np.minimum(values, self.clip) / self.scale if self.task == "regression" else values
+
     def update(self, errors: Iterable[float]) -> list[tuple[str, int]]:
         """Feed errors in time order; return the ``(detector, position)`` changes found in this call.
 
         Missing (NaN) errors are skipped: positions count the errors fed, not the rows.
         """
-        values = np.asarray(list(errors) if not isinstance(errors, np.ndarray) else errors, dtype=float)
-        values = values[np.isfinite(values)]
-        if self.task == "regression":
-            values = np.minimum(values, self.clip) / self.scale
+        values = self.transform(errors)
         found: list[tuple[str, int]] = []
         for name, detector in self._detectors.items():
             for offset, value in enumerate(values.tolist()):
@@ -148,6 +183,8 @@ class ConceptMonitor:
                     self._detections[name].append(self._seen + offset)
                     found.append((name, self._seen + offset))
         self._seen += len(values)
+        if self.band is not None:
+            self.band.update(values)
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,4 +195,5 @@ class ConceptMonitor:
             "scale": self.scale,
             "detections": self.detections,
             "detected": self.detected,
+            "band": None if self.band is None else self.band.to_dict(),
         }

@@ -17,6 +17,12 @@ are adjusted together (Benjamini-Hochberg, :func:`~modelmon.engine.drift.select.
 and such a column is detected when its *adjusted* p-value is below its threshold; ``p_value`` keeps
 the raw value and ``p_value_adjusted`` the adjusted one.
 
+Quiet warm-up: a column with fewer valid current values than its test needs
+(:data:`~modelmon.engine.drift.minimum.MIN_ROWS`) is reported with ``insufficient_data: true`` and
+``detected: null`` (its score is still given), and is left out of the share; while the current
+data has fewer rows than the largest minimum among the features' tests, ``dataset_drift`` is null
+with ``insufficient_data: true``. So a window that is still filling never reports chance drift.
+
 >>> import numpy as np, pandas as pd
 >>> from modelmon.engine.profile import ProfileSpec
 >>> from modelmon.schema import Schema
@@ -65,7 +71,7 @@ class ColumnDrift:
     method: str
     score: float | None
     threshold: float
-    detected: bool
+    detected: bool | None
     p_value: float | None
     rows_reference: int
     rows_current: int
@@ -73,10 +79,17 @@ class ColumnDrift:
     p_value_adjusted: float | None = None
     #: what the score approximates and its bound (categorical tails); None when the score is exact
     approximation: dict[str, Any] | None = None
+    #: valid current values the test needs for a verdict; fewer gives ``detected=None``
+    min_rows: int = 0
 
     @property
     def tested(self) -> bool:
         return self.score is not None
+
+    @property
+    def insufficient_data(self) -> bool:
+        """Whether the test ran on fewer current values than it needs: no verdict is given."""
+        return self.tested and self.rows_current < self.min_rows
 
     def to_dict(self) -> dict[str, Any]:
         score = self.score if self.score is None or math.isfinite(self.score) else None
@@ -94,6 +107,8 @@ class ColumnDrift:
             "role": self.role,
             "rows_reference": self.rows_reference,
             "rows_current": self.rows_current,
+            "min_rows": self.min_rows,
+            "insufficient_data": self.insufficient_data,
             "note": note,
             "approximation": self.approximation,
         }
@@ -106,14 +121,27 @@ class DriftResult:
     columns: dict[str, ColumnDrift] = field(default_factory=dict)
     share_threshold: float = 0.5
     correction: str | None = None
+    #: rows of the current data, and the rows the features' tests need before a dataset verdict
+    current_rows: int = 0
+    min_rows: int = 0
 
     @property
     def tested_features(self) -> list[ColumnDrift]:
-        return [column for column in self.columns.values() if column.role == "feature" and column.tested]
+        """Features whose test ran on enough values to give a verdict."""
+        return [
+            column
+            for column in self.columns.values()
+            if column.role == "feature" and column.tested and not column.insufficient_data
+        ]
+
+    @property
+    def insufficient_data(self) -> bool:
+        """Whether the current data has fewer rows than the features' tests need (no dataset verdict)."""
+        return self.current_rows < self.min_rows
 
     @property
     def drifted_count(self) -> int:
-        return sum(column.detected for column in self.tested_features)
+        return sum(bool(column.detected) for column in self.tested_features)
 
     @property
     def drifted_share(self) -> float:
@@ -121,12 +149,16 @@ class DriftResult:
         return self.drifted_count / tested if tested else 0.0
 
     @property
-    def dataset_drift(self) -> bool:
+    def dataset_drift(self) -> bool | None:
+        if self.insufficient_data:
+            return None
         return bool(self.tested_features) and self.drifted_share >= self.share_threshold
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset_drift": self.dataset_drift,
+            "insufficient_data": self.insufficient_data,
+            "min_rows": self.min_rows,
             "drifted_share": self.drifted_share,
             "drifted_count": self.drifted_count,
             "share_threshold": self.share_threshold,
@@ -163,6 +195,7 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
     untested = _untested(reference, current, column)
     score: float | None = None
     p_value: float | None = None
+    min_rows = test.min_rows if settings.min_rows is None else int(settings.min_rows)
     if untested is None:
         spec = reference.spec
         exact = spec.exact.get(column, not spec.truncated.get(column, False))
@@ -171,7 +204,7 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
     if isinstance(reference_column, CategoricalColumn) and isinstance(current_column, CategoricalColumn):
         tail = reference.spec.tails.get(column)
         approximated = approximation(test.name, reference_column, current_column, tail, score)
-    return ColumnDrift(
+    result = ColumnDrift(
         column=column,
         kind=reference_column.kind,
         role=_role(reference, column),
@@ -184,7 +217,14 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
         rows_current=current_column.count,
         note="; ".join(filter(None, [note, untested])) or None,
         approximation=approximated,
+        min_rows=min_rows,
     )
+    if result.insufficient_data:
+        result.detected = None
+        result.note = "; ".join(
+            filter(None, [result.note, f"insufficient data: {test.name} needs {min_rows} current values"])
+        )
+    return result
 
 
 def _correct(columns: dict[str, ColumnDrift]) -> None:
@@ -192,7 +232,7 @@ def _correct(columns: dict[str, ColumnDrift]) -> None:
     family = [column for column in columns.values() if column.p_value is not None]
     for column, adjusted in zip(family, benjamini_hochberg(c.p_value for c in family), strict=True):  # type: ignore[misc]
         column.p_value_adjusted = float(adjusted)
-        column.detected = bool(adjusted < column.threshold)
+        column.detected = None if column.insufficient_data else bool(adjusted < column.threshold)
 
 
 def data_drift(
@@ -211,8 +251,14 @@ def data_drift(
     unknown = [name for name in names if name not in kinds]
     if unknown:
         raise InputError(f"cannot test drift of column(s) {unknown}: not profiled; profiled: {list(kinds)}")
-    result = DriftResult(share_threshold=float(settings.dataset_share), correction=settings.correction)
+    result = DriftResult(
+        share_threshold=float(settings.dataset_share),
+        correction=settings.correction,
+        current_rows=current.rows,
+    )
     result.columns = {name: _column_drift(reference, current, name, settings) for name in names}
+    features = [c for c in result.columns.values() if c.role == "feature" and c.tested]
+    result.min_rows = max((c.min_rows for c in features), default=0)
     if settings.correction == "bh":
         _correct(result.columns)
     return result

@@ -23,6 +23,7 @@ from modelmon.engine.drift.hellinger import hellinger
 from modelmon.engine.drift.jensenshannon import jensenshannon
 from modelmon.engine.drift.kl import kl_div
 from modelmon.engine.drift.ks import ks
+from modelmon.engine.drift.minimum import MIN_ROWS
 from modelmon.engine.drift.psi import psi
 from modelmon.engine.drift.wasserstein import wasserstein
 from modelmon.engine.drift.ztest import ztest
@@ -46,6 +47,8 @@ class DriftTest:
     applies_to: tuple[str, ...]
     function: TestFunction
     description: str
+    #: valid current values the test needs before its verdict means something (see select.MIN_ROWS)
+    min_rows: int = 0
 
     def detected(self, score: float, p_value: float | None, threshold: float) -> bool:
         if self.kind == "p_value":
@@ -54,18 +57,36 @@ class DriftTest:
 
 
 DRIFT_TESTS: dict[str, DriftTest] = {
-    "ks": DriftTest("ks", "p_value", 0.05, ("numerical",), ks, "Kolmogorov-Smirnov"),
-    "chisquare": DriftTest("chisquare", "p_value", 0.05, BOTH, chisquare, "chi-square"),
-    "z": DriftTest("z", "p_value", 0.05, BOTH, ztest, "Z-test for two proportions"),
+    "ks": DriftTest("ks", "p_value", 0.05, ("numerical",), ks, "Kolmogorov-Smirnov", MIN_ROWS["ks"]),
+    "chisquare": DriftTest(
+        "chisquare", "p_value", 0.05, BOTH, chisquare, "chi-square", MIN_ROWS["chisquare"]
+    ),
+    "z": DriftTest("z", "p_value", 0.05, BOTH, ztest, "Z-test for two proportions", MIN_ROWS["z"]),
     "wasserstein": DriftTest(
-        "wasserstein", "distance", 0.1, ("numerical",), wasserstein, "Wasserstein distance (normed)"
+        "wasserstein",
+        "distance",
+        0.1,
+        ("numerical",),
+        wasserstein,
+        "Wasserstein distance (normed)",
+        MIN_ROWS["wasserstein"],
     ),
     "jensenshannon": DriftTest(
-        "jensenshannon", "distance", 0.1, BOTH, jensenshannon, "Jensen-Shannon distance"
+        "jensenshannon",
+        "distance",
+        0.1,
+        BOTH,
+        jensenshannon,
+        "Jensen-Shannon distance",
+        MIN_ROWS["jensenshannon"],
     ),
-    "psi": DriftTest("psi", "distance", 0.1, BOTH, psi, "population stability index"),
-    "kl_div": DriftTest("kl_div", "distance", 0.1, BOTH, kl_div, "Kullback-Leibler divergence"),
-    "hellinger": DriftTest("hellinger", "distance", 0.1, BOTH, hellinger, "Hellinger distance"),
+    "psi": DriftTest("psi", "distance", 0.1, BOTH, psi, "population stability index", MIN_ROWS["psi"]),
+    "kl_div": DriftTest(
+        "kl_div", "distance", 0.1, BOTH, kl_div, "Kullback-Leibler divergence", MIN_ROWS["kl_div"]
+    ),
+    "hellinger": DriftTest(
+        "hellinger", "distance", 0.1, BOTH, hellinger, "Hellinger distance", MIN_ROWS["hellinger"]
+    ),
 }
 
 ALIASES = {

@@ -91,6 +91,9 @@ def check_settings(settings: DriftSettings, kinds: Mapping[str, str]) -> None:
             f"drift.correction: unknown correction {settings.correction!r}; valid: {', '.join(CORRECTIONS)} "
             "or null"
         )
+    minimum = settings.min_rows
+    if minimum is not None and (isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0):
+        raise ConfigError(f"drift.min_rows: expected a whole number of rows >= 0 or null, got {minimum!r}")
     share = settings.dataset_share
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise ConfigError(f"drift.dataset_share: expected a share between 0 and 1, got {share!r}")
