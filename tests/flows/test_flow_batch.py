@@ -252,3 +252,24 @@ def test_checks_are_stored_with_the_report_and_a_failed_one_fails_the_run(demo, 
     stored = _report_for(demo, *incident)["report"]["checks"]
     assert stored["passed"] is False and [c["passed"] for c in stored["checks"]] == [False, True]
     assert _report_for(demo, *control)["report"]["checks"]["passed"] is True
+
+
+def test_batch_command_checks_exit_1_when_one_fails(demo, prefect_api, tmp_path):
+    from modelmon.cli.batch import batch
+
+    conditions = tmp_path / "conditions.yml"
+    conditions.write_text("- drift.columns.trip_distance.detected == false\n")
+    # the second half of the incident period: a period no other test stores a report for
+    start = demo.incident_start + (demo.current_end - demo.incident_start) / 2
+    arguments = [
+        "--config",
+        str(demo.fast_config_path),
+        "--model",
+        TAXI_MODEL_NAME,
+        "--checks",
+        str(conditions),
+    ]
+    result = CliRunner().invoke(batch, [*arguments, "--start", _iso(start), "--end", _iso(demo.current_end)])
+    assert result.exit_code == 1, result.output
+    assert "1 of 1 checks failed: drift.columns.trip_distance.detected == false" in result.output
+    assert _report_for(demo, start, demo.current_end)["report"]["checks"]["passed"] is False

@@ -59,11 +59,26 @@ def _check_model(config_path: str, model: str) -> None:
     load_config(config_path).model(model)
 
 
-def _run_flow(config_path: str, model: str, start: datetime, end: datetime) -> dict[str, Any]:
+def _run_flow(
+    config_path: str, model: str, start: datetime, end: datetime, checks: list[str] | bool = False
+) -> dict[str, Any]:
     prefect_environment()
     from modelmon.flows.batch import batch_report
 
-    return batch_report(config_path=str(config_path), model=model, start=start, end=end)
+    return batch_report(config_path=str(config_path), model=model, start=start, end=end, checks=checks)
+
+
+def _checks(value: str | None) -> list[str] | bool:
+    """``--checks``: ``default`` (generated from the reference) or a conditions file, read up front."""
+    if value is None:
+        return False
+    if value == "default":
+        return True
+    from pathlib import Path
+
+    from modelmon.cli.check import load_conditions
+
+    return [condition.text for condition in load_conditions(Path(value))]
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -89,8 +104,21 @@ _model_option = click.option("--model", required=True, help="Model name in the c
 @click.option("--since", help="Report on the last DURATION of events (30m, 24h, 7d) up to now.")
 @click.option("--start", help="Start of the period (ISO 8601, UTC unless it says otherwise).")
 @click.option("--end", help="End of the period, excluded (ISO 8601).")
+@click.option(
+    "--checks",
+    "checks_option",
+    help="Check the report: 'default' (conditions generated from the reference) or a conditions "
+    "file (as modelmon check's); a failed check exits 1 after the report is stored.",
+)
 @_errors_exit_2
-def batch(config_path: str, model: str, since: str | None, start: str | None, end: str | None) -> None:
+def batch(
+    config_path: str,
+    model: str,
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    checks_option: str | None = None,
+) -> None:
     """Compare one period of stored events with the reference and write a report.
 
     The report is stored (the dashboard lists it), written as JSON and HTML under the config's
@@ -104,7 +132,14 @@ def batch(config_path: str, model: str, since: str | None, start: str | None, en
         raise ConfigError("give --since DURATION (such as 24h), or both --start and --end")
     first, last = resolve_period(start, end, since, now=datetime.now(UTC))
     _check_model(config_path, model)
-    click.echo(_summary(_run_flow(config_path, model, first, last)))
+    checks = _checks(checks_option)
+    from modelmon.engine.checks import ChecksFailed
+
+    try:
+        click.echo(_summary(_run_flow(config_path, model, first, last, checks)))
+    except ChecksFailed as exc:
+        click.echo(f"Checks failed: {exc}", err=True)
+        sys.exit(1)
 
 
 @click.command()
