@@ -24,6 +24,7 @@ FULL = [
     ["bench.full_report", "--rows", "1000000"],
     ["bench.online"],
     ["bench.batch_store", "--rows", "1000000"],
+    ["bench.dle_vs_nannyml", "--rows", "20000"],
 ]
 QUICK = [
     ["bench.drift_vs_evidently", "--rows", "20000"],
@@ -41,6 +42,7 @@ QUICK = [
         "20000",
     ],
     ["bench.batch_store", "--rows", "20000", "--chunk-rows", "5000"],
+    ["bench.dle_vs_nannyml", "--rows", "5000", "--seeds", "0"],
 ]
 #: benchmarks that run Evidently, and the flag that leaves it out
 EVIDENTLY = {"bench.drift_vs_evidently", "bench.full_report"}

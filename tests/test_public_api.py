@@ -8,6 +8,8 @@ import sys
 import modelmon
 
 EXPECTED = {
+    "CheckError",
+    "CheckSuite",
     "ConfigError",
     "DriftSettings",
     "InputError",
@@ -23,6 +25,7 @@ EXPECTED = {
     "__version__",
     "build_report",
     "load_config",
+    "run_checks",
 }
 
 
@@ -35,6 +38,9 @@ def test_all_is_exactly_the_public_api():
     from modelmon.errors import ModelmonError
 
     assert modelmon.build_report is build_report and modelmon.ModelmonError is ModelmonError
+    from modelmon.engine.checks import run_checks
+
+    assert modelmon.run_checks is run_checks
 
 
 def test_unknown_names_raise_attribute_error():

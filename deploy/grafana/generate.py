@@ -291,6 +291,14 @@ def drift() -> tuple[str, str, list[Panel]]:
                 "Drift detected by column",
                 [query(f"modelmon_drift_detected{{{MODEL}}}", "{{model}} {{column}}")],
             ),
+            timeseries(
+                "Share of drifted features per segment",
+                [query(f"modelmon_segment_drifted_share{{{MODEL}}}", "{{model}} {{segment}}")],
+                "Each segment (column=value, top values plus other) against the same segment of the "
+                "reference; a shift confined to one segment shows here before the dataset verdict moves.",
+                unit="percentunit",
+                threshold=0.5,
+            ),
         ],
     )
 

@@ -8,6 +8,7 @@ The public API for notebooks and pipelines::
     report = modelmon.build_report("reference.parquet", "current.parquet", schema)
     report.sections["drift"]["dataset_drift"]
     report.save_html("report.html")
+    modelmon.run_checks(report, ["drift.dataset_drift == false"]).passed   # gate a pipeline
 
 Names are loaded on first use, so ``import modelmon`` (and ``modelmon.client`` inside a prediction
 service) stays cheap: numpy, pandas and the engine are imported only when an engine name is used.
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckError",
+    "CheckSuite",
     "ConfigError",
     "DriftSettings",
     "InputError",
@@ -40,6 +43,7 @@ __all__ = [
     "__version__",
     "build_report",
     "load_config",
+    "run_checks",
 ]
 
 #: public name -> module that defines it
@@ -58,11 +62,15 @@ _EXPORTS = {
     "ProfileSpec": "modelmon.engine.profile",
     "Report": "modelmon.engine.build",
     "build_report": "modelmon.engine.build",
+    "CheckError": "modelmon.engine.checks",
+    "CheckSuite": "modelmon.engine.checks",
+    "run_checks": "modelmon.engine.checks",
 }
 
 if TYPE_CHECKING:
     from modelmon.config import DriftSettings, load_config
     from modelmon.engine.build import Report, build_report
+    from modelmon.engine.checks import CheckError, CheckSuite, run_checks
     from modelmon.engine.profile import Profile, ProfileSpec
     from modelmon.errors import (
         ConfigError,

@@ -47,6 +47,7 @@ RULES = DEPLOY / "prometheus" / "rules"
 #: type-error share and estimated metric the monitoring service adds), and ``up``
 DESIGNED_SERIES = {
     "modelmon_drift_threshold", "modelmon_type_error_share", "modelmon_estimated_metric",
+    "modelmon_segment_drifted_share",
     "modelmon_events_total", "modelmon_events_rejected_total", "modelmon_targets_total",
     "modelmon_window_rows", "modelmon_drift_score", "modelmon_drift_detected", "modelmon_dataset_drift",
     "modelmon_drifted_columns_share", "modelmon_missing_share", "modelmon_out_of_range_share",

@@ -25,7 +25,11 @@ TOKEN = "compose-test-token-0123456789"
 
 def compose_config(*files: Path, profile: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     binary = require_binary("docker-compose")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("GRAFANA_", "COMPOSE_", "POSTGRES_", "MODELMON_"))}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GRAFANA_", "COMPOSE_", "POSTGRES_", "MODELMON_"))
+    }
     chosen = [part for file in files or (COMPOSE,) for part in ("-f", str(file))]
     profiles = ["--profile", profile] if profile else []
     return subprocess.run(

@@ -229,3 +229,47 @@ def test_a_scheduled_run_fires_and_its_report_lands_in_the_store(demo, prefect_s
     assert pd.Timestamp(report["end"]) - pd.Timestamp(report["start"]) == pd.Timedelta(hours=1)
     assert abs(pd.Timestamp(report["end"]) - pd.Timestamp(now)) < pd.Timedelta(minutes=5)
     assert "taxi-duration-batch" in log.read_text()
+
+
+def test_checks_are_stored_with_the_report_and_a_failed_one_fails_the_run(demo, prefect_api):
+    import modelmon.flows.batch as batch_flow
+    from modelmon.engine.checks import ChecksFailed
+
+    conditions = ["drift.columns.trip_distance.detected == false", "current_rows >= 100"]
+    # halves of the other tests' periods, so that each period has one stored report
+    control = (demo.current_start, demo.current_start + (demo.incident_start - demo.current_start) / 2)
+    passed = batch_flow.batch_report(
+        str(demo.fast_config_path), TAXI_MODEL_NAME, start=control[0].to_pydatetime(),
+        end=control[1].to_pydatetime(), checks=conditions,
+    )  # fmt: skip
+    assert passed["report_id"] is not None
+    incident = (demo.incident_start, demo.incident_start + (demo.current_end - demo.incident_start) / 2)
+    with pytest.raises(ChecksFailed, match=r"1 of 2 checks failed: drift\.columns\.trip_distance\.detected"):
+        batch_flow.batch_report(
+            str(demo.fast_config_path), TAXI_MODEL_NAME, start=incident[0].to_pydatetime(),
+            end=incident[1].to_pydatetime(), checks=conditions,
+        )  # fmt: skip
+    stored = _report_for(demo, *incident)["report"]["checks"]
+    assert stored["passed"] is False and [c["passed"] for c in stored["checks"]] == [False, True]
+    assert _report_for(demo, *control)["report"]["checks"]["passed"] is True
+
+
+def test_batch_command_checks_exit_1_when_one_fails(demo, prefect_api, tmp_path):
+    from modelmon.cli.batch import batch
+
+    conditions = tmp_path / "conditions.yml"
+    conditions.write_text("- drift.columns.trip_distance.detected == false\n")
+    # the second half of the incident period: a period no other test stores a report for
+    start = demo.incident_start + (demo.current_end - demo.incident_start) / 2
+    arguments = [
+        "--config",
+        str(demo.fast_config_path),
+        "--model",
+        TAXI_MODEL_NAME,
+        "--checks",
+        str(conditions),
+    ]
+    result = CliRunner().invoke(batch, [*arguments, "--start", _iso(start), "--end", _iso(demo.current_end)])
+    assert result.exit_code == 1, result.output
+    assert "1 of 1 checks failed: drift.columns.trip_distance.detected == false" in result.output
+    assert _report_for(demo, start, demo.current_end)["report"]["checks"]["passed"] is False

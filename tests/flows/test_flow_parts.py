@@ -243,6 +243,7 @@ def _config(tmp_path: Path) -> Path:
         (["--since", "soon"], "'soon' is not understood"),
         (["--start", "2026-01-02", "--end", "2026-01-01"], "must be after start"),
         (["--model", "nope", "--since", "1h"], "'nope' is not in the config (known models: taxi)"),
+        (["--since", "1h", "--checks", "no-such-conditions.yml"], "no such conditions file"),
     ],
 )
 def test_batch_command_errors_exit_2_with_the_reason(tmp_path, arguments, message):

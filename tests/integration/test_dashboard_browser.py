@@ -100,6 +100,11 @@ def test_dashboard_shows_the_summary_without_console_errors(tmp_path):
                 for row in page.query_selector_all("#drift tr[data-column]")
             }
             mae_shown = page.inner_text("#performance tr[data-metric='mae'] [data-field='current']")
+            segment_rows = {
+                row.get_attribute("data-segment")
+                for row in page.query_selector_all("#segment-drift tr[data-segment]")
+            }
+            segment_bars = page.query_selector("#segment-drift svg") is not None
             browser.close()
 
         latest = _get(f"{server.url}/v1/models/taxi-duration/summary")
@@ -111,4 +116,7 @@ def test_dashboard_shows_the_summary_without_console_errors(tmp_path):
     expected = {name: ("drift" if c["detected"] else "ok") for name, c in latest["drift"]["columns"].items()}
     assert drift_rows == expected
     assert float(mae_shown) == pytest.approx(latest["performance"]["current"]["mae"], rel=1e-3)
+    ranking = latest["segments"]["drift_ranking"][:15]
+    assert segment_bars and ranking, "drift per segment is drawn"
+    assert segment_rows == {item["segment"] for item in ranking if item["drifted_columns"]}
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

@@ -59,12 +59,34 @@ def _check_model(config_path: str, model: str) -> None:
     load_config(config_path).model(model)
 
 
-def _run_flow(config_path: str, model: str, start: datetime, end: datetime, **scale: Any) -> dict[str, Any]:
+def _run_flow(
+    config_path: str,
+    model: str,
+    start: datetime,
+    end: datetime,
+    checks: list[str] | bool = False,
+    **scale: Any,
+) -> dict[str, Any]:
     prefect_environment()
     from modelmon.flows.batch import batch_report
 
     options = {key: value for key, value in scale.items() if value is not None}
-    return batch_report(config_path=str(config_path), model=model, start=start, end=end, **options)
+    return batch_report(
+        config_path=str(config_path), model=model, start=start, end=end, checks=checks, **options
+    )
+
+
+def _checks(value: str | None) -> list[str] | bool:
+    """``--checks``: ``default`` (generated from the reference) or a conditions file, read up front."""
+    if value is None:
+        return False
+    if value == "default":
+        return True
+    from pathlib import Path
+
+    from modelmon.cli.check import load_conditions
+
+    return [condition.text for condition in load_conditions(Path(value))]
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -99,6 +121,12 @@ _model_option = click.option("--model", required=True, help="Model name in the c
     "--scheduler", help="Profile sub-periods on the Dask cluster of this scheduler (tcp://HOST:PORT)."
 )
 @click.option("--memory-budget", help="Memory for one chunk of events and the work on it (default 256MiB).")
+@click.option(
+    "--checks",
+    "checks_option",
+    help="Check the report: 'default' (conditions generated from the reference) or a conditions "
+    "file (as modelmon check's); a failed check exits 1 after the report is stored.",
+)
 @_errors_exit_2
 def batch(
     config_path: str,
@@ -109,6 +137,7 @@ def batch(
     workers: int | None,
     scheduler: str | None,
     memory_budget: str | None,
+    checks_option: str | None = None,
 ) -> None:
     """Compare one period of stored events with the reference and write a report.
 
@@ -130,7 +159,14 @@ def batch(
 
         parse_bytes(memory_budget)  # a bad size stops here, before Prefect starts
     scale = {"workers": workers, "scheduler": scheduler, "memory_budget": memory_budget}
-    click.echo(_summary(_run_flow(config_path, model, first, last, **scale)))
+    checks = _checks(checks_option)
+    from modelmon.engine.checks import ChecksFailed
+
+    try:
+        click.echo(_summary(_run_flow(config_path, model, first, last, checks, **scale)))
+    except ChecksFailed as exc:
+        click.echo(f"Checks failed: {exc}", err=True)
+        sys.exit(1)
 
 
 @click.command()

@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from modelmon.errors import InputError
+from modelmon.errors import InputError, ModelmonError
 
 __all__ = [
     "METRIC_TOLERANCE",
@@ -57,6 +57,7 @@ __all__ = [
     "CheckError",
     "CheckResult",
     "CheckSuite",
+    "ChecksFailed",
     "Condition",
     "default_conditions",
     "parse_condition",
@@ -75,6 +76,18 @@ DEFAULT_METRICS = {"regression": ("mae", "rmse"), "classification": ("accuracy",
 
 class CheckError(InputError):
     """A condition that cannot be read, or a path the report does not have."""
+
+
+class ChecksFailed(ModelmonError):
+    """Raised by pipelines (the batch flow) when a check does not hold, to fail the run.
+
+    ``suite`` is the :class:`CheckSuite`; the message names each failed check.
+    """
+
+    def __init__(self, suite: CheckSuite) -> None:
+        self.suite = suite
+        failed = "; ".join(f"{check.name}: {check.detail}" for check in suite.failed)
+        super().__init__(f"{len(suite.failed)} of {len(suite.checks)} checks failed: {failed}")
 
 
 def _compare(operator: str, actual: Any, expected: Any) -> bool:

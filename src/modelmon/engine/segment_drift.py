@@ -31,14 +31,21 @@ column itself is left out of its own segments' drift (inside a segment it is one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelmon.config import DriftSettings
-from modelmon.engine.columns import CategoricalColumn, NumericalColumn, label_slots, top_labels
+from modelmon.engine.category_counts import prune_names
+from modelmon.engine.columns import (
+    CategoricalColumn,
+    NumericalColumn,
+    category_labels,
+    label_slots,
+    top_labels,
+)
 from modelmon.engine.performance_parts import OTHER
 from modelmon.engine.segments import MISSING, TOP_VALUES
 from modelmon.errors import SchemaError
@@ -133,47 +140,36 @@ class SparseNumerical:
 
 @dataclass
 class SparseCategorical:
-    """A :class:`~modelmon.engine.columns.CategoricalColumn` without its reference's category names.
-
-    The column's counts are sparse already; what it leaves out is the names, which the segment
-    profile gets back from the spec (:meth:`dense`), so that the per-segment parts serialize small.
-    """
+    """A :class:`~modelmon.engine.columns.CategoricalColumn` (sparse already) held without its
+    category names, so that the part serializes alone; :meth:`dense` gives them back."""
 
     column: CategoricalColumn
 
     @classmethod
     def of(cls, column: CategoricalColumn) -> SparseCategorical:
-        return cls(column)
+        return cls(replace(column, values=()))
 
     def dense(self, values: tuple[str, ...]) -> CategoricalColumn:
-        column = self.column
-        return CategoricalColumn(
-            values,
-            column.size,
-            column.slots,
-            column.slot_counts,
-            dict(column.unseen),
-            column.missing,
-            column.type_errors,
-            column.unseen_error,
-        )
+        return replace(self.column, values=values)
 
     def __add__(self, other: SparseCategorical) -> SparseCategorical:
-        # the categories' names do not take part in the sum: only the slots, so both sides get the same
-        names: tuple[str, ...] = ()
-        return SparseCategorical(self.dense(names) + other.dense(names))
+        return SparseCategorical(self.column + other.column)
 
     def to_dict(self) -> dict[str, Any]:
         return self.column.to_dict()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SparseCategorical:
+        slots = np.asarray(data["slots"], dtype=np.int64)
+        counts = np.asarray(data["slot_counts"], dtype=np.int64)
+        if len(slots) != len(counts):
+            raise SchemaError("a per-segment categorical summary has unmatched slots and counts")
         return cls(
             CategoricalColumn(
                 (),
                 int(data["size"]),
-                np.asarray(data["slots"], dtype=np.int64),
-                np.asarray(data["slot_counts"], dtype=np.int64),
+                slots,
+                counts,
                 dict(data["unseen"]),
                 int(data["missing"]),
                 int(data["type_errors"]),
@@ -189,6 +185,64 @@ def _sparse_from_dict(data: Mapping[str, Any]) -> Sparse:
     if data["kind"] == "numerical":
         return SparseNumerical.from_dict(data)
     return SparseCategorical.from_dict(data)
+
+
+def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> Callable[[np.ndarray], Sparse]:
+    """A function from row positions of ``frame`` to the sparse summary of column ``name`` over them,
+    equal to profiling those rows alone (the same parsing as
+    :func:`~modelmon.engine.columns.numeric_values` and :meth:`CategoricalColumn.from_codes`)."""
+    import pandas as pd
+
+    if name not in frame.columns:
+        empty = spec.column_summary(frame.iloc[:0], name)
+        return lambda where: (
+            SparseNumerical.of(empty) if isinstance(empty, NumericalColumn) else SparseCategorical.of(empty)
+        )
+    series = frame[name]
+    if name in spec.edges:
+        edges, lookup = spec.edges[name], spec._lookup(name)
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            missing = series.isna().to_numpy()
+            parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            parsed = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            missing = np.isnan(parsed)
+        finite = np.isfinite(parsed)
+
+        def numerical(where: np.ndarray) -> Sparse:
+            kept = finite[where]
+            lost = int(missing[where].sum())
+            values = parsed[where][kept]
+            column = NumericalColumn.from_values(edges, values, lost, len(where) - len(values) - lost, lookup)
+            return SparseNumerical.of(column)
+
+        return numerical
+    values, tail = spec.categories[name], spec.tails.get(name)
+    codes, labels, _ = category_labels(series)
+    # each label's slot, as CategoricalColumn.from_codes finds it: a reference category, a tail
+    # bucket, or the last slot (a new value)
+    size = CategoricalColumn.empty(values, tail).size
+    label_slot = spec._index(name).get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
+    unknown = np.flatnonzero(label_slot < 0)
+    if len(unknown) and tail is not None:
+        bucket = tail.bucket_of([labels[i] for i in unknown])
+        label_slot[unknown] = np.where(bucket >= 0, len(values) + bucket, size - 1)
+    elif len(unknown):
+        label_slot[unknown] = size - 1
+    new_labels = np.flatnonzero(label_slot == size - 1)
+
+    def categorical(where: np.ndarray) -> Sparse:
+        mine = codes[where]
+        present = mine[mine >= 0]
+        per_label = np.bincount(present, minlength=len(labels))
+        counts = np.bincount(label_slot, weights=per_label, minlength=size).astype(np.int64)
+        slots = np.flatnonzero(counts)
+        new = {labels[i]: int(per_label[i]) for i in new_labels.tolist() if per_label[i]}
+        unseen, error = prune_names(new, 0)
+        missing = len(mine) - len(present)
+        return SparseCategorical(CategoricalColumn((), size, slots, counts[slots], unseen, missing, 0, error))
+
+    return categorical
 
 
 @dataclass(frozen=True)
@@ -235,29 +289,23 @@ class SegmentDriftPart:
         state = spec.state.get("segment_drift")
         if not isinstance(state, SegmentDriftState):
             return None
+        # each column is read once (parsed or factorized) and then summarised per bucket from arrays
+        readers = {
+            name: _reader(spec, frame, name) for name in dict.fromkeys(sum(state.columns.values(), ()))
+        }
         rows: dict[str, dict[str, int]] = {}
         columns: dict[str, dict[str, dict[str, Sparse]]] = {}
         for segment, buckets in state.buckets.items():
-            features = state.columns[segment]
-            present = [name for name in features if name in frame.columns]
             slots = state.slots(frame, segment)
             order = np.argsort(slots, kind="stable")
             bounds = np.searchsorted(slots[order], np.arange(len(buckets) + 1))
             rows[segment], columns[segment] = {}, {}
-            selected = frame[present]
             for i, bucket in enumerate(buckets):
                 start, end = int(bounds[i]), int(bounds[i + 1])
                 if start == end:
                     continue
-                rows_of_bucket = selected.iloc[order[start:end]]
-                summaries: dict[str, Sparse] = {}
-                for name in features:
-                    summary = spec.column_summary(rows_of_bucket, name)
-                    summaries[name] = (
-                        SparseNumerical.of(summary)
-                        if isinstance(summary, NumericalColumn)
-                        else SparseCategorical.of(summary)
-                    )
+                where = order[start:end]
+                summaries = {name: readers[name](where) for name in state.columns[segment]}
                 rows[segment][bucket], columns[segment][bucket] = end - start, summaries
         return cls(rows, columns)
 

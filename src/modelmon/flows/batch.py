@@ -163,6 +163,18 @@ def push_metrics(config: Config, model: str, values: dict[str, float], at: datet
     return len(values)
 
 
+@task(name="check-report", cache_policy=NO_CACHE)
+def check_report(data: dict[str, Any], checks: list[str] | bool) -> dict[str, Any]:
+    """The check results of the report (``True``: the conditions generated from the reference)."""
+    from modelmon.engine.checks import run_checks
+
+    suite = run_checks(data, None if isinstance(checks, bool) else list(checks))
+    logger = get_run_logger()
+    for result in suite.checks:
+        logger.info("check %s: %s %s", "passed" if result.passed else "FAILED", result.name, result.detail)
+    return suite.to_dict()
+
+
 @flow(name=FLOW_NAME, validate_parameters=True)
 def batch_report(
     config_path: str,
@@ -173,6 +185,7 @@ def batch_report(
     workers: int | None = None,
     scheduler: str | None = None,
     memory_budget: str = "256MiB",
+    checks: list[str] | bool = False,
 ) -> dict[str, Any]:
     """Compare the events of ``[start, end)`` (or of the ``period`` ending now) with the reference.
 
@@ -181,7 +194,10 @@ def batch_report(
     events are read from the store in chunks sized by ``memory_budget``.
 
     Returns ``report_id``, the ``json`` and ``html`` paths, ``start``, ``end`` and ``current_rows``;
-    a period without events writes no report (``report_id`` is ``None``).
+    a period without events writes no report (``report_id`` is ``None``). With ``checks`` (a list
+    of conditions, or ``True`` for those generated from the reference) the results are stored with
+    the report under ``checks``, and a failed check then fails the run
+    (:class:`~modelmon.engine.checks.ChecksFailed`).
     """
     from modelmon.render.json import to_jsonable
 
@@ -227,11 +243,17 @@ def batch_report(
         return result
     report = build_report_task(config, model, current)
     data = to_jsonable({**report.to_dict(), "model": model, "period": {"start": first, "end": last}})
+    if checks is not False:
+        data["checks"] = check_report(data, checks)
     paths = write_files(config, model, data, first, last)
     result["report_id"] = store_report(config, model, data, paths["html"], first, last)
     push_metrics(config, model, headline_metrics(data), last)
     result.update(paths)
     result["dataset_drift"] = data["drift"].get("dataset_drift")
+    if checks is not False and not data["checks"]["passed"]:
+        from modelmon.engine.checks import CheckResult, ChecksFailed, CheckSuite
+
+        raise ChecksFailed(CheckSuite([CheckResult(**item) for item in data["checks"]["checks"]]))
     return result
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from modelmon.render import svg
 from modelmon.render.approximations import approximation_text
+from modelmon.render.detection import render_checks
 from modelmon.render.json import to_jsonable
 from modelmon.render.model_health import render_fairness, render_performance, render_segments
 from modelmon.render.model_insight import render_concept, render_explain, render_multivariate, render_outliers
@@ -272,6 +273,7 @@ SECTION_RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "explain": render_explain,
     "concept": render_concept,
     "multivariate": render_multivariate,
+    "checks": render_checks,
 }
 
 

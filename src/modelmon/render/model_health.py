@@ -103,7 +103,7 @@ def _metrics_table(section: Mapping[str, Any], estimated: Mapping[str, Any] | No
     guess = estimated.get("current", {}) if estimated and estimated.get("applicable") else {}
     headers = ["metric", "reference", "current", "delta", "relative change"]
     if guess:
-        headers.append("estimated (CBPE)")
+        headers.append(f"estimated ({(estimated or {}).get('method', 'CBPE')})")
     rows = []
     for name in current:
         row = [escape(name), _fmt(reference.get(name)), _fmt(current.get(name)), _fmt(delta.get(name))]
@@ -120,7 +120,7 @@ def _estimated_only(estimated: Mapping[str, Any]) -> str:
     now, before = estimated.get("current", {}), estimated.get("reference", {})
     rows = [[escape(name), _fmt(before.get(name)), _fmt(value)] for name, value in now.items()]
     return (
-        "<h3>Estimated performance (CBPE, no labels needed)</h3>"
+        f"<h3>Estimated performance ({escape(str(estimated.get('method', 'CBPE')))}, no labels needed)</h3>"
         + _table(["metric", "reference (estimated)", "current (estimated)"], rows)
         + f'<p class="muted">{escape(str(estimated.get("note", "")))}</p>'
     )
@@ -165,8 +165,13 @@ def render_performance(section: dict[str, Any]) -> str:
 
 def render_segments(section: dict[str, Any]) -> str:
     """The worst segments first, then per segment column the metric per value against the reference."""
+    from modelmon.render.detection import render_segment_drift
+
     if section.get("applicable") is False:
         return _not_applicable(section)
+    if section.get("performance_reason"):
+        reason = escape(str(section["performance_reason"]))
+        return f'<p class="muted">Performance per segment: {reason}</p>' + render_segment_drift(section)
     metric = str(section.get("metric", ""))
     worst = section.get("worst") or []
     rows = [
@@ -202,6 +207,7 @@ def render_segments(section: dict[str, Any]) -> str:
             )
             + "</div>"
         )
+    parts.append(render_segment_drift(section))
     return "".join(parts)
 
 
