@@ -306,7 +306,8 @@ class ReferenceSide:
 
         spec, profile = ProfileSpec.fit_profile(frame, schema, parts=parts_for(sections))
         rows = None
-        if reads_rows(sections):
+        # embedding sets are tested on rows, so the drift section needs them when the schema has any
+        if reads_rows(sections) or (schema.embeddings and (sections is None or "drift" in sections)):
             sample = ReservoirSample(sample_rows, seed=seed, columns=wanted_columns(schema))
             sample.update(frame)
             rows = sample.frame()
