@@ -21,7 +21,9 @@ venv: $(VENV)/.installed
 demo: venv
 	$(BIN)/modelmon demo $(if $(DEMO_DURATION),--duration $(DEMO_DURATION),)
 
+# installs the integration tests' system packages when it can, else says which tests will skip
 test: venv
+	@bash .ci/integration-deps
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy

@@ -25,6 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
 EVIDENTLY_REQUIREMENTS = ["evidently==0.7.*", "pandas<3", "pyarrow"]
+NANNYML_VENV = ROOT / "bench" / ".venv-nannyml"
+NANNYML_REQUIREMENTS = ["nannyml==0.13.*", "pandas<3", "statsmodels", "pyarrow"]
 
 
 @dataclass
@@ -89,5 +91,21 @@ def evidently_python() -> str:
         subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
         subprocess.run(
             [str(interpreter), "-m", "pip", "install", "--quiet", *EVIDENTLY_REQUIREMENTS], check=True
+        )
+    return str(interpreter)
+
+
+def nannyml_python(create: bool = True) -> str | None:
+    """NannyML 0.13's interpreter, in its own environment (it needs pandas < 3); created on first use
+    unless ``create`` is false (then ``None`` when it does not exist)."""
+    interpreter = NANNYML_VENV / "bin" / "python"
+    if not interpreter.exists():
+        if not create:
+            return None
+        subprocess.run([sys.executable, "-m", "venv", str(NANNYML_VENV)], check=True)
+        subprocess.run(
+            [str(interpreter), "-m", "pip", "install", "--quiet", *NANNYML_REQUIREMENTS],
+            check=True,
+            env={**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"},
         )
     return str(interpreter)

@@ -33,13 +33,34 @@ from typing import Any
 
 import yaml
 
+from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
 
-__all__ = ["Config", "DriftSettings", "ModelConfig", "Window", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "DriftSettings",
+    "IngestSettings",
+    "ModelConfig",
+    "Window",
+    "load_config",
+    "parse_config",
+]
 
-_MODEL_KEYS = {"reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets"}
-_TOP_KEYS = {"store", "reports_dir", "auth_token", "health", "models", "max_body_bytes"}
+_MODEL_KEYS = {
+    "reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets", "compat"
+}  # fmt: skip
+_TOP_KEYS = {
+    "store",
+    "reports_dir",
+    "auth_token",
+    "read_token",
+    "health",
+    "models",
+    "max_body_bytes",
+    "ingest",
+}
+_INGEST_KEYS = {"journal_dir", "max_backlog", "fsync"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,40 @@ class ModelConfig:
     drift: DriftSettings = field(default_factory=DriftSettings)
     health_url: str | None = None
     buckets: int = 50
+    #: the old Evidently monitors whose ``evidently:*`` series are exported too (``compat:``)
+    compat: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How the service makes accepted events durable (see the README's "Guarantees").
+
+    ``journal_dir``: where accepted batches are journaled until the store has them (by default a
+    ``<file>.journal`` folder beside a SQLite store, else ``modelmon-journal`` beside the config);
+    ``max_backlog``: events accepted but not yet in the store beyond which ingest answers 503;
+    ``fsync``: ``group`` (fsync before answering) or ``interval`` (written to the OS before
+    answering, fsynced every 50 ms).
+    """
+
+    journal_dir: Path | None = None
+    max_backlog: int = 200_000
+    fsync: str = "group"
+
+    def __post_init__(self) -> None:
+        if self.fsync not in ("group", "interval"):
+            raise ConfigError(f"ingest.fsync: expected 'group' or 'interval', got {self.fsync!r}")
+        if not isinstance(self.max_backlog, int) or self.max_backlog < 1:
+            raise ConfigError(f"ingest.max_backlog: expected a positive integer, got {self.max_backlog!r}")
+
+
+def _ingest(data: Any, base: Path) -> IngestSettings:
+    if not isinstance(data, Mapping) or set(data) - _INGEST_KEYS:
+        raise ConfigError(f"ingest: expected a mapping with keys among {sorted(_INGEST_KEYS)}, got {data!r}")
+    return IngestSettings(
+        journal_dir=_path(data.get("journal_dir"), base, "ingest.journal_dir"),
+        max_backlog=data.get("max_backlog", 200_000),
+        fsync=data.get("fsync", "group"),
+    )
 
 
 @dataclass(frozen=True)
@@ -95,10 +150,12 @@ class Config:
     store: str = "sqlite:///modelmon.db"
     reports_dir: Path = Path("reports")
     auth_token: str | None = None
+    read_token: str | None = None
     health: Mapping[str, str] = field(default_factory=dict)
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
     max_body_bytes: int = 10 * 1024 * 1024
     path: Path | None = None
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
     def model(self, name: str) -> ModelConfig:
         """The model called ``name``, or an error listing the known ones."""
@@ -154,15 +211,45 @@ def _model(name: str, data: Any, base: Path) -> ModelConfig:
         drift=drift,
         health_url=data.get("health_url"),
         buckets=int(data.get("buckets", 50)),
+        compat=compat_monitors(data.get("compat"), schema.task, f"{where}.compat"),
     )
+
+
+def _token(data: Mapping[str, Any], environ: Mapping[str, str], key: str, variable: str) -> str | None:
+    """A token from ``$VARIABLE``, the file named by ``$VARIABLE_FILE``, or the config's ``key``."""
+    where = variable
+    token = environ.get(variable)
+    if not token and environ.get(f"{variable}_FILE"):
+        where = f"{variable}_FILE"
+        try:
+            token = Path(environ[where]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read the token file: {exc.strerror or exc}") from exc
+    if not token:
+        where, token = key, data.get(key)
+    if token is None:
+        return None
+    if not isinstance(token, str) or len(token) < 16 or token != token.strip():
+        raise ConfigError(
+            f"{where}: expected a token of at least 16 characters without surrounding spaces "
+            "(for example the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return token
 
 
 def parse_config(
     data: Any, base: Path = Path("."), environ: Mapping[str, str] = os.environ, path: Path | None = None
 ) -> Config:
-    """Build a :class:`Config` from parsed YAML; ``MODELMON_STORE`` and ``MODELMON_TOKEN`` override."""
+    """Build a :class:`Config` from parsed YAML.
+
+    ``MODELMON_STORE`` overrides ``store``; ``MODELMON_TOKEN`` (or a file named by
+    ``MODELMON_TOKEN_FILE``) overrides ``auth_token``, and ``MODELMON_READ_TOKEN`` (or
+    ``MODELMON_READ_TOKEN_FILE``) ``read_token``, the token that may only read (dashboards, scrapes).
+    """
     if not isinstance(data, Mapping):
         raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
+    if is_evidently_config(data):  # Evidently's monitoring-service config.yaml, served as it is
+        data = translate(data).config
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")
@@ -173,14 +260,24 @@ def parse_config(
     health = data.get("health") or {}
     if not isinstance(health, Mapping):
         raise ConfigError("health: expected a mapping of service name -> health URL")
+    auth_token = _token(data, environ, "auth_token", "MODELMON_TOKEN")
+    read_token = _token(data, environ, "read_token", "MODELMON_READ_TOKEN")
+    if read_token is not None and auth_token is None:
+        raise ConfigError(
+            "read_token: set auth_token (or MODELMON_TOKEN) too; a read token alone leaves writes open"
+        )
+    if read_token is not None and read_token == auth_token:
+        raise ConfigError("read_token: must differ from auth_token")
     return Config(
         store=environ.get("MODELMON_STORE") or data.get("store") or "sqlite:///modelmon.db",
         reports_dir=_path(data.get("reports_dir", "reports"), base, "reports_dir") or Path("reports"),
-        auth_token=environ.get("MODELMON_TOKEN") or data.get("auth_token"),
+        auth_token=auth_token,
+        read_token=read_token,
         health={str(key): str(value) for key, value in health.items()},
         models=models,
         max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),
         path=path,
+        ingest=_ingest(data.get("ingest") or {}, base),
     )
 
 

@@ -57,7 +57,7 @@ class EventError(InputError):
 
 
 class StoreError(ModelmonError):
-    """The store (SQLite or MongoDB) failed; the driver's error is chained."""
+    """The store (SQLite, MongoDB or PostgreSQL) failed; the driver's error is chained."""
 
 
 class UnknownModelError(ModelmonError):

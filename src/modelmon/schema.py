@@ -13,6 +13,7 @@ segments or sensitive groups. It is loaded from the config file or inferred from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -21,13 +22,42 @@ import pandas as pd
 
 from modelmon.errors import SchemaError
 
-__all__ = ["TASKS", "Schema"]
+__all__ = ["TASKS", "Schema", "looks_like_code"]
 
 TASKS = ("regression", "classification")
 Task = Literal["regression", "classification"]
 
 #: a numerical-looking column with at most this many distinct values is inferred as categorical
 INFER_CATEGORICAL_MAX_VALUES = 10
+#: an integer column is a code (categorical) when its distinct values are at most this share of the
+#: rows and at most INFER_CODE_MAX_VALUES (zone ids among thousands of rides; not ages or amounts)
+INFER_CODE_MAX_SHARE = 0.005
+INFER_CODE_MAX_VALUES = 50
+_CODE_NAME = re.compile(r"(?:ID|Id|_id|^id|code|Code)$")
+
+
+def looks_like_code(name: str, series: pd.Series) -> bool:
+    """Whether an integer column holds codes (zone ids, vendor ids, ...) rather than quantities: its
+    name ends like an identifier (``PULocationID``, ``vendor_id``, ``zip_code``) or it has few
+    distinct values for its number of rows.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> zones, hours = rng.integers(1, 266, 500), rng.integers(0, 24, 10_000)
+    >>> ages = rng.integers(18, 90, 10_000)
+    >>> looks_like_code("PULocationID", pd.Series(zones)), looks_like_code("paid", pd.Series(ages))
+    (True, False)
+    >>> looks_like_code("hour", pd.Series(hours)), looks_like_code("age", pd.Series(ages))
+    (True, False)
+    """
+    if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    if _CODE_NAME.search(str(name)):
+        return True
+    distinct = series.nunique(dropna=True)
+    return distinct <= INFER_CATEGORICAL_MAX_VALUES or (
+        distinct <= INFER_CODE_MAX_VALUES and distinct <= INFER_CODE_MAX_SHARE * len(series)
+    )
 
 
 def _names(value: Any, role: str) -> tuple[str, ...]:
@@ -155,6 +185,26 @@ class Schema:
         data["embeddings"] = {name: list(columns) for name, columns in self.embeddings.items()}
         return data
 
+    def to_config_text(self) -> str:
+        """The roles that are set, as a model's section of the config file (to paste and correct).
+
+        >>> schema = Schema(numerical=["distance"], categorical=["zone"], prediction="duration")
+        >>> print(schema.to_config_text())
+        task: regression
+        numerical: [distance]
+        categorical: [zone]
+        prediction: duration
+        """
+        lines = [f"task: {self.task}"]
+        for role in ("numerical", "categorical", "prediction", "probabilities", "target", "id", "timestamp",
+                     "segments", "sensitive"):  # fmt: skip
+            value = getattr(self, role)
+            if isinstance(value, tuple) and value:
+                lines.append(f"{role}: [{', '.join(value)}]")
+            elif isinstance(value, str):
+                lines.append(f"{role}: {value}")
+        return "\n".join(lines)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         """Build from the model section of the config file (unknown keys are an error)."""
@@ -175,7 +225,8 @@ class Schema:
         exclude: Iterable[str] = (),
         **roles: Any,
     ) -> Schema:
-        """Infer roles from dtypes: numbers with many values are numerical, the rest categorical.
+        """Infer roles from dtypes: numbers with many values are numerical, the rest categorical;
+        integer codes (see :func:`looks_like_code`) are categorical.
 
         Explicit roles (``numerical=[...]``, ``id=...``) override what is inferred.
         """
@@ -194,10 +245,7 @@ class Schema:
             series = frame[name]
             if pd.api.types.is_datetime64_any_dtype(series):
                 continue
-            few_integers = (
-                pd.api.types.is_integer_dtype(series)
-                and series.nunique(dropna=True) <= INFER_CATEGORICAL_MAX_VALUES
-            )
+            few_integers = looks_like_code(str(name), series)
             is_number = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
             (numerical if is_number and not few_integers else categorical).append(str(name))
         if task is None:

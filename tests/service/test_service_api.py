@@ -8,7 +8,6 @@ from starlette.testclient import TestClient
 
 from modelmon.config import parse_config
 from modelmon.service.app import create_app
-from modelmon.service.persist import Persister
 from modelmon.service.runtime import MonitoringService
 from modelmon.store import open_store
 
@@ -181,6 +180,7 @@ def test_metrics_exposes_design_series(client, service):
 def test_history_and_health(client, service):
     client.post("/v1/models/m/events", json={"events": _events(100)})
     service.recompute("m")
+    assert service.history.flush()
     history = client.get("/v1/models/m/history").json()["history"]
     assert history["window_rows"][-1][1] == 100.0
     health = client.get("/health").json()
@@ -230,16 +230,3 @@ def test_concept_drift_detected_online_when_errors_jump(client, service):
     assert min(min(d["detections"] or [10**9]) for d in concept["detectors"].values()) > 450
     metrics = client.get("/metrics").text
     assert 'modelmon_concept_drift_detected{detector="page_hinkley",model="m"} 1.0' in metrics
-
-
-def test_the_store_writer_drops_a_batch_the_store_refuses_instead_of_retrying_it_forever():
-    store = open_store("memory://")
-    persister = Persister(store, interval=0.01)
-    try:
-        persister.events("m", [{"features": {"target": 1.0}, "prediction": 1.0}])  # refused by every store
-        assert persister.flush(5.0)
-        persister.events("m", [{"features": {"x": 1.0}, "prediction": 1.0}])
-        assert persister.flush(5.0)
-        assert (persister.dropped, persister.written, store.events.count("m")) == (1, 1, 1)
-    finally:
-        persister.close()

@@ -266,3 +266,43 @@ def test_missing_and_infinite_feature_values_come_back(store: Store) -> None:
     assert math.isnan(rows["x"][0]) and rows["x"][1] == math.inf
     assert rows["y"][0] == 1.0 and math.isnan(rows["y"][1])
     assert rows["trip_distance"][2] == 2.0 and math.isnan(rows["trip_distance"][0])
+
+
+def test_an_event_sent_again_is_stored_once_and_the_first_write_wins(store: Store) -> None:
+    assert store.events.add_events("taxi", [event(0), event(1)]) == 2
+    assert store.events.add_events("taxi", [event(1, prediction=99.0), event(2)]) == 1
+    rows = all_rows(store)
+    assert rows["id"].tolist() == ["ride-0", "ride-1", "ride-2"]
+    assert rows["prediction"].tolist() == [10.0, 11.0, 12.0]  # ride-1 keeps its first prediction
+
+
+def test_a_batch_repeating_an_id_keeps_its_first_event(store: Store) -> None:
+    assert store.events.add_events("taxi", [event(3), event(3, prediction=0.0), event(4)]) == 2
+    assert all_rows(store)["prediction"].tolist() == [13.0, 14.0]
+
+
+def test_a_resent_batch_never_makes_a_second_row(store: Store) -> None:
+    batch = [event(i) for i in range(50)]
+    for _ in range(3):
+        store.events.add_events("taxi", batch)
+    assert store.events.count("taxi") == 50
+    assert store.events.add_events("other-model", [event(0)]) == 1  # ids are unique per model only
+
+
+def test_events_sent_without_an_id_get_one_and_are_all_kept(store: Store) -> None:
+    anonymous = {"features": {"x": 1.0}, "prediction": 1.0}
+    assert store.events.add_events("taxi", [anonymous, anonymous]) == 2
+    ids = all_rows(store)["id"].tolist()
+    assert len(set(ids)) == 2 and all(isinstance(value, str) and value for value in ids)
+
+
+def test_recent_frames_give_the_newest_rows_oldest_first(store: Store) -> None:
+    store.events.add_events("taxi", [event(i) for i in range(40)])
+    store.events.add_events("other-model", [event(100)])
+    newest = pd.concat(list(store.events.recent_frames("taxi", rows=7, chunk_rows=3)), ignore_index=True)
+    assert newest["id"].tolist() == [f"ride-{i}" for i in range(33, 40)]
+    everything = pd.concat(list(store.events.recent_frames("taxi", rows=1000)), ignore_index=True)
+    assert len(everything) == 40
+    since = pd.concat(list(store.events.recent_frames("taxi", since=T0 + timedelta(seconds=35))))
+    assert since["id"].tolist() == [f"ride-{i}" for i in range(35, 40)]
+    assert list(store.events.recent_frames("nobody", rows=5)) == []

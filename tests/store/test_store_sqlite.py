@@ -145,3 +145,23 @@ def test_a_writer_that_waits_too_long_gets_a_store_error_naming_the_operation(tm
     finally:
         patient.close()
         holder.close()
+
+
+def test_a_file_from_before_unique_ids_keeps_the_first_row_of_each_id(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with open_store(f"sqlite:///{path}"):
+        pass
+    old = sqlite3.connect(path)
+    old.executescript(
+        "DROP INDEX events_model_id_unique; CREATE INDEX events_model_id ON events (model, id);"
+        "INSERT INTO events (model, id, ts, features, prediction, received_at) VALUES"
+        " ('taxi', 'a', 1, '{}', 1, 1), ('taxi', 'a', 2, '{}', 2, 2), ('taxi', 'b', 3, '{}', 3, 3);"
+    )
+    old.commit()
+    old.close()
+    with open_store(f"sqlite:///{path}") as store:
+        rows = next(store.events.read_frames("taxi"))
+        assert rows[["id", "prediction"]].values.tolist() == [["a", 1], ["b", 3]]
+        assert store.events.add_events("taxi", [{"id": "a", "features": {}, "prediction": 9}]) == 0

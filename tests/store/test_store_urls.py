@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import modelmon.store as store_module
-from modelmon.errors import ConfigError, StoreError
+from modelmon.errors import ConfigError, MissingDependencyError, StoreError
 from modelmon.store import open_store, redact_url
 
 
@@ -21,7 +21,7 @@ def test_public_surface() -> None:
     }
 
 
-@pytest.mark.parametrize("url", ["postgres://db/modelmon", "sqlite://modelmon.db", "modelmon.db", ""])
+@pytest.mark.parametrize("url", ["mysql://db/modelmon", "sqlite://modelmon.db", "modelmon.db", ""])
 def test_unsupported_url_is_a_config_error_that_lists_the_schemes(url: str) -> None:
     with pytest.raises(ConfigError, match="is not supported; use one of sqlite:///, mongodb://"):
         open_store(url)
@@ -66,6 +66,35 @@ def test_unreachable_mongodb_is_a_store_error_without_the_password() -> None:
 def test_malformed_mongodb_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot connect"):
         open_store("mongodb://host:notaport/modelmon")
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_unreachable_postgres_is_a_store_error_without_the_password(scheme: str) -> None:
+    pytest.importorskip("psycopg")
+    url = f"{scheme}://monitor:s3cret@127.0.0.1:1/modelmon?connect_timeout=2"
+    with pytest.raises(StoreError, match="cannot connect") as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert "monitor:***@127.0.0.1:1" in message and "s3cret" not in message
+    assert "Connection refused" in message or "connection refused" in message.lower()
+    assert type(caught.value.__cause__).__module__.startswith("psycopg")
+
+
+def test_malformed_postgres_url_is_a_store_error() -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError, match="the URL is malformed"):
+        open_store("postgresql://host/modelmon?colour=red")
+
+
+def test_missing_psycopg_says_what_to_install(monkeypatch) -> None:
+    import modelmon.store.postgres as postgres
+
+    def missing(module: str, extra: str):
+        raise MissingDependencyError(f"{module} is needed for this feature: pip install 'modelmon[{extra}]'")
+
+    monkeypatch.setattr(postgres, "require", missing)
+    with pytest.raises(MissingDependencyError, match=r"modelmon\[postgres\]"):
+        open_store("postgresql://db:5432/modelmon")
 
 
 def test_redact_url_leaves_urls_without_password_alone() -> None:

@@ -14,6 +14,8 @@ import click
 #: module (under modelmon.cli) -> names of the click commands or groups it defines
 COMMANDS: dict[str, tuple[str, ...]] = {
     "batch": ("batch", "backfill", "schedule"),
+    "check": ("check",),
+    "config": ("config",),
     "demo": ("demo_service", "simulate", "demo"),
     "demo_data": ("demo_data",),
     "report": ("report",),

@@ -206,6 +206,12 @@ def report(
             "task": task,
         }
         schema = _schema(reference_frame, model, options)
+        if model is None:  # said before the long part, so a wrong guess can be corrected at once
+            inferred = "\n".join(f"  {line}" for line in schema.to_config_text().splitlines())
+            click.echo(
+                f"Inferred schema (correct it with --numerical, --categorical, ... or a config):\n{inferred}",
+                err=True,
+            )
         fitted = ReferenceSide.fit(reference_frame, schema, sections=chosen)
         del reference_frame  # the current rows are profiled without the reference's rows in memory
         result = build_report(

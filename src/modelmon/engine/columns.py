@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.category_counts import CategoryTail, prune_names
 from modelmon.engine.cells import EdgeLookup, cells_of
 from modelmon.errors import SchemaError
 
@@ -38,8 +39,6 @@ __all__ = [
     "value_label",
 ]
 
-#: new (unseen) category values remembered by name; the rest are only counted
-MAX_UNSEEN_NAMES = 50
 #: numerical values looked up and counted per block (512 KiB of float64, a processor cache's worth)
 LOOKUP_BLOCK = 1 << 16
 
@@ -80,7 +79,10 @@ def category_labels(series: pd.Series) -> tuple[np.ndarray, list[str], int]:
     and ``"1"`` are the same category.
     """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    labels = [value_label(value) for value in uniques]
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # all text: labels as they are
+        labels = np.asarray(uniques, dtype=object).tolist()
+    else:
+        labels = [value_label(value) for value in uniques]
     return codes, labels, int((codes < 0).sum())
 
 
@@ -278,26 +280,75 @@ class NumericalColumn:
         return column
 
 
+def _merge_slots(
+    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of two sparse count vectors (sorted slots with their counts)."""
+    if not len(first[0]):
+        return second
+    if not len(second[0]):
+        return first
+    if len(first[0]) + len(second[0]) > size // 8:  # dense enough: add into a full vector
+        dense = np.zeros(size, dtype=np.int64)
+        dense[first[0]] += first[1]
+        dense[second[0]] += second[1]
+        slots = np.flatnonzero(dense)
+        return slots, dense[slots]
+    slots, inverse = np.unique(np.concatenate((first[0], second[0])), return_inverse=True)
+    counts = np.zeros(len(slots), dtype=np.int64)
+    np.add.at(counts, inverse, np.concatenate((first[1], second[1])))
+    return slots, counts
+
+
 @dataclass
 class CategoricalColumn:
-    """Counts per known category (the reference's), one count for everything else, and the new names seen."""
+    """Counts per reference category, per tail bucket and of new values, and the new names seen.
+
+    Slots ``0 .. len(values) - 1`` are the reference categories kept by name, then one slot per
+    hash bucket of the reference's tail (none when the reference has at most ``max_categories``
+    categories; see :mod:`modelmon.engine.category_counts`), and last the values in no reference
+    category. Counts are kept sparse (the slots that have rows), so a profile of a few rows costs
+    a few entries whatever the number of categories. ``unseen`` names new values with their
+    counts, exact while ``unseen_error`` is 0 and otherwise at most that much below the truth.
+    """
 
     values: tuple[str, ...]
-    counts: np.ndarray
+    size: int
+    slots: np.ndarray
+    slot_counts: np.ndarray
     unseen: dict[str, int] = field(default_factory=dict)
     missing: int = 0
     type_errors: int = 0
+    unseen_error: int = 0
     kind: str = field(default="categorical", init=False)
 
     @classmethod
-    def empty(cls, values: tuple[str, ...]) -> CategoricalColumn:
-        return cls(values, np.zeros(len(values) + 1, dtype=np.int64))
+    def empty(cls, values: tuple[str, ...], tail: CategoryTail | None = None) -> CategoricalColumn:
+        size = len(values) + (tail.buckets if tail is not None else 0) + 1
+        return cls(values, size, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def from_counts(
+        cls,
+        values: tuple[str, ...],
+        counts: np.ndarray,
+        unseen: Mapping[str, int] | None = None,
+        **extra: Any,
+    ) -> CategoricalColumn:
+        """A column from a dense vector of slot counts (see the class docstring for the slots)."""
+        counts = np.asarray(counts, dtype=np.int64)
+        slots = np.flatnonzero(counts)
+        return cls(values, len(counts), slots, counts[slots], dict(unseen or {}), **extra)
 
     @classmethod
     def from_series(
-        cls, values: tuple[str, ...], series: pd.Series, index: Mapping[str, int] | None = None
+        cls,
+        values: tuple[str, ...],
+        series: pd.Series,
+        index: Mapping[str, int] | pd.Index | None = None,
+        tail: CategoryTail | None = None,
     ) -> CategoricalColumn:
-        return cls.from_codes(values, *category_labels(series), index)
+        return cls.from_codes(values, *category_labels(series), index, tail)
 
     @classmethod
     def from_codes(
@@ -306,22 +357,57 @@ class CategoricalColumn:
         codes: np.ndarray,
         labels: list[str],
         missing: int,
-        index: Mapping[str, int] | None = None,
+        index: Mapping[str, int] | pd.Index | None = None,
+        tail: CategoryTail | None = None,
     ) -> CategoricalColumn:
-        """Summarise a column already factorized by :func:`category_labels`."""
-        index = index if index is not None else {value: i for i, value in enumerate(values)}
-        other = len(values)
-        label_slots = np.array([index.get(label, other) for label in labels], dtype=np.int64)
+        """Summarise a column already factorized by :func:`category_labels`.
+
+        ``index`` finds a label's position among ``values``: a ``pd.Index`` of them (the spec
+        caches one; a hash lookup in C) or a mapping label -> position.
+        """
+        column = cls.empty(values, tail)
+        column.missing = missing
+        if not labels:
+            return column
+        new_slot = column.size - 1
+        if index is None:
+            index = pd.Index(values, dtype=object)
+        if isinstance(index, pd.Index):
+            label_slot = index.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
+        else:
+            label_slot = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+        unknown = np.flatnonzero(label_slot < 0)
+        if len(unknown) and tail is not None:
+            bucket = tail.bucket_of([labels[i] for i in unknown])
+            label_slot[unknown] = np.where(bucket >= 0, len(values) + bucket, new_slot)
+        elif len(unknown):
+            label_slot[unknown] = new_slot
         per_label = np.bincount(codes[codes >= 0], minlength=len(labels))
-        counts = np.bincount(label_slots, weights=per_label, minlength=other + 1).astype(np.int64)
-        new = [(labels[i], int(per_label[i])) for i in np.flatnonzero(label_slots == other)]
-        new.sort(key=lambda pair: -pair[1])
-        return cls(values, counts, dict(new[:MAX_UNSEEN_NAMES]), missing=missing)
+        slots, inverse = np.unique(label_slot, return_inverse=True)
+        counts = np.zeros(len(slots), dtype=np.int64)
+        np.add.at(counts, inverse, per_label)
+        column.slots, column.slot_counts = slots, counts
+        new: dict[str, int] = {}
+        for i in np.flatnonzero(label_slot == new_slot).tolist():
+            new[labels[i]] = new.get(labels[i], 0) + int(per_label[i])
+        column.unseen, column.unseen_error = prune_names(new, 0)
+        return column
+
+    @property
+    def counts(self) -> np.ndarray:
+        """All slot counts as one dense vector (reference categories, tail buckets, new values)."""
+        dense = np.zeros(self.size, dtype=np.int64)
+        dense[self.slots] = self.slot_counts
+        return dense
+
+    @property
+    def tail_buckets(self) -> int:
+        return self.size - len(self.values) - 1
 
     @property
     def count(self) -> int:
         """Non-missing values."""
-        return int(self.counts.sum())
+        return int(self.slot_counts.sum())
 
     @property
     def rows(self) -> int:
@@ -330,37 +416,75 @@ class CategoricalColumn:
     @property
     def new_count(self) -> int:
         """Values that are not among the reference's categories."""
-        return int(self.counts[-1])
+        has_new = len(self.slots) and self.slots[-1] == self.size - 1
+        return int(self.slot_counts[-1]) if has_new else 0
+
+    @property
+    def tail_count(self) -> int:
+        """Values among the reference's tail categories (counted by hash bucket)."""
+        low, high = np.searchsorted(self.slots, [len(self.values), self.size - 1])
+        return int(self.slot_counts[low:high].sum())
 
     def __add__(self, other: CategoricalColumn) -> CategoricalColumn:
-        if not isinstance(other, CategoricalColumn) or self.values != other.values:
+        if (
+            not isinstance(other, CategoricalColumn)
+            or self.size != other.size
+            or (other.values is not self.values and self.values != other.values)
+        ):
             raise SchemaError(
                 "categorical column profiles built against different references cannot be added"
             )
         unseen = dict(self.unseen)
         for name, count in other.unseen.items():
             unseen[name] = unseen.get(name, 0) + count
-        kept = dict(sorted(unseen.items(), key=lambda pair: -pair[1])[:MAX_UNSEEN_NAMES])
+        kept, error = prune_names(unseen, self.unseen_error + other.unseen_error)
+        slots, counts = _merge_slots(
+            (self.slots, self.slot_counts), (other.slots, other.slot_counts), self.size
+        )
         return CategoricalColumn(
             self.values,
-            self.counts + other.counts,
+            self.size,
+            slots,
+            counts,
             kept,
             missing=self.missing + other.missing,
             type_errors=self.type_errors + other.type_errors,
+            unseen_error=error,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": "categorical",
-            "counts": self.counts.tolist(),
+            "size": self.size,
+            "slots": self.slots.tolist(),
+            "slot_counts": self.slot_counts.tolist(),
             "unseen": dict(self.unseen),
+            "unseen_error": self.unseen_error,
             "missing": self.missing,
             "type_errors": self.type_errors,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], values: tuple[str, ...]) -> CategoricalColumn:
-        counts = np.asarray(data["counts"], dtype=np.int64)
-        if len(counts) != len(values) + 1:
-            raise SchemaError(f"categorical profile has {len(counts)} counts for {len(values)} categories")
-        return cls(values, counts, dict(data["unseen"]), int(data["missing"]), int(data["type_errors"]))
+    def from_dict(
+        cls, data: Mapping[str, Any], values: tuple[str, ...], tail: CategoryTail | None = None
+    ) -> CategoricalColumn:
+        size = len(values) + (tail.buckets if tail is not None else 0) + 1
+        if int(data["size"]) != size:
+            raise SchemaError(
+                f"categorical profile has {data['size']} count slots where its spec has {size}; "
+                "it was built against a different reference"
+            )
+        slots = np.asarray(data["slots"], dtype=np.int64)
+        counts = np.asarray(data["slot_counts"], dtype=np.int64)
+        if len(slots) != len(counts) or (len(slots) and (slots.min() < 0 or slots.max() >= size)):
+            raise SchemaError(f"categorical profile has slots outside 0..{size - 1} or unmatched counts")
+        return cls(
+            values,
+            size,
+            slots,
+            counts,
+            dict(data["unseen"]),
+            int(data["missing"]),
+            int(data["type_errors"]),
+            int(data.get("unseen_error", 0)),
+        )

@@ -1,5 +1,7 @@
 """Performance without labels: confidence-based performance estimation (CBPE, as NannyML does it).
 
+This module covers classifiers; regressions get direct loss estimation (:mod:`modelmon.engine.dle`).
+
 On the reference, an isotonic regression maps the model's P(positive) to the observed frequency of
 the positive class, evaluated once per score bin: that calibration map is the part's state. A
 profile then only counts rows per score bin, split by the predicted label. If the calibration
@@ -182,7 +184,12 @@ def estimate(part: EstimatedPart, state: CalibrationState) -> dict[str, float | 
 
 
 def estimated_performance(inputs: ReportInputs) -> dict[str, Any]:
-    """The ``estimated`` block of the performance section (CBPE), or why it does not apply."""
+    """The ``estimated`` block of the performance section (CBPE; DLE for a regression), or why it
+    does not apply."""
+    if inputs.schema.task == "regression":
+        from modelmon.engine.dle import dle_performance
+
+        return dle_performance(inputs)
     state = inputs.reference.spec.state.get("estimated")
     current, reference = inputs.current.parts.get("estimated"), inputs.reference.parts.get("estimated")
     if not isinstance(state, CalibrationState) or current is None or reference is None:

@@ -63,19 +63,6 @@ def drift_threshold(reference_rows: int, current_rows: int) -> tuple[float, floa
     return max(MIN_AUC, 0.5 + NULL_SIGMAS * sd), sd
 
 
-def _classifier(categorical: list[bool], seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(
-        max_iter=50,
-        learning_rate=0.15,
-        max_leaf_nodes=15,
-        categorical_features=categorical if any(categorical) else None,
-        early_stopping=False,
-        random_state=seed,
-    )
-
-
 def domain_classifier(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -91,6 +78,8 @@ def domain_classifier(
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
     from threadpoolctl import threadpool_limits
 
+    from modelmon.engine.domain_model import DomainClassifier
+
     if encoder is None:
         encoder = FeatureEncoder.fit(reference, numerical, categorical)
     features = list(encoder.columns)
@@ -101,12 +90,12 @@ def domain_classifier(
     # OpenMP threads spin while waiting; on small, busy machines one thread is much faster for fits this size
     with threadpool_limits(limits=1, user_api="openmp"):
         scores = cross_val_predict(
-            _classifier(is_categorical, seed), matrix, labels, cv=folds, method="predict_proba"
+            DomainClassifier(tuple(is_categorical), seed), matrix, labels, cv=folds, method="predict_proba"
         )[:, 1]
         train_x, hold_x, train_y, hold_y = train_test_split(
             matrix, labels, test_size=0.3, stratify=labels, random_state=seed
         )
-        fitted = _classifier(is_categorical, seed).fit(train_x, train_y)
+        fitted = DomainClassifier(tuple(is_categorical), seed).fit(train_x, train_y)
         importance = permutation_importance(
             fitted, hold_x, hold_y, scoring="roc_auc", n_repeats=3, random_state=seed
         )

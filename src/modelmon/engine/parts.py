@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelmon.engine.dle import DLEPart
 from modelmon.engine.estimated import EstimatedPart
 from modelmon.engine.explain import AttributionSums
 from modelmon.engine.fairness import FairnessPart
 from modelmon.engine.outliers import OutlierCounts
 from modelmon.engine.performance import PerformancePart
+from modelmon.engine.segment_drift import SegmentDriftPart
 from modelmon.engine.segments import SegmentsPart
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ PART_TYPES: dict[str, type[Part]] = {
     "explain": AttributionSums,
     "performance": PerformancePart,
     "estimated": EstimatedPart,
+    "dle": DLEPart,
     "segments": SegmentsPart,
+    "segment_drift": SegmentDriftPart,
     "fairness": FairnessPart,
 }

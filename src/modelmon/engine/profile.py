@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.category_counts import DEFAULT_MAX_CATEGORIES, CategoryTail
 from modelmon.engine.cells import EdgeLookup
 from modelmon.engine.columns import (
     CategoricalColumn,
@@ -47,8 +48,6 @@ __all__ = ["DEFAULT_MAX_BINS", "DEFAULT_MAX_CATEGORIES", "Profile", "ProfileSpec
 
 #: numerical columns with more unique reference values than this get quantile edges
 DEFAULT_MAX_BINS = 1000
-#: categories kept by name; rarer reference values are merged into one "other" count
-DEFAULT_MAX_CATEGORIES = 1000
 
 Column = NumericalColumn | CategoricalColumn
 
@@ -128,6 +127,8 @@ class ProfileSpec:
     exact: dict[str, bool] = field(default_factory=dict)
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     truncated: dict[str, bool] = field(default_factory=dict)
+    #: the reference categories beyond ``max_categories`` of each column that has more
+    tails: dict[str, CategoryTail] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -194,7 +195,11 @@ class ProfileSpec:
             ranked = ranked_labels(codes, labels)
             spec.categories[name] = tuple(ranked[:max_categories])
             spec.truncated[name] = len(ranked) > max_categories
-            return CategoricalColumn.from_codes(spec.categories[name], codes, labels, missing_count)
+            if spec.truncated[name]:
+                spec.tails[name] = CategoryTail.of(ranked[max_categories:])
+            return CategoricalColumn.from_codes(
+                spec.categories[name], codes, labels, missing_count, tail=spec.tails.get(name)
+            )
 
         # each column writes only its own keys of the spec's dicts, so the threads do not collide
         summaries = dict(zip(present, _map(summarise, present, len(reference)), strict=True))
@@ -203,6 +208,7 @@ class ProfileSpec:
         spec.exact = {name: spec.exact[name] for name in present if name in spec.exact}
         spec.categories = {name: spec.categories[name] for name in present if name in spec.categories}
         spec.truncated = {name: spec.truncated[name] for name in present if name in spec.truncated}
+        spec.tails = {name: spec.tails[name] for name in present if name in spec.tails}
         if parts is not None and not parts:
             return spec, summaries  # column summaries only: the part modules (and sklearn) stay unloaded
         from modelmon.engine.parts import PART_TYPES
@@ -237,6 +243,8 @@ class ProfileSpec:
                 digest.update(self.edges[name].tobytes())
             else:
                 digest.update("\x1f".join(self.categories[name]).encode())
+            if name in self.tails:
+                digest.update(self.tails[name].hashes.tobytes())
         return digest.hexdigest()[:16]
 
     def empty(self) -> Profile:
@@ -246,12 +254,16 @@ class ProfileSpec:
             if name in self.edges:
                 columns[name] = NumericalColumn.empty(self.edges[name])
             else:
-                columns[name] = CategoricalColumn.empty(self.categories[name])
+                columns[name] = CategoricalColumn.empty(self.categories[name], self.tails.get(name))
         return Profile(self, 0, columns)
 
     def profile(self, frame: pd.DataFrame) -> Profile:
         """Profile one frame or chunk; schema columns missing from it are recorded, not fatal."""
         return self._profile(frame, {})
+
+    def column_summary(self, frame: pd.DataFrame, name: str) -> Column:
+        """The summary of one profiled column of ``frame`` (per-segment parts build theirs with it)."""
+        return self._column(frame, name, {})
 
     def _lookups(self) -> dict[str, EdgeLookup]:
         """The cached lookup of each numerical column (a ``_`` key of ``state``: not pickled)."""
@@ -270,10 +282,12 @@ class ProfileSpec:
         if name not in frame.columns:
             if name in self.edges:
                 return NumericalColumn.empty(self.edges[name])
-            return CategoricalColumn.empty(self.categories[name])
+            return CategoricalColumn.empty(self.categories[name], self.tails.get(name))
         if name in self.edges:
             return NumericalColumn.from_series(self.edges[name], frame[name], self._lookup(name))
-        return CategoricalColumn.from_series(self.categories[name], frame[name], self._index(name))
+        return CategoricalColumn.from_series(
+            self.categories[name], frame[name], self._index(name), self.tails.get(name)
+        )
 
     def _profile(self, frame: pd.DataFrame, ready: Mapping[str, Column]) -> Profile:
         """The profile of ``frame``, taking the columns in ``ready`` as they are."""
@@ -313,10 +327,10 @@ class ProfileSpec:
             total = total + self.profile(chunk)
         return total
 
-    def _index(self, name: str) -> dict[str, int]:
-        cache = self.state.setdefault("_category_index", {})
+    def _index(self, name: str) -> pd.Index:
+        cache: dict[str, pd.Index] = self.state.setdefault("_category_index", {})
         if name not in cache:
-            cache[name] = {value: i for i, value in enumerate(self.categories[name])}
+            cache[name] = pd.Index(self.categories[name], dtype=object)
         return cache[name]
 
     def _unexpected(self, frame: pd.DataFrame) -> list[str]:
@@ -335,6 +349,7 @@ class ProfileSpec:
             "exact": dict(self.exact),
             "categories": {name: list(values) for name, values in self.categories.items()},
             "truncated": dict(self.truncated),
+            "tails": {name: tail.to_dict() for name, tail in self.tails.items()},
         }
 
     @classmethod
@@ -345,6 +360,7 @@ class ProfileSpec:
             dict(data["exact"]),
             {name: tuple(values) for name, values in data["categories"].items()},
             dict(data["truncated"]),
+            {name: CategoryTail.from_dict(tail) for name, tail in data.get("tails", {}).items()},
         )
 
 
@@ -403,7 +419,9 @@ class Profile:
             if column["kind"] == "numerical":
                 columns[name] = NumericalColumn.from_dict(column, spec.edges[name])
             else:
-                columns[name] = CategoricalColumn.from_dict(column, spec.categories[name])
+                columns[name] = CategoricalColumn.from_dict(
+                    column, spec.categories[name], spec.tails.get(name)
+                )
         parts = {name: PART_TYPES[name].from_dict(part) for name, part in data.get("parts", {}).items()}
         return cls(
             spec,

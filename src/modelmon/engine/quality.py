@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from modelmon.engine.category_counts import CategoryTail
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn, value_label
 from modelmon.engine.profile import Profile
 from modelmon.engine.report import ReportInputs
@@ -86,7 +87,7 @@ def _top_share(column: NumericalColumn | CategoricalColumn) -> tuple[float | Non
         return float(at_edges[top]) / column.count, value_label(column.edges[top])
     if not column.count:
         return None, None
-    known = column.counts[:-1]
+    known = column.counts[: len(column.values)]
     best_count, best_value = (
         (int(known.max()), column.values[int(known.argmax())]) if len(known) else (0, None)
     )
@@ -108,7 +109,38 @@ def _stats(column: NumericalColumn) -> dict[str, float | None]:
     return stats
 
 
-def _column(name: str, reference: Any, current: Any, role: str) -> dict[str, Any]:
+def _category_approximation(
+    column: CategoricalColumn, tail: CategoryTail | None, top_share: float | None
+) -> dict[str, Any] | None:
+    """What the column's figures approximate, with the bound; None when all are exact.
+
+    Counts of missing and new values stay exact with a reference tail (tail values are told
+    apart by hash); what a tail approximates is which value is the most frequent.
+    """
+    found: dict[str, Any] = {}
+    if tail is not None and column.tail_count:
+        start = len(column.values)
+        biggest = int(column.counts[start : start + tail.buckets].max())
+        found["reference_tail"] = {
+            "exact_categories": len(column.values),
+            "tail_categories": tail.categories,
+            "tail_buckets": tail.buckets,
+            "tail_share": column.tail_count / column.count,
+            "most_frequent_share_upper_bound": max(top_share or 0.0, biggest / column.count),
+            "bound": "tail categories are counted per hash bucket; a bucket's count bounds each of its own",
+        }
+    if column.unseen_error:
+        found["new_categories"] = {
+            "named": len(column.unseen),
+            "max_undercount": column.unseen_error,
+            "bound": f"each listed new category's count is at most {column.unseen_error} below the truth",
+        }
+    return found or None
+
+
+def _column(
+    name: str, reference: Any, current: Any, role: str, tail: CategoryTail | None = None
+) -> dict[str, Any]:
     rows = current.rows
     result: dict[str, Any] = {
         "kind": current.kind,
@@ -146,9 +178,9 @@ def _column(name: str, reference: Any, current: Any, role: str) -> dict[str, Any
             new_category_share=_share(new, current.count),
             reference_new_category_share=_share(reference.new_count, reference.count),
             new_categories=dict(sorted(current.unseen.items(), key=lambda pair: -pair[1])[:10]),
-            # with more reference categories than kept, rare reference values count as "new" too
-            categories_truncated=bool(reference.new_count),
-            reference_categories=len(current.values),
+            categories_truncated=tail is not None,
+            reference_categories=len(current.values) + (tail.categories if tail is not None else 0),
+            approximation=_category_approximation(current, tail, top_share),
         )
     return result
 
@@ -207,7 +239,13 @@ def data_quality(
     schema = reference.spec.schema
     # a column absent from the current data has an empty profile: its figures would say nothing
     columns = {
-        name: _column(name, reference.columns[name], current.columns[name], _role(schema, name))
+        name: _column(
+            name,
+            reference.columns[name],
+            current.columns[name],
+            _role(schema, name),
+            reference.spec.tails.get(name),
+        )
         for name in current.columns
         if name not in current.absent_columns
     }

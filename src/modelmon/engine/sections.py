@@ -75,8 +75,8 @@ SECTIONS: dict[str, Section] = {
 
 #: section -> the profile parts it reads (sections not listed read column summaries only)
 SECTION_PARTS: dict[str, tuple[str, ...]] = {
-    "performance": ("performance", "estimated"),
-    "segments": ("segments",),
+    "performance": ("performance", "estimated", "dle"),
+    "segments": ("segments", "segment_drift"),
     "fairness": ("fairness",),
     "outliers": ("outliers",),
     "explain": ("explain",),
@@ -119,7 +119,7 @@ def parts_for(sections: Iterable[str] | None) -> tuple[str, ...] | None:
     """The profile parts ``sections`` read (``None``, every section, reads every part).
 
     >>> parts_for(["drift", "concept", "performance"])
-    ('performance', 'estimated')
+    ('performance', 'estimated', 'dle')
     """
     if sections is None:
         return None

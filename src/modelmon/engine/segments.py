@@ -215,10 +215,35 @@ def grouped_values(
 
 
 def segments_section(inputs: ReportInputs) -> dict[str, Any]:
-    """The ``segments`` report section."""
+    """The ``segments`` report section: performance per segment, and drift per segment
+    (:mod:`modelmon.engine.segment_drift`), which needs no prediction or target."""
+    from modelmon.engine.segment_drift import DEFAULT_MIN_DRIFT_ROWS, segment_drift
+
     schema = inputs.schema
     if not schema.segments:
         return not_applicable("the schema names no segment columns")
+    min_rows = int(inputs.options.get("min_segment_rows", DEFAULT_MIN_DRIFT_ROWS))
+    drift = segment_drift(inputs.reference, inputs.current, inputs.drift, min_rows)
+    performance = _performance_by_segment(inputs)
+    if performance.get("applicable"):
+        return {**performance, **drift}
+    if drift["drift"].get("applicable") is False:
+        return {**performance, **drift}
+    return {
+        "applicable": True,
+        "task": schema.task,
+        "metric": "accuracy" if schema.task == "classification" else "mae",
+        "performance_reason": performance["reason"],
+        "columns": {},
+        "worst": [],
+        "degraded": [],
+        **drift,
+    }
+
+
+def _performance_by_segment(inputs: ReportInputs) -> dict[str, Any]:
+    """The model's metrics per segment value, the worst ranked, or why they cannot be measured."""
+    schema = inputs.schema
     if schema.prediction is None or schema.target is None:
         return not_applicable("segments need a prediction and a target column in the schema")
     current, reference = inputs.current.parts.get("segments"), inputs.reference.parts.get("segments")

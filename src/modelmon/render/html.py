@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from modelmon.render import svg
+from modelmon.render.approximations import approximation_text
 from modelmon.render.json import to_jsonable
 from modelmon.render.model_health import render_fairness, render_performance, render_segments
 from modelmon.render.model_insight import render_concept, render_explain, render_multivariate, render_outliers
@@ -164,7 +165,12 @@ def render_drift(drift: dict[str, Any], distributions: Mapping[str, Any] | None 
                 fmt(column.get("threshold")),
                 _bar(column),
                 verdict(column.get("detected")),
-                fmt(column.get("note")),
+                fmt(
+                    "; ".join(
+                        filter(None, [column.get("note"), approximation_text(column.get("approximation"))])
+                    )
+                    or None
+                ),
             ]
         )
     tested = drift.get("tested_features", len(columns))
@@ -267,6 +273,13 @@ def render_quality(quality: dict[str, Any]) -> str:
         ]
         rows.append([escape(name), *(fmt(column.get(key)) for key in keys), fmt(means[0]), fmt(means[1])])
     parts.append("<h3>Columns</h3>" + table(["column", *keys, "reference mean", "current mean"], rows))
+    approximated = [
+        [escape(name), fmt(approximation_text(column["approximation"]))]
+        for name, column in quality.get("columns", {}).items()
+        if column.get("approximation")
+    ]
+    if approximated:
+        parts.append("<h3>Approximations</h3>" + table(["column", "what is approximate"], approximated))
     schema = quality.get("schema", {})
     parts.append(
         f"<h3>Schema</h3><p>Missing columns: {fmt(schema.get('missing_columns') or None)}; "

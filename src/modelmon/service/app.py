@@ -1,16 +1,26 @@
 """The monitoring service's HTTP API (Starlette).
 
-Routes (see the design's contracts): ingest of events and late targets, the old ``/iterate``
-call, model list and summaries, metric history, stored reports, ``/health``, ``/metrics`` and
-the built-in dashboard at ``/``. Errors answer JSON ``{"error": "..."}`` with 400 (unparseable
-body), 401 (token), 404 (unknown model), 413 (too large) or 422 (invalid events).
+Routes come from the operations table of :mod:`modelmon.service.openapi` (ingest of events and
+late targets, the old ``/iterate`` call, model list and summaries, metric history, stored
+reports, ``/health``, ``/metrics``, the built-in dashboard at ``/``, ``/openapi.json`` and
+``/docs``). With a token configured, :class:`~modelmon.service.auth.TokenAuth` checks it before
+any route runs. Errors answer JSON ``{"error": "..."}`` with 400 (unparseable body or query),
+401 (token), 403 (read-only token), 404 (unknown model), 413 (too large) or 422 (invalid events);
+503 with ``Retry-After`` when the service cannot make a batch durable now (the store writer's
+backlog is full or the journal cannot write) -- nothing of that batch was accepted, so sending it
+again is safe.
+
+Nothing here blocks the event loop: ingest waits for its batch's journal write as an awaited
+future, checking large batches in a worker thread; store reads, first recomputes and the
+Prometheus exposition run in worker threads, so a locked or slow store delays only the requests
+that read it.
 """
 
 from __future__ import annotations
 
-import json
-import time
+import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,28 +28,34 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from modelmon.errors import InputError
+from modelmon.errors import InputError, StoreError
 from modelmon.render.json import to_jsonable
+from modelmon.service import api_schema
+from modelmon.service.auth import TokenAuth
+from modelmon.service.body import BodyError, parse_json, read_body
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
-from modelmon.service.runtime import MonitoringService
+from modelmon.service.evidently_collector import EvidentlyCollector
+from modelmon.service.openapi import OPERATIONS, open_paths, openapi_document
+from modelmon.service.runtime import MonitoringService, ServiceBusy
+from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
 
 __all__ = ["create_app"]
 
-try:
-    import orjson
-
-    def _loads(body: bytes) -> Any:
-        return orjson.loads(body)
-
-except ImportError:  # pragma: no cover - orjson is optional
-
-    def _loads(body: bytes) -> Any:
-        return json.loads(body)
+_ENVELOPES = {
+    "events": SchemaCheck(shallow(api_schema.EVENTS_BATCH)),
+    "targets": SchemaCheck(shallow(api_schema.TARGETS_BODY)),
+    "iterate": SchemaCheck(shallow(api_schema.ITERATE_BODY)),
+}
+_TARGET = SchemaCheck(api_schema.TARGET, root="target")
+#: batches up to this many events are checked on the event loop; larger ones in a worker thread
+_INLINE_EVENTS = 64
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -51,39 +67,52 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _busy(exc: ServiceBusy) -> JSONResponse:
+    return JSONResponse(
+        {"error": str(exc), "reason": exc.reason},
+        status_code=503,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _static(name: str) -> str:
+    return resources.files("modelmon.service").joinpath(f"static/{name}").read_text()
+
+
+def _unknown_report(report_id: str) -> JSONResponse:
+    # the store's message names its file; the client only needs to know the id is unknown
+    return _error(f"no stored report with id {report_id[:100]!r} (GET /v1/reports lists them)", 404)
+
+
 class _Api:
     def __init__(self, service: MonitoringService, registry: CollectorRegistry) -> None:
         self.service = service
         self.registry = registry
-        self.token = service.config.auth_token
         self.max_body = service.config.max_body_bytes
 
     def _model(self, request: Request) -> str | JSONResponse:
         model = request.path_params["model"]
         if model not in self.service.monitors:
             known = ", ".join(sorted(self.service.monitors)) or "none"
-            return _error(f"unknown model {model!r} (known models: {known})", 404)
+            return _error(f"unknown model {model[:100]!r} (known models: {known})", 404)
         return str(model)
 
     async def _body(self, request: Request) -> Any:
-        if self.token is not None:
-            header = request.headers.get("authorization", "")
-            if header != f"Bearer {self.token}":
-                reason = "missing" if not header else "invalid"
-                return _error(f"{reason} token: send 'Authorization: Bearer <token>'", 401)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return _error(f"body of {length} bytes is larger than the limit of {self.max_body} bytes", 413)
-        body = await request.body()
-        if len(body) > self.max_body:
-            return _error(f"body of {len(body)} bytes is larger than the limit of {self.max_body} bytes", 413)
+        """The parsed JSON body, read no further than the size limit, or the error answer."""
         try:
-            return _loads(body)
-        except ValueError as exc:
-            return _error(f"body is not valid JSON: {exc}", 400)
+            body = await read_body(request.stream(), self.max_body, request.headers.get("content-length"))
+            return parse_json(body)
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
+        except ClientDisconnect:
+            return _error("the client went away before the body was complete", 400)
 
-    def ingest(self, handler: Callable[[str, Any], Response]) -> Callable[[Request], Awaitable[Response]]:
-        """An endpoint that checks the model, the token, the size and the JSON before ``handler``."""
+    def ingest(
+        self, handler: Callable[[str, Any], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint that checks the model, the size, the JSON and its envelope before ``handler``."""
+        envelope = _ENVELOPES[handler.__name__]
+        one_event = handler.__name__ == "events"
 
         async def endpoint(request: Request) -> Response:
             model = self._model(request)
@@ -92,38 +121,64 @@ class _Api:
             data = await self._body(request)
             if isinstance(data, Response):
                 return data
-            return handler(model, data)
+            if one_event and isinstance(data, dict) and "events" not in data:
+                data = {"events": [data]}  # one event: checked as a batch of one
+            problem = envelope.first_error(data)
+            if problem is not None:
+                return _error(problem, 422)
+            try:
+                return await handler(model, data)
+            except ServiceBusy as exc:
+                return _busy(exc)
 
         return endpoint
 
-    def events(self, model: str, data: Any) -> Response:
-        if isinstance(data, dict) and "events" in data:
-            events = data["events"]
-            if not isinstance(events, list):
-                return _error("events: expected a list of event objects", 422)
-        elif isinstance(data, dict):
-            events = [data]
+    async def _durable(self, future: Future[int]) -> None:
+        """Wait for a batch's journal write; withdraw it (503) if that takes over the ack timeout."""
+        wrapped = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait({wrapped}, timeout=self.service.ack_timeout)
+        if not done and future.cancel():
+            raise ServiceBusy("the journal is slow to write: send again later", "journal_slow")
+        try:
+            await wrapped
+        except Exception as exc:  # the journal's error: nothing of the batch was accepted
+            raise ServiceBusy(f"the batch could not be journaled: {exc}", "journal_failing") from exc
+
+    async def _ingest(self, model: str, events: list[Any], old_answer: bool = False) -> Response:
+        if len(events) > _INLINE_EVENTS:
+            batch, future = await run_in_threadpool(self.service.ingest_future, model, events)
         else:
-            return _error('expected one event object or {"events": [...]}', 422)
-        batch = self.service.ingest(model, events)
+            batch, future = self.service.ingest_future(model, events)
+        await self._durable(future)
+        if old_answer and not batch.rejected:  # Evidently's service answered these words, and only them
+            return Response("ok", media_type="text/plain")
         status = 422 if events and not batch.rows else 200
         return _json({"accepted": len(batch.rows), "rejected": batch.rejected}, status)
 
-    def targets(self, model: str, data: Any) -> Response:
-        items = data.get("targets") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            return _error('expected {"targets": [{"id": ..., "target": ...}]}', 422)
-        accepted, rejected = self.service.add_targets(model, items)
+    async def events(self, model: str, data: Any) -> Response:
+        return await self._ingest(model, data["events"])
+
+    async def targets(self, model: str, data: Any) -> Response:
+        items = data["targets"]
+        valid, rejected = check_items(items, _TARGET)
+        pairs, refused, future = self.service.targets_future(model, [items[i] for i in valid])
+        await self._durable(future)
+        rejected += [{**item, "index": valid[item["index"]]} for item in refused]
+        rejected.sort(key=lambda item: item["index"])
+        accepted = len(pairs)
         return _json({"accepted": accepted, "rejected": rejected}, 422 if items and not accepted else 200)
 
-    def iterate(self, model: str, data: Any) -> Response:
-        if not isinstance(data, list):
-            return _error("expected a JSON list of flat records", 422)
-        events = records_to_events(data, self.service.monitors[model].schema)
-        batch = self.service.ingest(model, events)
-        return _json(
-            {"accepted": len(batch.rows), "rejected": batch.rejected}, 422 if data and not batch.rows else 200
-        )
+    async def iterate(self, model: str, data: Any) -> Response:
+        monitor = self.service.monitors[model]
+        events = records_to_events(data, monitor.schema)
+        return await self._ingest(model, events, old_answer=bool(monitor.config.compat))
+
+    async def _read_store(self, work: Callable[[], Any]) -> Any:
+        """A store read in a worker thread; a failing store answers 503 instead of an error page."""
+        try:
+            return await run_in_threadpool(work)
+        except StoreError as exc:
+            raise ServiceBusy(f"the store cannot be read now: {exc}", "store_unavailable", 5) from exc
 
     async def models(self, request: Request) -> Response:
         items = []
@@ -146,7 +201,9 @@ class _Api:
         if isinstance(model, Response):
             return model
         monitor = self.service.monitors[model]
-        monitor_result = self.service.recompute(model) if monitor.latest is None else monitor.latest
+        monitor_result = monitor.latest
+        if monitor_result is None:
+            monitor_result = await run_in_threadpool(self.service.recompute, model)
         counters = monitor.counters
         service = {
             "events_total": counters.events,
@@ -168,13 +225,19 @@ class _Api:
         model = self._model(request)
         if isinstance(model, Response):
             return model
-        names = request.query_params.get("names")
-        limit = request.query_params.get("limit", "500")
-        if not limit.isdigit():
-            return _error(f"limit: expected a positive integer, got {limit!r}", 400)
-        history = self.service.store.metrics.history(
-            model, names.split(",") if names else None, limit=int(limit)
-        )
+        try:
+            query = parse_query(api_schema.HISTORY_QUERY, request.query_params)
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
+        names, limit = query["names"], query["limit"]
+        try:
+            history = await self._read_store(
+                lambda: self.service.store.metrics.history(
+                    model, names.split(",") if names else None, limit=limit
+                )
+            )
+        except ServiceBusy as exc:
+            return _busy(exc)
         return _json(
             {
                 "model": model,
@@ -183,62 +246,87 @@ class _Api:
         )
 
     async def reports(self, request: Request) -> Response:
-        model = request.query_params.get("model")
-        return _json({"reports": self.service.store.reports.list_reports(model, limit=100)})
+        try:
+            model = parse_query(api_schema.REPORTS_QUERY, request.query_params)["model"]
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
+        try:
+            found = await self._read_store(lambda: self.service.store.reports.list_reports(model, limit=100))
+        except ServiceBusy as exc:
+            return _busy(exc)
+        return _json({"reports": found})
+
+    async def _report_entry(self, report_id: str) -> dict[str, Any] | Response:
+        try:
+            entry: dict[str, Any] = await self._read_store(
+                lambda: self.service.store.reports.get_report(report_id)
+            )
+        except InputError:
+            return _unknown_report(report_id)
+        except ServiceBusy as exc:
+            return _busy(exc)
+        return entry
 
     async def report(self, request: Request) -> Response:
+        entry = await self._report_entry(request.path_params["report_id"])
+        return entry if isinstance(entry, Response) else _json(entry)
+
+    async def report_html(self, request: Request) -> Response:
         report_id = request.path_params["report_id"]
-        try:
-            entry = self.service.store.reports.get_report(report_id)
-        except InputError as exc:
-            return _error(str(exc), 404)
-        if request.url.path.endswith("/html"):
-            html_path = entry.get("html_path")
-            if not html_path or not Path(html_path).is_file():
-                return _error(f"report {report_id} has no HTML file on this machine", 404)
-            return FileResponse(html_path, media_type="text/html")
-        return _json(entry)
+        entry = await self._report_entry(report_id)
+        if isinstance(entry, Response):
+            return entry
+        html_path = entry.get("html_path")
+        if not html_path or not Path(html_path).is_file():
+            return _error(f"report {report_id[:100]!r} has no HTML file on this machine", 404)
+        return FileResponse(html_path, media_type="text/html")
 
     async def health(self, request: Request) -> Response:
-        return _json(
-            {
-                "status": "ok",
-                "uptime_seconds": round(time.time() - self.service.started_at, 3),
-                "models": sorted(self.service.monitors),
-                "store": {
-                    "written": self.service.persister.written,
-                    "failures": self.service.persister.failures,
-                },
-            }
-        )
+        return _json(self.service.health())
 
     async def metrics(self, request: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        body = await run_in_threadpool(generate_latest, self.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def dashboard(self, request: Request) -> Response:
-        page = resources.files("modelmon.service").joinpath("static/dashboard.html").read_text()
-        return HTMLResponse(page)
+        return HTMLResponse(_static("dashboard.html"))
+
+    async def openapi(self, request: Request) -> Response:
+        config = self.service.config
+        document = openapi_document(
+            sorted(self.service.monitors), config.max_body_bytes, secured=config.auth_token is not None
+        )
+        return JSONResponse(document)
+
+    async def docs(self, request: Request) -> Response:
+        return HTMLResponse(_static("docs.html"))
 
 
 def create_app(service: MonitoringService, registry: CollectorRegistry | None = None) -> Starlette:
     """The Starlette app serving ``service``; the collector is registered in ``registry``."""
     registry = registry if registry is not None else CollectorRegistry()
-    registry.register(MonitorCollector(lambda: service.monitors.values(), service.prober.results))
+    registry.register(
+        MonitorCollector(lambda: service.monitors.values(), service.prober.results, service.health)
+    )
+    registry.register(EvidentlyCollector(lambda: service.monitors.values()))
     api = _Api(service, registry)
+    ingest = {"events": api.events, "targets": api.targets, "iterate": api.iterate}
     routes = [
-        Route("/v1/models/{model}/events", api.ingest(api.events), methods=["POST"]),
-        Route("/v1/models/{model}/targets", api.ingest(api.targets), methods=["POST"]),
-        Route("/iterate/{model}", api.ingest(api.iterate), methods=["POST"]),
-        Route("/v1/models", api.models, methods=["GET"]),
-        Route("/v1/models/{model}/summary", api.summary, methods=["GET"]),
-        Route("/v1/models/{model}/history", api.history, methods=["GET"]),
-        Route("/v1/reports", api.reports, methods=["GET"]),
-        Route("/v1/reports/{report_id}", api.report, methods=["GET"]),
-        Route("/v1/reports/{report_id}/html", api.report, methods=["GET"]),
-        Route("/health", api.health, methods=["GET"]),
-        Route("/metrics", api.metrics, methods=["GET"]),
-        Route("/", api.dashboard, methods=["GET"]),
+        Route(
+            op.path,
+            api.ingest(ingest[op.name]) if op.name in ingest else getattr(api, op.name),
+            methods=[op.method],
+        )
+        for op in OPERATIONS
     ]
-    app = Starlette(routes=routes)
+    config = service.config
+    middleware = []
+    if config.auth_token is not None:
+        middleware.append(
+            Middleware(
+                TokenAuth, token=config.auth_token, read_token=config.read_token, open_paths=open_paths()
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.service = service
     return app

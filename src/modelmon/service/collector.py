@@ -162,6 +162,14 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
                     {"model": model, "metric": metric, "segment": f"{column}={value}"},
                     number,
                 )
+    ranking = segments.get("drift_ranking")
+    for item in ranking if isinstance(ranking, list) else []:
+        gauge(
+            "modelmon_segment_drifted_share",
+            "Share of features that drifted within a segment, against the same segment of the reference.",
+            {"model": model, "segment": str(_metric_values(item).get("segment"))},
+            _metric_values(item).get("drifted_share"),
+        )
     fairness = _metric_values(result.get("fairness"))
     for attribute, info in _metric_values(fairness.get("attributes")).items():
         for metric in (
@@ -206,6 +214,40 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
         )
 
 
+def _health_series(health: Mapping[str, Any]) -> Iterator[Metric]:
+    """The service's own state: health status and reasons (fixed lists), store backlog, dead letters."""
+    from modelmon.service.health import REASONS
+
+    status = GaugeMetricFamily(
+        "modelmon_health_status", "1 for the current /health status.", labels=["status"]
+    )
+    for name in ("ok", "warming", "degraded"):
+        status.add_metric([name], 1.0 if health["status"] == name else 0.0)
+    reason = GaugeMetricFamily("modelmon_health_reason", "1 while a /health reason holds.", labels=["reason"])
+    holding = {item["code"] for item in health["reasons"]}
+    for code in REASONS:
+        reason.add_metric([code], 1.0 if code in holding else 0.0)
+    store = health["store"]
+    yield status
+    yield reason
+    yield GaugeMetricFamily(
+        "modelmon_store_backlog", "Accepted items not yet in the store.", value=store["backlog"]
+    )
+    yield GaugeMetricFamily(
+        "modelmon_store_lag_seconds",
+        "Age of the oldest item waiting for the store.",
+        value=store["lag_seconds"],
+    )
+    yield CounterMetricFamily(
+        "modelmon_store_dead_letters",
+        "Items the store could not take, in the dead-letter file.",
+        value=store["dead_lettered"],
+    )
+    yield CounterMetricFamily(
+        "modelmon_store_write_failures", "Failed store write attempts (retried).", value=store["failures"]
+    )
+
+
 class MonitorCollector(Collector):
     """Reads every model's counters and latest results at scrape time."""
 
@@ -213,9 +255,11 @@ class MonitorCollector(Collector):
         self,
         monitors: Callable[[], Iterable[ModelMonitor]],
         probes: Callable[[], Mapping[str, tuple[bool, float | None, str]]] | None = None,
+        health: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self._monitors = monitors
         self._probes = probes
+        self._health = health
 
     def collect(self) -> Iterator[Metric]:
         events = CounterMetricFamily("modelmon_events", "Events accepted.", labels=["model"])
@@ -223,6 +267,21 @@ class MonitorCollector(Collector):
             "modelmon_events_rejected", "Events rejected.", labels=["model", "reason"]
         )
         targets = CounterMetricFamily("modelmon_targets", "Late targets received.", labels=["model"])
+        refused = CounterMetricFamily(
+            "modelmon_events_refused",
+            "Events and targets answered 503 (not accepted; the sender keeps them), by reason.",
+            labels=["model", "reason"],
+        )
+        section_errors = CounterMetricFamily(
+            "modelmon_section_errors",
+            "Window recomputes in which a section failed.",
+            labels=["model", "section"],
+        )
+        unexpected = CounterMetricFamily(
+            "modelmon_unexpected_features",
+            "Feature values of columns the schema does not name (left out of the window).",
+            labels=["model"],
+        )
         latency = HistogramMetricFamily(
             "modelmon_prediction_latency_seconds",
             "Prediction latency reported with events.",
@@ -236,6 +295,11 @@ class MonitorCollector(Collector):
             for reason, count in sorted(counters.rejected.items()):
                 rejected.add_metric([monitor.name, reason], count)
             targets.add_metric([monitor.name], counters.targets)
+            for reason, count in sorted(counters.refused.items()):
+                refused.add_metric([monitor.name, reason], count)
+            for section, count in sorted(counters.section_errors.items()):
+                section_errors.add_metric([monitor.name, section], count)
+            unexpected.add_metric([monitor.name], counters.unexpected_features)
             cumulative, buckets = 0, []
             for bound, count in zip((*LATENCY_BUCKETS, math.inf), counters.latency_counts, strict=True):
                 cumulative += count
@@ -246,7 +310,12 @@ class MonitorCollector(Collector):
         yield events
         yield rejected
         yield targets
+        yield refused
+        yield section_errors
+        yield unexpected
         yield latency
+        if self._health is not None:
+            yield from _health_series(self._health())
         yield from latest.families.values()
         if self._probes is not None:
             up = GaugeMetricFamily(

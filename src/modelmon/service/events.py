@@ -9,7 +9,12 @@ are kept.
 >>> schema = Schema(numerical=["distance"], prediction="duration", id="ride_id")
 >>> batch = check_events([{"features": {"distance": 2.5}, "prediction": 11.0}, {"prediction": 3}], schema)
 >>> [row["distance"] for row in batch.rows], batch.rejected
-([2.5], [{'index': 1, 'error': 'features: missing (expected an object of feature name -> value)'}])
+([2.5], [{'index': 1, 'error': 'features: missing'}])
+
+Events are checked against the API's :data:`~modelmon.service.api_schema.EVENT` schema first (the
+one ``/openapi.json`` shows), then for what a schema cannot say: timestamps that parse and lie
+between :data:`~modelmon.service.api_schema.EARLIEST` and ``LATEST``, integers within 64 bits,
+names the store reserves.
 """
 
 from __future__ import annotations
@@ -23,13 +28,76 @@ from typing import Any
 
 from modelmon.errors import EventError
 from modelmon.schema import Schema
+from modelmon.service.api_schema import EARLIEST, EVENT, LATEST
+from modelmon.service.body import INT64_MAX, INT64_MIN
+from modelmon.service.validation import SchemaCheck
 from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS
 
-__all__ = ["CheckedBatch", "check_event", "check_events", "parse_timestamp", "records_to_events"]
+__all__ = [
+    "MAX_METADATA_DEPTH",
+    "REJECT_REASONS",
+    "CheckedBatch",
+    "check_event",
+    "check_events",
+    "parse_timestamp",
+    "records_to_events",
+]
 
 #: keys a client may send: the stored fields but those the service fills in
 _EVENT_KEYS = frozenset(EVENT_FIELDS) - {"model", "received_at"}
 _SCALAR = (str, int, float, bool, type(None))
+#: how deep ``metadata`` may nest (objects and lists); deeper events are rejected
+MAX_METADATA_DEPTH = 32
+#: the reason codes of rejected events (``modelmon_events_rejected_total{reason}``): a fixed list, so
+#: no input can add a series; an error about another field is counted as ``invalid``
+REJECT_REASONS = (
+    "event",
+    "unknown_keys",
+    "features",
+    "prediction",
+    "id",
+    "timestamp",
+    "latency_ms",
+    "probabilities",
+    "attributions",
+    "metadata",
+    "target",
+    "invalid",
+)
+
+
+def reason_code(error: str) -> str:
+    """The reason code of a rejection message.
+
+    >>> reason_code("features.x: expected a number"), reason_code("event: unknown keys ['k1']; valid: ...")
+    ('features', 'unknown_keys')
+    """
+    # the API schema's messages name the event itself as their root: "event: unknown keys [...]"
+    rest = error.removeprefix("event: ")
+    if rest.startswith("unknown keys"):
+        return "unknown_keys"
+    if rest.startswith("expected an event object") or rest != error:
+        return "event"
+    field_name = error.split(":", 1)[0].split(".", 1)[0]
+    return field_name if field_name in REJECT_REASONS else "invalid"
+
+
+def _nesting_depth(value: Any, limit: int) -> int:
+    """How deep objects and lists nest in ``value``, counting up to ``limit + 1`` (no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+_EVENT_CHECK = SchemaCheck(EVENT, root="event")
+_RANGE = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
 
 
 @dataclass
@@ -40,6 +108,7 @@ class CheckedBatch:
     documents: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    unexpected: int = 0  # values of features the schema does not name
 
 
 def parse_timestamp(value: Any, where: str = "timestamp") -> datetime:
@@ -49,14 +118,26 @@ def parse_timestamp(value: Any, where: str = "timestamp") -> datetime:
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise EventError(f"{where}: {value!r} is not a finite number")
+        if not EARLIEST.timestamp() <= value < LATEST.timestamp():
+            hint = " (epoch seconds, not milliseconds)" if 0 < value < 1000 * LATEST.timestamp() else ""
+            raise EventError(f"{where}: {value!r} is outside the accepted range {_RANGE}{hint}")
         return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise EventError(f"{where}: {value!r} is not an ISO 8601 timestamp") from None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise EventError(f"{where}: {value[:80]!r} is not an ISO 8601 timestamp") from None
+        if not EARLIEST <= parsed < LATEST:
+            raise EventError(f"{where}: {value[:80]!r} is outside the accepted range {_RANGE}")
+        return parsed
     raise EventError(f"{where}: expected ISO 8601 text or epoch seconds, got {type(value).__name__}")
+
+
+def _check_integer(value: Any, where: str) -> None:
+    # the stores keep integers in 64 bits (SQLite, BSON); a larger one would fail its whole batch's write
+    if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+        raise EventError(f"{where}: the integer {value} is outside the 64-bit range")
 
 
 def _number_map(value: Any, where: str) -> dict[str, float]:
@@ -65,13 +146,24 @@ def _number_map(value: Any, where: str) -> dict[str, float]:
     result = {}
     for key, number in value.items():
         if isinstance(number, bool) or not isinstance(number, int | float):
-            raise EventError(f"{where}.{key}: expected a number, got {number!r}")
+            raise EventError(f"{where}.{key}: expected a number, got {type(number).__name__}")
+        _check_integer(number, f"{where}.{key}")
         result[str(key)] = float(number)
     return result
 
 
 def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """One event as (schema row, store document), or :class:`EventError` saying what is wrong."""
+    try:
+        problem = _EVENT_CHECK.first_error(event)
+    except ValueError:
+        # values JSON has no word for (numpy scalars, datetimes) from a Python caller: the checks below
+        # still apply to them
+        problem = None
+    if problem is not None:
+        if problem.startswith("timestamp:"):
+            parse_timestamp(event["timestamp"])  # its message says more (the range, milliseconds)
+        raise EventError(problem)
     if not isinstance(event, Mapping):
         raise EventError(f"expected an event object, got {type(event).__name__}")
     unknown = set(event) - _EVENT_KEYS
@@ -92,6 +184,7 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
             raise EventError(
                 f"features.{name}: expected a number, text, boolean or null, got {type(value).__name__}"
             )
+        _check_integer(value, f"features.{name}")
     if "prediction" not in event:
         raise EventError("prediction: missing")
     prediction = event["prediction"]
@@ -100,6 +193,8 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
     event_id = event.get("id")
     if event_id is not None and not isinstance(event_id, str | int):
         raise EventError(f"id: expected text, got {type(event_id).__name__}")
+    for where in ("prediction", "target", "id", "latency_ms"):
+        _check_integer(event.get(where), where)
     event_id = str(event_id) if event_id is not None else uuid.uuid4().hex
     timestamp = parse_timestamp(event["timestamp"]) if event.get("timestamp") is not None else received_at
     latency = event.get("latency_ms")
@@ -116,6 +211,8 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
     metadata = event.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise EventError(f"metadata: expected an object, got {type(metadata).__name__}")
+    if metadata and _nesting_depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise EventError(f"metadata: nested deeper than {MAX_METADATA_DEPTH} levels; send it flatter")
     target = event.get("target")
     if not isinstance(target, _SCALAR):
         raise EventError(f"target: expected a number or a label, got {type(target).__name__}")
@@ -164,7 +261,7 @@ def check_events(events: Sequence[Any], schema: Schema, received_at: datetime | 
             row, document = check_event(event, schema, received_at)
         except EventError as exc:
             batch.rejected.append({"index": index, "error": str(exc)})
-            reason = str(exc).split(":", 1)[0].split(".", 1)[0] or "invalid"
+            reason = reason_code(str(exc))
             batch.reasons[reason] = batch.reasons.get(reason, 0) + 1
             continue
         batch.rows.append(row)
@@ -182,12 +279,14 @@ def records_to_events(records: Sequence[Any], schema: Schema) -> list[Any]:
         event: dict[str, Any] = {
             "features": {name: record.get(name) for name in schema.features if name in record}
         }
-        if schema.prediction and schema.prediction in record:
-            event["prediction"] = record[schema.prediction]
+        # as the old service, a record without the prediction column is kept (its prediction empty)
+        event["prediction"] = record.get(schema.prediction) if schema.prediction else None
         if schema.target and record.get(schema.target) is not None:
             event["target"] = record[schema.target]
-        if schema.id and record.get(schema.id) is not None:
-            event["id"] = record[schema.id]
+        # an ``id`` field names the event even when the schema maps no id column (late targets join by it)
+        id_column = schema.id or "id"
+        if record.get(id_column) is not None:
+            event["id"] = record[id_column]
         if schema.timestamp and record.get(schema.timestamp) is not None:
             event["timestamp"] = record[schema.timestamp]
         probabilities = {name: record[name] for name in schema.probabilities if record.get(name) is not None}

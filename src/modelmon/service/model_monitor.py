@@ -1,9 +1,16 @@
 """The online state of one monitored model: reference, window, counters and latest results.
 
-Requests only check events and queue their rows (cheap, under a lock); the background
-recompute profiles the queued rows into the window, joins late targets, and runs the engine's
-sections on the window's profile. Readers (the summary endpoint, the Prometheus collector, the
-dashboard) read the latest result, which is replaced whole, never mutated.
+Requests only check events (:meth:`ModelMonitor.check`) and, once they are durable, queue their
+rows (:meth:`ModelMonitor.accept`; cheap, under a lock); the background recompute profiles the
+queued rows into the window, joins late targets, and runs the engine's sections on the window's
+profile, each alone: a section that fails gives ``{"applicable": false, "error": ...}`` and is
+counted, the others and ``computed_at`` move on. Readers (the summary endpoint, the Prometheus
+collector, the dashboard) read the latest result, which is replaced whole, never mutated.
+
+Bad data is data: a feature missing from an event is a missing value of its column, a feature the
+schema does not name is left out of the window's rows and reported as an unexpected column (at most
+``UNEXPECTED_NAMES`` names are kept), and a prediction of the wrong type is a type error of the
+prediction column.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs, not_applicable, run_sections
 from modelmon.errors import ConfigError, EventError
 from modelmon.service.events import CheckedBatch, check_events
+from modelmon.service.reference import add_reference_notes, complete_reference
 from modelmon.service.window import SlidingWindow
 
 __all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "load_reference"]
@@ -36,6 +44,8 @@ TARGET_PATIENCE = 3
 #: with a model file, SHAP runs on the window's sample at most this often (it costs seconds)
 EXPLAIN_SECONDS = 60.0
 _INTERNAL = ["__id", "__timestamp", "__latency_ms"]
+#: names of unexpected features kept per recompute (the count of such values has no bound)
+UNEXPECTED_NAMES = 20
 
 
 def _load_model(path: Any) -> Any:
@@ -63,6 +73,9 @@ class Counters:
     latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
     latency_count: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    section_errors: dict[str, int] = field(default_factory=dict)
+    unexpected_features: int = 0
 
 
 class ModelMonitor:
@@ -75,6 +88,8 @@ class ModelMonitor:
         self.name = config.name
         self.schema = config.schema
         frame = reference if reference is not None else load_reference(config)
+        self.model = _load_model(config.model_file) if config.model_file is not None else None
+        frame, self.reference_notes = complete_reference(frame, config, self.model)
         self.spec, self.reference = ProfileSpec.fit_profile(frame, self.schema)
         self.reference_sample = (
             frame.sample(min(len(frame), sample_rows), random_state=0) if len(frame) else frame
@@ -82,6 +97,8 @@ class ModelMonitor:
         self.window = SlidingWindow(self.spec, config.window, buckets=config.buckets)
         self.counters = Counters()
         self.latest: dict[str, Any] | None = None
+        #: the window's profile and row sample of the latest result (the old Evidently series read them)
+        self.window_view: tuple[Any, pd.DataFrame | None] | None = None
         self._lock = threading.Lock()
         self._recompute_lock = threading.Lock()
         self._pending_rows: list[dict[str, Any]] = []
@@ -90,13 +107,58 @@ class ModelMonitor:
         from modelmon.service.concept import reference_errors
 
         self._reference_errors = reference_errors(self.schema, frame)
-        self.model = _load_model(config.model_file) if config.model_file is not None else None
         self._explained: tuple[float, dict[str, Any]] | None = None
         self._explainer: threading.Thread | None = None
+        self._expected = frozenset((*self.schema.features, *self.schema.segments, *self.schema.sensitive))
+        self._unexpected: set[str] = set()
+        self._live_ids: set[str] | None = None  # ids accepted while the window is rebuilt
+        self.recompute_error: str | None = None
+        self.rebuild_error: str | None = None
+        self.recomputed_at = time.monotonic()
+
+    def check(self, events: Sequence[Any], received_at: datetime | None = None) -> CheckedBatch:
+        """Check events (counting the rejected ones); the valid ones are queued by :meth:`accept`."""
+        batch = check_events(events, self.schema, received_at)
+        unexpected = self._normalise(batch)
+        with self._lock:
+            for reason, count in batch.reasons.items():
+                self.counters.rejected[reason] = self.counters.rejected.get(reason, 0) + count
+            room = UNEXPECTED_NAMES - len(self._unexpected)
+            if room > 0 and unexpected:
+                self._unexpected.update(sorted(unexpected)[:room])
+        return batch
+
+    def _normalise(self, batch: CheckedBatch) -> set[str]:
+        """Missing features become missing values, unknown ones leave the rows; their names are returned."""
+        unexpected: set[str] = set()
+        expected = self._expected
+        for row, document in zip(batch.rows, batch.documents, strict=True):
+            features = document["features"]
+            if features.keys() == expected:
+                continue
+            for name in expected.difference(features):
+                row[name] = None
+            extra = features.keys() - expected
+            if extra:
+                for name in extra:
+                    del row[name]
+                unexpected.update(extra)
+                batch.unexpected += len(extra)
+        return unexpected
+
+    def count_refused(self, reason: str, count: int) -> None:
+        """Count events or targets answered 503 (``reason``: a code of the service's fixed list)."""
+        with self._lock:
+            self.counters.refused[reason] = self.counters.refused.get(reason, 0) + count
 
     def ingest(self, events: Sequence[Any], received_at: datetime | None = None) -> CheckedBatch:
-        """Check events and queue the valid ones for the next recompute."""
-        batch = check_events(events, self.schema, received_at)
+        """Check events and queue the valid ones for the next recompute (no journal, no store)."""
+        batch = self.check(events, received_at)
+        self.accept(batch)
+        return batch
+
+    def accept(self, batch: CheckedBatch) -> None:
+        """Queue the rows of a checked, durable batch for the next recompute."""
         latencies = [row["__latency_ms"] for row in batch.rows if row["__latency_ms"] is not None]
         if latencies:
             # binned before taking the lock, which only adds the batch's totals
@@ -106,19 +168,25 @@ class ModelMonitor:
             total = float(seconds.sum())
         with self._lock:
             self._pending_rows.extend(batch.rows)
+            if self._live_ids is not None:
+                self._live_ids.update(row["__id"] for row in batch.rows)
             counters = self.counters
             counters.events += len(batch.rows)
-            for reason, count in batch.reasons.items():
-                counters.rejected[reason] = counters.rejected.get(reason, 0) + count
+            counters.unexpected_features += batch.unexpected
             if latencies:
                 counters.latency_counts = [
                     a + b for a, b in zip(counters.latency_counts, binned, strict=True)
                 ]
                 counters.latency_sum += total
                 counters.latency_count += len(latencies)
-        return batch
 
     def add_targets(self, targets: Sequence[Any]) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
+        """Check and queue late targets (no journal, no store)."""
+        pairs, rejected = self.check_targets(targets)
+        self.accept_targets(pairs)
+        return pairs, rejected
+
+    def check_targets(self, targets: Sequence[Any]) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
         """Check ``[{"id": ..., "target": ...}]`` items: the valid (id, target) pairs and the rejected."""
         pairs: list[tuple[str, Any]] = []
         rejected: list[dict[str, Any]] = []
@@ -134,11 +202,14 @@ class ModelMonitor:
                 rejected.append({"index": index, "error": str(exc)})
                 continue
             pairs.append((str(item["id"]), item["target"]))
+        return pairs, rejected
+
+    def accept_targets(self, pairs: list[tuple[str, Any]]) -> None:
+        """Queue durable late targets for the next recompute."""
         with self._lock:
             for event_id, value in pairs:
                 self._pending_targets[event_id] = (value, 0)
             self.counters.targets += len(pairs)
-        return pairs, rejected
 
     def recompute(self, now: float | None = None) -> dict[str, Any]:
         """Profile queued rows, join targets, and compute every online section on the window."""
@@ -147,6 +218,8 @@ class ModelMonitor:
             with self._lock:
                 rows, self._pending_rows = self._pending_rows, []
                 targets, self._pending_targets = self._pending_targets, {}
+                unexpected, self._unexpected = self._unexpected, set()
+            self.window.note_unexpected(unexpected, now)
             if rows:
                 frame = pd.DataFrame.from_records(rows)
                 # only a window by seconds places rows by their timestamps
@@ -163,6 +236,8 @@ class ModelMonitor:
                 self.window.add(pd.DataFrame(), now=now)
             self._join_targets(targets, now)
             self.latest = self._results(now)
+            self.recompute_error = None
+            self.recomputed_at = time.monotonic()
             return self.latest
 
     def _inline_labelled(self, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -216,6 +291,44 @@ class ModelMonitor:
         except Exception as exc:  # reported in the section, so the dashboard and logs say why
             self._explained = (now, not_applicable(f"SHAP attributions failed: {exc}"))
 
+    def _section(self, name: str, compute: Any) -> dict[str, Any]:
+        try:
+            return dict(compute())
+        except Exception as exc:  # one section's failure must not freeze the others or the window
+            with self._lock:
+                self.counters.section_errors[name] = self.counters.section_errors.get(name, 0) + 1
+            return {"applicable": False, "error": f"{type(exc).__name__}: {exc}"}
+
+    def failing_sections(self) -> dict[str, str]:
+        """Section -> error of the latest result's sections that failed."""
+        latest = self.latest or {}
+        return {
+            name: str(section["error"])
+            for name, section in latest.items()
+            if isinstance(section, dict)
+            and section.get("error") is not None
+            and not section.get("applicable")
+        }
+
+    def begin_warming(self) -> None:
+        """Remember the ids accepted from now on, which a rebuild from the store must not add twice."""
+        with self._lock:
+            self._live_ids = set()
+
+    def rebuild(self, events: Any, recovered: list[dict[str, Any]], deadline: float) -> int:
+        """Refill the window from the store's newest events (then the journal's); returns the rows."""
+        from modelmon.service.rebuild import rebuild_events
+
+        with self._lock:
+            live = self._live_ids or set()
+        fresh = rebuild_events(events, self.name, self.config.window, self.schema, recovered, live, deadline)
+        batch = check_events(fresh, self.schema)
+        self._normalise(batch)
+        with self._recompute_lock, self._lock:
+            self._pending_rows[:0] = batch.rows  # before what arrived meanwhile
+            self._live_ids = None
+        return len(batch.rows)
+
     def _results(self, now: float) -> dict[str, Any]:
         current = self.window.current()
         inputs = ReportInputs(
@@ -228,12 +341,19 @@ class ModelMonitor:
         online = (
             ONLINE_SECTIONS if self.model is None else tuple(s for s in ONLINE_SECTIONS if s != "explain")
         )
-        sections = run_sections(inputs, only=online)
+        sections = {
+            name: self._section(name, lambda name=name: run_sections(inputs, only=(name,))[name])
+            for name in online
+        }
         if self.model is not None:
-            sections["explain"] = self._explain(inputs, now)
+            sections["explain"] = self._section("explain", lambda: self._explain(inputs, now))
+        self.window_view = (current, inputs.current_sample)
         from modelmon.service.concept import concept_section
 
-        sections["concept"] = concept_section(self._concept, self.schema, now)
+        sections["concept"] = self._section(
+            "concept", lambda: concept_section(self._concept, self.schema, now)
+        )
+        add_reference_notes(sections, self.reference_notes)
         return {
             "model": self.name,
             "computed_at": datetime.fromtimestamp(now, tz=UTC).isoformat(),

@@ -1,7 +1,13 @@
-"""The monitoring service's moving parts: model monitors, store writer, recompute loop, probes.
+"""The monitoring service's moving parts: model monitors, journal, store writer, recompute loop, probes.
 
 :class:`MonitoringService` owns them and is what the HTTP app talks to; it can also be used
 without HTTP (tests, notebooks): ``service.ingest(model, events)`` then ``service.recompute_all()``.
+
+An accepted batch goes: checked (:meth:`ModelMonitor.check`) -> room reserved in the store backlog
+(else :class:`ServiceBusy`, answered 503) -> journaled (:mod:`modelmon.service.journal`) -> once
+durable, queued for the window and for the store writer (:mod:`modelmon.service.persist`) -> answered.
+At start, batches a previous run journaled but did not store are stored again, and each window is
+rebuilt from the store's newest events before the service reports (``/health`` says ``warming``).
 """
 
 from __future__ import annotations
@@ -10,23 +16,39 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from modelmon.config import Config
 from modelmon.engine.report import headline_numbers
+from modelmon.errors import ModelmonError
 from modelmon.service.events import CheckedBatch
-from modelmon.service.health import HealthProber
+from modelmon.service.health import HealthProber, service_health
+from modelmon.service.journal import Journal, JournalError, entry_line
 from modelmon.service.model_monitor import ModelMonitor
-from modelmon.service.persist import Persister
+from modelmon.service.persist import HistoryWriter, Persister
 from modelmon.store import open_store
 from modelmon.store.base import Store
 
-__all__ = ["MonitoringService", "history_values"]
+__all__ = ["MonitoringService", "ServiceBusy", "history_values", "journal_folder"]
 
 log = logging.getLogger("modelmon.service")
+
+#: the longest a window rebuild at start may take before the service reports what it has
+REBUILD_SECONDS = 60.0
+
+
+class ServiceBusy(ModelmonError):
+    """The service cannot take a batch now; answered 503 with ``Retry-After: retry_after``."""
+
+    def __init__(self, message: str, reason: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 def history_values(result: Mapping[str, Any]) -> dict[str, float]:
@@ -34,8 +56,21 @@ def history_values(result: Mapping[str, Any]) -> dict[str, float]:
     return headline_numbers(result, rows_name="window_rows")
 
 
+def journal_folder(config: Config, url: str) -> Path | None:
+    """Where batches accepted for the store at ``url`` are journaled: configured, beside a SQLite
+    file, or beside the config."""
+    if config.ingest.journal_dir is not None:
+        return config.ingest.journal_dir
+    if url.startswith("memory://"):
+        return None  # nothing of an in-memory store survives the process: nothing to replay
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///") + ".journal")
+    base = config.path.parent if config.path is not None else Path(".")
+    return base / "modelmon-journal"
+
+
 class MonitoringService:
-    """Every configured model's monitor plus the shared store, writer and probes."""
+    """Every configured model's monitor plus the shared store, journal, writers and probes."""
 
     def __init__(
         self,
@@ -43,46 +78,157 @@ class MonitoringService:
         store: Store | None = None,
         references: Mapping[str, pd.DataFrame] | None = None,
         probe_interval: float = 10.0,
+        ack_timeout: float = 1.0,
     ) -> None:
         self.config = config
+        self.ack_timeout = ack_timeout
         self.store = store if store is not None else open_store(config.store)
         references = references or {}
         self.monitors: dict[str, ModelMonitor] = {
             name: ModelMonitor(model, references.get(name)) for name, model in config.models.items()
         }
-        self.persister = Persister(self.store)
+        folder = journal_folder(config, self.store.url)
+        self.journal = Journal(folder, fsync=config.ingest.fsync)
+        recovered = self.journal.recover()
+        self.persister = Persister(
+            self.store,
+            max_backlog=config.ingest.max_backlog,
+            dead_letter=None if folder is None else folder / "dead-letter.jsonl",
+            settled=self.journal.settled,
+        )
+        self.history = HistoryWriter(self.store)
+        self.journal.start()
+        self._recovered: dict[str, list[dict[str, Any]]] = {}
+        for entry in recovered:
+            self.persister.reserve(len(entry.items))
+            self.persister.enqueue(entry.kind, entry.model, entry.items, entry.segment)
+            if entry.kind == "events":
+                self._recovered.setdefault(entry.model, []).extend(entry.items)
+        if recovered:
+            log.info("journal: %d batches of an earlier run are stored again", len(recovered))
         targets = {service: (url, "") for service, url in config.health.items()}
         for name, model in config.models.items():
             if model.health_url:
                 targets[name] = (model.health_url, name)
         self.prober = HealthProber(targets, interval=probe_interval)
         self.started_at = time.time()
+        self.warming = False
+        self.last_loop_at = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> MonitoringService:
-        """Start the recompute loop and the health probes."""
+        """Rebuild the windows from the store, then recompute in the background; probe health."""
+        self.warming = True
+        for monitor in self.monitors.values():
+            monitor.begin_warming()
         self.prober.start()
         self._thread = threading.Thread(target=self._loop, name="modelmon-recompute", daemon=True)
         self._thread.start()
         return self
 
+    # -- ingest ----------------------------------------------------------------------------------
+
+    def _journaled(self, kind: str, model: str, items: list[Any]) -> Future[int]:
+        if not self.persister.reserve(len(items)):
+            self.monitors[model].count_refused("backlog_full", len(items))
+            raise ServiceBusy(
+                f"the store writer is behind ({self.persister.backlog} items wait for the store, "
+                f"the limit is {self.persister.max_backlog}): send again later",
+                "backlog_full",
+            )
+        try:
+            future = self.journal.append(entry_line(kind, model, items), len(items))
+        except JournalError as exc:
+            self.persister.release(len(items))
+            self.monitors[model].count_refused("journal_failing", len(items))
+            raise ServiceBusy(str(exc), "journal_failing") from exc
+        return future
+
+    def _when_durable(self, future: Future[int], kind: str, model: str, items: list[Any], then: Any) -> None:
+        def done(finished: Future[int]) -> None:
+            if finished.cancelled() or finished.exception() is not None:
+                self.persister.release(len(items))
+                self.monitors[model].count_refused(
+                    "journal_failing" if not finished.cancelled() else "journal_slow", len(items)
+                )
+                return
+            try:
+                then()
+            except Exception:  # the window misses them, but the store must still get them
+                log.exception("could not queue %d durable %s of %s for the window", len(items), kind, model)
+            self.persister.enqueue(kind, model, items, finished.result())
+
+        future.add_done_callback(done)
+
+    def ingest_future(self, model: str, events: Sequence[Any]) -> tuple[CheckedBatch, Future[int]]:
+        """Check ``events`` and journal the valid ones; the future is done once they are durable.
+
+        Once done, the events are in the window's queue and the store writer's. Raises
+        :class:`ServiceBusy` when the backlog is full or the journal cannot write.
+        """
+        monitor = self.monitors[model]
+        batch = monitor.check(events, datetime.now(UTC))
+        if not batch.documents:
+            done: Future[int] = Future()
+            done.set_result(0)
+            return batch, done
+        future = self._journaled("events", model, batch.documents)
+        self._when_durable(future, "events", model, batch.documents, lambda: monitor.accept(batch))
+        return batch, future
+
+    def targets_future(
+        self, model: str, targets: Sequence[Any]
+    ) -> tuple[list[tuple[str, Any]], list[dict[str, Any]], Future[int]]:
+        """Check late targets and journal the valid ones (as :meth:`ingest_future` for events)."""
+        monitor = self.monitors[model]
+        pairs, rejected = monitor.check_targets(targets)
+        if not pairs:
+            done: Future[int] = Future()
+            done.set_result(0)
+            return pairs, rejected, done
+        future = self._journaled("targets", model, pairs)
+        self._when_durable(future, "targets", model, pairs, lambda: monitor.accept_targets(pairs))
+        return pairs, rejected, future
+
+    def wait_durable(self, future: Future[int]) -> None:
+        """Block until ``future`` is durable, withdrawing it (:class:`ServiceBusy`) after ``ack_timeout``."""
+        try:
+            future.result(timeout=self.ack_timeout)
+        except TimeoutError:
+            if future.cancel():
+                raise ServiceBusy("the journal is slow to write: send again later", "journal_slow") from None
+            future.result()
+        except JournalError as exc:
+            raise ServiceBusy(str(exc), "journal_failing") from exc
+
     def ingest(self, model: str, events: Sequence[Any]) -> CheckedBatch:
-        batch = self.monitors[model].ingest(events, datetime.now(UTC))
-        self.persister.events(model, batch.documents)
+        """Check, journal and queue ``events``, returning once they are durable."""
+        batch, future = self.ingest_future(model, events)
+        self.wait_durable(future)
         return batch
 
     def add_targets(self, model: str, targets: Sequence[Any]) -> tuple[int, list[dict[str, Any]]]:
-        pairs, rejected = self.monitors[model].add_targets(targets)
-        self.persister.targets(model, pairs)
+        pairs, rejected, future = self.targets_future(model, targets)
+        self.wait_durable(future)
         return len(pairs), rejected
+
+    # -- windows ---------------------------------------------------------------------------------
+
+    def rebuild(self, max_seconds: float = REBUILD_SECONDS) -> None:
+        """Refill every window (and the concept detectors) from the store's newest events."""
+        deadline = time.monotonic() + max_seconds
+        for name, monitor in self.monitors.items():
+            try:
+                rows = monitor.rebuild(self.store.events, self._recovered.pop(name, []), deadline)
+                log.info("window of %s rebuilt from the store: %d rows", name, rows)
+            except Exception:  # a store that cannot be read leaves an empty window, and says so
+                monitor.rebuild_error = "the window could not be rebuilt from the store"
+                log.exception("could not rebuild the window of %s from the store", name)
 
     def recompute(self, model: str) -> dict[str, Any]:
         result = self.monitors[model].recompute()
-        try:
-            self.store.metrics.append(model, datetime.now(UTC), history_values(result))
-        except Exception as exc:  # the history is best effort; the live result stands
-            log.error("could not append metric history of %s: %s", model, exc)
+        self.history.append(model, datetime.now(UTC), history_values(result))
         return result
 
     def recompute_all(self) -> None:
@@ -90,18 +236,26 @@ class MonitoringService:
             self.recompute(name)
 
     def _loop(self) -> None:
+        self.rebuild()
+        self.warming = False
         due = {name: 0.0 for name in self.monitors}
         while not self._stop.is_set():
             now = time.monotonic()
+            self.last_loop_at = now
             for name, monitor in self.monitors.items():
                 if now >= due[name]:
                     try:
                         self.recompute(name)
-                    except Exception:
+                    except Exception as exc:
+                        monitor.recompute_error = f"{type(exc).__name__}: {exc}"
                         log.exception("recompute of model %s failed", name)
                     due[name] = now + monitor.config.refresh_seconds
-            wait = max(0.05, min(due.values()) - time.monotonic())
+            wait = max(0.05, min(due.values(), default=1.0) - time.monotonic())
             self._stop.wait(wait)
+
+    def health(self) -> dict[str, Any]:
+        """``/health``: ok, warming or degraded with the reasons; reads only what is in memory."""
+        return service_health(self)
 
     def close(self) -> None:
         self._stop.set()
@@ -109,4 +263,6 @@ class MonitoringService:
             self._thread.join(10)
         self.prober.close()
         self.persister.close()
+        self.journal.close()
+        self.history.close()
         self.store.close()

@@ -49,6 +49,8 @@ LABELLED_PARTS = ("performance", "segments", "fairness")
 #: a bucket of a window by rows holds at least this many rows (fewer only for tiny windows):
 #: profiling a bucket has a fixed cost, so thousands of tiny buckets would cost more than they give
 MIN_BUCKET_ROWS = 100
+#: names of unexpected columns a window remembers (the newest)
+MAX_UNEXPECTED = 50
 
 
 @dataclass
@@ -83,6 +85,7 @@ class SlidingWindow:
     def _reset(self) -> None:
         self._ring: OrderedDict[int, Bucket] = OrderedDict()
         self._id_bucket: dict[str, int] = {}
+        self._unexpected: OrderedDict[str, int] = OrderedDict()  # name -> bucket key when last seen
         self._sequence = 0
         schema = self.spec.schema
         keep = [schema.prediction, *schema.probabilities, *schema.segments, *schema.sensitive, schema.id]
@@ -125,6 +128,25 @@ class SlidingWindow:
         for event_id in bucket.label_rows:
             if self._id_bucket.get(event_id) == key:
                 del self._id_bucket[event_id]
+
+    def note_unexpected(self, names: set[str], now: float) -> None:
+        """Columns the schema does not name, seen in rows added now; reported while their bucket lasts."""
+        if not names:
+            return
+        key = (
+            self._sequence // self._bucket_rows
+            if self.window.rows is not None
+            else math.floor(now / self._bucket_seconds)
+        )
+        for name in sorted(names):
+            self._unexpected.pop(name, None)
+            self._unexpected[name] = key
+        while len(self._unexpected) > MAX_UNEXPECTED:
+            self._unexpected.popitem(last=False)
+
+    def _unexpected_now(self) -> list[str]:
+        first = next(iter(self._ring), None)
+        return sorted(name for name, key in self._unexpected.items() if first is not None and key >= first)
 
     def add(self, frame: pd.DataFrame, now: float, timestamps: np.ndarray | None = None) -> None:
         """Profile new rows into their buckets (by arrival order, or by ``timestamps`` in epoch seconds)."""
@@ -203,7 +225,8 @@ class SlidingWindow:
         parts = {name: part for name, part in events.parts.items() if name not in LABELLED_PARTS}
         parts.update({name: part for name, part in labelled.parts.items() if name in LABELLED_PARTS})
         absent = [name for name in events.absent_columns if name != target]
-        return Profile(self.spec, events.rows, columns, absent, events.unexpected_columns, parts)
+        unexpected = sorted({*events.unexpected_columns, *self._unexpected_now()})
+        return Profile(self.spec, events.rows, columns, absent, unexpected, parts)
 
     def sample(self) -> pd.DataFrame | None:
         """The kept raw rows of every bucket, oldest first."""

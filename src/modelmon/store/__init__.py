@@ -4,6 +4,8 @@
 ``sqlite:///modelmon.db``               SQLite file relative to the working directory (the default)
 ``sqlite:////var/lib/modelmon.db``      SQLite file at an absolute path; ``sqlite:///:memory:`` too
 ``mongodb://host:27017/modelmon``       MongoDB database ``modelmon`` (``mongodb+srv://`` as well)
+``postgresql://user:pw@host:5432/db``   PostgreSQL database ``db`` (``postgres://`` as well; libpq's
+                                        URL, query options included)
 ``memory://``                           in-process only, for tests
 ======================================  ===============================================================
 
@@ -38,7 +40,7 @@ __all__ = [
     "redact_url",
 ]
 
-SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://", "memory://")
+SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://", "postgresql://", "postgres://", "memory://")
 
 
 def redact_url(url: str) -> str:
@@ -63,10 +65,10 @@ def open_store(url: str, *, client: Any = None) -> Store:
     ``client``: a ready pymongo-compatible client for ``mongodb://`` URLs (tests pass a mongomock one);
     by default one is created from the URL.
 
-    >>> open_store("postgres://db/modelmon")  # doctest: +ELLIPSIS
+    >>> open_store("mysql://db/modelmon")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    modelmon.errors.ConfigError: store URL 'postgres://db/modelmon' is not supported; ...
+    modelmon.errors.ConfigError: store URL 'mysql://db/modelmon' is not supported; ...
     """
     if not isinstance(url, str) or not url.startswith(SCHEMES):
         raise ConfigError(
@@ -83,6 +85,10 @@ def open_store(url: str, *, client: Any = None) -> Store:
         from modelmon.store.sqlite import open_sqlite_store
 
         return open_sqlite_store(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from modelmon.store.postgres import open_postgres_store
+
+        return open_postgres_store(url)
     from modelmon.store.mongo import open_mongo_store
 
     return open_mongo_store(url, client=client)

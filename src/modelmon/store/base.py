@@ -10,7 +10,10 @@ Shared rules, so that every backend answers the same:
 
 - timestamps are UTC and kept to the millisecond (MongoDB's precision); naive ones are taken as UTC;
 - a time range is ``[start, end)``; ``None`` leaves that side open;
-- event ids are strings (``123`` and ``"123"`` are the same id);
+- event ids are strings (``123`` and ``"123"`` are the same id); an event sent without one gets a
+  fresh random id;
+- events are unique per model + id and the first write wins: storing an event again (a resend after
+  a timeout, a replay after a restart) never makes a second row and never changes the stored one;
 - a late target wins over the target the event was sent with; the last upsert of an id wins.
 """
 
@@ -22,7 +25,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -37,6 +40,7 @@ __all__ = [
     "Store",
     "UnknownReportError",
     "event_document",
+    "first_of_each_id",
     "headline",
     "plain",
     "report_entry",
@@ -116,6 +120,9 @@ def from_ms(value: int) -> datetime:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = pd.Timedelta(milliseconds=1).to_pytimedelta()
 
+
+#: how far back :meth:`EventStore.recent_frames` looks for the start of the newest rows
+_LONGEST_SPAN = timedelta(days=365 * 50)
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -199,7 +206,7 @@ def event_document(model: str, event: Mapping[str, Any], index: int, now: dateti
     latency = event.get("latency_ms")
     return {
         "model": model,
-        "id": None if event_id is None else str(event_id),
+        "id": uuid.uuid4().hex if event_id is None else str(event_id),
         "timestamp": timestamp,
         "features": plain(features if type(features) is dict else dict(features)),
         "prediction": plain(event.get("prediction")),
@@ -210,6 +217,22 @@ def event_document(model: str, event: Mapping[str, Any], index: int, now: dateti
         "metadata": plain(event.get("metadata")),
         "received_at": now if event.get("received_at") is None else _received_at(event, index, now),
     }
+
+
+def first_of_each_id(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``documents`` without the later ones of a repeated id (the first write wins within a batch too).
+
+    >>> batch = [{"id": "a", "n": 1}, {"id": "b", "n": 2}, {"id": "a", "n": 3}]
+    >>> [doc["n"] for doc in first_of_each_id(batch)]
+    [1, 2]
+    """
+    seen: set[Any] = set()
+    unique = []
+    for doc in documents:
+        if doc["id"] not in seen:
+            seen.add(doc["id"])
+            unique.append(doc)
+    return unique
 
 
 def _received_at(event: Mapping[str, Any], index: int, now: datetime) -> datetime:
@@ -260,9 +283,11 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
-        """Store events (see :func:`event_document` for the fields) in bulk; return how many.
+        """Store events (see :func:`event_document` for the fields) in bulk; return how many were new.
 
-        A target uploaded earlier for an event's id applies to it (targets are joined when read).
+        An event whose model + id is already stored is skipped (the first write wins), so sending a
+        batch again stores nothing twice. A target uploaded earlier for an event's id applies to it
+        (targets are joined when read).
         """
 
     @abc.abstractmethod
@@ -301,6 +326,45 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def latest_timestamp(self, model: str) -> datetime | None:
         """Timestamp of the newest event of ``model``, or ``None`` when it has none."""
+
+    def recent_frames(
+        self,
+        model: str,
+        rows: int | None = None,
+        since: datetime | str | None = None,
+        chunk_rows: int = 50_000,
+    ) -> Iterator[pd.DataFrame]:
+        """The newest events of ``model``, oldest first: the last ``rows`` of them, or those since ``since``.
+
+        Used to rebuild a sliding window after a restart. Built on :meth:`count` and
+        :meth:`read_frames`, so every backend has it; the start time is found by widening a time span
+        back from the newest event until it holds ``rows`` events.
+        """
+        if rows is None:
+            yield from self.read_frames(model, since, None, chunk_rows)
+            return
+        if rows < 1:
+            return
+        latest = self.latest_timestamp(model)
+        if latest is None:
+            return
+        start: datetime | None = None
+        if self.count(model) > rows:
+            span = timedelta(seconds=1)
+            while span < _LONGEST_SPAN:
+                start = latest - span
+                if self.count(model, start) >= rows:
+                    break
+                span *= 4
+            else:
+                start = None
+        skip = self.count(model, start) - rows
+        for frame in self.read_frames(model, start, None, chunk_rows):
+            if skip >= len(frame):
+                skip -= len(frame)
+                continue
+            yield frame.iloc[skip:].reset_index(drop=True) if skip > 0 else frame
+            skip = 0
 
 
 def report_entry(

@@ -19,6 +19,7 @@ from modelmon.store.base import (
     Store,
     UnknownReportError,
     event_document,
+    first_of_each_id,
     metric_points,
     plain,
     report_entry,
@@ -37,7 +38,7 @@ def _in_range(timestamp: datetime, start: datetime | None, end: datetime | None)
 
 
 class MemoryEventStore(EventStore):
-    """Events in Python lists, targets in a dict per model.
+    """Events in Python lists (unique per id, the first write wins), targets in a dict per model.
 
     >>> events = MemoryEventStore()
     >>> events.upsert_targets("m", [("a", 1.5)])
@@ -51,14 +52,18 @@ class MemoryEventStore(EventStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: dict[str, list[dict[str, Any]]] = {}
+        self._ids: dict[str, set[str]] = {}
         self._targets: dict[str, dict[str, Any]] = {}
 
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
         now = utc_now()
         documents = [event_document(model, event, index, now) for index, event in enumerate(events)]
         with self._lock:
-            self._events.setdefault(model, []).extend(documents)
-        return len(documents)
+            ids = self._ids.setdefault(model, set())
+            new = [doc for doc in first_of_each_id(documents) if doc["id"] not in ids]
+            ids.update(doc["id"] for doc in new)
+            self._events.setdefault(model, []).extend(new)
+        return len(new)
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         written = 0

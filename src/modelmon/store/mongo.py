@@ -1,7 +1,8 @@
 """MongoDB stores (``mongodb://host:27017/modelmon``), through pymongo (the ``mongo`` extra).
 
 Collections ``events``, ``targets``, ``reports`` and ``metrics`` in the URL's database (``modelmon``
-when the URL names none). Events are indexed on (model, timestamp) and (model, id); targets are
+when the URL names none). Events are indexed on (model, timestamp) and uniquely on (model, id), so an
+event sent twice is stored once (the first write wins); targets are
 upserted in unordered bulk writes keyed by (model, id) and joined to each chunk of events when read,
 so a target may arrive before or after its event. Reads stream from one server-side cursor.
 
@@ -34,6 +35,7 @@ from modelmon.store.base import (
     UnknownReportError,
     event_document,
     finite_or_nan,
+    first_of_each_id,
     headline,
     metric_points,
     plain,
@@ -49,6 +51,8 @@ __all__ = ["MongoEventStore", "MongoMetricStore", "MongoReportStore", "open_mong
 
 #: operations sent per bulk write when upserting targets (bounds client memory for millions of ids)
 TARGET_BATCH = 10_000
+#: MongoDB's error code for a write that a unique index refuses
+_DUPLICATE_KEY = 11000
 
 
 class MongoDatabase:
@@ -91,10 +95,19 @@ class MongoEventStore(EventStore):
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
         now = utc_now()
         documents = [event_document(model, event, index, now) for index, event in enumerate(events)]
-        if documents:
-            with self.database.errors(f"add {len(documents)} events of model {model!r}"):
-                self.events.insert_many(documents, ordered=False)
-        return len(documents)
+        documents = first_of_each_id(documents)
+        if not documents:
+            return 0
+        bulk_write_error = require("pymongo", "mongo").errors.BulkWriteError
+        with self.database.errors(f"add {len(documents)} events of model {model!r}"):
+            try:
+                return len(self.events.insert_many(documents, ordered=False).inserted_ids)
+            except bulk_write_error as exc:
+                # the unique (model, id) index refuses ids already stored: the first write wins
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                    raise
+                return int(exc.details.get("nInserted", len(documents) - len(errors)))
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         update_one = require("pymongo", "mongo").UpdateOne
@@ -276,11 +289,24 @@ class MongoMetricStore(MetricStore):
 
 
 _INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "events": [([("model", 1), ("timestamp", 1)], {}), ([("model", 1), ("id", 1)], {})],
+    "events": [
+        ([("model", 1), ("timestamp", 1)], {}),
+        ([("model", 1), ("id", 1)], {"unique": True, "name": "model_id_unique"}),
+    ],
     "targets": [([("model", 1), ("id", 1)], {"unique": True})],
     "reports": [([("id", 1)], {"unique": True}), ([("model", 1), ("created_at", -1)], {})],
     "metrics": [([("model", 1), ("name", 1), ("timestamp", -1)], {})],
 }
+
+
+def _drop_plain_id_index(events: Any) -> None:
+    """Databases made before ids were unique have a plain (model, id) index, replaced by a unique one.
+
+    Repeated ids already stored are left for an operator to remove: the unique index cannot be built
+    until then, and the error says so.
+    """
+    if "model_1_id_1" in events.index_information():
+        events.drop_index("model_1_id_1")
 
 
 def open_mongo_store(url: str, client: Any = None, timeout_ms: int = 5000) -> Store:
@@ -305,6 +331,7 @@ def open_mongo_store(url: str, client: Any = None, timeout_ms: int = 5000) -> St
     database = MongoDatabase(url, client[name])
     try:
         with database.errors("create the indexes"):
+            _drop_plain_id_index(database.db["events"])
             for collection, indexes in _INDEXES.items():
                 for keys, options in indexes:
                     database.db[collection].create_index(keys, **options)

@@ -3,9 +3,12 @@
 The embedded default. Several processes may write and read one file at once: the database runs in
 WAL mode (readers never block the writer), waits up to ``busy_timeout`` for a lock instead of failing,
 and takes the write lock at the start of each write transaction (``BEGIN IMMEDIATE``) so two writers
-never deadlock. Nested values are JSON text, decoded one chunk at a time; time is integer milliseconds
-since the epoch (UTC). Late targets live in their own table keyed by (model, id) and are joined when
-events are read, so a target may arrive before or after its event.
+never deadlock. Reads go through their own connection, so a read never waits behind a write that is
+waiting for another process's lock. Events are unique per (model, id): a unique index, and inserts
+that skip an id already stored (the first write wins). Nested values are JSON text, decoded one chunk
+at a time; time is integer milliseconds since the epoch (UTC). Late targets live in their own table
+keyed by (model, id) and are joined when events are read, so a target may arrive before or after its
+event.
 
 >>> store = open_sqlite_store("sqlite:///:memory:")
 >>> store.events.add_events("m", [{"id": "a", "timestamp": "2024-01-01T00:00:00Z", "features": {"x": 1}}])
@@ -59,7 +62,6 @@ CREATE TABLE IF NOT EXISTS events (
     received_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_model_ts ON events (model, ts);
-CREATE INDEX IF NOT EXISTS events_model_id ON events (model, id);
 CREATE TABLE IF NOT EXISTS targets (
     model TEXT NOT NULL, id TEXT NOT NULL, target, updated_at INTEGER NOT NULL, PRIMARY KEY (model, id)
 ) WITHOUT ROWID;
@@ -71,6 +73,16 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_model ON reports (model, seq);
 CREATE TABLE IF NOT EXISTS metrics (model TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL, value REAL);
 CREATE INDEX IF NOT EXISTS metrics_model_name_ts ON metrics (model, name, ts);
+"""
+
+
+#: Files written before ids were unique have a plain (model, id) index and may hold repeated ids:
+#: keep the first row of each id, then the unique index of _SCHEMA replaces the plain one.
+_UNIQUE_IDS = """
+DELETE FROM events WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'events_model_id')
+    AND seq NOT IN (SELECT min(seq) FROM events GROUP BY model, id) AND id IS NOT NULL;
+DROP INDEX IF EXISTS events_model_id;
+CREATE UNIQUE INDEX IF NOT EXISTS events_model_id_unique ON events (model, id);
 """
 
 
@@ -96,10 +108,20 @@ class SqliteDatabase:
             self._connection.execute("PRAGMA synchronous = NORMAL")
         with self._lock, self.errors("create the tables"):
             try:
-                self._connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+                self._connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _UNIQUE_IDS + "COMMIT;")
             except sqlite3.Error:
                 self._connection.close()
                 raise
+        self._read_lock = threading.Lock()
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            # a second connection to an in-memory database would open another, empty database
+            self._reader, self._read_lock = self._connection, self._lock  # type: ignore[assignment]
+        else:
+            with self.errors("open the database for reading"):
+                self._reader = sqlite3.connect(
+                    self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
+                self._reader.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
 
     @contextlib.contextmanager
     def errors(self, operation: str) -> Iterator[None]:
@@ -123,12 +145,15 @@ class SqliteDatabase:
             return result
 
     def read(self, operation: str, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """All rows of one query."""
-        with self._lock, self.errors(operation):
-            return self._connection.execute(sql, tuple(parameters)).fetchall()
+        """All rows of one query (on the reading connection)."""
+        with self._read_lock, self.errors(operation):
+            return self._reader.execute(sql, tuple(parameters)).fetchall()
 
     def close(self) -> None:
         with self._lock, self.errors("close the database"):
+            if self._reader is not self._connection:
+                with self._read_lock:
+                    self._reader.close()
             self._connection.close()
 
 
@@ -202,12 +227,18 @@ class SqliteEventStore(EventStore):
         if not rows:
             return 0
 
-        def insert(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        def insert(db: sqlite3.Connection) -> int:
+            before = db.total_changes
+            db.executemany(
+                "INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (model, id) DO NOTHING",
+                rows,
+            )
+            added = db.total_changes - before
             db.execute("INSERT OR IGNORE INTO models VALUES (?)", (model,))
+            return added
 
-        self.database.write(f"add {len(rows)} events of model {model!r}", insert)
-        return len(rows)
+        return self.database.write(f"add {len(rows)} events of model {model!r}", insert)
 
     def upsert_targets(self, model: str, pairs: Iterable[tuple[Any, Any]]) -> int:
         now = to_ms(utc_now())

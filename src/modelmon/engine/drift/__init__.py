@@ -46,8 +46,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelmon.config import DriftSettings
+from modelmon.engine.columns import CategoricalColumn
 from modelmon.engine.drift.registry import DRIFT_TESTS, DriftTest
 from modelmon.engine.drift.select import benjamini_hochberg, check_settings, choose
+from modelmon.engine.drift.tails import approximation
 from modelmon.engine.profile import Profile
 from modelmon.errors import InputError, SchemaError
 
@@ -75,6 +77,8 @@ class ColumnDrift:
     rows_current: int
     note: str | None = None
     p_value_adjusted: float | None = None
+    #: what the score approximates and its bound (categorical tails); None when the score is exact
+    approximation: dict[str, Any] | None = None
     #: valid current values the test needs for a verdict; fewer gives ``detected=None``
     min_rows: int = 0
 
@@ -106,6 +110,7 @@ class ColumnDrift:
             "min_rows": self.min_rows,
             "insufficient_data": self.insufficient_data,
             "note": note,
+            "approximation": self.approximation,
         }
 
 
@@ -192,10 +197,13 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
     p_value: float | None = None
     min_rows = test.min_rows if settings.min_rows is None else int(settings.min_rows)
     if untested is None:
-        # categories are exact unless the reference had more than the profile keeps by name
         spec = reference.spec
         exact = spec.exact.get(column, not spec.truncated.get(column, False))
         score, p_value = test.function(reference_column, current_column, exact)
+    approximated = None
+    if isinstance(reference_column, CategoricalColumn) and isinstance(current_column, CategoricalColumn):
+        tail = reference.spec.tails.get(column)
+        approximated = approximation(test.name, reference_column, current_column, tail, score)
     result = ColumnDrift(
         column=column,
         kind=reference_column.kind,
@@ -208,6 +216,7 @@ def _column_drift(reference: Profile, current: Profile, column: str, settings: D
         rows_reference=reference_column.count,
         rows_current=current_column.count,
         note="; ".join(filter(None, [note, untested])) or None,
+        approximation=approximated,
         min_rows=min_rows,
     )
     if result.insufficient_data:

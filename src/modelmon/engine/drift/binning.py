@@ -8,8 +8,9 @@ compare, and we follow it as closely as a profile allows:
 * other numerical columns compare counts over Sturges' equal-width bins spanning the combined range
   of both samples (:func:`sturges_counts`).
 
-A profile knows every reference category, up to 50 new category names with their counts, and for a
-numerical column the counts over the reference's cells ``x < e0, x == e0, e0 < x < e1, ..., x > ek``.
+A profile knows every reference category (up to ``max_categories`` by name, the rest by hash bucket:
+see :mod:`modelmon.engine.category_counts`), up to 1,000 new category names with their counts, and
+for a numerical column the counts over the reference's cells ``x < e0, x == e0, e0 < x < e1, ..., x > ek``.
 What this changes, and why it is small:
 
 * Values. An edge cell holds one value. When the edges are all the reference's unique values, an
@@ -18,7 +19,8 @@ What this changes, and why it is small:
   term linear in its share: ``p log 2`` for Jensen-Shannon, ``0`` for Hellinger, an infinite statistic
   for chi-square); PSI and KL differ only when one cell holds several distinct new values, because the
   small probability Evidently substitutes for an empty bin is then counted once instead of per value.
-  New category names beyond the 50 remembered are likewise merged into one.
+  New category names beyond the 1,000 remembered are likewise merged into one, and a reference
+  tail's bucket is compared as one value (:mod:`modelmon.engine.drift.tails` bounds the effect).
 * Bins. Sturges' bin boundaries are moved to cell boundaries, so that every bin's count is exact: a
   boundary that falls inside an interval cell sends the whole cell to the side where the mean of its
   values lies (the cell keeps their sum). The bins are therefore not exactly equal-width. Beyond the
@@ -74,14 +76,15 @@ def require_values(reference: Column, current: Column) -> None:
 
 
 def _category_counts(reference: CategoricalColumn, current: CategoricalColumn) -> tuple[np.ndarray, ...]:
-    """Counts per reference category, per remembered new name, and for the nameless rest."""
+    """Counts per reference category, per tail bucket, per remembered new name, and the nameless rest."""
     names = sorted(set(reference.unseen) | set(current.unseen))
     columns = []
     for column in (reference, current):
         named = np.array([column.unseen.get(name, 0) for name in names], dtype=np.int64)
         rest = max(int(column.counts[-1]) - int(named.sum()), 0)
         columns.append(np.concatenate((column.counts[:-1], named, [rest])))
-    labels = np.array([*reference.values, *names, ""], dtype=object)
+    buckets = [f"(reference tail, bucket {b})" for b in range(reference.tail_buckets)]
+    labels = np.array([*reference.values, *buckets, *names, ""], dtype=object)
     return columns[0], columns[1], labels
 
 

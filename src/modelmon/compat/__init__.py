@@ -1,0 +1,1 @@
+"""Compatibility with the systems modelmon replaces: Evidently's removed monitoring service."""

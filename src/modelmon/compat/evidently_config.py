@@ -1,0 +1,270 @@
+"""Evidently's monitoring-service ``config.yaml`` read as a modelmon config.
+
+Evidently's monitoring service (removed upstream in 2023) was configured with ``datasets:`` (one
+entry per monitored model: a ``column_mapping``, a ``reference_file``, the ``monitors`` to run and
+the CSV ``data_format``) and ``service:`` (window size, calculation period, ...). Each dataset
+becomes a model of the same name, with ``compat: {evidently: [monitors]}`` so that the service
+also exports the old ``evidently:<monitor>:<metric>`` series.
+
+Every option is either translated, kept as a comment saying why it needs no counterpart, or
+refused with an error that names it: nothing is silently ignored.
+
+>>> old = {"datasets": {"taxi": {"column_mapping": {"numerical_features": ["trip_distance"],
+...                                                 "categorical_features": ["PULocationID"]},
+...                              "reference_file": "./datasets/ref.parquet", "monitors": ["data_drift"],
+...                              "data_format": {"header": True, "separator": ","}}},
+...        "service": {"window_size": 5, "calculation_period_sec": 2, "min_reference_size": 30,
+...                    "moving_reference": False, "use_reference": True, "datasets_path": "datasets"}}
+>>> translation = translate(old)
+>>> model = translation.config["models"]["taxi"]
+>>> model["numerical"], model["prediction"], model["window"], model["compat"]
+(['trip_distance'], 'prediction', {'rows': 5}, {'evidently': ['data_drift']})
+>>> translation.comments[0].split(";")[0]
+'service.min_reference_size: 30: no counterpart'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from modelmon.errors import ConfigError
+
+__all__ = ["MONITORS", "EvidentlyTranslation", "is_evidently_config", "render", "translate"]
+
+#: the old service's monitors that modelmon exports old series for, and the task each implies
+MONITORS: dict[str, str | None] = {
+    "data_drift": None,
+    "num_target_drift": "regression",
+    "cat_target_drift": "classification",
+    "regression_performance": "regression",
+    "classification_performance": "classification",
+}
+#: old monitors modelmon has no old series for, and what to use instead
+_UNSUPPORTED_MONITORS = {
+    "data_quality": "the modelmon_missing_share, modelmon_out_of_range_share, modelmon_new_category_share "
+    "and modelmon_type_error_share series",
+    "prob_classification_performance": "classification_performance and the modelmon_model_metric series",
+}
+_SERVICE_KEYS = {
+    "window_size",
+    "calculation_period_sec",
+    "min_reference_size",
+    "moving_reference",
+    "use_reference",
+    "datasets_path",
+}
+_DATASET_KEYS = {"column_mapping", "reference_file", "monitors", "data_format", "date_column"}
+_MAPPING_KEYS = {
+    "numerical_features",
+    "categorical_features",
+    "target",
+    "prediction",
+    "datetime",
+    "id",
+    "task",
+    "target_names",
+    "datetime_features",
+}
+
+
+@dataclass
+class EvidentlyTranslation:
+    """The modelmon config (plain data, as in the YAML file) and one comment per untranslated option."""
+
+    config: dict[str, Any]
+    comments: list[str] = field(default_factory=list)
+
+
+def is_evidently_config(data: Any) -> bool:
+    """Whether parsed YAML is in the old service's format: ``datasets:`` or ``service:``, no ``models:``."""
+    return isinstance(data, Mapping) and "models" not in data and bool({"datasets", "service"} & set(data))
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+    return value
+
+
+def _unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown option(s) {unknown} of Evidently's monitoring service; known: {sorted(known)}"
+        )
+
+
+def _service(service: Mapping[str, Any], comments: list[str]) -> dict[str, Any]:
+    """Settings every model gets from ``service:``."""
+    _unknown(service, _SERVICE_KEYS, "service")
+    settings: dict[str, Any] = {}
+    if "window_size" in service:
+        size = service["window_size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"service.window_size: expected a positive integer, got {size!r}")
+        settings["window"] = {"rows": size}
+    if "calculation_period_sec" in service:
+        settings["refresh_seconds"] = service["calculation_period_sec"]
+    if "min_reference_size" in service:
+        comments.append(
+            f"service.min_reference_size: {service['min_reference_size']}: no counterpart; modelmon reports "
+            "insufficient_data instead of a drift verdict on too few rows"
+        )
+    if service.get("moving_reference", False):
+        raise ConfigError(
+            "service.moving_reference: true is not supported: modelmon compares each window with the fixed "
+            "reference file; set it to false (or remove it)"
+        )
+    if "moving_reference" in service:
+        comments.append("service.moving_reference: false: the default, the reference stays fixed")
+    if service.get("use_reference", True) is not True:
+        raise ConfigError(
+            "service.use_reference: false is not supported: modelmon needs the reference file to compare "
+            "windows with; set it to true (or remove it)"
+        )
+    if "use_reference" in service:
+        comments.append(
+            "service.use_reference: true: the default, every model is compared with its reference"
+        )
+    if "datasets_path" in service:
+        comments.append(
+            f"service.datasets_path: {service['datasets_path']}: used only to find a dataset's "
+            "<datasets_path>/<name>/reference.csv when it has no reference_file"
+        )
+    return settings
+
+
+def _columns(mapping: Mapping[str, Any], where: str, comments: list[str]) -> dict[str, Any]:
+    _unknown(mapping, _MAPPING_KEYS, f"{where}.column_mapping")
+    model: dict[str, Any] = {}
+    for old, new in (("numerical_features", "numerical"), ("categorical_features", "categorical")):
+        if mapping.get(old) is not None:
+            model[new] = list(mapping[old])
+    prediction = mapping.get("prediction", "prediction")  # the old ColumnMapping's defaults
+    if isinstance(prediction, list | tuple):
+        model["probabilities"] = list(prediction)
+        model["prediction"] = "prediction"
+        comments.append(
+            f"{where}.column_mapping.prediction: a list of probability columns became `probabilities`; "
+            "send the predicted label in a `prediction` column"
+        )
+    elif prediction is not None:
+        model["prediction"] = str(prediction)
+    target = mapping.get("target", "target")
+    if target is not None:
+        model["target"] = str(target)
+    if mapping.get("datetime") is not None:
+        model["timestamp"] = str(mapping["datetime"])
+    if mapping.get("id") is not None:
+        model["id"] = str(mapping["id"])
+    if mapping.get("task") is not None:
+        model["task"] = str(mapping["task"])
+    for key, why in (
+        ("target_names", "modelmon labels classes by their values"),
+        ("datetime_features", "date features are not monitored for drift"),
+    ):
+        if mapping.get(key) is not None:
+            comments.append(f"{where}.column_mapping.{key}: no counterpart; {why}")
+    return model
+
+
+def _monitors(value: Any, where: str) -> list[str]:
+    monitors = [str(name) for name in (value or [])]
+    for name in monitors:
+        if name in _UNSUPPORTED_MONITORS:
+            raise ConfigError(
+                f"{where}.monitors: {name!r} has no old-series counterpart in modelmon; remove it and use "
+                f"{_UNSUPPORTED_MONITORS[name]} instead"
+            )
+        if name not in MONITORS:
+            known = sorted({*MONITORS, *_UNSUPPORTED_MONITORS})
+            raise ConfigError(f"{where}.monitors: unknown monitor {name!r}; Evidently's monitors: {known}")
+    return monitors
+
+
+def _data_format(value: Any, where: str, comments: list[str]) -> None:
+    data_format = _mapping(value, f"{where}.data_format")
+    _unknown(data_format, {"separator", "header"}, f"{where}.data_format")
+    if data_format.get("separator", ",") != ",":
+        raise ConfigError(
+            f"{where}.data_format.separator: {data_format['separator']!r} is not supported: modelmon reads "
+            "CSV separated by ',' and parquet; convert the reference file"
+        )
+    if data_format.get("header", True) is not True:
+        raise ConfigError(
+            f"{where}.data_format.header: false is not supported: give the reference CSV a header line"
+        )
+    if data_format:
+        comments.append(f"{where}.data_format: ',' and a header line, as modelmon reads CSV")
+
+
+def _dataset(name: str, data: Any, service: Mapping[str, Any], comments: list[str]) -> dict[str, Any]:
+    where = f"datasets.{name}"
+    dataset = _mapping(data, where)
+    _unknown(dataset, _DATASET_KEYS, where)
+    model = _columns(_mapping(dataset.get("column_mapping"), f"{where}.column_mapping"), where, comments)
+    if dataset.get("date_column") is not None and "timestamp" not in model:
+        model["timestamp"] = str(dataset["date_column"])
+    monitors = _monitors(dataset.get("monitors"), where)
+    tasks = {MONITORS[name] for name in monitors} - {None}
+    if len(tasks) > 1:
+        raise ConfigError(f"{where}.monitors: {monitors} mix regression and classification monitors")
+    if "task" not in model:
+        model["task"] = tasks.pop() if tasks else "regression"
+    reference = dataset.get("reference_file")
+    if reference is None:
+        reference = f"{service.get('datasets_path', 'datasets')}/{name}/reference.csv"
+    model["reference"] = str(reference)
+    _data_format(dataset.get("data_format"), where, comments)
+    model["compat"] = {"evidently": monitors}
+    return model
+
+
+def translate(data: Any) -> EvidentlyTranslation:
+    """The modelmon config equivalent to an Evidently monitoring-service config (parsed YAML)."""
+    if not is_evidently_config(data):
+        raise ConfigError("not an Evidently monitoring-service config: expected `datasets:` and `service:`")
+    _unknown(data, {"datasets", "service"}, "config")
+    comments: list[str] = []
+    service = _mapping(data.get("service"), "service")
+    shared = _service(service, comments)
+    datasets = _mapping(data.get("datasets"), "datasets")
+    if not datasets:
+        raise ConfigError("datasets: no dataset is configured; add one under `datasets:`")
+    models = {}
+    for name, dataset in datasets.items():
+        model = _dataset(str(name), dataset, service, comments)
+        models[str(name)] = {**model, **shared}
+    return EvidentlyTranslation({"models": models}, comments)
+
+
+def render(translation: EvidentlyTranslation, source: str = "config.yaml") -> str:
+    """The translated config as YAML text, each untranslated option a comment on top."""
+    lines = [f"# modelmon config translated from Evidently's monitoring-service config {source}"]
+    if translation.comments:
+        lines.append("# options without a modelmon counterpart:")
+        lines += [f"#   {comment}" for comment in translation.comments]
+    body = yaml.safe_dump(translation.config, sort_keys=False, default_flow_style=None)
+    return "\n".join(lines) + "\n" + body
+
+
+def compat_monitors(value: Any, task: str, where: str) -> tuple[str, ...] | None:
+    """The old monitors a model's ``compat:`` asks for: ``evidently`` (those fitting the task) or
+    ``{evidently: [monitors]}``; None without ``compat:``.
+
+    >>> compat_monitors("evidently", "regression", "models.taxi.compat")
+    ('data_drift', 'num_target_drift', 'regression_performance')
+    """
+    if value is None:
+        return None
+    if value == "evidently":
+        return tuple(name for name, fits in MONITORS.items() if fits in (None, task))
+    if isinstance(value, Mapping) and set(value) == {"evidently"}:
+        return tuple(_monitors(value["evidently"], where.removesuffix(".compat")))
+    raise ConfigError(f"{where}: expected `evidently` or {{evidently: [monitors]}}, got {value!r}")

@@ -1,0 +1,416 @@
+"""Data drift per segment: each segment's features against the same segment of the reference.
+
+For every segment column the ``segment_drift`` part keeps, per bucket (the column's ``TOP_VALUES``
+most frequent reference values, ``"other"`` and ``"missing"``, as the performance-per-segment part
+does), the summaries of every feature over the spec's own cells and categories. The segment's drift
+is then the engine's ordinary drift test (:func:`~modelmon.engine.drift.data_drift`) between the
+segment's reference summaries and its current ones, so it equals the drift of the segment's raw rows
+profiled alone. A shift confined to one segment shows there even when it is too small a share of
+all rows to move the whole-dataset verdict.
+
+Summaries are stored sparse (only the cells that hold values), so a bucket of a sliding window costs
+memory in proportion to its rows, and a batch profile at most the buckets times the cells; parts add
+like every other part, so batch reports, windows and distributed runs all have them. The segment
+column itself is left out of its own segments' drift (inside a segment it is one value).
+
+>>> import numpy as np, pandas as pd
+>>> from modelmon.engine.profile import ProfileSpec
+>>> from modelmon.schema import Schema
+>>> rng = np.random.default_rng(0)
+>>> def frame(shift_in_b):
+...     zone = rng.choice(["a", "b", "c"], 3000)
+...     x = rng.normal(0, 1, 3000) + np.where(zone == "b", shift_in_b, 0.0)
+...     return pd.DataFrame({"x": x.round(2), "zone": zone})
+>>> spec = ProfileSpec.fit(frame(0.0), Schema(numerical=["x"], segments=["zone"]), parts=["segment_drift"])
+>>> result = segment_drift(spec.profile(frame(0.0)), spec.profile(frame(shift_in_b=1.0)))
+>>> {value: entry["dataset_drift"] for value, entry in sorted(result["drift"]["zone"].items())}
+{'a': False, 'b': True, 'c': False}
+>>> result["drift_ranking"][0]["segment"]
+'zone=b'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelmon.config import DriftSettings
+from modelmon.engine.columns import CategoricalColumn, NumericalColumn, label_slots, top_labels
+from modelmon.engine.performance_parts import OTHER
+from modelmon.engine.segments import MISSING, TOP_VALUES
+from modelmon.errors import SchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelmon.engine.profile import Profile, ProfileSpec
+
+__all__ = [
+    "DEFAULT_MIN_DRIFT_ROWS",
+    "SegmentDriftPart",
+    "SegmentDriftState",
+    "SparseCategorical",
+    "SparseNumerical",
+    "segment_drift",
+]
+
+#: fewest rows a segment needs, here and on the reference, for its drift to be tested
+DEFAULT_MIN_DRIFT_ROWS = 30
+
+
+def _merge(
+    slots: tuple[np.ndarray, np.ndarray], *values: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Union of two sorted slot arrays and each value array summed over it."""
+    union, where = np.unique(np.concatenate(slots), return_inverse=True)
+    summed = [np.bincount(where, weights=np.concatenate(pair), minlength=len(union)) for pair in values]
+    return union, summed
+
+
+@dataclass
+class SparseNumerical:
+    """A :class:`~modelmon.engine.columns.NumericalColumn` keeping only its non-empty cells."""
+
+    cells: np.ndarray
+    counts: np.ndarray
+    sums: np.ndarray
+    totals: dict[str, float] = field(default_factory=dict)
+
+    _TOTALS = ("count", "missing", "type_errors", "min", "max", "sum", "sum_sq")
+
+    @classmethod
+    def of(cls, column: NumericalColumn) -> SparseNumerical:
+        cells = np.flatnonzero(column.cell_counts)
+        totals = {name: getattr(column, name) for name in cls._TOTALS}
+        return cls(cells, column.cell_counts[cells], column.cell_sums[cells], totals)
+
+    def dense(self, edges: np.ndarray) -> NumericalColumn:
+        column = NumericalColumn.empty(edges)
+        column.cell_counts[self.cells] = self.counts
+        column.cell_sums[self.cells] = self.sums
+        for name in ("count", "missing", "type_errors"):
+            setattr(column, name, int(self.totals[name]))
+        for name in ("min", "max", "sum", "sum_sq"):
+            setattr(column, name, float(self.totals[name]))
+        return column
+
+    def __add__(self, other: SparseNumerical) -> SparseNumerical:
+        cells, (counts, sums) = _merge(
+            (self.cells, other.cells), (self.counts, other.counts), (self.sums, other.sums)
+        )
+        mine, theirs = self.totals, other.totals
+        totals = {
+            name: mine[name] + theirs[name] for name in ("count", "missing", "type_errors", "sum", "sum_sq")
+        }
+        totals["min"], totals["max"] = min(mine["min"], theirs["min"]), max(mine["max"], theirs["max"])
+        return SparseNumerical(cells, counts.astype(np.int64), sums, totals)
+
+    def to_dict(self) -> dict[str, Any]:
+        finite = {name: value if np.isfinite(value) else None for name, value in self.totals.items()}
+        return {
+            "kind": "numerical",
+            "cells": self.cells.tolist(),
+            "counts": self.counts.tolist(),
+            "sums": self.sums.tolist(),
+            **finite,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SparseNumerical:
+        totals = {name: data[name] for name in cls._TOTALS}
+        totals["min"] = float("inf") if totals["min"] is None else totals["min"]
+        totals["max"] = float("-inf") if totals["max"] is None else totals["max"]
+        return cls(
+            np.asarray(data["cells"], dtype=np.int64),
+            np.asarray(data["counts"], dtype=np.int64),
+            np.asarray(data["sums"], dtype=np.float64),
+            totals,
+        )
+
+
+@dataclass
+class SparseCategorical:
+    """A :class:`~modelmon.engine.columns.CategoricalColumn` without its reference's category names.
+
+    The column's counts are sparse already; what it leaves out is the names, which the segment
+    profile gets back from the spec (:meth:`dense`), so that the per-segment parts serialize small.
+    """
+
+    column: CategoricalColumn
+
+    @classmethod
+    def of(cls, column: CategoricalColumn) -> SparseCategorical:
+        return cls(column)
+
+    def dense(self, values: tuple[str, ...]) -> CategoricalColumn:
+        column = self.column
+        return CategoricalColumn(
+            values,
+            column.size,
+            column.slots,
+            column.slot_counts,
+            dict(column.unseen),
+            column.missing,
+            column.type_errors,
+            column.unseen_error,
+        )
+
+    def __add__(self, other: SparseCategorical) -> SparseCategorical:
+        # the categories' names do not take part in the sum: only the slots, so both sides get the same
+        names: tuple[str, ...] = ()
+        return SparseCategorical(self.dense(names) + other.dense(names))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.column.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SparseCategorical:
+        return cls(
+            CategoricalColumn(
+                (),
+                int(data["size"]),
+                np.asarray(data["slots"], dtype=np.int64),
+                np.asarray(data["slot_counts"], dtype=np.int64),
+                dict(data["unseen"]),
+                int(data["missing"]),
+                int(data["type_errors"]),
+                int(data.get("unseen_error", 0)),
+            )
+        )
+
+
+Sparse = SparseNumerical | SparseCategorical
+
+
+def _sparse_from_dict(data: Mapping[str, Any]) -> Sparse:
+    if data["kind"] == "numerical":
+        return SparseNumerical.from_dict(data)
+    return SparseCategorical.from_dict(data)
+
+
+@dataclass(frozen=True)
+class SegmentDriftState:
+    """Each segment column's buckets and the features profiled per bucket."""
+
+    buckets: dict[str, tuple[str, ...]]
+    columns: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def fit(cls, reference: pd.DataFrame, spec: ProfileSpec) -> SegmentDriftState | None:
+        segments = [name for name in spec.schema.segments if name in reference.columns]
+        profiled = set(spec.columns)
+        buckets, columns = {}, {}
+        for segment in segments:
+            features = tuple(name for name in spec.schema.features if name != segment and name in profiled)
+            if not features:
+                continue
+            top = top_labels(reference[segment], TOP_VALUES)
+            buckets[segment] = tuple(dict.fromkeys([*top, OTHER, MISSING]))
+            columns[segment] = features
+        return cls(buckets, columns) if buckets else None
+
+    def slots(self, frame: pd.DataFrame, segment: str) -> np.ndarray:
+        index = {label: i for i, label in enumerate(self.buckets[segment])}
+        if segment not in frame.columns:
+            return np.full(len(frame), index[MISSING], dtype=np.int64)
+        return label_slots(frame[segment], index, other=index[OTHER], missing=index[MISSING])
+
+
+@dataclass
+class SegmentDriftPart:
+    """Per segment column, per bucket: its rows and each feature's sparse summary."""
+
+    rows: dict[str, dict[str, int]]
+    columns: dict[str, dict[str, dict[str, Sparse]]]
+
+    @classmethod
+    def fit(cls, reference: pd.DataFrame, spec: ProfileSpec) -> SegmentDriftState | None:
+        return SegmentDriftState.fit(reference, spec)
+
+    @classmethod
+    def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> SegmentDriftPart | None:
+        state = spec.state.get("segment_drift")
+        if not isinstance(state, SegmentDriftState):
+            return None
+        rows: dict[str, dict[str, int]] = {}
+        columns: dict[str, dict[str, dict[str, Sparse]]] = {}
+        for segment, buckets in state.buckets.items():
+            features = state.columns[segment]
+            present = [name for name in features if name in frame.columns]
+            slots = state.slots(frame, segment)
+            order = np.argsort(slots, kind="stable")
+            bounds = np.searchsorted(slots[order], np.arange(len(buckets) + 1))
+            rows[segment], columns[segment] = {}, {}
+            selected = frame[present]
+            for i, bucket in enumerate(buckets):
+                start, end = int(bounds[i]), int(bounds[i + 1])
+                if start == end:
+                    continue
+                rows_of_bucket = selected.iloc[order[start:end]]
+                summaries: dict[str, Sparse] = {}
+                for name in features:
+                    summary = spec.column_summary(rows_of_bucket, name)
+                    summaries[name] = (
+                        SparseNumerical.of(summary)
+                        if isinstance(summary, NumericalColumn)
+                        else SparseCategorical.of(summary)
+                    )
+                rows[segment][bucket], columns[segment][bucket] = end - start, summaries
+        return cls(rows, columns)
+
+    def __add__(self, other: SegmentDriftPart) -> SegmentDriftPart:
+        if not isinstance(other, SegmentDriftPart) or set(other.rows) != set(self.rows):
+            raise SchemaError("segment drift parts built against different references cannot be added")
+        rows = {segment: dict(values) for segment, values in self.rows.items()}
+        columns = {segment: dict(values) for segment, values in self.columns.items()}
+        for segment, values in other.rows.items():
+            for bucket, count in values.items():
+                theirs = other.columns[segment][bucket]
+                if bucket in rows[segment]:
+                    rows[segment][bucket] += count
+                    mine = columns[segment][bucket]
+                    columns[segment][bucket] = {name: mine[name] + theirs[name] for name in mine}  # type: ignore[operator]
+                else:
+                    rows[segment][bucket], columns[segment][bucket] = count, theirs
+        return SegmentDriftPart(rows, columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            segment: {
+                bucket: {
+                    "rows": count,
+                    "columns": {
+                        name: summary.to_dict() for name, summary in self.columns[segment][bucket].items()
+                    },
+                }
+                for bucket, count in values.items()
+            }
+            for segment, values in self.rows.items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SegmentDriftPart:
+        rows = {
+            segment: {bucket: int(entry["rows"]) for bucket, entry in values.items()}
+            for segment, values in data.items()
+        }
+        columns = {
+            segment: {
+                bucket: {name: _sparse_from_dict(summary) for name, summary in entry["columns"].items()}
+                for bucket, entry in values.items()
+            }
+            for segment, values in data.items()
+        }
+        return cls(rows, columns)
+
+    def segment_profile(self, spec: ProfileSpec, segment: str, bucket: str) -> Profile:
+        """The profile of the rows of one segment (its features only), for the drift tests."""
+        from modelmon.engine.profile import Profile
+
+        dense: dict[str, NumericalColumn | CategoricalColumn] = {}
+        for name, summary in self.columns.get(segment, {}).get(bucket, {}).items():
+            if isinstance(summary, SparseNumerical):
+                dense[name] = summary.dense(spec.edges[name])
+            else:
+                dense[name] = summary.dense(spec.categories[name])
+        return Profile(spec, self.rows.get(segment, {}).get(bucket, 0), dense)
+
+
+def _measured(result: Any, rows: int, reference_rows: int) -> dict[str, Any]:
+    drifted = [column.column for column in result.tested_features if column.detected]
+    return {
+        "rows": rows,
+        "reference_rows": reference_rows,
+        "dataset_drift": result.dataset_drift,
+        "drifted_share": result.drifted_share,
+        "drifted_columns": drifted,
+        "columns": {
+            name: {
+                "method": column.method,
+                "score": column.to_dict()["score"],
+                "threshold": column.threshold,
+                "detected": column.detected,
+                "p_value": column.p_value,
+            }
+            for name, column in result.columns.items()
+        },
+    }
+
+
+def segment_drift(
+    reference: Profile,
+    current: Profile,
+    settings: DriftSettings | None = None,
+    min_rows: int = DEFAULT_MIN_DRIFT_ROWS,
+) -> dict[str, Any]:
+    """``{"drift": {column: {value: ...}}, "drift_ranking": [...], "drift_too_small": {column: [...]}}``.
+
+    Segments with fewer than ``min_rows`` rows on either side are listed as too small, untested.
+    Raises nothing on missing parts: the block then says why it does not apply.
+    """
+    from modelmon.engine.drift import data_drift
+
+    spec = reference.spec
+    state = spec.state.get("segment_drift")
+    before, now = reference.parts.get("segment_drift"), current.parts.get("segment_drift")
+    if not isinstance(state, SegmentDriftState) or before is None:
+        reason = "the reference profile carries no per-segment column summaries"
+        return {"drift": {"applicable": False, "reason": reason}, "drift_ranking": [], "drift_too_small": {}}
+    if now is None:
+        reason = (
+            "no rows in the current data yet"
+            if not current.rows
+            else "the current profile carries no per-segment column summaries"
+        )
+        return {"drift": {"applicable": False, "reason": reason}, "drift_ranking": [], "drift_too_small": {}}
+    settings = settings if settings is not None else DriftSettings()
+    drift: dict[str, dict[str, Any]] = {}
+    too_small: dict[str, list[str]] = {}
+    ranking: list[dict[str, Any]] = []
+    for segment, buckets in state.buckets.items():
+        names = state.columns[segment]
+        own = replace(
+            settings, columns={key: value for key, value in settings.columns.items() if key in names}
+        )
+        drift[segment], too_small[segment] = {}, []
+        for bucket in buckets:
+            rows, reference_rows = now.rows[segment].get(bucket, 0), before.rows[segment].get(bucket, 0)
+            if not rows and not reference_rows:
+                continue
+            if rows < min_rows or reference_rows < min_rows:
+                drift[segment][bucket] = {
+                    "rows": rows,
+                    "reference_rows": reference_rows,
+                    "too_small": True,
+                    "dataset_drift": None,
+                    "drifted_share": None,
+                    "drifted_columns": [],
+                }
+                too_small[segment].append(bucket)
+                continue
+            result = data_drift(
+                before.segment_profile(spec, segment, bucket), now.segment_profile(spec, segment, bucket), own
+            )
+            entry = _measured(result, rows, reference_rows)
+            drift[segment][bucket] = entry
+            ranking.append(
+                {
+                    "segment": f"{segment}={bucket}",
+                    "column": segment,
+                    "value": bucket,
+                    "rows": rows,
+                    "dataset_drift": entry["dataset_drift"],
+                    "drifted_share": entry["drifted_share"],
+                    "drifted_columns": entry["drifted_columns"],
+                }
+            )
+    ranking.sort(key=lambda item: (-item["drifted_share"], -item["rows"]))
+    return {
+        "drift": drift,
+        "drift_ranking": ranking,
+        "drift_too_small": too_small,
+        "drift_min_rows": min_rows,
+    }

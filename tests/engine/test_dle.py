@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelmon.engine.dle import DLEPart, estimate_losses
+from modelmon.engine.performance import performance_section
+from modelmon.engine.profile import Profile, ProfileSpec
+from modelmon.engine.report import ReportInputs
+from modelmon.schema import Schema
+
+SCHEMA = Schema(
+    task="regression", numerical=["load", "size"], categorical=["kind"], prediction="pred", target="y"
+)
+
+
+def heteroscedastic(rows: int, seed: int, shifted: bool = False) -> pd.DataFrame:
+    """The model is right on average; its error grows with ``load``, which the current data shifts."""
+    rng = np.random.default_rng(seed)
+    load = rng.beta(4, 1.5, rows) if shifted else rng.uniform(0, 1, rows)
+    size = rng.normal(10, 2, rows)
+    kind = rng.choice(["a", "b", "c"], rows)
+    noise_scale = 0.3 + 3.0 * load + np.where(kind == "c", 1.0, 0.0)
+    pred = 2 * size + 5 * load
+    return pd.DataFrame(
+        {
+            "load": load,
+            "size": size,
+            "kind": kind,
+            "pred": pred,
+            "y": pred + rng.normal(0, 1, rows) * noise_scale,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def spec() -> ProfileSpec:
+    return ProfileSpec.fit(heteroscedastic(20_000, 0), SCHEMA, parts=["performance", "dle"])
+
+
+def test_estimated_mae_and_rmse_follow_a_shift_towards_larger_errors(spec):
+    reference, current = heteroscedastic(20_000, 0), heteroscedastic(20_000, 1, shifted=True)
+    section = performance_section(
+        ReportInputs(spec.profile(reference), spec.profile(current.drop(columns="y")))
+    )
+    estimated = section["estimated"]
+    assert estimated["applicable"] is True and estimated["method"] == "DLE"
+    error = current["y"] - current["pred"]  # withheld from the estimate
+    realized_mae, realized_rmse = float(error.abs().mean()), float(np.sqrt((error**2).mean()))
+    reference_mae = float((reference["y"] - reference["pred"]).abs().mean())
+    assert realized_mae > 1.3 * reference_mae  # the shift made the model clearly worse
+    assert estimated["current"]["mae"] == pytest.approx(realized_mae, rel=0.10)
+    assert estimated["current"]["rmse"] == pytest.approx(realized_rmse, rel=0.10)
+    assert estimated["reference"]["mae"] == pytest.approx(reference_mae, rel=0.05)
+    assert estimated["relative_change"]["mae"] > 0.2
+    # no target in the current data: realized metrics do not apply, the estimate does
+    assert section["applicable"] is False
+
+
+def test_the_estimate_streams_chunk_by_chunk_and_round_trips(spec):
+    current = heteroscedastic(9_000, 2, shifted=True).drop(columns="y")
+    whole = spec.profile(current).parts["dle"]
+    chunks = spec.profile_chunks(current.iloc[i : i + 1_000] for i in range(0, len(current), 1_000))
+    chunked = chunks.parts["dle"]
+    assert chunked.rows == whole.rows == 9_000
+    assert estimate_losses(chunked)["mae"] == pytest.approx(estimate_losses(whole)["mae"], rel=1e-12)
+    restored = Profile.from_dict(json.loads(json.dumps(chunks.to_dict())), spec).parts["dle"]
+    assert isinstance(restored, DLEPart) and restored == chunked
+
+
+def test_rows_without_a_prediction_are_counted_unscored(spec):
+    current = heteroscedastic(300, 3).assign(pred=lambda f: f["pred"].where(f.index % 3 > 0))
+    part = spec.profile(current).parts["dle"]
+    assert (part.rows, part.unscored) == (200, 100)
+
+
+def test_not_applicable_without_a_target_in_the_reference():
+    schema = Schema(task="regression", numerical=["load"], prediction="pred")
+    spec = ProfileSpec.fit(heteroscedastic(500, 4), schema, parts=["dle"])
+    inputs = ReportInputs(spec.profile(heteroscedastic(500, 4)), spec.profile(heteroscedastic(500, 5)))
+    estimated = performance_section(inputs)["estimated"]
+    assert estimated["applicable"] is False and "target" in estimated["reason"]
