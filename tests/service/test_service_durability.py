@@ -235,7 +235,7 @@ def test_distinct_unknown_keys_do_not_grow_the_metrics():
 def _unknown_keys(client, service):
     baseline = [
         {"nope": 1, **_event(0)},
-        *_events(100),
+        *_events(700),  # enough rows for every drift verdict: the series set is then complete
         _event(1, features={"x": 1.0, "z": 0.0, "c": "a", "f": 1}),
     ]
     client.post("/v1/models/m/events", json={"events": baseline})
