@@ -42,7 +42,9 @@ def test_the_window_tests_its_embedding_set_and_exports_the_verdict(correlation,
             for _, row in current.iterrows()
         ]
     )
-    result = monitor.recompute(now=0.0)["drift"]["embeddings"]["text"]
+    drift = monitor.recompute(now=0.0)["drift"]
+    assert "embeddings" in drift, drift.get("error")
+    result = drift["embeddings"]["text"]
     assert result["method"] == "mmd" and result["detected"] is drifted and result["rows_current"] >= 300
     series = {family.name: family.samples for family in section_series("m", monitor.latest or {})}
     (sample,) = series["modelmon_embedding_drift_detected"]
