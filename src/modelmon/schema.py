@@ -71,13 +71,28 @@ def _names(value: Any, role: str) -> tuple[str, ...]:
     raise SchemaError(f"{role}: expected a list of column names, got {value!r}")
 
 
+def _embedding_sets(value: Any) -> dict[str, tuple[str, ...]]:
+    """``{name: (columns...)}`` from the config's ``embeddings`` mapping, or an error naming the set."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"embeddings: expected a mapping of set name -> list of columns, got {value!r}")
+    sets = {str(name): _names(columns, f"embeddings.{name}") for name, columns in value.items()}
+    for name, columns in sets.items():
+        if not columns:
+            raise SchemaError(f"embeddings.{name}: expected at least one column")
+    return sets
+
+
 @dataclass(frozen=True)
 class Schema:
     """Roles of the columns of one model's data.
 
     ``probabilities`` names the probability columns: one column (the positive class) for a binary
     classifier, or one column per class. ``positive_class`` is the label treated as positive for
-    precision, recall, F1 and selection rates.
+    precision, recall, F1 and selection rates. ``embeddings`` maps a set's name to its columns (one
+    coordinate each, or one column of equal-length vectors); a set's drift is tested on the space
+    as a whole (``drift.embeddings``), its columns need not be features too.
     """
 
     task: Task = "regression"
@@ -92,6 +107,7 @@ class Schema:
     sensitive: tuple[str, ...] = ()
     positive_class: Any = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
+    embeddings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -105,6 +121,7 @@ class Schema:
             value = getattr(self, role)
             if value is not None and not isinstance(value, str):
                 raise SchemaError(f"{role}: expected one column name, got {value!r}")
+        object.__setattr__(self, "embeddings", _embedding_sets(self.embeddings))
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -136,6 +153,7 @@ class Schema:
         """Every column the schema names: monitored ones, segments, sensitive groups, id and timestamp."""
         names = [*self.monitored_columns, *self.segments, *self.sensitive]
         names += [name for name in (self.id, self.timestamp) if name]
+        names += [name for columns in self.embeddings.values() for name in columns]
         return tuple(dict.fromkeys(names))
 
     def required_columns(self) -> tuple[str, ...]:
@@ -164,6 +182,7 @@ class Schema:
             if isinstance(value, tuple):
                 data[key] = list(value)
         data["extra"] = dict(self.extra)
+        data["embeddings"] = {name: list(columns) for name, columns in self.embeddings.items()}
         return data
 
     def to_config_text(self) -> str:
@@ -214,6 +233,10 @@ class Schema:
         taken = set(exclude) | {prediction, target}
         for value in roles.values():
             taken |= set(_names(value, "role")) if not isinstance(value, str) else {value}
+        # embedding coordinates are tested as a space, not inferred as numerical features
+        taken |= {
+            column for columns in _embedding_sets(roles.get("embeddings")).values() for column in columns
+        }
         numerical: list[str] = []
         categorical: list[str] = []
         for name in frame.columns:

@@ -42,7 +42,7 @@ def test_window_exports_drift_per_segment_equal_to_the_batch_engine():
                     "categorical": ["c"],
                     "prediction": "y",
                     "segments": ["c"],
-                    "window": {"rows": 900},
+                    "window": {"rows": 2400},  # ~800 rows a segment: enough for a wasserstein verdict
                 }
             }
         },
@@ -51,7 +51,7 @@ def test_window_exports_drift_per_segment_equal_to_the_batch_engine():
     service = MonitoringService(config, store=open_store("memory://"), references={"m": _reference()})
     try:
         client = TestClient(create_app(service, CollectorRegistry()))
-        events = _events(1500)
+        events = _events(3000)
         assert client.post("/v1/models/m/events", json={"events": events}).status_code == 200
         service.recompute("m")
         summary = client.get("/v1/models/m/summary").json()

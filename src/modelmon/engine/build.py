@@ -380,7 +380,9 @@ class ReferenceSide:
         """A side with ``spec`` and nothing profiled yet: what the reference's own chunks are fed against."""
         from modelmon.engine.sections import reads_rows
 
-        keeps_rows = reads_rows(sections)
+        # embedding sets are tested on rows, so the drift section needs them when the schema has any
+        embeddings = bool(spec.schema.embeddings) and (sections is None or "drift" in sections)
+        keeps_rows = reads_rows(sections) or embeddings
         return cls(spec, spec.empty(), pd.DataFrame() if keeps_rows else None, None, _tuple(sections))
 
     @property

@@ -22,7 +22,31 @@ __all__ = ["ROW_SECTIONS", "SECTIONS", "SECTION_PARTS", "check_sections", "parts
 def drift_section(inputs: ReportInputs) -> dict[str, Any]:
     from modelmon.engine.drift import data_drift
 
-    return data_drift(inputs.reference, inputs.current, inputs.drift).to_dict()
+    result = data_drift(inputs.reference, inputs.current, inputs.drift).to_dict()
+    if inputs.schema.embeddings:
+        result["embeddings"] = _embeddings(inputs)
+    return result
+
+
+def _embeddings(inputs: ReportInputs) -> dict[str, Any]:
+    """Drift of each embedding set, on the row samples (the profiles do not keep coordinates jointly)."""
+    if inputs.reference_sample is None or inputs.current_sample is None:
+        return {
+            name: {
+                "applicable": False,
+                "reason": "no row samples of the reference and current data were kept",
+            }
+            for name in inputs.schema.embeddings
+        }
+    from modelmon.engine.drift.embeddings import embeddings_drift
+
+    return embeddings_drift(
+        inputs.schema.embeddings,
+        inputs.reference_sample,
+        inputs.current_sample,
+        inputs.drift,
+        reference_rows=inputs.reference.rows,
+    )
 
 
 def _imported(path: str) -> Section:

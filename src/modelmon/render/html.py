@@ -182,13 +182,41 @@ def render_drift(drift: dict[str, Any], distributions: Mapping[str, Any] | None 
         '<p class="muted">Bars: distance against its threshold, or -log10(p-value) against -log10(alpha); '
         "the black line is the threshold.</p>"
     )
+    if drift.get("insufficient_data"):
+        summary += (
+            '<p class="muted">Insufficient data: the features\' tests need '
+            f"{fmt(drift.get('min_rows'))} rows before a dataset verdict (quiet warm-up).</p>"
+        )
     headers = ["column", "role", "method", "score", "p-value", "threshold", "", "verdict", "note"]
     parts = [summary, table(headers, rows)]
+    if drift.get("embeddings"):
+        parts.append(render_embeddings(drift["embeddings"]))
     if distributions:
         parts.append(
             render_distributions(distributions, order + [n for n in distributions if n not in columns])
         )
     return "".join(parts)
+
+
+def render_embeddings(embeddings: Mapping[str, Any]) -> str:
+    """One row per embedding set: the test over the whole space, its score and verdict."""
+    rows = []
+    for name, result in embeddings.items():
+        rows.append(
+            [
+                escape(name),
+                fmt(result.get("method")),
+                fmt(result.get("dimensions")),
+                f"{fmt(result.get('rows_reference'))} / {fmt(result.get('rows_current'))}",
+                fmt(result.get("score")),
+                fmt(result.get("p_value")),
+                fmt(result.get("threshold")),
+                verdict(result.get("detected")),
+                fmt(result.get("note") or result.get("reason") or result.get("rule")),
+            ]
+        )
+    headers = ["embeddings", "method", "dimensions", "rows (ref / cur)", "score", "p-value", "threshold"]
+    return "<h3>Embedding drift</h3>" + table([*headers, "verdict", "note"], rows)
 
 
 def render_distributions(distributions: Mapping[str, Any], order: list[str] | None = None) -> str:

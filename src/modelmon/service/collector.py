@@ -115,6 +115,15 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
                 {"model": model, "column": column},
                 bool(info.get("insufficient_data")),
             )
+    for name, info in _metric_values(drift.get("embeddings")).items():
+        labels = {"model": model, "embedding": name, "method": str(_metric_values(info).get("method"))}
+        gauge("modelmon_embedding_drift_score", "Drift score of an embedding set.", labels, info.get("score"))
+        gauge(
+            "modelmon_embedding_drift_detected",
+            "1 when the embedding set drifted (not exported without enough rows).",
+            {"model": model, "embedding": name},
+            info.get("detected"),
+        )
     quality = _metric_values(result.get("quality"))
     for column, info in _metric_values(quality.get("columns")).items():
         labels = {"model": model, "column": column}

@@ -143,7 +143,10 @@ class ModelMonitor:
         self._reference_errors = reference_errors(self.schema, frame)
         self._explained: tuple[float, dict[str, Any]] | None = None
         self._explainer: threading.Thread | None = None
-        self._expected = frozenset((*self.schema.features, *self.schema.segments, *self.schema.sensitive))
+        embedded = [column for columns in self.schema.embeddings.values() for column in columns]
+        self._expected = frozenset(
+            (*self.schema.features, *self.schema.segments, *self.schema.sensitive, *embedded)
+        )
         self._unexpected: set[str] = set()
         self._live_ids: set[str] | None = None  # ids accepted while the window is rebuilt
         # ids of the latest events: a resend (after a timeout, a replay) is stored once and counted once
