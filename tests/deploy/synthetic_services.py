@@ -47,6 +47,7 @@ def monitoring_metrics(scrape: int) -> str:
             f"modelmon_concept_error_beyond_band{_labels(**m)} {int(bad)}",
             f"modelmon_feature_attribution{_labels(**m, feature='f1')} 0.7",
             f"modelmon_feature_attribution{_labels(**m, feature='f2')} 0.3",
+            f"modelmon_segment_drifted_share{_labels(**m, segment='zone=north')} {0.5 if bad else 0.0}",
         ]
         for column, drifted in (("f1", bad), ("f2", False)):
             c = {**m, "column": column}
