@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +53,41 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_serve(
+    config_path: Path, port: int, *options: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``modelmon serve`` on ``port`` as a process of its own group (so a test can signal the group);
+    its output goes to ``log``, by default ``serve-<port>.log`` beside the config."""
+    log = log if log is not None else config_path.parent / f"serve-{port}.log"
+    command = [sys.executable, "-m", "modelmon", "serve", "--config", str(config_path), "--port", str(port)]
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [*command, *options], stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def serve_until_healthy(config_path: Path, port: int, timeout: float = 60) -> subprocess.Popen[bytes]:
+    """:func:`start_serve`, then wait for ``/health``; a service that does not come up is killed and its
+    log's end raised."""
+    from modelmon.demo.stack import wait_for_http
+
+    process = start_serve(config_path, port)
+    if not wait_for_http(f"http://127.0.0.1:{port}/health", timeout, lambda: process.poll() is None):
+        process.kill()
+        log = config_path.parent / f"serve-{port}.log"
+        raise RuntimeError(f"modelmon serve did not start: {log.read_text()[-2000:]}")
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process's group, SIGKILL when it has not stopped within 30 s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

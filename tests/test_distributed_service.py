@@ -7,8 +7,6 @@ summary, and each shard's ``/metrics`` carries only the series of the models it 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from integration_support import free_port, require_binary
+from integration_support import free_port, require_binary, start_serve, stop_process
 from modelmon.demo.stack import wait_for_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,25 +68,6 @@ def _config(folder: Path, store: str) -> Path:
     return path
 
 
-def _serve(config: Path, port: int, models: str | None) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "modelmon", "serve", "--config", str(config), "--port", str(port)]
-    command += ["--models", models] if models else []
-    log = config.parent / f"serve-{port}.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    return process
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-
-
 def _window(base: str, model: str) -> dict:
     """The model's summary once its window holds every event sent."""
     deadline = time.monotonic() + 60
@@ -121,9 +100,9 @@ def test_two_shards_behind_nginx_equal_one_process(tmp_path):
     single_config, shard_config = _config(tmp_path, "single"), _config(tmp_path, "shards")
     ports = {"single": free_port(), "taxi": free_port(), "credit": free_port(), "proxy": free_port()}
     processes = [
-        _serve(single_config, ports["single"], None),
-        _serve(shard_config, ports["taxi"], "taxi"),
-        _serve(shard_config, ports["credit"], "credit"),
+        start_serve(single_config, ports["single"]),
+        start_serve(shard_config, ports["taxi"], "--models", "taxi"),
+        start_serve(shard_config, ports["credit"], "--models", "credit"),
     ]
     proxy_conf = tmp_path / "nginx.conf"
     shards = [f"--shard=127.0.0.1:{ports[name]}={name}" for name in MODELS]
@@ -180,7 +159,7 @@ def test_two_shards_behind_nginx_equal_one_process(tmp_path):
         assert httpx.get(f"{proxied}/v1/models/nope/summary", timeout=10).status_code == 404
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def test_serve_refuses_a_model_the_config_lacks(tmp_path):

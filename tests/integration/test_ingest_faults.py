@@ -11,7 +11,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,13 +19,12 @@ import pandas as pd
 import pytest
 from service_process import ServiceThread
 
-from integration_support import free_port, require_binary
+from integration_support import free_port, require_binary, serve_until_healthy
 from modelmon.client import Monitor
 from modelmon.config import load_config, parse_config
 from modelmon.demo.data import taxi_trips
 from modelmon.demo.files import write_demo_files
 from modelmon.demo.models import TAXI_CATEGORICAL, TAXI_NUMERICAL
-from modelmon.demo.stack import wait_for_http
 from modelmon.store import open_store
 
 pytestmark = [pytest.mark.integration]
@@ -189,21 +187,6 @@ def test_the_client_spools_what_is_answered_503_and_replays_it_exactly_once(tmp_
     assert monitor.dropped == 0
 
 
-def _serve(config_path: Path, port: int) -> subprocess.Popen[bytes]:
-    log = config_path.parent / f"serve-{port}.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelmon", "serve", "--config", str(config_path), "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    if not wait_for_http(f"http://127.0.0.1:{port}/health", 60, lambda: process.poll() is None):
-        process.kill()
-        raise RuntimeError(f"modelmon serve did not start: {log.read_text()[-2000:]}")
-    return process
-
-
 @pytest.mark.slow
 def test_sigkill_right_after_a_200_loses_nothing_and_a_replay_duplicates_nothing(tmp_path):
     config_path = write_demo_files(tmp_path / "demo", rows=2000, seed=3)
@@ -219,7 +202,7 @@ def test_sigkill_right_after_a_200_loses_nothing_and_a_replay_duplicates_nothing
     batches = [events[i : i + 40] for i in range(0, len(events), 40)]
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1/models/taxi-duration/events"
-    service = _serve(config_path, port)
+    service = serve_until_healthy(config_path, port)
     acknowledged: list[str] = []
     try:
         for batch in batches:
@@ -228,7 +211,7 @@ def test_sigkill_right_after_a_200_loses_nothing_and_a_replay_duplicates_nothing
             acknowledged += [event["id"] for event in batch]
         os.killpg(service.pid, signal.SIGKILL)  # right after the last 200
         service.wait(10)
-        service = _serve(config_path, port)
+        service = serve_until_healthy(config_path, port)
 
         def settled() -> bool:
             health = json.loads(_timed("GET", f"http://127.0.0.1:{port}/health")[2])

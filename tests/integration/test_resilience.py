@@ -8,50 +8,21 @@ arrive, exactly once, after the monitoring service comes back on the same port.
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from service_process import free_port
 
+from integration_support import serve_until_healthy, stop_process
 from modelmon.config import load_config
 from modelmon.demo.data import taxi_trips
 from modelmon.demo.files import write_demo_files
 from modelmon.demo.models import TAXI_CATEGORICAL, TAXI_NUMERICAL
 from modelmon.demo.service import close_app, create_app
-from modelmon.demo.stack import wait_for_http
 from modelmon.store import open_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _start_service(config_path: Path, port: int) -> subprocess.Popen[bytes]:
-    log = config_path.parent / f"serve-{port}.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelmon", "serve", "--config", str(config_path), "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    if not wait_for_http(f"http://127.0.0.1:{port}/health", 60, lambda: process.poll() is None):
-        process.kill()
-        raise RuntimeError(f"modelmon serve did not start: {log.read_text()[-2000:]}")
-    return process
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
 
 
 def _timed_predictions(client, rides) -> list[float]:
@@ -76,12 +47,12 @@ def test_prediction_service_survives_monitoring_outage_and_spool_replays(tmp_pat
         {**{name: record[name] for name in columns}, "ride_id": f"ride-{i}"}
         for i, record in enumerate(frame.to_dict("records"))
     ]
-    service = _start_service(config_path, port)
+    service = serve_until_healthy(config_path, port)
     app = create_app(config_path.parent, f"http://127.0.0.1:{port}", spool_dir=tmp_path / "spool")
     client = app.test_client()
     try:
         up = _timed_predictions(client, rides[:200])
-        _stop(service)
+        stop_process(service)
         down = _timed_predictions(client, rides[200:500])
         spool = tmp_path / "spool" / "taxi-duration.jsonl"
         deadline = time.monotonic() + 20
@@ -91,7 +62,7 @@ def test_prediction_service_survives_monitoring_outage_and_spool_replays(tmp_pat
             "events were not spooled while monitoring was down"
         )
 
-        service = _start_service(config_path, port)
+        service = serve_until_healthy(config_path, port)
         up_again = _timed_predictions(client, rides[500:])
         with open_store(config.store) as store:
             deadline = time.monotonic() + 90
@@ -102,7 +73,7 @@ def test_prediction_service_survives_monitoring_outage_and_spool_replays(tmp_pat
     finally:
         close_app(app)
         if service.poll() is None:
-            _stop(service)
+            stop_process(service)
     assert stored == len(rides)
     assert sorted(ids) == sorted(ride["ride_id"] for ride in rides)  # every event once, none twice
     # the outage adds no more than a couple of milliseconds to a typical request and little to the

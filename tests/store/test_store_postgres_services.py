@@ -8,10 +8,6 @@ report over events in PostgreSQL is the one the same events give through the in-
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -24,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from integration_support import free_port
+from integration_support import free_port, start_serve, stop_process
 from modelmon.demo.stack import wait_for_http
 from modelmon.store import open_store
 
@@ -91,33 +87,15 @@ def _post(url: str, body: Any) -> dict[str, Any]:
         return json.loads(response.read())
 
 
-def _start(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "modelmon", "serve", "--config", str(config), "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-
-
 @pytest.mark.slow
 def test_two_services_write_the_same_model_at_once_and_every_event_lands_once(
     tmp_path: Path, postgres_schema_url: str
 ) -> None:
     config = _write_config(tmp_path, postgres_schema_url)
     ports = {"a": free_port(), "b": free_port()}
-    processes = {name: _start(config, port, tmp_path / f"serve-{name}.log") for name, port in ports.items()}
+    processes = {
+        name: start_serve(config, port, log=tmp_path / f"serve-{name}.log") for name, port in ports.items()
+    }
     try:
         for name, port in ports.items():
             running = processes[name].poll
@@ -173,7 +151,7 @@ def test_two_services_write_the_same_model_at_once_and_every_event_lands_once(
             assert process.poll() is None, (tmp_path / f"serve-{name}.log").read_text()[-3000:]
     finally:
         for process in processes.values():
-            _stop(process)
+            stop_process(process)
 
 
 @pytest.mark.slow
