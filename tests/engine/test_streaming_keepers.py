@@ -1,4 +1,4 @@
-"""Bounded row keepers: reservoir sample and time-ordered stream."""
+"""Bounded row keepers fed in chunks: the priority sample and the time-ordered stride stream."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelmon.engine.sample import ReservoirSample, StreamKeeper
+from modelmon.engine.streaming import PrioritySample, StrideSample
 
 
 def _feed(keeper, rows: int, chunk: int) -> None:
@@ -16,7 +16,7 @@ def _feed(keeper, rows: int, chunk: int) -> None:
 
 @pytest.mark.parametrize(("chunk", "rows"), [(1, 300), (7, 2000), (100, 2000), (5000, 2000)])
 def test_reservoir_is_bounded_distinct_and_ordered(chunk, rows):
-    sample = ReservoirSample(50, seed=1, columns=["x"])
+    sample = PrioritySample(50, seed=1, columns=["x"])
     _feed(sample, rows, chunk)
     frame = sample.frame()
     assert list(frame.columns) == ["x"]
@@ -25,12 +25,12 @@ def test_reservoir_is_bounded_distinct_and_ordered(chunk, rows):
 
 
 def test_reservoir_keeps_everything_below_its_size_and_is_seeded():
-    small = ReservoirSample(100, seed=0)
+    small = PrioritySample(100, seed=0)
     _feed(small, 30, 7)
     assert small.frame()["x"].tolist() == list(range(30))
     runs = []
     for _ in range(2):
-        sample = ReservoirSample(20, seed=5)
+        sample = PrioritySample(20, seed=5)
         _feed(sample, 500, 33)
         runs.append(sample.frame()["x"].tolist())
     assert runs[0] == runs[1]
@@ -39,7 +39,7 @@ def test_reservoir_keeps_everything_below_its_size_and_is_seeded():
 def test_reservoir_is_uniform():
     hits = np.zeros(40)
     for seed in range(300):
-        sample = ReservoirSample(5, seed=seed)
+        sample = PrioritySample(5, seed=seed)
         _feed(sample, 40, 9)
         hits[sample.frame()["x"].to_numpy()] += 1
     # each row is kept with probability 5/40: 37.5 expected hits, sd about 5.7
@@ -47,7 +47,7 @@ def test_reservoir_is_uniform():
 
 
 def test_stream_keeps_a_uniform_stride_in_time_order():
-    stream = StreamKeeper(max_rows=100, columns=["t", "x"], time_column="t")
+    stream = StrideSample(max_rows=100, columns=["t", "x"], time_column="t")
     for start in range(1000, 0, -250):  # chunks arrive newest first
         stream.update(pd.DataFrame({"t": np.arange(start - 250, start), "x": 1.0, "other": 0}))
     frame = stream.frame()
@@ -58,13 +58,13 @@ def test_stream_keeps_a_uniform_stride_in_time_order():
 
 
 def test_stream_below_capacity_keeps_every_row():
-    stream = StreamKeeper(max_rows=100)
+    stream = StrideSample(max_rows=100)
     _feed(stream, 60, 25)
     assert stream.frame()["x"].tolist() == list(range(60)) and stream.stride == 1
 
 
 def test_invalid_sizes_are_rejected():
     with pytest.raises(ValueError, match="size"):
-        ReservoirSample(-1)
+        PrioritySample(-1)
     with pytest.raises(ValueError, match="max_rows"):
-        StreamKeeper(0)
+        StrideSample(0)
