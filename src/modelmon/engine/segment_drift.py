@@ -43,11 +43,8 @@ from modelmon.engine.columns import (
     CategoricalColumn,
     NumericalColumn,
     category_labels,
-    label_slots,
-    top_labels,
 )
-from modelmon.engine.performance_parts import OTHER
-from modelmon.engine.segments import MISSING, TOP_VALUES
+from modelmon.engine.segments import bucket_slots, segment_buckets
 from modelmon.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -261,16 +258,12 @@ class SegmentDriftState:
             features = tuple(name for name in spec.schema.features if name != segment and name in profiled)
             if not features:
                 continue
-            top = top_labels(reference[segment], TOP_VALUES)
-            buckets[segment] = tuple(dict.fromkeys([*top, OTHER, MISSING]))
+            buckets[segment] = segment_buckets(reference, segment)
             columns[segment] = features
         return cls(buckets, columns) if buckets else None
 
     def slots(self, frame: pd.DataFrame, segment: str) -> np.ndarray:
-        index = {label: i for i, label in enumerate(self.buckets[segment])}
-        if segment not in frame.columns:
-            return np.full(len(frame), index[MISSING], dtype=np.int64)
-        return label_slots(frame[segment], index, other=index[OTHER], missing=index[MISSING])
+        return bucket_slots(frame, segment, self.buckets[segment])
 
 
 @dataclass

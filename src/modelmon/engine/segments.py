@@ -61,6 +61,8 @@ __all__ = [
     "GroupState",
     "GroupedPart",
     "SegmentsPart",
+    "bucket_slots",
+    "segment_buckets",
     "segments_section",
 ]
 
@@ -76,6 +78,20 @@ DEFAULT_ACCURACY_DROP = 0.05
 Z_DEGRADED = 3.0
 
 
+def segment_buckets(reference: pd.DataFrame, column: str) -> tuple[str, ...]:
+    """A grouping column's buckets: its ``TOP_VALUES`` most frequent reference values, OTHER, MISSING."""
+    top = top_labels(reference[column], TOP_VALUES) if column in reference.columns else []
+    return tuple(dict.fromkeys([*top, OTHER, MISSING]))
+
+
+def bucket_slots(frame: pd.DataFrame, column: str, buckets: tuple[str, ...]) -> np.ndarray:
+    """Bucket index of every row of ``frame`` for ``column`` (MISSING for all when it is absent)."""
+    index = {label: i for i, label in enumerate(buckets)}
+    if column not in frame.columns:
+        return np.full(len(frame), index[MISSING], dtype=np.int64)
+    return label_slots(frame[column], index, other=index[OTHER], missing=index[MISSING])
+
+
 @dataclass(frozen=True)
 class GroupState:
     """The performance state and each grouping column's buckets (top values, OTHER, MISSING)."""
@@ -88,11 +104,7 @@ class GroupState:
         state = performance_state(spec) or PerformanceState.fit(reference, spec.schema)
         if state is None or not columns:
             return None
-        buckets = {}
-        for column in columns:
-            top = top_labels(reference[column], TOP_VALUES) if column in reference.columns else []
-            buckets[column] = tuple(dict.fromkeys([*top, OTHER, MISSING]))
-        return cls(state, buckets)
+        return cls(state, {column: segment_buckets(reference, column) for column in columns})
 
     def to_dict(self) -> dict[str, Any]:
         buckets = {column: list(values) for column, values in self.buckets.items()}
@@ -105,11 +117,7 @@ class GroupState:
 
     def slots(self, frame: pd.DataFrame, column: str) -> np.ndarray:
         """Bucket index of every row of ``frame`` for ``column``."""
-        buckets = self.buckets[column]
-        index = {label: i for i, label in enumerate(buckets)}
-        if column not in frame.columns:
-            return np.full(len(frame), index[MISSING], dtype=np.int64)
-        return label_slots(frame[column], index, other=index[OTHER], missing=index[MISSING])
+        return bucket_slots(frame, column, self.buckets[column])
 
 
 @dataclass
