@@ -36,33 +36,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from modelmon.errors import ModelmonError
 
 __all__ = ["Journal", "JournalEntry", "JournalError", "entry_line"]
 
 log = logging.getLogger("modelmon.service")
 
-try:
-    import orjson
 
-    def _dumps(value: Any) -> bytes:
-        try:
-            return orjson.dumps(value)
-        except TypeError:  # integers beyond 64 bits: the standard library writes them
-            return json.dumps(value, default=_default, separators=(",", ":")).encode()
-
-    def _loads(line: bytes) -> Any:
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return json.loads(line)
-
-except ImportError:  # pragma: no cover - orjson is optional
-
-    def _dumps(value: Any) -> bytes:
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits: the standard library writes them
         return json.dumps(value, default=_default, separators=(",", ":")).encode()
 
-    def _loads(line: bytes) -> Any:
+
+def _loads(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
         return json.loads(line)
 
 
