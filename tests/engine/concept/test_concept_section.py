@@ -134,3 +134,11 @@ def test_monitor_keeps_state_across_calls() -> None:
     assert chunked.seen == 4000 and chunked.detected == {"adwin": True, "page_hinkley": True}
     with pytest.raises(ValueError, match="task must be one of regression, classification"):
         ConceptMonitor("ranking")
+
+
+def test_rows_with_an_infinite_target_or_prediction_give_no_error():
+    from modelmon.engine.concept import labelled_errors
+
+    frame = pd.DataFrame({"t": [np.inf, 1.0, None, 3.0], "p": [np.inf, 2.0, 1.0, -np.inf]})
+    errors, index = labelled_errors(frame, "regression", "t", "p")
+    assert errors.tolist() == [1.0] and index.tolist() == [1]

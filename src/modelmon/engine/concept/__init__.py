@@ -97,9 +97,13 @@ def labelled_errors(
     if task == "regression":
         truth = pd.to_numeric(frame[target], errors="coerce")
         guess = pd.to_numeric(frame[prediction], errors="coerce")
+        # an infinite target or prediction has no error a detector could read
+        keep = np.isfinite(truth.to_numpy(dtype=float, na_value=np.nan)) & np.isfinite(
+            guess.to_numpy(dtype=float, na_value=np.nan)
+        )
     else:
         truth, guess = frame[target], frame[prediction]
-    keep = (truth.notna() & guess.notna()).to_numpy()
+        keep = (truth.notna() & guess.notna()).to_numpy()
     return error_stream(task, truth.to_numpy()[keep], guess.to_numpy()[keep]), frame.index[keep]
 
 
