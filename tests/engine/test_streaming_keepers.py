@@ -68,3 +68,32 @@ def test_invalid_sizes_are_rejected():
         PrioritySample(-1)
     with pytest.raises(ValueError, match="max_rows"):
         StrideSample(0)
+
+
+@pytest.mark.parametrize(("rows", "size", "chunk"), [(5_000, 300, 97), (5_000, 5_000, 611), (200, 300, 7)])
+def test_reservoir_told_the_total_keeps_the_same_rows_copying_only_those(rows, size, chunk):
+    frame = pd.DataFrame({"x": np.arange(rows), "y": np.arange(rows) * 2.0})
+    candidates = PrioritySample(size, seed=4)
+    planned = PrioritySample(size, seed=4, total_rows=rows)
+    copied = 0
+    for start in range(0, rows, chunk):
+        candidates.update(frame.iloc[start : start + chunk])
+        planned.update(frame.iloc[start : start + chunk])
+        copied = max(copied, planned._pending_rows)
+    assert planned.frame().equals(candidates.frame())
+    assert copied == min(size, rows)  # never more rows held than it keeps
+    # partitions told the same total add up to the same sample
+    left = PrioritySample(size, seed=4, total_rows=rows)
+    right = PrioritySample(size, seed=4, total_rows=rows)
+    right.update(frame.iloc[rows // 3 :], first_row=rows // 3)
+    left.update(frame.iloc[: rows // 3])
+    assert (left + right).frame().equals(candidates.frame())
+
+
+def test_reservoir_told_too_few_rows_still_keeps_the_smallest_priorities():
+    frame = pd.DataFrame({"x": np.arange(1_000)})
+    candidates, planned = PrioritySample(50, seed=2), PrioritySample(50, seed=2, total_rows=400)
+    for start in range(0, 1_000, 128):
+        candidates.update(frame.iloc[start : start + 128])
+        planned.update(frame.iloc[start : start + 128])
+    assert planned.frame().equals(candidates.frame())

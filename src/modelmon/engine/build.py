@@ -252,6 +252,16 @@ def _rows_total(data: Data) -> int | None:
     return count_rows(data)
 
 
+def _exact_rows(data: Data) -> int | None:
+    """Rows of a frame or a parquet file (from its metadata); ``None`` for CSV, whose line count can
+    differ from its rows when a quoted value spans lines."""
+    if isinstance(data, pd.DataFrame):
+        return len(data)
+    from modelmon.io import count_rows, file_format
+
+    return count_rows(data) if file_format(data) == "parquet" else None
+
+
 def _load_model(model: Any) -> Any:
     if not isinstance(model, str | os.PathLike):
         return model
@@ -289,13 +299,19 @@ def _tuple(sections: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if sections is None else tuple(sections)
 
 
-def reference_sketch(schema: Schema, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Any:
-    """The :class:`~modelmon.engine.fitting.ReferenceSketch` a reference is fitted with under a budget."""
+def reference_sketch(
+    schema: Schema, memory_budget: int = DEFAULT_MEMORY_BUDGET, total_rows: int | None = None
+) -> Any:
+    """The :class:`~modelmon.engine.fitting.ReferenceSketch` a reference is fitted with under a budget
+    (``total_rows``: the reference's rows, when known, so that its sample copies only what it keeps)."""
     from modelmon.engine.fitting import ReferenceSketch, sample_rows_for
 
     numerical = [name for name in schema.monitored_columns if schema.kind(name) == "numerical"]
     return ReferenceSketch(
-        schema, sample_rows=sample_rows_for(len(numerical), memory_budget), columns=wanted_columns(schema)
+        schema,
+        sample_rows=sample_rows_for(len(numerical), memory_budget),
+        columns=wanted_columns(schema),
+        total_rows=total_rows,
     )
 
 
@@ -353,21 +369,24 @@ class ReferenceSide:
         seed: int = 0,
         sections: Sequence[str] | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        total_rows: int | None = None,
     ) -> ReferenceSide:
-        """Fit on the reference's chunks: ``chunks()`` is called once to fit the spec and, when there
-        is more than one chunk, once more to profile the reference against it."""
+        """Fit on the reference's chunks: ``chunks()`` is called once to fit the spec and, unless the
+        reference fits in the budget beside its sample, once more to profile it against the spec.
+        ``total_rows`` (the reference's rows, when known) lets the sample copy only what it keeps."""
         from modelmon.engine.sections import parts_for
         from modelmon.io import frame_row_bytes
 
-        sketch = reference_sketch(schema, memory_budget)
-        # a reference whose chunks fit in half the budget is kept for the second pass, not read again
+        sketch = reference_sketch(schema, memory_budget, total_rows)
+        # the sample takes at most a quarter of the budget: a reference that fits in the other three
+        # quarters is kept for the second pass instead of read again
         kept: list[pd.DataFrame] | None = []
         kept_bytes = 0.0
         for chunk in chunks():
             sketch.update(chunk)
             if kept is not None:
                 kept_bytes += frame_row_bytes(chunk) * len(chunk)
-                kept = [*kept, chunk] if kept_bytes <= memory_budget / 2 else None
+                kept = [*kept, chunk] if kept_bytes <= memory_budget * 3 / 4 else None
         spec = sketch.spec(parts_for(sections))
         del sketch
         side = CurrentSide(cls.unprofiled(spec, sections), sample_rows=sample_rows, stream_rows=1, seed=seed)
@@ -549,6 +568,7 @@ def build_report(
             seed=seed,
             sections=sections,
             memory_budget=memory_budget,
+            total_rows=_exact_rows(reference),
         )
         if not isinstance(reference, pd.DataFrame):
             reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]

@@ -99,11 +99,13 @@ def _numerical_reference(
 
 #: frames with at least this many rows are profiled column by column on a few threads (numpy's
 #: sorting and searching release the GIL, so columns run side by side)
-PARALLEL_ROWS = 50_000
+PARALLEL_ROWS = 16_384
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _map(function: Callable[[str], Any], names: Sequence[str], rows: int) -> list[Any]:
+def map_columns(function: Callable[[str], Any], names: Sequence[str], rows: int) -> list[Any]:
+    """``function`` of each column name, on a few threads when each goes through many ``rows``
+    (numpy's sorting and searching release the GIL)."""
     global _POOL
     if rows < PARALLEL_ROWS or len(names) < 2:
         return [function(name) for name in names]
@@ -202,7 +204,7 @@ class ProfileSpec:
             )
 
         # each column writes only its own keys of the spec's dicts, so the threads do not collide
-        summaries = dict(zip(present, _map(summarise, present, len(reference)), strict=True))
+        summaries = dict(zip(present, map_columns(summarise, present, len(reference)), strict=True))
         # the spec's dicts in schema order whatever order the threads finished in
         spec.edges = {name: spec.edges[name] for name in present if name in spec.edges}
         spec.exact = {name: spec.exact[name] for name in present if name in spec.exact}
@@ -299,7 +301,7 @@ class ProfileSpec:
                 self._lookup(name)
             else:
                 self._index(name)
-        built = _map(lambda name: self._column(frame, name, ready), names, len(frame))
+        built = map_columns(lambda name: self._column(frame, name, ready), names, len(frame))
         columns: dict[str, Column] = dict(zip(names, built, strict=True))
         absent = [name for name in names if name not in frame.columns]
         parts = {}

@@ -8,7 +8,10 @@ process fed everything:
 
 - :class:`PrioritySample` keeps the ``size`` rows of smallest *priority*, a fixed pseudo-random
   64-bit number per row position (a bijection of it, so priorities never tie): a uniform sample
-  without replacement. When the data has at most ``size`` rows, it keeps them all.
+  without replacement. When the data has at most ``size`` rows, it keeps them all. Told the
+  number of rows of the whole dataset (``total_rows``), it knows from the start which priorities
+  make the cut, so it copies only the rows it keeps, once; otherwise it keeps candidates and
+  compacts them as it goes. Both keep the same rows.
 - :class:`StrideSample` keeps the rows whose position is a multiple of a power-of-two stride, the
   smallest stride that keeps at most ``max_rows`` rows: rows spread evenly over the whole stream.
 
@@ -33,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["PrioritySample", "StrideSample", "row_priorities"]
+__all__ = ["PrioritySample", "StrideSample", "priority_cut", "row_priorities"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -57,7 +60,31 @@ def row_priorities(first_row: int, rows: int, seed: int = 0) -> np.ndarray:
     return z
 
 
+#: rows whose priorities are drawn at a time when finding the cut of a large dataset
+_CUT_BLOCK = 1 << 22
+
+
+def priority_cut(total_rows: int, size: int, seed: int = 0) -> np.uint64 | None:
+    """The ``size``-th smallest priority among ``total_rows`` rows (``None``: they all fit).
+
+    Drawn a block at a time, so finding it takes memory for ``size`` priorities, not ``total_rows``.
+
+    >>> keys = row_priorities(0, 1000)
+    >>> priority_cut(1000, 10) == np.sort(keys)[9], priority_cut(1000, 1000)
+    (np.True_, None)
+    """
+    if total_rows <= size:
+        return None
+    best = np.empty(0, dtype=np.uint64)
+    for start in range(0, total_rows, _CUT_BLOCK):
+        keys = np.concatenate((best, row_priorities(start, min(_CUT_BLOCK, total_rows - start), seed)))
+        best = np.partition(keys, size - 1)[:size] if len(keys) > size else keys
+    return np.uint64(best.max())
+
+
 def _take(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    if len(rows) == len(frame) and bool(np.all(rows == np.arange(len(rows)))):
+        return frame.reset_index(drop=True)  # every row in order: the frame itself, not a copy
     return frame.iloc[rows].reset_index(drop=True)
 
 
@@ -66,15 +93,24 @@ class PrioritySample:
 
     ``columns`` restricts what is kept (columns absent from a chunk are skipped). Feed each chunk
     with the position of its first row in the whole dataset (``first_row``); without it, chunks are
-    taken to follow each other.
+    taken to follow each other. ``total_rows``, when known, is the number of rows of the whole
+    dataset (every partition's sample is told the same): rows are then copied once, as they are
+    kept, instead of kept as candidates and compacted.
     """
 
-    def __init__(self, size: int, seed: int = 0, columns: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        seed: int = 0,
+        columns: Sequence[str] | None = None,
+        total_rows: int | None = None,
+    ) -> None:
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
         self.size = size
         self.seed = seed
         self.columns = None if columns is None else list(columns)
+        self.total_rows = total_rows
         self._reset()
 
     def _reset(self) -> None:
@@ -86,6 +122,9 @@ class PrioritySample:
         self._positions = np.empty(0, dtype=np.int64)
         self._next_row = 0
         self.seen = 0
+        #: with ``total_rows``: the largest priority that makes the cut (``None``: every row does)
+        self._cut: np.uint64 | None = None
+        self._planned = False
 
     def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
         first = self._next_row if first_row is None else first_row
@@ -96,6 +135,13 @@ class PrioritySample:
         if self.columns is not None:
             chunk = chunk[[name for name in self.columns if name in chunk.columns]]
         keys = row_priorities(first, len(chunk), self.seed)
+        if self.total_rows is not None and first + len(chunk) <= self.total_rows:
+            if not self._planned:
+                self._cut, self._planned = priority_cut(self.total_rows, self.size, self.seed), True
+            picked = np.arange(len(chunk)) if self._cut is None else np.flatnonzero(keys <= self._cut)
+            self._pending.append((_take(chunk, picked), keys[picked], first + picked))
+            self._pending_rows += len(picked)
+            return
         # only rows below the largest key kept at the last compaction can enter
         picked = np.arange(len(chunk)) if self._bound is None else np.flatnonzero(keys < self._bound)
         if len(picked) > self.size:
@@ -121,15 +167,19 @@ class PrioritySample:
         if len(keys) > self.size:
             kept = np.argpartition(keys, self.size - 1)[: self.size]
             self._bound = keys[kept].max()
-        else:
-            kept = np.arange(len(keys))
-        kept = kept[np.argsort(positions[kept], kind="stable")]
+            kept = kept[np.argsort(positions[kept], kind="stable")]
+        elif len(positions) > 1 and not bool(np.all(positions[1:] > positions[:-1])):
+            kept = np.argsort(positions, kind="stable")
+        else:  # all kept, already in position order (chunks fed in turn): no second copy
+            self._rows, self._keys, self._positions = rows, keys, positions
+            return
         self._rows, self._keys, self._positions = _take(rows, kept), keys[kept], positions[kept]
 
     def __add__(self, other: PrioritySample) -> PrioritySample:
         if not isinstance(other, PrioritySample) or (other.size, other.seed) != (self.size, self.seed):
             raise ValueError("only samples of the same size and seed add up")
-        total = PrioritySample(self.size, self.seed, self.columns)
+        same_total = self.total_rows == other.total_rows
+        total = PrioritySample(self.size, self.seed, self.columns, self.total_rows if same_total else None)
         for part in (self, other):
             part._compact()
             if part._rows is not None:
