@@ -2,7 +2,8 @@
 
 One file describes the store, where reports go, and every monitored model: its schema, reference
 dataset, window and drift settings. Relative paths are relative to the config file, so a config
-and its data can move together.
+and its data can move together. An optional ``shards:`` section splits the models over several
+monitoring processes (:mod:`modelmon.shard_config`).
 
 >>> import textwrap, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())

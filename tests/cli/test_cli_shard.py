@@ -141,3 +141,12 @@ def test_proxy_config_without_shards_or_options_says_what_to_give(tmp_path):
     result = _proxy(_config(tmp_path, shards=None))
     assert result.exit_code == 2
     assert "the config has no shards: section" in result.output and "--shard HOST:PORT=MODEL" in result.output
+
+
+def test_serve_without_shard_on_a_sharded_config_serves_all_and_warns(tmp_path, listened, caplog):
+    result = _serve(_config(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert [run["models"] for run in listened] == [["taxi", "churn", "fraud"]]
+    assert any(
+        "the config has shards (monitor-a, monitor-b)" in record.getMessage() for record in caplog.records
+    )
