@@ -56,12 +56,14 @@ def free_port() -> int:
 
 
 def start_serve(
-    config_path: Path, port: int, *options: str, log: Path | None = None
+    config_path: Path, port: int | None, *options: str, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """``modelmon serve`` on ``port`` as a process of its own group (so a test can signal the group);
-    its output goes to ``log``, by default ``serve-<port>.log`` beside the config."""
+    """``modelmon serve`` on ``port`` (None: no ``--port``, as for a shard that listens on its
+    address) as a process of its own group (so a test can signal the group); its output goes to
+    ``log``, by default ``serve-<port>.log`` beside the config."""
     log = log if log is not None else config_path.parent / f"serve-{port}.log"
-    command = [sys.executable, "-m", "modelmon", "serve", "--config", str(config_path), "--port", str(port)]
+    command = [sys.executable, "-m", "modelmon", "serve", "--config", str(config_path)]
+    command += [] if port is None else ["--port", str(port)]
     with log.open("ab") as output:
         return subprocess.Popen(
             [*command, *options], stdout=output, stderr=subprocess.STDOUT, start_new_session=True

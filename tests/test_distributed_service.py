@@ -1,8 +1,9 @@
-"""Two ``modelmon serve --models`` processes behind nginx give what one process gives.
+"""Two ``modelmon serve --shard`` processes behind nginx give what one process gives.
 
-Each model is owned by one process; the generated nginx config routes its routes there. The same
-events sent through the proxy and to a single process serving both models give the same window
-summary, and each shard's ``/metrics`` carries only the series of the models it owns.
+One config file names both shards, their addresses and models; each process is started with
+``--shard NAME`` only and listens on its shard's address, and ``proxy-config`` reads the same
+section. The same events sent through the proxy and to a single process serving both models give
+the same window summary, and each shard's ``/metrics`` carries only the series of the models it owns.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _events(model: str, seed: int, rows: int) -> list[dict]:
     ]
 
 
-def _config(folder: Path, store: str) -> Path:
+def _config(folder: Path, store: str, shards: dict[str, int] | None = None) -> Path:
+    """A config of both models; with ``shards`` (model -> port), one shard per model named after it."""
     rng = np.random.default_rng(0)
     reference = folder / "reference.parquet"
     pd.DataFrame(
@@ -64,7 +66,12 @@ def _config(folder: Path, store: str) -> Path:
     }
     path = folder / f"{store}.yml"
     config = {"store": f"sqlite:///{folder / store}.db", "models": {name: model for name in MODELS}}
-    path.write_text(yaml.safe_dump(config))
+    if shards is not None:
+        config["shards"] = {
+            f"monitor-{name}": {"address": f"127.0.0.1:{port}", "models": [name]}
+            for name, port in shards.items()
+        }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # the shards in their order
     return path
 
 
@@ -97,29 +104,30 @@ def _results(summary: dict) -> dict:
 
 def test_two_shards_behind_nginx_equal_one_process(tmp_path):
     nginx = require_binary("nginx")
-    single_config, shard_config = _config(tmp_path, "single"), _config(tmp_path, "shards")
     ports = {"single": free_port(), "taxi": free_port(), "credit": free_port(), "proxy": free_port()}
+    single_config = _config(tmp_path, "single")
+    shard_config = _config(tmp_path, "shards", {name: ports[name] for name in MODELS})
     processes = [
         start_serve(single_config, ports["single"]),
-        start_serve(shard_config, ports["taxi"], "--models", "taxi"),
-        start_serve(shard_config, ports["credit"], "--models", "credit"),
+        *(
+            start_serve(shard_config, None, "--shard", f"monitor-{name}", log=tmp_path / f"serve-{name}.log")
+            for name in MODELS
+        ),
     ]
-    proxy_conf = tmp_path / "nginx.conf"
-    shards = [f"--shard=127.0.0.1:{ports[name]}={name}" for name in MODELS]
-    command = [sys.executable, "-m", "modelmon", "proxy-config", "--config", str(shard_config), *shards]
-    generated = subprocess.run(
-        [*command, "--listen", f"127.0.0.1:{ports['proxy']}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    proxy_conf.write_text(generated.stdout)
-    directives = f"daemon off; pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'nginx.err'};"
-    proxy = subprocess.Popen(
-        [nginx, "-p", str(tmp_path), "-c", str(proxy_conf), "-g", directives], start_new_session=True
-    )
-    processes.append(proxy)
     try:
+        proxy_conf = tmp_path / "nginx.conf"
+        command = [sys.executable, "-m", "modelmon", "proxy-config", "--config", str(shard_config)]
+        listen = ["--listen", f"127.0.0.1:{ports['proxy']}"]
+        generated = subprocess.run([*command, *listen], capture_output=True, text=True, check=True)
+        options = [f"--shard=127.0.0.1:{ports[name]}={name}" for name in MODELS]
+        as_options = subprocess.run([*command, *options, *listen], capture_output=True, text=True, check=True)
+        assert generated.stdout == as_options.stdout
+        proxy_conf.write_text(generated.stdout)
+        directives = f"daemon off; pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'nginx.err'};"
+        proxy = subprocess.Popen(
+            [nginx, "-p", str(tmp_path), "-c", str(proxy_conf), "-g", directives], start_new_session=True
+        )
+        processes.append(proxy)
         for name, process in zip(("single", "taxi", "credit"), processes, strict=False):
             alive = process.poll
             assert wait_for_http(f"http://127.0.0.1:{ports[name]}/health", 90, lambda a=alive: a() is None), (
@@ -150,8 +158,10 @@ def test_two_shards_behind_nginx_equal_one_process(tmp_path):
             assert [(at, a, b) for at, a, b in _diff(left, right) if a != pytest.approx(b, rel=1e-9)] == [], (
                 model
             )
-        # each shard exports only its own models' series
+        # each shard says which it is, and exports only its own models' series
         for owner, other in (("taxi", "credit"), ("credit", "taxi")):
+            health = httpx.get(f"http://127.0.0.1:{ports[owner]}/health", timeout=10).json()
+            assert (health["shard"], health["models"]) == (f"monitor-{owner}", [owner])
             metrics = httpx.get(f"http://127.0.0.1:{ports[owner]}/metrics", timeout=10).text
             assert f'model="{owner}"' in metrics and f'model="{other}"' not in metrics, owner
             listed = httpx.get(f"http://127.0.0.1:{ports[owner]}/v1/models", timeout=10).text

@@ -2,7 +2,8 @@
 
 One file describes the store, where reports go, and every monitored model: its schema, reference
 dataset, window and drift settings. Relative paths are relative to the config file, so a config
-and its data can move together.
+and its data can move together. An optional ``shards:`` section splits the models over several
+monitoring processes (:mod:`modelmon.shard_config`).
 
 >>> import textwrap, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -37,6 +38,7 @@ import yaml
 from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
+from modelmon.shard_config import Shard, parse_shards_section
 
 __all__ = [
     "Config",
@@ -60,6 +62,7 @@ _TOP_KEYS = {
     "models",
     "max_body_bytes",
     "ingest",
+    "shards",
 }
 _INGEST_KEYS = {"journal_dir", "max_backlog", "fsync"}
 
@@ -157,6 +160,18 @@ class Config:
     max_body_bytes: int = 10 * 1024 * 1024
     path: Path | None = None
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    #: shard name -> :class:`Shard`, in the config's order; empty when the service runs as one process
+    shards: Mapping[str, Shard] = field(default_factory=dict)
+
+    def shard(self, name: str) -> Shard:
+        """The shard called ``name``, or an error listing the known ones."""
+        try:
+            return self.shards[name]
+        except KeyError:
+            if not self.shards:
+                raise ConfigError(f"shard {name!r}: the config has no shards: section") from None
+            known = ", ".join(self.shards)
+            raise ConfigError(f"shard {name!r} is not in the config (its shards: {known})") from None
 
     def model(self, name: str) -> ModelConfig:
         """The model called ``name``, or an error listing the known ones."""
@@ -282,6 +297,7 @@ def parse_config(
         max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),
         path=path,
         ingest=_ingest(data.get("ingest") or {}, base),
+        shards=parse_shards_section(data.get("shards") or {}, list(models)),
     )
 
 

@@ -1,4 +1,5 @@
-"""``modelmon proxy-config``: the nginx config in front of several ``modelmon serve --models`` processes."""
+"""``modelmon proxy-config``: the nginx config in front of several ``modelmon serve`` processes, one per
+shard of the config's ``shards:`` section (or per ``--shard`` option)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ __all__ = ["proxy_config"]
     "--shard",
     "shards",
     multiple=True,
-    required=True,
     help="HOST:PORT=MODEL[,MODEL...]: the process at HOST:PORT serves these models (repeat per process; "
-    "the first also gets the dashboard, /health and the model list).",
+    "the first also gets the dashboard, /health and the model list). Default: the config's shards: section.",
 )
 @click.option(
     "--listen", default="8085", show_default=True, help="Port (or address:port) the proxy listens on."
@@ -29,14 +29,17 @@ __all__ = ["proxy_config"]
 def proxy_config(config_path: str, shards: tuple[str, ...], listen: str) -> None:
     """Print an nginx config that routes each model's routes to the process that owns it.
 
-    Start each process with ``modelmon serve --config F --models MODELS --port PORT``; every model
-    of the config must be owned by exactly one of them.
+    With a ``shards:`` section in the config, start each process with ``modelmon serve --config F
+    --shard NAME``; the first shard also gets the dashboard, /health and the model list. Without
+    one, give ``--shard`` per process started with ``modelmon serve --config F --models MODELS
+    --port PORT``; every model of the config must be owned by exactly one of them.
     """
     from modelmon.config import load_config
-    from modelmon.service.shard import nginx_config, parse_shards
+    from modelmon.service.shard import config_routes, nginx_config, parse_shards
 
     try:
-        owners = parse_shards(shards, load_config(config_path))
+        config = load_config(config_path)
+        owners = parse_shards(shards, config) if shards else config_routes(config)
     except ModelmonError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

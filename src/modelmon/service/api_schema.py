@@ -204,7 +204,13 @@ ANSWERS: dict[str, Schema] = {
     "health": {
         "type": "object",
         "required": ["status"],
-        "properties": {"status": {"type": "string", "enum": ["ok", "warming", "degraded"]}},
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "warming", "degraded"]},
+            "shard": {
+                "type": ["string", "null"],
+                "description": "The config's shard this process serves (modelmon serve --shard), else null.",
+            },
+        },
     },
     "openapi": {"type": "object", "required": ["openapi", "paths"]},
 }

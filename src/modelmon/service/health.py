@@ -126,6 +126,7 @@ def service_health(service: Any) -> dict[str, Any]:
         "status": status,
         "reasons": reasons,
         "uptime_seconds": round(time.time() - service.started_at, 3),
+        "shard": service.shard,
         "models": sorted(service.monitors),
         "store": {
             "written": persister.written,

@@ -79,8 +79,11 @@ class MonitoringService:
         references: Mapping[str, pd.DataFrame] | None = None,
         probe_interval: float = 10.0,
         ack_timeout: float = 1.0,
+        shard: str | None = None,
     ) -> None:
         self.config = config
+        #: the name of the config's shard this process serves (``modelmon serve --shard``), else None
+        self.shard = shard
         self.ack_timeout = ack_timeout
         self.store = store if store is not None else open_store(config.store)
         references = references or {}
