@@ -189,11 +189,12 @@ class ReferenceSketch:
             total.labels[name] = counts
         return total
 
-    def _edges(self, name: str, sample: pd.DataFrame) -> tuple[np.ndarray, bool]:
+    def _edges(self, name: str) -> tuple[np.ndarray, bool]:
         numbers = self.numbers.get(name, _Numbers(self.max_bins))
         if numbers.distinct is not None:
             return (numbers.distinct if len(numbers.distinct) else np.array([0.0])), True
-        ordered = np.sort(numeric_values(sample[name])[0]) if name in sample.columns else np.empty(0)
+        sampled = self.sample.column(name)
+        ordered = np.sort(numeric_values(sampled)[0]) if sampled is not None else np.empty(0)
         if len(ordered) == 0:
             return np.array([numbers.low, numbers.high]), False
         positions = np.linspace(0, len(ordered) - 1, self.max_bins + 1).round().astype(np.int64)
@@ -205,11 +206,12 @@ class ReferenceSketch:
         if self.present is None:
             raise SchemaError("the reference has no rows to fit a profile on")
         spec = ProfileSpec(self.schema)
-        sample = self.sample.frame()
         numerical = [name for name in self.present if self.schema.kind(name) == "numerical"]
         # a sort goes over its values about log2(n) times: threads pay off on fewer rows than a lookup
-        work = len(sample) * max(int(np.log2(max(len(sample), 2))), 1)
-        edges = map_columns(lambda name: self._edges(name, sample), numerical, work)
+        rows = min(self.rows, self.sample_rows)
+        work = rows * max(int(np.log2(max(rows, 2))), 1)
+        self.sample.settle()  # before the threads read its columns
+        edges = map_columns(self._edges, numerical, work)
         for name, (column_edges, exact) in zip(numerical, edges, strict=True):
             spec.edges[name], spec.exact[name] = column_edges, exact
         for name in self.present:
@@ -222,6 +224,7 @@ class ReferenceSketch:
             return spec
         from modelmon.engine.parts import PART_TYPES
 
+        sample = self.sample.frame()  # the parts are fitted on whole rows
         for part_name, part_type in PART_TYPES.items():
             if parts is not None and part_name not in parts:
                 continue

@@ -125,6 +125,8 @@ class PrioritySample:
         #: with ``total_rows``: the largest priority that makes the cut (``None``: every row does)
         self._cut: np.uint64 | None = None
         self._planned = False
+        #: whether pending rows include candidates that compaction may drop
+        self._candidates = False
 
     def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
         first = self._next_row if first_row is None else first_row
@@ -142,6 +144,7 @@ class PrioritySample:
             self._pending.append((_take(chunk, picked), keys[picked], first + picked))
             self._pending_rows += len(picked)
             return
+        self._candidates = True
         # only rows below the largest key kept at the last compaction can enter
         picked = np.arange(len(chunk)) if self._bound is None else np.flatnonzero(keys < self._bound)
         if len(picked) > self.size:
@@ -160,7 +163,7 @@ class PrioritySample:
             if self._rows is None
             else [(self._rows, self._keys, self._positions), *self._pending]
         )
-        self._pending, self._pending_rows = [], 0
+        self._pending, self._pending_rows, self._candidates = [], 0, False
         rows = pd.concat([part[0] for part in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
         keys = np.concatenate([part[1] for part in parts])
         positions = np.concatenate([part[2] for part in parts])
@@ -194,6 +197,24 @@ class PrioritySample:
         """Position in the whole dataset of each kept row, ascending."""
         self._compact()
         return self._positions
+
+    def settle(self) -> None:
+        """Drop the candidates that are not kept (nothing to do when told ``total_rows``); call it
+        before reading :meth:`column` from several threads."""
+        if self._candidates:
+            self._compact()
+
+    def column(self, name: str) -> pd.Series | None:
+        """One column of the kept rows in no set order (``None``: not kept), for statistics that
+        ignore order, without joining the other columns into one frame."""
+        self.settle()
+        parts = [part[0] for part in self._pending]
+        if self._rows is not None:
+            parts.insert(0, self._rows)
+        pieces = [part[name] for part in parts if name in part.columns]
+        if not pieces:
+            return None
+        return pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
 
     def frame(self) -> pd.DataFrame:
         """The kept rows in position order (an empty frame when nothing arrived)."""
