@@ -1,6 +1,6 @@
 """Growth curves: how time and memory grow with rows, columns, window size, models and processes.
 
-    python -m bench.growth rows --rows 1000000 10000000 50000000 [--evidently-rows 1000000]
+    python -m bench.growth rows --rows 1000000 10000000 50000000 [--evidently-rows 1000000 10000000]
     python -m bench.growth columns --columns 20 200 1000 [--evidently]
     python -m bench.growth online --windows 1000 10000 100000 500000 --models 1 2 4 8
     python -m bench.growth ingest --processes 1 2
@@ -12,7 +12,7 @@ draws every curve measured so far (matplotlib, ``pip install 'modelmon[bench]'``
 - rows: ``modelmon report --sections drift`` of a current parquet file of N rows (the 20 columns of
   ``bench.datasets``, written in row groups, so no generator holds the file) against the 1M-row
   reference, in one process and with ``--workers 1`` and ``--workers 2``; Evidently beside it
-  for the sizes given to ``--evidently-rows``.
+  for the sizes given to ``--evidently-rows`` (given at most 10 minutes a run).
 - columns: the same command on 100,000 x C float columns (``bench.wide``), Evidently beside it
   (given at most 10 minutes a run).
 - online: ``ModelMonitor.recompute()`` (no new rows) of one window of each size, and of all the
@@ -92,8 +92,7 @@ def rows_curve(sizes: list[int], evidently_rows: list[int]) -> None:
         ):
             _save("rows", f"{label}|{rows}", _point(report_command(reference, current, *extra)))
         if rows in evidently_rows:
-            result = measure([evidently_python(), "bench/evidently_drift.py", reference, current])
-            _save("rows", f"Evidently 0.7|{rows}", _point(result))
+            _save("rows", f"Evidently 0.7|{rows}", _evidently_point(reference, current))
 
 
 def columns_curve(widths: list[int], evidently: bool, rows: int = 100_000) -> None:
@@ -102,26 +101,17 @@ def columns_curve(widths: list[int], evidently: bool, rows: int = 100_000) -> No
     for columns in widths:
         reference, current = (str(path) for path in paths(rows, columns))
         _save("columns", f"modelmon report|{columns}", _point(report_command(reference, current)))
-        if not evidently:
-            continue
-        try:
-            result = measure(
-                [
-                    "timeout",
-                    str(EVIDENTLY_TIMEOUT),
-                    evidently_python(),
-                    "bench/evidently_drift.py",
-                    reference,
-                    current,
-                ]
-            )
-            _save("columns", f"Evidently 0.7|{columns}", _point(result))
-        except RuntimeError:
-            _save(
-                "columns",
-                f"Evidently 0.7|{columns}",
-                {"seconds": None, "note": "did not finish in 10 minutes"},
-            )
+        if evidently:
+            _save("columns", f"Evidently 0.7|{columns}", _evidently_point(reference, current))
+
+
+def _evidently_point(reference: str, current: str) -> dict[str, Any]:
+    """Evidently's DataDriftPreset on the same files, given at most 10 minutes."""
+    command = [evidently_python(), "bench/evidently_drift.py", reference, current]
+    try:
+        return _point(measure(command, timeout=EVIDENTLY_TIMEOUT))
+    except TimeoutError:
+        return {"seconds": None, "note": "did not finish in 10 minutes"}
 
 
 def _filled_monitor(config: Any, reference: Any, events: list[dict[str, Any]], rows: int, tag: str) -> Any:

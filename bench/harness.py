@@ -51,9 +51,15 @@ def _high_water_kib(pid: int) -> int:
 
 
 def measure(
-    command: list[str], env: dict[str, str] | None = None, output_file: Path | None = None
+    command: list[str],
+    env: dict[str, str] | None = None,
+    output_file: Path | None = None,
+    timeout: float | None = None,
 ) -> Measurement:
-    """Run ``command`` to completion; its output is the JSON in ``output_file``, else its last stdout line."""
+    """Run ``command`` to completion; its output is the JSON in ``output_file``, else its last stdout line.
+
+    Peak memory is the command's own high-water mark (so run the tool itself, not a wrapper such as
+    ``timeout``); after ``timeout`` seconds it is killed and :class:`TimeoutError` raised."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, **(env or {})}
@@ -67,7 +73,13 @@ def measure(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    stdout, stderr = process.communicate()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        finished.set()
+        raise TimeoutError(f"{' '.join(command)} did not finish in {timeout:.0f} s") from None
     seconds = time.perf_counter() - started
     finished.set()
     watcher.join()
