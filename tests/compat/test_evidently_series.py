@@ -101,8 +101,57 @@ def test_regression_quality_equals_numpy_on_the_raw_errors():
         "mean_abs_perc_error": (100 * error.abs() / frame["t"].iloc[300:]).mean(),
         "error_std": error.std(ddof=1),
         "abs_error_std": error.abs().std(ddof=1),
+        "abs_perc_error_std": (100 * error.abs() / frame["t"].iloc[300:]).std(ddof=1),
     }
     assert quality == pytest.approx(expected, rel=1e-9)
+    assert list(quality) == OLD_QUALITY_METRICS
+
+
+#: the metric labels of the old monitor's ``regression_performance:quality``, in its order
+OLD_QUALITY_METRICS = [
+    "mean_error",
+    "mean_abs_error",
+    "mean_abs_perc_error",
+    "error_std",
+    "abs_error_std",
+    "abs_perc_error_std",
+]
+
+
+def _current_quality(frame: pd.DataFrame, split: int) -> dict[str, float]:
+    schema = Schema(numerical=["x"], prediction="p", target="t")
+    spec, reference = ProfileSpec.fit_profile(frame.iloc[:split], schema)
+    samples = series.regression_performance(reference, spec.profile(frame.iloc[split:]), None, None)
+    return {
+        labels["metric"]: value
+        for name, labels, value in samples
+        if name == "regression_performance:quality" and labels["dataset"] == "current"
+    }
+
+
+def test_abs_perc_error_std_skips_zero_targets_as_the_mean_does():
+    """Sample std (ddof=1, as the old np.std) of 100 |p - t| / |t| over the rows whose target is
+    not 0, the rows the mean reads; from the window's sums, so equal to numpy up to rounding."""
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"x": rng.normal(size=800), "t": rng.uniform(-20, 20, 800)})
+    frame.loc[rng.choice(np.arange(400, 800), 40, replace=False), "t"] = 0.0
+    frame["p"] = frame["t"] * rng.uniform(0.7, 1.4, 800) + rng.normal(0, 1, 800)
+    current = frame.iloc[400:]
+    kept = current[current["t"] != 0]
+    assert len(kept) == 360
+    percent = 100 * (kept["p"] - kept["t"]).abs() / kept["t"].abs()
+    quality = _current_quality(frame, 400)
+    assert quality["mean_abs_perc_error"] == pytest.approx(percent.mean(), rel=1e-9)
+    assert quality["abs_perc_error_std"] == pytest.approx(np.std(percent, ddof=1), rel=1e-9)
+    assert quality["abs_perc_error_std"] != pytest.approx(np.std(percent, ddof=0), rel=1e-6)
+
+
+def test_abs_perc_error_std_needs_two_rows_with_a_nonzero_target():
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0], "t": [1.0, 2.0, 0.0, 0.0, 4.0], "p": 5 * [2.0]})
+    quality = _current_quality(frame, 2)  # current rows: targets 0, 0, 4
+    assert quality["mean_abs_perc_error"] == pytest.approx(50.0)
+    assert "abs_perc_error_std" not in quality  # one row: the sample std is undefined
+    assert quality["abs_error_std"] == pytest.approx(np.std([2.0, 2.0, 2.0], ddof=1))
 
 
 def test_classification_series_equal_scikit_learn_on_the_raw_labels():

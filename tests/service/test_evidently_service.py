@@ -173,3 +173,25 @@ def test_the_old_series_follow_each_recompute(client, service):
     client.post("/iterate/old", json=shifted)
     service.recompute("old")
     assert calm > 0.01 and p_value() < 1e-6
+
+
+def test_the_old_percentage_error_series_equal_numpy_on_the_posted_rows(client, service):
+    """``mean_abs_perc_error`` and ``abs_perc_error_std`` as scraped, from the window's sums: equal
+    (relative 1e-9) to numpy's mean and ddof=1 std of 100 |p - t| / |t| over the rows whose target is
+    not 0."""
+    records = _records(300, seed=5)
+    for record in records[::25]:
+        record["duration"] = 0.0
+    assert client.post("/iterate/old", json=records).text == "ok"
+    service.recompute("old")
+    quality = {
+        sample.labels["metric"]: sample.value
+        for sample in _metrics(client)["evidently:regression_performance:quality"]
+        if sample.labels["dataset"] == "current" and sample.labels["dataset_name"] == "old"
+    }
+    frame = pd.DataFrame(records)
+    kept = frame[frame["duration"] != 0]
+    assert len(kept) == 288
+    percent = 100 * (kept["prediction"] - kept["duration"]).abs() / kept["duration"].abs()
+    assert quality["mean_abs_perc_error"] == pytest.approx(percent.mean(), rel=1e-9)
+    assert quality["abs_perc_error_std"] == pytest.approx(np.std(percent, ddof=1), rel=1e-9)

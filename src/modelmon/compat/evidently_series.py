@@ -11,6 +11,9 @@ and the old meaning, except where the old service exported something it should n
 - ``data_drift:value``, the name Evidently 0.1.58 gave ``p_value``, carries the same p-values.
 - chi-square compares the current counts with the reference shares; the old code passed the two
   to scipy in the wrong order.
+- ``regression_performance:quality{metric="abs_perc_error_std"}`` is in percent, as
+  ``mean_abs_perc_error`` is; Evidently 0.1.54 and later exported it as a fraction (100 times
+  smaller) beside a mean in percent.
 
 As in the old service, the data-drift columns are the features plus the target and the prediction
 when the reference has them, and a column is drifted when its p-value is below 0.05.
@@ -161,20 +164,32 @@ def cat_target_drift(reference: Profile, current: Profile) -> list[Sample]:
     return samples
 
 
+def _sample_std(mean_square: float, mean: float, n: int) -> float:
+    """The standard deviation with ddof=1 of ``n`` values from their mean and mean square."""
+    return float(np.sqrt(max(mean_square - mean**2, 0.0) * n / (n - 1)))
+
+
 def _regression_quality(counts: Any, dataset: str) -> Iterator[Sample]:
-    n = counts.n
+    n, pct_n = counts.n, counts.pct_n
     if n < 2:
         return
     mean_error, mae = counts.sum_error / n, counts.sum_abs_error / n
     mean_square = counts.sum_sq_error / n
+    mape = counts.sum_abs_pct_error / pct_n if pct_n else None
     values = {
         "mean_error": mean_error,
         "mean_abs_error": mae,
         # in percent, as the old service (modelmon's mape is a fraction); rows with a zero target skipped
-        "mean_abs_perc_error": 100 * counts.sum_abs_pct_error / counts.pct_n if counts.pct_n else None,
+        "mean_abs_perc_error": None if mape is None else 100 * mape,
         # the old std used ddof=1; |e|^2 = e^2, so the absolute error's spread comes from the same sums
-        "error_std": np.sqrt(max(mean_square - mean_error**2, 0.0) * n / (n - 1)),
-        "abs_error_std": np.sqrt(max(mean_square - mae**2, 0.0) * n / (n - 1)),
+        "error_std": _sample_std(mean_square, mean_error, n),
+        "abs_error_std": _sample_std(mean_square, mae, n),
+        # the old np.std(abs_perc_err, ddof=1) (the sample std), over the rows the mean reads
+        "abs_perc_error_std": (
+            100 * _sample_std(counts.sum_sq_abs_pct_error / pct_n, mape, pct_n)
+            if mape is not None and pct_n >= 2
+            else None
+        ),
     }
     for metric, value in values.items():
         if value is not None:

@@ -96,7 +96,8 @@ class RegressionCounts:
     ``n`` rows have both a target and a prediction; ``unlabelled`` have no target yet; ``invalid``
     have a target but no usable prediction, or a target that is not a number. Errors are
     ``prediction - target`` (positive: the model over-predicts). MAPE skips rows whose target is 0
-    (``zero_targets`` counts them) where scikit-learn divides by a tiny epsilon instead.
+    (``zero_targets`` counts them) where scikit-learn divides by a tiny epsilon instead; the sum of
+    the squared absolute percentage errors over the same rows gives their spread.
     """
 
     shift: float = 0.0
@@ -111,6 +112,7 @@ class RegressionCounts:
     sum_sq_error: float = 0.0
     pct_n: int = 0
     sum_abs_pct_error: float = 0.0
+    sum_sq_abs_pct_error: float = 0.0
     zero_targets: int = 0
     sum_target: float = 0.0
     sum_target_sq: float = 0.0
@@ -134,6 +136,9 @@ class RegressionCounts:
         nonzero = truth != 0
         centred = truth - shift
         labelled = groups[both]
+        # as scikit-learn's MAPE, |truth| is at least machine epsilon: a tiny (subnormal) target
+        # would otherwise overflow the ratio to infinity
+        abs_pct_error = np.abs(error[nonzero]) / _at_least_eps(truth[nonzero])
 
         def total(
             where: np.ndarray | None = None, weights: np.ndarray | None = None, of: np.ndarray = groups
@@ -151,11 +156,8 @@ class RegressionCounts:
             "sum_abs_error": total(weights=np.abs(error), of=labelled),
             "sum_sq_error": total(weights=error * error, of=labelled),
             "pct_n": total(nonzero, of=labelled),
-            # as scikit-learn's MAPE, |truth| is at least machine epsilon: a tiny (subnormal) target
-            # would otherwise overflow the ratio to infinity
-            "sum_abs_pct_error": total(
-                nonzero, np.abs(error[nonzero]) / _at_least_eps(truth[nonzero]), labelled
-            ),
+            "sum_abs_pct_error": total(nonzero, abs_pct_error, labelled),
+            "sum_sq_abs_pct_error": total(nonzero, abs_pct_error * abs_pct_error, labelled),
             "zero_targets": total(~nonzero, of=labelled),
             "sum_target": total(weights=centred, of=labelled),
             "sum_target_sq": total(weights=centred * centred, of=labelled),
