@@ -5,17 +5,21 @@
     python -m bench.scale --shape 200000x1000 --current 3000000x1000:float32 --skip-in-memory
 
 Each tool runs in its own fresh process on the same parquet files (``bench.wide``), timed whole
-(interpreter start, imports, reading). ``modelmon report --sections drift`` streams both files in
-chunks under its default 256 MiB budget; "in-memory fit" is the path before streaming (the whole
-reference read and fitted at once, ``bench.modelmon_drift --parts none``); Evidently 0.7's
-``DataDriftPreset`` runs in its own environment. Prints a markdown table with ratios to Evidently
-(when it ran) and how many column decisions agree with the in-memory fit and with Evidently.
+(interpreter start, imports, reading); modelmon's commands run ``--repeats`` times (default 3) and
+give their median time and largest peak, Evidently (minutes a run) runs once. ``modelmon report
+--sections drift`` streams both files in chunks under its default 256 MiB budget; "in-memory fit"
+is the path before streaming (the whole reference read and fitted at once, ``bench.modelmon_drift
+--parts none``); Evidently 0.7's ``DataDriftPreset`` runs in its own environment. Prints a
+markdown table with ratios to Evidently (when it ran) and how many column decisions agree with the
+in-memory fit and with Evidently.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,14 @@ def report_command(reference: str, current: str, *extra: str) -> Measurement:
     return result
 
 
+def repeated(run: Callable[[], Measurement], repeats: int) -> Measurement:
+    """The median wall time and the largest peak of ``repeats`` runs (the last run's output)."""
+    runs = [run() for _ in range(max(repeats, 1))]
+    return Measurement(
+        statistics.median(r.seconds for r in runs), max(r.peak_mib for r in runs), runs[-1].output
+    )
+
+
 def _agree(left: Measurement, right: Measurement) -> str:
     ours, theirs = left.output["columns"], right.output["columns"]
     same = sum(ours[name]["detected"] == theirs[name]["detected"] for name in ours if name in theirs)
@@ -54,6 +66,7 @@ def main() -> None:
     parser.add_argument("--current", help="ROWSxCOLUMNS[:float32] of the current file, when it differs")
     parser.add_argument("--evidently", action="store_true", help="also run Evidently's DataDriftPreset")
     parser.add_argument("--skip-in-memory", action="store_true", help="do not run the in-memory fit")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each modelmon command (median)")
     args = parser.parse_args()
     rows, columns, dtype = _shape(args.shape)
     reference, current = (str(path) for path in paths(rows, columns, dtype))
@@ -63,11 +76,13 @@ def main() -> None:
         current = str(paths(current_rows, current_columns, current_dtype)[1])
         label = f"{rows:,} x {columns:,} reference, {current_rows:,} x {current_columns:,} current"
     results: dict[str, Measurement] = {
-        "modelmon report --sections drift (streamed)": report_command(reference, current)
+        "modelmon report --sections drift (streamed)": repeated(
+            lambda: report_command(reference, current), args.repeats
+        )
     }
     if not args.skip_in_memory:
         command = [python(), "-m", "bench.modelmon_drift", reference, current, "--parts", "none"]
-        results["in-memory fit (before streaming)"] = measure(command)
+        results["in-memory fit (before streaming)"] = repeated(lambda: measure(command), args.repeats)
     if args.evidently:
         results["Evidently 0.7 DataDriftPreset"] = measure(
             [evidently_python(), "bench/evidently_drift.py", reference, current]
