@@ -79,7 +79,8 @@ def test_reservoir_told_the_total_keeps_the_same_rows_copying_only_those(rows, s
     for start in range(0, rows, chunk):
         candidates.update(frame.iloc[start : start + chunk])
         planned.update(frame.iloc[start : start + chunk])
-        copied = max(copied, planned._pending_rows)
+        held = planned._pending_rows + (0 if planned._rows is None else len(planned._rows))
+        copied = max(copied, held)
     assert planned.frame().equals(candidates.frame())
     assert copied == min(size, rows)  # never more rows held than it keeps
     # partitions told the same total add up to the same sample
@@ -96,4 +97,16 @@ def test_reservoir_told_too_few_rows_still_keeps_the_smallest_priorities():
     for start in range(0, 1_000, 128):
         candidates.update(frame.iloc[start : start + 128])
         planned.update(frame.iloc[start : start + 128])
+    assert planned.frame().equals(candidates.frame())
+
+
+def test_reservoir_told_the_total_holds_a_bounded_number_of_pieces_however_many_chunks():
+    frame = pd.DataFrame({f"c{i}": np.arange(3_000, dtype=float) for i in range(20)})
+    planned, candidates = PrioritySample(100, seed=1, total_rows=3_000), PrioritySample(100, seed=1)
+    pieces = 0
+    for start in range(0, 3_000, 7):  # 429 chunks
+        planned.update(frame.iloc[start : start + 7])
+        candidates.update(frame.iloc[start : start + 7])
+        pieces = max(pieces, len(planned._pending))
+    assert pieces <= 64
     assert planned.frame().equals(candidates.frame())

@@ -60,6 +60,9 @@ def row_priorities(first_row: int, rows: int, seed: int = 0) -> np.ndarray:
     return z
 
 
+#: pieces of kept rows joined into one once there are this many (a wide frame's per-column
+#: overhead would otherwise grow with the number of chunks, not with the rows kept)
+_MAX_PIECES = 64
 #: rows whose priorities are drawn at a time when finding the cut of a large dataset
 _CUT_BLOCK = 1 << 22
 
@@ -143,6 +146,8 @@ class PrioritySample:
             picked = np.arange(len(chunk)) if self._cut is None else np.flatnonzero(keys <= self._cut)
             self._pending.append((_take(chunk, picked), keys[picked], first + picked))
             self._pending_rows += len(picked)
+            if len(self._pending) >= _MAX_PIECES:  # each piece costs a few hundred bytes a column
+                self._compact()
             return
         self._candidates = True
         # only rows below the largest key kept at the last compaction can enter
