@@ -127,6 +127,21 @@ def test_parts_add_up_chunk_by_chunk_and_round_trip_through_json():
     assert restored.parts["segment_drift"].to_dict() == whole.parts["segment_drift"].to_dict()
 
 
+def test_a_total_of_many_bucket_profiles_equals_their_sum_in_pairs():
+    reference, current = frame(4_000, 8), frame(6_000, 10, shift_zone="b", shift=1.0)
+    current.loc[current.index[::50], "payment"] = "voucher"  # a category the reference lacks
+    spec = spec_of(reference)
+    buckets = [spec.profile(current.iloc[start : start + 97]) for start in range(0, len(current), 97)]
+    paired = spec.empty()
+    for bucket in buckets:
+        paired = paired + bucket
+    total = Profile.total(spec, buckets)
+    assert total.columns["payment"].unseen == {"voucher": 120}
+    assert total.to_dict() == paired.to_dict()
+    assert segment_drift(spec.profile(reference), total) == segment_drift(spec.profile(reference), paired)
+    assert Profile.total(spec, []).to_dict() == spec.empty().to_dict()
+
+
 def test_drift_per_segment_needs_no_target_or_prediction():
     schema = Schema(numerical=["distance", "fare"], categorical=["payment"], segments=["zone"])
     reference, current = frame(4_000, 10), frame(4_000, 11, shift_zone="b", shift=2.0)

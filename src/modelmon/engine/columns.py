@@ -17,7 +17,7 @@ reference range are exact, and statistics between edges are bounded by the cell 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -462,6 +462,39 @@ class CategoricalColumn:
             kept,
             missing=self.missing + other.missing,
             type_errors=self.type_errors + other.type_errors,
+            unseen_error=error,
+        )
+
+    @classmethod
+    def total(cls, columns: Sequence[CategoricalColumn]) -> CategoricalColumn:
+        """The sum of many columns (a window's buckets): counts added into one vector and new names
+        pruned once, instead of once per pair. The named new values and their error bound are
+        those of one merge of all the summaries (Misra-Gries summaries merge this way)."""
+        first = columns[0]
+        if len(columns) == 1:
+            return first
+        for other in columns[1:]:
+            same_values = other.values is first.values or other.values == first.values
+            if other.size != first.size or not same_values:
+                raise SchemaError(
+                    "categorical column profiles built against different references cannot be added"
+                )
+        dense = np.zeros(first.size, dtype=np.int64)
+        unseen: dict[str, int] = {}
+        for column in columns:
+            dense[column.slots] += column.slot_counts
+            for name, count in column.unseen.items():
+                unseen[name] = unseen.get(name, 0) + count
+        kept, error = prune_names(unseen, sum(column.unseen_error for column in columns))
+        slots = np.flatnonzero(dense)
+        return CategoricalColumn(
+            first.values,
+            first.size,
+            slots,
+            dense[slots],
+            kept,
+            missing=sum(column.missing for column in columns),
+            type_errors=sum(column.type_errors for column in columns),
             unseen_error=error,
         )
 

@@ -31,7 +31,7 @@ column itself is left out of its own segments' drift (inside a segment it is one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -66,17 +66,31 @@ DEFAULT_MIN_DRIFT_ROWS = 30
 
 
 def _merge(
-    slots: tuple[np.ndarray, np.ndarray], *values: tuple[np.ndarray, np.ndarray]
+    slots: tuple[np.ndarray, ...], *values: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Union of two sorted slot arrays and each value array summed over it."""
-    union, where = np.unique(np.concatenate(slots), return_inverse=True)
-    summed = [np.bincount(where, weights=np.concatenate(pair), minlength=len(union)) for pair in values]
-    return union, summed
+    """Union of slot arrays (non-negative, repeats allowed) and each value array summed over it."""
+    joined = np.concatenate(slots)
+    if len(joined) == 0:
+        return joined, [np.concatenate(pair).astype(np.float64) for pair in values]
+    # the slots are cell numbers, at most a few thousand: counted into a vector, not sorted
+    size = int(joined.max()) + 1
+    summed = [np.bincount(joined, weights=np.concatenate(pair), minlength=size) for pair in values]
+    union = np.flatnonzero(np.bincount(joined, minlength=size))
+    return union, [total[union] for total in summed]
+
+
+#: entries a sparse summary holds before its repeated cells are added up (sums of many buckets
+#: only append; the sort that merges them runs once per this many entries, not once per bucket)
+_MERGE_AT = 4096
 
 
 @dataclass
 class SparseNumerical:
-    """A :class:`~modelmon.engine.columns.NumericalColumn` keeping only its non-empty cells."""
+    """A :class:`~modelmon.engine.columns.NumericalColumn` keeping only its non-empty cells.
+
+    A cell may appear more than once (a sum appends the other side's cells); its count and sum are
+    those of all its entries, added up by :meth:`dense` and :meth:`to_dict`.
+    """
 
     cells: np.ndarray
     counts: np.ndarray
@@ -93,32 +107,62 @@ class SparseNumerical:
 
     def dense(self, edges: np.ndarray) -> NumericalColumn:
         column = NumericalColumn.empty(edges)
-        column.cell_counts[self.cells] = self.counts
-        column.cell_sums[self.cells] = self.sums
+        cells = len(column.cell_counts)
+        column.cell_counts[:] = np.bincount(self.cells, weights=self.counts, minlength=cells)
+        column.cell_sums[:] = np.bincount(self.cells, weights=self.sums, minlength=cells)
         for name in ("count", "missing", "type_errors"):
             setattr(column, name, int(self.totals[name]))
         for name in ("min", "max", "sum", "sum_sq"):
             setattr(column, name, float(self.totals[name]))
         return column
 
+    def merged(self) -> SparseNumerical:
+        """The same summary with each cell once, in order."""
+        cells, (counts, sums) = _merge((self.cells,), (self.counts,), (self.sums,))
+        return SparseNumerical(cells, counts.astype(np.int64), sums, self.totals)
+
     def __add__(self, other: SparseNumerical) -> SparseNumerical:
-        cells, (counts, sums) = _merge(
-            (self.cells, other.cells), (self.counts, other.counts), (self.sums, other.sums)
-        )
         mine, theirs = self.totals, other.totals
         totals = {
             name: mine[name] + theirs[name] for name in ("count", "missing", "type_errors", "sum", "sum_sq")
         }
         totals["min"], totals["max"] = min(mine["min"], theirs["min"]), max(mine["max"], theirs["max"])
-        return SparseNumerical(cells, counts.astype(np.int64), sums, totals)
+        total = SparseNumerical(
+            np.concatenate((self.cells, other.cells)),
+            np.concatenate((self.counts, other.counts)),
+            np.concatenate((self.sums, other.sums)),
+            totals,
+        )
+        return total.merged() if len(total.cells) > _MERGE_AT else total
+
+    @classmethod
+    def total(cls, summaries: Sequence[SparseNumerical]) -> SparseNumerical:
+        """The sum of many summaries, their cells added up once."""
+        first = summaries[0]
+        if len(summaries) == 1:
+            return first
+        totals = {
+            name: sum(s.totals[name] for s in summaries)
+            for name in ("count", "missing", "type_errors", "sum", "sum_sq")
+        }
+        totals["min"] = min(s.totals["min"] for s in summaries)
+        totals["max"] = max(s.totals["max"] for s in summaries)
+        joined = SparseNumerical(
+            np.concatenate([s.cells for s in summaries]),
+            np.concatenate([s.counts for s in summaries]),
+            np.concatenate([s.sums for s in summaries]),
+            totals,
+        )
+        return joined.merged()
 
     def to_dict(self) -> dict[str, Any]:
+        merged = self.merged()
         finite = {name: value if np.isfinite(value) else None for name, value in self.totals.items()}
         return {
             "kind": "numerical",
-            "cells": self.cells.tolist(),
-            "counts": self.counts.tolist(),
-            "sums": self.sums.tolist(),
+            "cells": merged.cells.tolist(),
+            "counts": merged.counts.tolist(),
+            "sums": merged.sums.tolist(),
             **finite,
         }
 
@@ -176,6 +220,16 @@ class SparseCategorical:
 
 
 Sparse = SparseNumerical | SparseCategorical
+
+
+def _total(summaries: Sequence[Sparse]) -> Sparse:
+    numerical = [summary for summary in summaries if isinstance(summary, SparseNumerical)]
+    categorical = [summary.column for summary in summaries if isinstance(summary, SparseCategorical)]
+    if numerical and categorical:
+        raise SchemaError("a column's per-segment summaries mix numerical and categorical")
+    if numerical:
+        return SparseNumerical.total(numerical)
+    return SparseCategorical(CategoricalColumn.total(categorical))
 
 
 def _sparse_from_dict(data: Mapping[str, Any]) -> Sparse:
@@ -317,6 +371,30 @@ class SegmentDriftPart:
                 else:
                     rows[segment][bucket], columns[segment][bucket] = count, theirs
         return SegmentDriftPart(rows, columns)
+
+    @classmethod
+    def total(cls, parts: Sequence[SegmentDriftPart]) -> SegmentDriftPart:
+        """The sum of many parts (a window's buckets), each summary's pieces added up at once."""
+        first = parts[0]
+        if any(not isinstance(part, SegmentDriftPart) or set(part.rows) != set(first.rows) for part in parts):
+            raise SchemaError("segment drift parts built against different references cannot be added")
+        rows: dict[str, dict[str, int]] = {segment: {} for segment in first.rows}
+        pieces: dict[str, dict[str, dict[str, list[Sparse]]]] = {segment: {} for segment in first.rows}
+        for part in parts:
+            for segment, values in part.rows.items():
+                for bucket, count in values.items():
+                    rows[segment][bucket] = rows[segment].get(bucket, 0) + count
+                    columns = pieces[segment].setdefault(bucket, {})
+                    for name, summary in part.columns[segment][bucket].items():
+                        columns.setdefault(name, []).append(summary)
+        columns_total: dict[str, dict[str, dict[str, Sparse]]] = {
+            segment: {
+                bucket: {name: _total(summaries) for name, summaries in columns.items()}
+                for bucket, columns in buckets.items()
+            }
+            for segment, buckets in pieces.items()
+        }
+        return cls(rows, columns_total)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -214,10 +214,9 @@ class SlidingWindow:
 
     def current(self) -> Profile:
         """The window's profile: events for features and prediction, labelled rows for the rest."""
-        events, labelled = self.spec.empty(), self.spec.empty()
-        for bucket in self._ring.values():
-            events = events + bucket.events
-            labelled = labelled + bucket.labelled
+        buckets = list(self._ring.values())
+        events = Profile.total(self.spec, [bucket.events for bucket in buckets])
+        labelled = Profile.total(self.spec, [bucket.labelled for bucket in buckets])
         columns = dict(events.columns)
         target = self.spec.schema.target
         if target is not None and target in columns:
