@@ -103,7 +103,7 @@ def columns_curve(widths: list[int], evidently: bool, rows: int = 100_000) -> No
 
     for columns in widths:
         reference, current = (str(path) for path in paths(rows, columns))
-        result = repeated(lambda: report_command(reference, current), REPEATS)
+        result = repeated(lambda r=reference, c=current: report_command(r, c), REPEATS)
         _save("columns", f"modelmon report|{columns}", _point(result))
         if evidently:
             _save("columns", f"Evidently 0.7|{columns}", _evidently_point(reference, current))
