@@ -285,7 +285,9 @@ def plot() -> None:
             label, _, x = key.partition("|")
             series.setdefault(label, []).append((int(x), point))
         memory = curve in ("rows", "columns")
-        figure, axes = plt.subplots(1, 2 if memory else 1, figsize=(11 if memory else 6, 4), squeeze=False)
+        split = curve == "online"  # window rows and model counts on axes of their own
+        panels = 2 if memory or split else 1
+        figure, axes = plt.subplots(1, panels, figsize=(11 if panels == 2 else 6, 4), squeeze=False)
         print(f"\n{curve}:\n\n| series | x | {value} |" + (" peak MiB |" if memory else ""))
         print("|---|---|---|" + ("---|" if memory else ""))
         for label, points in sorted(series.items()):
@@ -298,12 +300,18 @@ def plot() -> None:
                 )
             if not done:
                 continue
-            axes[0][0].plot([x for x, _ in done], [p[value] for _, p in done], marker="o", label=label)
+            axis = axes[0][1] if split and label == "models" else axes[0][0]
+            axis.plot([x for x, _ in done], [p[value] for _, p in done], marker="o", label=label)
             if memory:
                 axes[0][1].plot(
                     [x for x, _ in done], [p["peak_mib"] for _, p in done], marker="o", label=label
                 )
-        axes[0][0].set(xlabel=x_label, ylabel=unit, title=f"{value} vs {x_label}")
+        if split:
+            axes[0][0].set(xlabel="window rows", ylabel=unit, title="recompute of one window")
+            axes[0][1].set(xlabel="models (10,000-row windows)", ylabel=unit, title="recompute of all")
+            axes[0][0].set_xscale("log")
+        else:
+            axes[0][0].set(xlabel=x_label, ylabel=unit, title=f"{value} vs {x_label}")
         if memory:
             axes[0][1].set(xlabel=x_label, ylabel="MiB", title="peak memory")
         for axis in axes[0]:

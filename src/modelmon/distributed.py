@@ -35,6 +35,7 @@ from modelmon.engine.build import (
     Data,
     ReferenceSide,
     Report,
+    _exact_rows,
     _frames,
     reference_sketch,
     wanted_columns,
@@ -119,10 +120,15 @@ def _chunks(
 
 
 def sketch_partition(
-    source: Any, first_row: int, schema: Schema, memory_budget: int, chunk_rows: int | None
+    source: Any,
+    first_row: int,
+    schema: Schema,
+    memory_budget: int,
+    chunk_rows: int | None,
+    total_rows: int | None = None,
 ) -> Any:
-    """On a worker: the reference sketch of one partition."""
-    sketch = reference_sketch(schema, memory_budget)
+    """On a worker: the reference sketch of one partition (``total_rows``: the whole reference's)."""
+    sketch = reference_sketch(schema, memory_budget, total_rows)
     position = first_row
     for chunk in _chunks(source, wanted_columns(schema), memory_budget, chunk_rows):
         sketch.update(chunk, first_row=position)
@@ -210,6 +216,7 @@ def dask_report(
             schema,
             memory_budget,
             chunk_rows,
+            _exact_rows(reference),
         )
         spec = sketch.spec(parts_for(sections))
         del sketch
