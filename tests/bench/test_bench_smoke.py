@@ -140,3 +140,23 @@ def test_cells_lookup_checks_every_shape_against_the_search(
     assert len(rows) == len(cells_lookup.SHAPES)
     slots = {line.split(" | ")[0][2:]: line.split(" | ")[7] for line in rows}
     assert slots["normal(10, 1)"] == "value" and slots["Pareto(1) (heavy tail)"] == "float bits"
+
+
+def test_parquet_footer_grows_with_the_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.chdir(ROOT)
+    import bench.parquet_footer
+
+    frame = pd.DataFrame({f"c{i}": range(4_000) for i in range(50)})
+    few, many = tmp_path / "few.parquet", tmp_path / "many.parquet"
+    frame.to_parquet(few, row_group_size=4_000)
+    frame.to_parquet(many, row_group_size=100)
+    monkeypatch.setattr("sys.argv", ["parquet_footer", str(few), str(many)])
+    bench.parquet_footer.main()
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()[2:]]
+    groups = [int(row[2]) for row in rows]
+    footers = [float(row[4]) for row in rows]
+    assert groups == [1, 40]
+    assert footers[1] > 10 * footers[0]
