@@ -40,6 +40,7 @@ from modelmon.engine.columns import (
     category_labels,
     numeric_values,
     ranked_labels,
+    sum_all,
 )
 from modelmon.errors import SchemaError
 from modelmon.schema import Schema
@@ -396,35 +397,19 @@ class Profile:
 
     @classmethod
     def total(cls, spec: ProfileSpec, profiles: Sequence[Profile]) -> Profile:
-        """The sum of many profiles (``spec.empty()`` for none), as ``+`` gives it; a part whose type
-        has a ``total`` of its own (summing many at once is cheaper than in pairs) uses it."""
+        """The sum of many profiles (``spec.empty()`` for none), as ``+`` gives it; a column or part
+        whose type has a ``total`` of its own (summing many at once is cheaper than in pairs) uses it."""
         if not profiles:
             return spec.empty()
         for profile in profiles:
             if profile.spec is not spec and profile.spec.fingerprint != spec.fingerprint:
                 raise SchemaError("profiles built against different reference specs cannot be added")
-        columns: dict[str, Column] = {}
-        for name, first in profiles[0].columns.items():
-            if isinstance(first, CategoricalColumn):
-                columns[name] = CategoricalColumn.total([p.columns[name] for p in profiles])  # type: ignore[misc]
-                continue
-            total = first
-            for profile in profiles[1:]:
-                total = total + profile.columns[name]  # type: ignore[operator]
-            columns[name] = total
+        columns = {name: sum_all([p.columns[name] for p in profiles]) for name in profiles[0].columns}
         named: dict[str, list[Any]] = {}
         for profile in profiles:
             for name, part in profile.parts.items():
                 named.setdefault(name, []).append(part)
-        parts: dict[str, Any] = {}
-        for name, values in named.items():
-            together = getattr(type(values[0]), "total", None)
-            if together is not None:
-                parts[name] = together(values)
-            else:
-                parts[name] = values[0]
-                for value in values[1:]:
-                    parts[name] = parts[name] + value
+        parts = {name: sum_all(values) for name, values in named.items()}
         return Profile(
             spec,
             sum(profile.rows for profile in profiles),

@@ -43,6 +43,7 @@ from modelmon.engine.columns import (
     CategoricalColumn,
     NumericalColumn,
     category_labels,
+    sum_all,
 )
 from modelmon.engine.segments import bucket_slots, segment_buckets
 from modelmon.errors import SchemaError
@@ -79,18 +80,9 @@ def _merge(
     return union, [total[union] for total in summed]
 
 
-#: entries a sparse summary holds before its repeated cells are added up (sums of many buckets
-#: only append; the sort that merges them runs once per this many entries, not once per bucket)
-_MERGE_AT = 4096
-
-
 @dataclass
 class SparseNumerical:
-    """A :class:`~modelmon.engine.columns.NumericalColumn` keeping only its non-empty cells.
-
-    A cell may appear more than once (a sum appends the other side's cells); its count and sum are
-    those of all its entries, added up by :meth:`dense` and :meth:`to_dict`.
-    """
+    """A :class:`~modelmon.engine.columns.NumericalColumn` keeping only its non-empty cells."""
 
     cells: np.ndarray
     counts: np.ndarray
@@ -107,37 +99,20 @@ class SparseNumerical:
 
     def dense(self, edges: np.ndarray) -> NumericalColumn:
         column = NumericalColumn.empty(edges)
-        cells = len(column.cell_counts)
-        column.cell_counts[:] = np.bincount(self.cells, weights=self.counts, minlength=cells)
-        column.cell_sums[:] = np.bincount(self.cells, weights=self.sums, minlength=cells)
+        column.cell_counts[self.cells] = self.counts
+        column.cell_sums[self.cells] = self.sums
         for name in ("count", "missing", "type_errors"):
             setattr(column, name, int(self.totals[name]))
         for name in ("min", "max", "sum", "sum_sq"):
             setattr(column, name, float(self.totals[name]))
         return column
 
-    def merged(self) -> SparseNumerical:
-        """The same summary with each cell once, in order."""
-        cells, (counts, sums) = _merge((self.cells,), (self.counts,), (self.sums,))
-        return SparseNumerical(cells, counts.astype(np.int64), sums, self.totals)
-
     def __add__(self, other: SparseNumerical) -> SparseNumerical:
-        mine, theirs = self.totals, other.totals
-        totals = {
-            name: mine[name] + theirs[name] for name in ("count", "missing", "type_errors", "sum", "sum_sq")
-        }
-        totals["min"], totals["max"] = min(mine["min"], theirs["min"]), max(mine["max"], theirs["max"])
-        total = SparseNumerical(
-            np.concatenate((self.cells, other.cells)),
-            np.concatenate((self.counts, other.counts)),
-            np.concatenate((self.sums, other.sums)),
-            totals,
-        )
-        return total.merged() if len(total.cells) > _MERGE_AT else total
+        return SparseNumerical.total((self, other))
 
     @classmethod
     def total(cls, summaries: Sequence[SparseNumerical]) -> SparseNumerical:
-        """The sum of many summaries, their cells added up once."""
+        """The sum of many summaries (a window's buckets), their cells added up at once."""
         first = summaries[0]
         if len(summaries) == 1:
             return first
@@ -147,22 +122,20 @@ class SparseNumerical:
         }
         totals["min"] = min(s.totals["min"] for s in summaries)
         totals["max"] = max(s.totals["max"] for s in summaries)
-        joined = SparseNumerical(
-            np.concatenate([s.cells for s in summaries]),
-            np.concatenate([s.counts for s in summaries]),
-            np.concatenate([s.sums for s in summaries]),
-            totals,
+        cells, (counts, sums) = _merge(
+            tuple(s.cells for s in summaries),
+            tuple(s.counts for s in summaries),
+            tuple(s.sums for s in summaries),
         )
-        return joined.merged()
+        return SparseNumerical(cells, counts.astype(np.int64), sums, totals)
 
     def to_dict(self) -> dict[str, Any]:
-        merged = self.merged()
         finite = {name: value if np.isfinite(value) else None for name, value in self.totals.items()}
         return {
             "kind": "numerical",
-            "cells": merged.cells.tolist(),
-            "counts": merged.counts.tolist(),
-            "sums": merged.sums.tolist(),
+            "cells": self.cells.tolist(),
+            "counts": self.counts.tolist(),
+            "sums": self.sums.tolist(),
             **finite,
         }
 
@@ -196,6 +169,10 @@ class SparseCategorical:
     def __add__(self, other: SparseCategorical) -> SparseCategorical:
         return SparseCategorical(self.column + other.column)
 
+    @classmethod
+    def total(cls, summaries: Sequence[SparseCategorical]) -> SparseCategorical:
+        return cls(CategoricalColumn.total([summary.column for summary in summaries]))
+
     def to_dict(self) -> dict[str, Any]:
         return self.column.to_dict()
 
@@ -220,16 +197,6 @@ class SparseCategorical:
 
 
 Sparse = SparseNumerical | SparseCategorical
-
-
-def _total(summaries: Sequence[Sparse]) -> Sparse:
-    numerical = [summary for summary in summaries if isinstance(summary, SparseNumerical)]
-    categorical = [summary.column for summary in summaries if isinstance(summary, SparseCategorical)]
-    if numerical and categorical:
-        raise SchemaError("a column's per-segment summaries mix numerical and categorical")
-    if numerical:
-        return SparseNumerical.total(numerical)
-    return SparseCategorical(CategoricalColumn.total(categorical))
 
 
 def _sparse_from_dict(data: Mapping[str, Any]) -> Sparse:
@@ -357,20 +324,7 @@ class SegmentDriftPart:
         return cls(rows, columns)
 
     def __add__(self, other: SegmentDriftPart) -> SegmentDriftPart:
-        if not isinstance(other, SegmentDriftPart) or set(other.rows) != set(self.rows):
-            raise SchemaError("segment drift parts built against different references cannot be added")
-        rows = {segment: dict(values) for segment, values in self.rows.items()}
-        columns = {segment: dict(values) for segment, values in self.columns.items()}
-        for segment, values in other.rows.items():
-            for bucket, count in values.items():
-                theirs = other.columns[segment][bucket]
-                if bucket in rows[segment]:
-                    rows[segment][bucket] += count
-                    mine = columns[segment][bucket]
-                    columns[segment][bucket] = {name: mine[name] + theirs[name] for name in mine}  # type: ignore[operator]
-                else:
-                    rows[segment][bucket], columns[segment][bucket] = count, theirs
-        return SegmentDriftPart(rows, columns)
+        return SegmentDriftPart.total((self, other))
 
     @classmethod
     def total(cls, parts: Sequence[SegmentDriftPart]) -> SegmentDriftPart:
@@ -389,7 +343,7 @@ class SegmentDriftPart:
                         columns.setdefault(name, []).append(summary)
         columns_total: dict[str, dict[str, dict[str, Sparse]]] = {
             segment: {
-                bucket: {name: _total(summaries) for name, summaries in columns.items()}
+                bucket: {name: sum_all(summaries) for name, summaries in columns.items()}
                 for bucket, columns in buckets.items()
             }
             for segment, buckets in pieces.items()
