@@ -255,11 +255,11 @@ def _rows_total(data: Data) -> int | None:
 def _exact_rows(data: Data) -> int | None:
     """Rows of a frame or a parquet file (from its metadata); ``None`` for CSV, whose line count can
     differ from its rows when a quoted value spans lines."""
-    if isinstance(data, pd.DataFrame):
-        return len(data)
-    from modelmon.io import count_rows, file_format
+    from modelmon.io import file_format
 
-    return count_rows(data) if file_format(data) == "parquet" else None
+    if not isinstance(data, pd.DataFrame) and file_format(data) != "parquet":
+        return None
+    return _rows_total(data)
 
 
 def _load_model(model: Any) -> Any:
