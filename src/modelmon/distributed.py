@@ -8,9 +8,11 @@ result is the single-process one: the same spec, the same counts, samples and st
 same report JSON except for sums of floats (a column's sum, sum of squares, cell sums), which are
 added in another order and may differ in the last bits.
 
-The reference is fitted in two rounds on the cluster: workers sketch their partitions, the driver
-adds the sketches and fits the spec (:mod:`modelmon.engine.fitting`), then workers profile their
-partitions against it and the driver adds the profiles. The current data is profiled the same way.
+A reference that fits in memory (:func:`~modelmon.engine.build.fits_in_memory`) is fitted whole on
+one worker, as one process fits it. A larger one is fitted in two rounds on the cluster: workers
+sketch their partitions, the driver adds the sketches and fits the spec
+(:mod:`modelmon.engine.fitting`), then workers profile their partitions against it and the driver
+adds the profiles. The current data is profiled the same way.
 
     report = dask_report("ref.parquet", "cur.parquet", schema, workers=2)
 
@@ -37,6 +39,9 @@ from modelmon.engine.build import (
     Report,
     _exact_rows,
     _frames,
+    fit_reference,
+    fits_in_memory,
+    reference_bytes,
     reference_sketch,
     wanted_columns,
 )
@@ -181,6 +186,49 @@ def _workers(client: Any) -> int:
     return max(len(client.scheduler_info().get("workers", {})), 1)
 
 
+def _sketched_reference(
+    client: Any,
+    reference: Data,
+    schema: Schema,
+    count: int,
+    sections: Sequence[str] | None,
+    sample_rows: int,
+    seed: int,
+    memory_budget: int,
+    chunk_rows: int | None,
+) -> ReferenceSide:
+    """A reference larger than memory, fitted in two rounds: partitions sketched, then profiled."""
+    from modelmon.engine.sections import parts_for
+    from modelmon.io import file_columns
+
+    columns = wanted_columns(schema)
+    sketch = _gather_sum(
+        client,
+        sketch_partition,
+        partitions(reference, columns, memory_budget, chunk_rows, count),
+        schema,
+        memory_budget,
+        chunk_rows,
+        _exact_rows(reference),
+    )
+    spec = sketch.spec(parts_for(sections))
+    del sketch
+    unprofiled = client.scatter(ReferenceSide.unprofiled(spec, sections), broadcast=True)
+    reference_settings = {"sample_rows": sample_rows, "stream_rows": 1, "seed": seed}
+    fitted: ReferenceSide = _gather_sum(
+        client,
+        profile_partition,
+        partitions(reference, columns, memory_budget, chunk_rows, count),
+        unprofiled,
+        reference_settings,
+        memory_budget,
+        chunk_rows,
+    ).as_reference()
+    if not isinstance(reference, pd.DataFrame):
+        fitted.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+    return fitted
+
+
 def dask_report(
     reference: Data,
     current: Data,
@@ -201,7 +249,7 @@ def dask_report(
 
     The result equals the single-process report but for the order floats are summed in.
     """
-    from modelmon.engine.sections import check_sections, parts_for
+    from modelmon.engine.sections import check_sections
     from modelmon.io import file_columns
 
     if sections is not None:
@@ -209,30 +257,23 @@ def dask_report(
     columns = wanted_columns(schema)
     with dask_client(workers, scheduler, memory_budget) as client:
         count = _workers(client)
-        sketch = _gather_sum(
-            client,
-            sketch_partition,
-            partitions(reference, columns, memory_budget, chunk_rows, count),
-            schema,
-            memory_budget,
-            chunk_rows,
-            _exact_rows(reference),
-        )
-        spec = sketch.spec(parts_for(sections))
-        del sketch
-        unprofiled = client.scatter(ReferenceSide.unprofiled(spec, sections), broadcast=True)
-        reference_settings = {"sample_rows": sample_rows, "stream_rows": 1, "seed": seed}
-        fitted = _gather_sum(
-            client,
-            profile_partition,
-            partitions(reference, columns, memory_budget, chunk_rows, count),
-            unprofiled,
-            reference_settings,
-            memory_budget,
-            chunk_rows,
-        ).as_reference()
-        if not isinstance(reference, pd.DataFrame):
-            fitted.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+        if fits_in_memory(reference_bytes(reference, columns), memory_budget, sections):
+            # held and fitted whole, as one process fits it: on one worker, as one task
+            fitted = client.submit(
+                fit_reference,
+                reference,
+                schema,
+                sample_rows=sample_rows,
+                seed=seed,
+                sections=sections,
+                memory_budget=memory_budget,
+                chunk_rows=chunk_rows,
+                pure=False,
+            ).result()
+        else:
+            fitted = _sketched_reference(
+                client, reference, schema, count, sections, sample_rows, seed, memory_budget, chunk_rows
+            )
         side = client.scatter(fitted, broadcast=True)
         settings = {"sample_rows": sample_rows, "stream_rows": stream_rows, "seed": seed + 1}
         current_side = _gather_sum(

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -36,6 +37,7 @@ __all__ = [
     "frame_row_bytes",
     "parquet_partitions",
     "parse_bytes",
+    "read_ahead",
     "read_frame",
     "read_frames",
     "read_row_groups",
@@ -273,6 +275,31 @@ def _parquet_chunks(
             continue
         pending.append(group)
         pending_rows += size
+
+
+_Item = TypeVar("_Item")
+_END = object()
+
+
+def read_ahead(items: Iterable[_Item]) -> Iterator[_Item]:
+    """The items of ``items``, the next one read on a thread while the caller works on this one.
+
+    Decoding parquet or CSV releases the GIL, so reading the next chunk overlaps the work on this
+    one; at most one chunk more than without it is in memory. Errors are raised where they would be.
+
+    >>> list(read_ahead(iter(range(3))))
+    [0, 1, 2]
+    """
+    iterator = iter(items)
+    with ThreadPoolExecutor(1, thread_name_prefix="modelmon-read") as pool:
+        pending = pool.submit(next, iterator, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, iterator, _END)
+            yield item  # type: ignore[misc]
+            del item
 
 
 def read_frame(path: PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from modelmon.config import DriftSettings
-from modelmon.engine.build import ReferenceSide, build_report
+from modelmon.engine.build import ReferenceSide, build_report, fit_reference, fits_in_memory, reference_bytes
 from modelmon.engine.drift import data_drift
 from modelmon.engine.fitting import ReferenceSketch
 from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.streaming import PrioritySample, StrideSample
-from modelmon.io import read_frames
+from modelmon.io import read_ahead, read_frames
 from modelmon.schema import Schema
 
 SCHEMA = Schema(numerical=["fare", "passengers", "tip"], categorical=["zone"], prediction="duration")
@@ -50,6 +50,79 @@ def test_a_reference_that_fits_in_the_sample_gets_the_in_memory_spec_and_profile
             assert streamed.sum == pytest.approx(column.sum, rel=1e-12)
         else:
             assert streamed.counts.tolist() == column.counts.tolist(), name
+
+
+def _same_profiles(left, right):
+    assert left.spec.fingerprint == right.spec.fingerprint and left.spec.exact == right.spec.exact
+    assert left.rows == right.rows and left.absent_columns == right.absent_columns
+    for name, column in left.columns.items():
+        other = right.columns[name]
+        if hasattr(column, "cell_counts"):
+            assert other.cell_counts.tolist() == column.cell_counts.tolist(), name
+            assert other.cell_sums == pytest.approx(column.cell_sums, rel=1e-12), name
+            assert (other.count, other.missing, other.min, other.max) == (
+                column.count,
+                column.missing,
+                column.min,
+                column.max,
+            )
+        else:
+            assert other.counts.tolist() == column.counts.tolist(), name
+
+
+@pytest.mark.parametrize("parts", [(), None], ids=["columns", "every part"])
+def test_fitting_a_reference_chunk_by_chunk_in_memory_equals_fitting_it_joined(parts):
+    frame = _frame(30_000)  # more rows than the sketch samples: a sketch would give other edges
+    frame["segment"] = np.where(frame["fare"] > 20, "high", "low")
+    schema = Schema(
+        numerical=["fare", "passengers", "tip"],
+        categorical=["zone"],
+        prediction="duration",
+        segments=["segment"],
+    )
+    joined = ProfileSpec.fit_profile(frame, schema, parts=parts)
+    pieces = [frame.iloc[start : start + 7_001] for start in range(0, len(frame), 7_001)]
+    chunked = ProfileSpec.fit_profile(pieces, schema, parts=parts)
+    _same_profiles(joined[1], chunked[1])
+    assert joined[0].categories == chunked[0].categories and set(joined[0].state) == set(chunked[0].state)
+    for name, part in joined[1].parts.items():
+        assert part.to_dict() == chunked[1].parts[name].to_dict(), name
+
+
+def test_a_reference_that_fits_in_the_budget_is_fitted_in_memory_and_a_larger_one_sketched(tmp_path):
+    frame = _frame(30_000)
+    path = tmp_path / "reference.parquet"
+    frame.to_parquet(path, row_group_size=3_000)
+    columns = list(SCHEMA.named_columns)
+    size = reference_bytes(path, columns)
+    assert size >= 30_000 * 8 * 4  # four numbers a row, and the zone's text
+    large, small = int(size * 2), int(size / 2)
+    assert fits_in_memory(size, large, ("drift",)) and not fits_in_memory(size, small, ("drift",))
+    # sections that fit model-level parts join the held chunks: they may hold half as much
+    assert not fits_in_memory(size, int(size * 1.2), None) and fits_in_memory(size, int(size * 3), None)
+    _, in_memory = ProfileSpec.fit_profile(frame, SCHEMA, parts=())
+    held = fit_reference(path, SCHEMA, sections=("drift",), memory_budget=large)
+    _same_profiles(in_memory, held.profile)
+    sketched = fit_reference(path, SCHEMA, sections=("drift",), memory_budget=small)
+    assert sketched.spec.fingerprint != in_memory.spec.fingerprint  # edges from the sketch's sample
+    assert sketched.profile.columns["fare"].count == in_memory.columns["fare"].count
+
+
+def test_read_ahead_keeps_order_and_errors_and_reads_one_chunk_ahead():
+    pulled = []
+
+    def source():
+        for i in range(5):
+            pulled.append(i)
+            yield i
+        raise ValueError("bad chunk")
+
+    seen = []
+    with pytest.raises(ValueError, match="bad chunk"):
+        for item in read_ahead(source()):
+            seen.append(item)
+            assert len(pulled) <= len(seen) + 1  # never more than the next one read
+    assert seen == [0, 1, 2, 3, 4]
 
 
 def test_a_large_reference_gets_edges_from_its_sample_whatever_its_chunks():

@@ -256,3 +256,20 @@ def test_a_pickled_spec_leaves_its_lookup_caches_behind_and_profiles_the_same():
     assert "_edge_lookups" not in again.state
     current = _large_reference(np.random.default_rng(14).normal(0.1, 1, 5000))
     _close(again.profile(current), spec.profile(current))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1.0, 2.5, -3.0], ([1.0, 2.5, -3.0], 0, 0)),
+        ([1.0, np.nan, 2.0], ([1.0, 2.0], 1, 0)),
+        ([1.0, np.inf, -np.inf, np.nan], ([1.0], 1, 2)),
+        ([1e308, 1e308, -1e308], ([1e308, 1e308, -1e308], 0, 0)),  # finite values whose sum overflows
+        ([], ([], 0, 0)),
+    ],
+)
+def test_numeric_values_tell_missing_values_and_infinities_from_finite_ones(values, expected):
+    from modelmon.engine.columns import numeric_values
+
+    finite, missing, type_errors = numeric_values(pd.Series(values, dtype=float))
+    assert (finite.tolist(), missing, type_errors) == expected

@@ -357,6 +357,7 @@ class ReferenceSide:
             seed=seed,
             sections=sections,
             memory_budget=memory_budget,
+            in_memory=fits_in_memory(reference_bytes(frame, None), memory_budget, sections),
         )
 
     @classmethod
@@ -370,28 +371,37 @@ class ReferenceSide:
         sections: Sequence[str] | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         total_rows: int | None = None,
+        in_memory: bool = False,
     ) -> ReferenceSide:
-        """Fit on the reference's chunks: ``chunks()`` is called once to fit the spec and, unless the
-        reference fits in the budget beside its sample, once more to profile it against the spec.
-        ``total_rows`` (the reference's rows, when known) lets the sample copy only what it keeps."""
-        from modelmon.engine.sections import parts_for
-        from modelmon.io import frame_row_bytes
+        """Fit on the reference's chunks.
 
-        sketch = reference_sketch(schema, memory_budget, total_rows)
-        # the sample takes at most a quarter of the budget: a reference that fits in the other three
-        # quarters is kept for the second pass instead of read again
-        kept: list[pd.DataFrame] | None = []
-        kept_bytes = 0.0
-        for chunk in chunks():
-            sketch.update(chunk)
-            if kept is not None:
-                kept_bytes += frame_row_bytes(chunk) * len(chunk)
-                kept = [*kept, chunk] if kept_bytes <= memory_budget * 3 / 4 else None
-        spec = sketch.spec(parts_for(sections))
-        del sketch
+        ``in_memory`` (the reference fits in memory, :func:`fits_in_memory`): ``chunks()`` is read
+        once, held, and fitted as :meth:`ProfileSpec.fit_profile` fits a frame. Otherwise it is read
+        twice in bounded memory: once to sketch the spec (:class:`ReferenceSketch`), once to profile
+        the reference against it; ``total_rows`` (the reference's rows, when known) lets the sketch's
+        sample copy only what it keeps.
+        """
+        from modelmon.engine.sections import parts_for
+
+        parts = parts_for(sections)
+        profile: Profile | None = None
+        if in_memory:
+            held = list(chunks())
+            spec, profile = ProfileSpec.fit_profile(held, schema, parts=parts)
+        else:
+            sketch = reference_sketch(schema, memory_budget, total_rows)
+            for chunk in chunks():
+                sketch.update(chunk)
+            spec = sketch.spec(parts)
+            del sketch
         side = CurrentSide(cls.unprofiled(spec, sections), sample_rows=sample_rows, stream_rows=1, seed=seed)
-        for chunk in kept if kept is not None else chunks():
-            side.update(chunk)
+        if profile is None:
+            for chunk in chunks():
+                side.update(chunk)
+        else:
+            for chunk in held:
+                side.keep_rows(chunk)
+            side.profile = profile
         return side.as_reference()
 
     @classmethod
@@ -448,9 +458,14 @@ class CurrentSide:
     def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
         """Add one chunk (columns named as in the schema); ``first_row`` is the position of its first
         row in the whole dataset (by default, right after the chunks fed before)."""
+        self.profile = self.profile + self.reference.spec.profile(chunk)
+        self.keep_rows(chunk, first_row)
+
+    def keep_rows(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:
+        """What :meth:`update` keeps of a chunk's rows (sample, stream, duplicates), without
+        profiling it: for a caller that profiles the rows itself."""
         first = self._next_row if first_row is None else first_row
         self._next_row = first + len(chunk)
-        self.profile = self.profile + self.reference.spec.profile(chunk)
         if self.sample is not None:
             self.sample.update(chunk, first)
         self.stream.update(chunk, first)
@@ -521,6 +536,59 @@ class CurrentSide:
         )
 
 
+def reference_bytes(data: Data, columns: list[str] | None) -> float:
+    """Bytes the reference's ``columns`` (``None``: all) take once read: a frame's own, a file's
+    estimated from its rows and columns (:func:`~modelmon.io.row_bytes`)."""
+    from modelmon.io import frame_row_bytes, row_bytes
+
+    if isinstance(data, pd.DataFrame):
+        return frame_row_bytes(data) * len(data)
+    return row_bytes(data, columns) * (_rows_total(data) or 0)
+
+
+def fits_in_memory(size: float, memory_budget: int, sections: Sequence[str] | None) -> bool:
+    """Whether a reference of ``size`` bytes is held and fitted in memory rather than sketched.
+
+    It may take three quarters of the budget (the rest is the work on it), half of that when the
+    sections read model-level parts, which are fitted on the reference's rows joined into one frame.
+    """
+    from modelmon.engine.sections import parts_for
+
+    parts = parts_for(sections)
+    share = 3 / 4 if parts is not None and not parts else 3 / 8
+    return size <= memory_budget * share
+
+
+def fit_reference(
+    reference: Data,
+    schema: Schema,
+    *,
+    sample_rows: int = 5_000,
+    seed: int = 0,
+    sections: Sequence[str] | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_rows: int | None = None,
+) -> ReferenceSide:
+    """The reference side of a report on ``reference`` (a frame or a parquet/CSV path): held and
+    fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks."""
+    from modelmon.io import file_columns, read_ahead
+
+    wanted = wanted_columns(schema)
+    side = ReferenceSide.fit_chunks(
+        lambda: read_ahead(_frames(reference, wanted, chunk_rows, memory_budget)),
+        schema,
+        sample_rows=sample_rows,
+        seed=seed,
+        sections=sections,
+        memory_budget=memory_budget,
+        total_rows=_exact_rows(reference),
+        in_memory=fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections),
+    )
+    if not isinstance(reference, pd.DataFrame):
+        side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+    return side
+
+
 def build_report(
     reference: Data | ReferenceSide,
     current: Data,
@@ -552,7 +620,7 @@ def build_report(
         from modelmon.engine.sections import check_sections
 
         sections = check_sections(sections)
-    from modelmon.io import file_columns
+    from modelmon.io import file_columns, read_ahead
 
     if isinstance(reference, ReferenceSide):
         reference_side = reference
@@ -560,18 +628,15 @@ def build_report(
     else:
         if schema is None:
             schema = Schema.infer(next(iter(_frames(reference, None, chunk_rows, memory_budget))))
-        wanted = wanted_columns(schema)
-        reference_side = ReferenceSide.fit_chunks(
-            lambda: _frames(reference, wanted, chunk_rows, memory_budget),
+        reference_side = fit_reference(
+            reference,
             schema,
             sample_rows=sample_rows,
             seed=seed,
             sections=sections,
             memory_budget=memory_budget,
-            total_rows=_exact_rows(reference),
+            chunk_rows=chunk_rows,
         )
-        if not isinstance(reference, pd.DataFrame):
-            reference_side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
 
     current_side = CurrentSide(
         reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
@@ -579,7 +644,7 @@ def build_report(
     total = _rows_total(current) if progress else None
     with _progress(total is not None and total > (chunk_rows or 200_000)) as bar:
         task = bar.add_task("profile", total=total) if bar is not None else None
-        for chunk in _frames(current, wanted_columns(schema), chunk_rows, memory_budget):
+        for chunk in read_ahead(_frames(current, wanted_columns(schema), chunk_rows, memory_budget)):
             current_side.update(chunk)
             if bar is not None:
                 bar.advance(task, len(chunk))

@@ -64,10 +64,11 @@ class EdgeLookup:
         self._key_range = key_low, key_high
         # the shifted key range fits the grid (shifted before subtracting: it may not fit 64 bits)
         self._shift = max((key_high - key_low).bit_length() - grid.bit_length() + 1, 0)
-        by_value, by_bits = self._tables(False), self._tables(True)
-        self._bits = by_bits[2] < by_value[2]
-        self._twice_before, self._crowded, crowded_edges = by_bits if self._bits else by_value
-        self._any_crowded = crowded_edges > 0
+        by_value, by_bits = self._per_slot(False), self._per_slot(True)
+        self._bits = _shared(by_bits) < _shared(by_value)
+        per_slot = by_bits if self._bits else by_value
+        self._twice_before, self._crowded = self._tables(per_slot)
+        self._any_crowded = _shared(per_slot) > 0
         # at 2j the edge j (+inf past the last): indexed by twice the edges before a value's slot, the
         # slot's own edge if it holds one, else the first edge of a later slot, which is above the value
         self._next_edge = np.repeat(np.append(edges, np.inf), 2)
@@ -93,22 +94,25 @@ class EdgeLookup:
         np.clip(scaled, 0.0, float(self._top), out=scaled)
         return scaled.astype(np.int64)
 
-    def _tables(self, bits: bool) -> tuple[np.ndarray, np.ndarray, int]:
-        """Per slot: twice the edges in slots before it, whether it holds several; edges sharing slots."""
-        per_slot = np.bincount(self._slots(self.edges, bits), minlength=self._top + 1)
+    def _per_slot(self, bits: bool) -> np.ndarray:
+        """Edges in each slot, with slots uniform in value or in the bits of the float."""
+        return np.bincount(self._slots(self.edges, bits), minlength=self._top + 1)
+
+    def _tables(self, per_slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot: twice the edges in slots before it, and whether it holds several."""
         before = np.concatenate(([0], np.cumsum(per_slot)[:-1]))
-        crowded = per_slot > 1
         # the smallest integers that hold every cell: 2 bytes a slot for up to 16,382 edges, so a
         # thousand wide columns' tables take about 200 MB instead of 600
         small = np.int16 if 2 * len(self.edges) + 2 < np.iinfo(np.int16).max else np.int64
-        return (2 * before).astype(small), crowded, int(per_slot[crowded].sum())
+        return (2 * before).astype(small), per_slot > 1
 
     def cells(self, values: np.ndarray) -> np.ndarray:
         """Cell of each finite value, as :func:`cells_of` gives it."""
         if self._scale == 0.0 or len(values) < 1024:
             return cells_of(self.edges, values)
         slot = self._slots(values, self._bits)
-        cells = self._twice_before[slot]
+        # cast once: gathering with small integers is several times slower, and counting casts too
+        cells = self._twice_before[slot].astype(np.intp)
         edge = self._next_edge[cells]
         cells += values > edge  # past the slot's edge: the interval after it
         cells += values >= edge  # on it or past it: the edge's own cell
@@ -117,6 +121,11 @@ class EdgeLookup:
             if crowded.any():
                 cells[crowded] = cells_of(self.edges, values[crowded])
         return cells
+
+
+def _shared(per_slot: np.ndarray) -> int:
+    """Edges in slots holding several (values there are searched)."""
+    return int(per_slot[per_slot > 1].sum())
 
 
 def _float_keys(values: np.ndarray) -> np.ndarray:

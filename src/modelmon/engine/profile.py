@@ -68,6 +68,15 @@ def _edges_of_sorted(ordered: np.ndarray, max_bins: int) -> tuple[np.ndarray, bo
     return np.unique(ordered[positions]), False
 
 
+def _numbers(chunks: Sequence[pd.DataFrame], name: str) -> tuple[np.ndarray, int, int]:
+    """:func:`numeric_values` of column ``name`` over all ``chunks``."""
+    if len(chunks) == 1:
+        return numeric_values(chunks[0][name])
+    pieces = [numeric_values(chunk[name]) for chunk in chunks]
+    values = np.concatenate([piece[0] for piece in pieces])
+    return values, sum(piece[1] for piece in pieces), sum(piece[2] for piece in pieces)
+
+
 #: numerical reference columns with more than twice this many values choose their edges from a
 #: sample of this many (drawn with a fixed seed) instead of sorting every value
 EDGE_SAMPLE = 100_000
@@ -149,52 +158,64 @@ class ProfileSpec:
         ``parts`` names the model-level parts to fit (all registered ones by default; ``()`` for
         column summaries only, which is all the drift and quality sections read).
         """
-        return cls._fit(reference, schema, max_bins, max_categories, parts)[0]
+        return cls._fit([reference], schema, max_bins, max_categories, parts)[0]
 
     @classmethod
     def fit_profile(
         cls,
-        reference: pd.DataFrame,
+        reference: pd.DataFrame | Sequence[pd.DataFrame],
         schema: Schema,
         *,
         max_bins: int = DEFAULT_MAX_BINS,
         max_categories: int = DEFAULT_MAX_CATEGORIES,
         parts: Sequence[str] | None = None,
     ) -> tuple[ProfileSpec, Profile]:
-        """The spec and the reference's own profile, counted while choosing the edges."""
-        spec, reference_columns = cls._fit(reference, schema, max_bins, max_categories, parts)
-        return spec, spec._profile(reference, reference_columns)
+        """The spec and the reference's own profile, counted while choosing the edges.
+
+        ``reference`` may be the frame's chunks (a reference held in memory as it was read): they
+        are fitted as their concatenation would be, without copying them into one frame.
+        """
+        chunks = [reference] if isinstance(reference, pd.DataFrame) else list(reference)
+        spec, reference_columns, whole = cls._fit(chunks, schema, max_bins, max_categories, parts)
+        if whole is not None:
+            return spec, spec._profile(whole, reference_columns)
+        # column summaries only: rows, absent and unexpected columns chunk by chunk
+        empty = spec.empty().columns
+        total = Profile.total(spec, [spec._profile(chunk, empty) for chunk in chunks])
+        total.columns = {name: reference_columns.get(name, column) for name, column in total.columns.items()}
+        return spec, total
 
     @classmethod
     def _fit(
         cls,
-        reference: pd.DataFrame,
+        chunks: Sequence[pd.DataFrame],
         schema: Schema,
         max_bins: int,
         max_categories: int,
         parts: Sequence[str] | None,
-    ) -> tuple[ProfileSpec, dict[str, Column]]:
-        missing = [name for name in schema.monitored_columns if name not in reference.columns]
+    ) -> tuple[ProfileSpec, dict[str, Column], pd.DataFrame | None]:
+        """The spec, the reference's column summaries and the whole reference as one frame: the
+        only chunk, or the chunks joined when model-level parts were fitted on them (else ``None``)."""
+        columns = chunks[0].columns
+        missing = [name for name in schema.monitored_columns if name not in columns]
         required_missing = [name for name in missing if name != schema.target]
         if required_missing:
             raise SchemaError(
-                f"the reference has no column(s) {required_missing}; "
-                f"it has {list(map(str, reference.columns))}"
+                f"the reference has no column(s) {required_missing}; it has {list(map(str, columns))}"
             )
         spec = cls(schema)
-        present = [name for name in schema.monitored_columns if name in reference.columns]
+        present = [name for name in schema.monitored_columns if name in columns]
         lookups = spec._lookups()
 
         def summarise(name: str) -> Column:
             if schema.kind(name) == "numerical":
-                edges, exact, column, lookup = _numerical_reference(
-                    *numeric_values(reference[name]), max_bins
-                )
+                edges, exact, column, lookup = _numerical_reference(*_numbers(chunks, name), max_bins)
                 spec.edges[name], spec.exact[name] = edges, exact
                 if lookup is not None:
                     lookups[name] = lookup
                 return column
-            codes, labels, missing_count = category_labels(reference[name])
+            series = chunks[0][name] if len(chunks) == 1 else pd.concat([c[name] for c in chunks])
+            codes, labels, missing_count = category_labels(series)
             ranked = ranked_labels(codes, labels)
             spec.categories[name] = tuple(ranked[:max_categories])
             spec.truncated[name] = len(ranked) > max_categories
@@ -205,24 +226,32 @@ class ProfileSpec:
             )
 
         # each column writes only its own keys of the spec's dicts, so the threads do not collide
-        summaries = dict(zip(present, map_columns(summarise, present, len(reference)), strict=True))
+        rows = sum(len(chunk) for chunk in chunks)
+        summaries = dict(zip(present, map_columns(summarise, present, rows), strict=True))
         # the spec's dicts in schema order whatever order the threads finished in
         spec.edges = {name: spec.edges[name] for name in present if name in spec.edges}
         spec.exact = {name: spec.exact[name] for name in present if name in spec.exact}
         spec.categories = {name: spec.categories[name] for name in present if name in spec.categories}
         spec.truncated = {name: spec.truncated[name] for name in present if name in spec.truncated}
         spec.tails = {name: spec.tails[name] for name in present if name in spec.tails}
+        single = chunks[0] if len(chunks) == 1 else None
         if parts is not None and not parts:
-            return spec, summaries  # column summaries only: the part modules (and sklearn) stay unloaded
+            return (
+                spec,
+                summaries,
+                single,
+            )  # column summaries only: the part modules (and sklearn) stay unloaded
         from modelmon.engine.parts import PART_TYPES
 
+        # the parts are fitted on whole rows: the chunks joined (a copy) only when some are wanted
+        reference = single if single is not None else pd.concat(chunks, ignore_index=True)
         for part_name, part_type in PART_TYPES.items():
             if parts is not None and part_name not in parts:
                 continue
             state = part_type.fit(reference, spec)
             if state is not None:
                 spec.state[part_name] = state
-        return spec, summaries
+        return spec, summaries, reference
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the ``_`` caches of ``state`` (lookup tables, about 0.6 MB a column)."""
