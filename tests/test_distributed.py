@@ -81,18 +81,22 @@ def _plain(report) -> dict:
 
 
 @pytest.mark.slow
-def test_report_on_two_workers_equals_one_process(files, cluster):
+@pytest.mark.parametrize("budget", [BUDGET, 64 << 20], ids=["reference sketched", "reference held"])
+def test_report_on_two_workers_equals_one_process(files, cluster, budget):
     from modelmon.distributed import dask_report
+    from modelmon.engine.build import fits_in_memory, reference_bytes
 
     reference, current = files
     sections = ("drift", "quality", "performance", "segments", "concept")
-    alone = build_report(reference, current, SCHEMA, memory_budget=BUDGET, chunk_rows=800, sections=sections)
+    size = reference_bytes(reference, list(SCHEMA.named_columns))
+    assert fits_in_memory(size, budget, sections) == (budget > BUDGET)
+    alone = build_report(reference, current, SCHEMA, memory_budget=budget, chunk_rows=800, sections=sections)
     spread = dask_report(
         reference,
         current,
         SCHEMA,
         scheduler=cluster.scheduler_address,
-        memory_budget=BUDGET,
+        memory_budget=budget,
         chunk_rows=800,
         sections=sections,
     )
