@@ -14,7 +14,7 @@ segments or sensitive groups. It is loaded from the config file or inferred from
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -223,12 +223,18 @@ class Schema:
         target: str | None = None,
         task: Task | None = None,
         exclude: Iterable[str] = (),
+        floats: Sequence[str] = (),
         **roles: Any,
     ) -> Schema:
         """Infer roles from dtypes: numbers with many values are numerical, the rest categorical;
         integer codes (see :func:`looks_like_code`) are categorical.
 
-        Explicit roles (``numerical=[...]``, ``id=...``) override what is inferred.
+        Explicit roles (``numerical=[...]``, ``id=...``) override what is inferred. ``floats`` names
+        float columns of the data left out of ``frame`` because their values decide nothing (they
+        are numerical); they are taken in the order given, after the frame's own columns.
+
+        >>> Schema.infer(pd.DataFrame({"zone": ["a", "b"]}), floats=["fare"]).numerical
+        ('fare',)
         """
         taken = set(exclude) | {prediction, target}
         for value in roles.values():
@@ -239,8 +245,12 @@ class Schema:
         }
         numerical: list[str] = []
         categorical: list[str] = []
-        for name in frame.columns:
+        left_out = [name for name in floats if name not in frame.columns]
+        for name in [*frame.columns, *left_out]:
             if name in taken:
+                continue
+            if name in left_out:
+                numerical.append(str(name))
                 continue
             series = frame[name]
             if pd.api.types.is_datetime64_any_dtype(series):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,25 +51,79 @@ def _id_like(frame: Any) -> list[str]:
     ]
 
 
-def _schema(reference: Any, model: Any, options: dict[str, Any]) -> Any:
-    """The config model's schema, else one inferred from the reference; options override either."""
+def _inference_head(
+    reference: Any, chunk_rows: int | None, budget: int | None, labels: list[str]
+) -> tuple[Any, list[str]]:
+    """The reference's first chunk (a frame: itself), to infer a schema from, and the float columns
+    left out of it.
+
+    A float column is numerical whatever its values (unless it is a label, whose values tell the
+    task), so a parquet file's float columns are not read; the file is never read whole.
+    """
+    from modelmon.io import DEFAULT_MEMORY_BUDGET, chunk_rows_for, file_format, read_frames, row_bytes
+
+    if not isinstance(reference, str | Path):
+        return reference, []
+    budget = budget or DEFAULT_MEMORY_BUDGET
+
+    # the chunk of the whole rows, whichever columns are read: the same rows decide as before
+    rows = chunk_rows or chunk_rows_for(row_bytes(reference), budget)
+    floats: list[str] = []
+    columns = None
+    if file_format(reference) == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pq.ParquetFile(reference).schema_arrow
+        floats = [
+            name
+            for name in arrow.names
+            if pa.types.is_floating(arrow.field(name).type) and name not in labels
+        ]
+        columns = [name for name in arrow.names if name not in floats]
+        if not columns:
+            import pandas as pd
+
+            return pd.DataFrame(), floats
+    return next(iter(read_frames(reference, columns, chunk_rows=rows, memory_budget=budget))), floats
+
+
+def _schema(
+    reference: Any,
+    model: Any,
+    options: dict[str, Any],
+    chunk_rows: int | None = None,
+    budget: int | None = None,
+) -> Any:
+    """The config model's schema, else one inferred from the reference's first chunk; options
+    override either."""
     from modelmon.schema import Schema
 
     numerical, categorical = options.pop("numerical"), options.pop("categorical")
     if model is not None:
         schema = model.schema.with_overrides(**options)
     else:
+        labels = [name for name in (options["prediction"], options["target"]) if name]
+        head, floats = _inference_head(reference, chunk_rows, budget, labels)
         exclude = [name for name in (options.get("id"), options.get("timestamp")) if name]
-        exclude += [name for name in _id_like(reference) if name not in exclude]
+        exclude += [name for name in _id_like(head) if name not in exclude]
         roles = {key: value for key, value in options.items() if key not in ("prediction", "target", "task")}
         schema = Schema.infer(
-            reference,
+            head,
             prediction=options["prediction"],
             target=options["target"],
             task=options["task"],
             exclude=exclude,
+            floats=floats,
             **roles,
         )
+        if floats:  # numerical columns in the file's order, as inferred from a whole first chunk
+            from modelmon.io import file_columns
+
+            position = {name: i for i, name in enumerate(file_columns(reference))}
+            schema = dataclasses.replace(
+                schema, numerical=tuple(sorted(schema.numerical, key=lambda name: position.get(name, -1)))
+            )
     if numerical is not None or categorical is not None:
         schema = schema.with_overrides(numerical=numerical or (), categorical=categorical or ())
     return schema
@@ -202,7 +257,7 @@ def report(
     try:
         from modelmon.engine.build import build_report
         from modelmon.engine.sections import check_sections
-        from modelmon.io import file_format, parse_bytes, read_frames
+        from modelmon.io import file_format, parse_bytes
 
         budget = parse_bytes(memory_budget)
         if workers is not None and scheduler is not None:
@@ -214,8 +269,6 @@ def report(
             check_sections(chosen)
         model = _model_config(config_path, model_name)
         file_format(current)  # fail on a missing current file before the reference is read
-        # the schema is inferred from the reference's first chunk: the file is never read whole
-        first_chunk = next(iter(read_frames(reference, chunk_rows=chunk_rows, memory_budget=budget)))
         options = {
             "numerical": _names(numerical),
             "categorical": _names(categorical),
@@ -227,8 +280,7 @@ def report(
             "timestamp": timestamp,
             "task": task,
         }
-        schema = _schema(first_chunk, model, options)
-        del first_chunk
+        schema = _schema(reference, model, options, chunk_rows, budget)
         if model is None:  # said before the long part, so a wrong guess can be corrected at once
             inferred = "\n".join(f"  {line}" for line in schema.to_config_text().splitlines())
             click.echo(
