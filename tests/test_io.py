@@ -54,3 +54,22 @@ def test_chunk_rows_must_be_positive(tmp_path, frame):
     frame.to_csv(path, index=False)
     with pytest.raises(InputError, match="chunk_rows"):
         list(read_frames(path, chunk_rows=0))
+
+
+def test_reuse_freed_memory_switches_pyarrow_to_the_system_allocator_unless_told_otherwise(monkeypatch):
+    import pyarrow as pa
+
+    from modelmon.io import reuse_freed_memory
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", before.backend_name)
+        pa.set_memory_pool(pa.mimalloc_memory_pool() if before.backend_name != "mimalloc" else before)
+        chosen = pa.default_memory_pool().backend_name
+        reuse_freed_memory()
+        assert pa.default_memory_pool().backend_name == chosen  # the user's choice wins
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        reuse_freed_memory()
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(before)

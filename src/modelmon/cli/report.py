@@ -257,8 +257,9 @@ def report(
     try:
         from modelmon.engine.build import build_report
         from modelmon.engine.sections import check_sections
-        from modelmon.io import file_format, parse_bytes
+        from modelmon.io import file_format, parse_bytes, reuse_freed_memory
 
+        reuse_freed_memory()
         budget = parse_bytes(memory_budget)
         if workers is not None and scheduler is not None:
             raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
