@@ -273,3 +273,19 @@ def test_numeric_values_tell_missing_values_and_infinities_from_finite_ones(valu
 
     finite, missing, type_errors = numeric_values(pd.Series(values, dtype=float))
     assert (finite.tolist(), missing, type_errors) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-5, 5), min_size=1, max_size=60),
+    st.lists(st.integers(-6, 6), min_size=1, max_size=8, unique=True),
+)
+def test_a_column_summarised_from_sorted_values_equals_one_counted_value_by_value(values, edges):
+    from modelmon.engine.columns import NumericalColumn
+
+    data, cuts = np.array(values, dtype=float) / 2, np.sort(np.array(edges, dtype=float)) / 2
+    ordered = NumericalColumn.from_sorted(cuts, np.sort(data))
+    counted = NumericalColumn.from_values(cuts, data)
+    assert ordered.cell_counts.tolist() == counted.cell_counts.tolist()
+    assert ordered.cell_sums.tolist() == pytest.approx(counted.cell_sums.tolist(), abs=1e-12)
+    assert (ordered.min, ordered.max, ordered.sum) == (counted.min, counted.max, pytest.approx(counted.sum))

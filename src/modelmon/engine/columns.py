@@ -209,11 +209,11 @@ class NumericalColumn:
             bounds[2:-1:2] = np.searchsorted(ordered, edges, side="right")
             counts = np.diff(bounds)
             with np.errstate(over="ignore", invalid="ignore"):
-                running = np.concatenate(([0.0], np.cumsum(ordered)))
-                sums = np.diff(running[bounds])
-                if not np.isfinite(running[-1]):  # a running sum overflowed: add cell by cell instead
-                    cells = np.repeat(np.arange(len(counts)), counts)
-                    sums = np.bincount(cells, weights=ordered, minlength=len(counts))
+                # each filled cell's run added on its own (it ends where the next filled one
+                # starts): many times faster than a running sum, and no cancellation
+                filled = counts > 0
+                sums = np.zeros(len(counts))
+                sums[filled] = np.add.reduceat(ordered, bounds[:-1][filled])
                 column = cls(
                     edges,
                     counts,
@@ -221,7 +221,7 @@ class NumericalColumn:
                     count=len(ordered),
                     min=float(ordered[0]),
                     max=float(ordered[-1]),
-                    sum=float(running[-1]),
+                    sum=float(np.add.reduce(ordered)),
                     sum_sq=float(np.einsum("i,i->", ordered, ordered)),
                 )
         column.missing, column.type_errors = missing, type_errors
