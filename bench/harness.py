@@ -60,9 +60,12 @@ def measure(
 
     Peak memory is the command's own high-water mark (so run the tool itself, not a wrapper such as
     ``timeout``); after ``timeout`` seconds it is killed and :class:`TimeoutError` raised."""
+    # each tool runs as installed, its bytecode cached: an editable install caches it on its first
+    # run, which a shell that sets PYTHONDONTWRITEBYTECODE would forbid (compiling on every run)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, **(env or {})}
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**environment, **(env or {})}
     )
     peak = [0]
     finished = threading.Event()
