@@ -41,6 +41,7 @@ from modelmon.engine.build import (
     _frames,
     fit_reference,
     fits_in_memory,
+    note_unexpected_columns,
     reference_bytes,
     reference_sketch,
     wanted_columns,
@@ -199,7 +200,6 @@ def _sketched_reference(
 ) -> ReferenceSide:
     """A reference larger than memory, fitted in two rounds: partitions sketched, then profiled."""
     from modelmon.engine.sections import parts_for
-    from modelmon.io import file_columns
 
     columns = wanted_columns(schema)
     sketch = _gather_sum(
@@ -224,8 +224,7 @@ def _sketched_reference(
         memory_budget,
         chunk_rows,
     ).as_reference()
-    if not isinstance(reference, pd.DataFrame):
-        fitted.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+    note_unexpected_columns(fitted.profile, reference, schema)
     return fitted
 
 
@@ -250,7 +249,6 @@ def dask_report(
     The result equals the single-process report but for the order floats are summed in.
     """
     from modelmon.engine.sections import check_sections
-    from modelmon.io import file_columns
 
     if sections is not None:
         sections = check_sections(sections)
@@ -286,6 +284,5 @@ def dask_report(
             chunk_rows,
         )
     current_side.reference = fitted
-    if not isinstance(current, pd.DataFrame):
-        current_side.profile.unexpected_columns = schema.check(file_columns(current))["unexpected"]
+    note_unexpected_columns(current_side.profile, current, schema)
     return current_side.report(drift=drift, model=model, sections=sections)

@@ -53,9 +53,9 @@ def _id_like(frame: Any) -> list[str]:
 
 def _inference_head(
     reference: Any, chunk_rows: int | None, budget: int | None, labels: list[str]
-) -> tuple[Any, list[str]]:
-    """The reference's first chunk (a frame: itself), to infer a schema from, and the float columns
-    left out of it.
+) -> tuple[Any, list[str], list[str]]:
+    """The reference's first chunk (a frame: itself), to infer a schema from, the float columns
+    left out of it and every column in the file's order.
 
     A float column is numerical whatever its values (unless it is a label, whose values tell the
     task), so a parquet file's float columns are not read; the file is never read whole.
@@ -63,18 +63,19 @@ def _inference_head(
     from modelmon.io import DEFAULT_MEMORY_BUDGET, chunk_rows_for, file_format, read_frames, row_bytes
 
     if not isinstance(reference, str | Path):
-        return reference, []
+        return reference, [], [str(name) for name in reference.columns]
     budget = budget or DEFAULT_MEMORY_BUDGET
 
     # the chunk of the whole rows, whichever columns are read: the same rows decide as before
     rows = chunk_rows or chunk_rows_for(row_bytes(reference), budget)
     floats: list[str] = []
-    columns = None
+    columns = order = None
     if file_format(reference) == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         arrow = pq.ParquetFile(reference).schema_arrow
+        order = [str(name) for name in arrow.names]
         floats = [
             name
             for name in arrow.names
@@ -84,8 +85,9 @@ def _inference_head(
         if not columns:
             import pandas as pd
 
-            return pd.DataFrame(), floats
-    return next(iter(read_frames(reference, columns, chunk_rows=rows, memory_budget=budget))), floats
+            return pd.DataFrame(), floats, order
+    head = next(iter(read_frames(reference, columns, chunk_rows=rows, memory_budget=budget)))
+    return head, floats, order or [str(name) for name in head.columns]
 
 
 def _schema(
@@ -104,7 +106,7 @@ def _schema(
         schema = model.schema.with_overrides(**options)
     else:
         labels = [name for name in (options["prediction"], options["target"]) if name]
-        head, floats = _inference_head(reference, chunk_rows, budget, labels)
+        head, floats, order = _inference_head(reference, chunk_rows, budget, labels)
         exclude = [name for name in (options.get("id"), options.get("timestamp")) if name]
         exclude += [name for name in _id_like(head) if name not in exclude]
         roles = {key: value for key, value in options.items() if key not in ("prediction", "target", "task")}
@@ -118,9 +120,7 @@ def _schema(
             **roles,
         )
         if floats:  # numerical columns in the file's order, as inferred from a whole first chunk
-            from modelmon.io import file_columns
-
-            position = {name: i for i, name in enumerate(file_columns(reference))}
+            position = {name: i for i, name in enumerate(order)}
             schema = dataclasses.replace(
                 schema, numerical=tuple(sorted(schema.numerical, key=lambda name: position.get(name, -1)))
             )

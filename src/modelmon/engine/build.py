@@ -536,6 +536,15 @@ class CurrentSide:
         )
 
 
+def note_unexpected_columns(profile: Profile, data: Data, schema: Schema) -> None:
+    """Record in ``profile`` the columns of file ``data`` that the schema does not name (it read
+    only the named ones); a frame's chunks recorded theirs as they were profiled."""
+    if not isinstance(data, pd.DataFrame):
+        from modelmon.io import file_columns
+
+        profile.unexpected_columns = schema.check(file_columns(data))["unexpected"]
+
+
 def reference_bytes(data: Data, columns: list[str] | None) -> float:
     """Bytes the reference's ``columns`` (``None``: all) take once read: a frame's own, a file's
     estimated from its rows and columns (:func:`~modelmon.io.row_bytes`)."""
@@ -571,7 +580,7 @@ def fit_reference(
 ) -> ReferenceSide:
     """The reference side of a report on ``reference`` (a frame or a parquet/CSV path): held and
     fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks."""
-    from modelmon.io import file_columns, read_ahead
+    from modelmon.io import read_ahead
 
     wanted = wanted_columns(schema)
     side = ReferenceSide.fit_chunks(
@@ -584,8 +593,7 @@ def fit_reference(
         total_rows=_exact_rows(reference),
         in_memory=fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections),
     )
-    if not isinstance(reference, pd.DataFrame):
-        side.profile.unexpected_columns = schema.check(file_columns(reference))["unexpected"]
+    note_unexpected_columns(side.profile, reference, schema)
     return side
 
 
@@ -620,7 +628,7 @@ def build_report(
         from modelmon.engine.sections import check_sections
 
         sections = check_sections(sections)
-    from modelmon.io import file_columns, read_ahead
+    from modelmon.io import read_ahead
 
     if isinstance(reference, ReferenceSide):
         reference_side = reference
@@ -648,6 +656,5 @@ def build_report(
             current_side.update(chunk)
             if bar is not None:
                 bar.advance(task, len(chunk))
-    if not isinstance(current, pd.DataFrame):
-        current_side.profile.unexpected_columns = schema.check(file_columns(current))["unexpected"]
+    note_unexpected_columns(current_side.profile, current, schema)
     return current_side.report(drift=drift, model=model, sections=sections)
