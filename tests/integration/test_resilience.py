@@ -1,13 +1,18 @@
 """The prediction service keeps answering while monitoring is down, and nothing is lost.
 
 A real monitoring service runs as a ``modelmon serve`` process; the demo prediction service
-(instrumented with the client) answers requests in this process. Stopping the monitoring service
-must not fail or noticeably slow ``/predict``; the events of that time are spooled to disk and
-arrive, exactly once, after the monitoring service comes back on the same port.
+(instrumented with the client) answers requests in this process. The monitoring service first hangs
+(SIGSTOP: connections open, nothing answers, as a stuck or overloaded process does), then dies
+(SIGKILL: connections refused). Neither may fail or slow ``/predict``; a client that waited for the
+hung service would spend its 2 s send timeout on each request, which the latency bound below would
+catch. The events of that time are spooled to disk and arrive, exactly once, after the monitoring
+service comes back on the same port.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
 import time
 
@@ -50,11 +55,16 @@ def test_prediction_service_survives_monitoring_outage_and_spool_replays(tmp_pat
     service = serve_until_healthy(config_path, port)
     app = create_app(config_path.parent, f"http://127.0.0.1:{port}", spool_dir=tmp_path / "spool")
     client = app.test_client()
+    monitor = app.extensions["modelmon"]["monitors"]["/predict"]
+    spool = tmp_path / "spool" / "taxi-duration.jsonl"
     try:
         up = _timed_predictions(client, rides[:200])
-        stop_process(service)
-        down = _timed_predictions(client, rides[200:500])
-        spool = tmp_path / "spool" / "taxi-duration.jsonl"
+        assert monitor.flush(), "events sent while the service answered were not all answered"
+        os.killpg(service.pid, signal.SIGSTOP)  # hung: the kernel still accepts, nobody answers
+        hung = _timed_predictions(client, rides[200:350])
+        os.killpg(service.pid, signal.SIGKILL)  # then dead: connections refused
+        service.wait(10)
+        down = _timed_predictions(client, rides[350:500])
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not (spool.exists() and spool.stat().st_size > 0):
             time.sleep(0.1)
@@ -76,11 +86,12 @@ def test_prediction_service_survives_monitoring_outage_and_spool_replays(tmp_pat
             stop_process(service)
     assert stored == len(rides)
     assert sorted(ids) == sorted(ride["ride_id"] for ride in rides)  # every event once, none twice
-    # the outage adds no more than a couple of milliseconds to a typical request and little to the
-    # slowest ones (the 95th percentile; single outliers come from a shared, busy machine)
-    assert statistics.median(down) < statistics.median(up) + 0.002
-    assert _p95(down) < _p95(up) + 0.05
-    assert statistics.median(up_again) < statistics.median(up) + 0.002
+    # Waiting on the hung service would cost each request up to the 2 s send timeout. The bounds leave
+    # room for a shared, busy machine (tens of milliseconds), not for that.
+    assert statistics.median(hung) < statistics.median(up) + 0.05
+    assert _p95(hung) < _p95(up) + 0.25
+    assert statistics.median(down) < statistics.median(up) + 0.05
+    assert statistics.median(up_again) < statistics.median(up) + 0.05
 
 
 def _p95(values: list[float]) -> float:
