@@ -15,6 +15,13 @@ from prometheus_harness import DEPLOY, REPO
 BIN = Path(sys.executable).parent
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
 MODELMON_IMAGE = COMPOSE["x-modelmon"]["image"]
+#: the override files' own services on the modelmon image (the sharded monitoring processes)
+OVERRIDES = {
+    f"{path.name} {name}": service
+    for path in sorted(DEPLOY.glob("docker-compose.*.yml"))
+    for name, service in (yaml.safe_load(path.read_text()).get("services") or {}).items()
+    if name not in COMPOSE["services"]
+}
 
 
 def dockerfile_instruction(name: str) -> list[str]:
@@ -27,7 +34,8 @@ def dockerfile_instruction(name: str) -> list[str]:
 def command_lines() -> list[tuple[str, list[str]]]:
     """(where, full argv) of every command the image runs: its default and each compose service's."""
     found = [("Dockerfile", dockerfile_instruction("ENTRYPOINT") + dockerfile_instruction("CMD"))]
-    for name, service in COMPOSE["services"].items():
+    services = {**COMPOSE["services"], **OVERRIDES}
+    for name, service in services.items():
         if service.get("image") != MODELMON_IMAGE:
             continue
         entrypoint = service.get("entrypoint") or dockerfile_instruction("ENTRYPOINT")

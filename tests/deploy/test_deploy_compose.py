@@ -17,6 +17,7 @@ from integration_support import require_binary
 
 COMPOSE = DEPLOY / "docker-compose.yml"
 POSTGRES_OVERRIDE = DEPLOY / "docker-compose.postgres.yml"
+SHARDED_OVERRIDE = DEPLOY / "docker-compose.sharded.yml"
 PORTS = {"monitoring": 8085, "prediction": 9696, "prometheus": 9090, "grafana": 3000, "mongodb": 27017,
          "prefect-server": 4200, "alertmanager": 9093}  # fmt: skip
 ONE_SHOT = {"demo-data", "traffic"}
@@ -142,7 +143,7 @@ def test_the_batch_flow_talks_to_the_prefect_server(resolved: dict[str, Any]) ->
 
 
 def test_no_secret_is_written_in_the_file() -> None:
-    text = COMPOSE.read_text() + POSTGRES_OVERRIDE.read_text()
+    text = COMPOSE.read_text() + POSTGRES_OVERRIDE.read_text() + SHARDED_OVERRIDE.read_text()
     for line in text.splitlines():
         # a variable's own name inside ${...} is no secret (the store URL is built from one)
         if re.search(r"(?i)(password|secret|token)\s*[:=]", re.sub(r"\$\{[^}]*\}", "", line)):
@@ -152,7 +153,8 @@ def test_no_secret_is_written_in_the_file() -> None:
 
 
 def test_env_example_names_every_variable_the_compose_file_reads() -> None:
-    used = set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text() + POSTGRES_OVERRIDE.read_text()))
+    files = (COMPOSE, POSTGRES_OVERRIDE, SHARDED_OVERRIDE)
+    used = set(re.findall(r"\$\{([A-Z_]+)", "".join(file.read_text() for file in files)))
     documented = set(re.findall(r"^([A-Z_]+)=", (DEPLOY / ".env.example").read_text(), re.MULTILINE))
     assert used == documented
 
