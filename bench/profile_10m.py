@@ -42,7 +42,9 @@ def write_big(rows: int, chunk: int = 500_000) -> Path:
     return path
 
 
-def profile(reference_path: str, current_path: str) -> None:
+def profile(reference_path: str, current_path: str) -> dict[str, float]:
+    """Profile the current file against the reference; print the result as JSON (for the parent) and
+    return it."""
     from modelmon.engine.drift import data_drift
     from modelmon.engine.profile import ProfileSpec
     from modelmon.io import read_frame, read_frames
@@ -54,7 +56,9 @@ def profile(reference_path: str, current_path: str) -> None:
     current = spec.profile_chunks(read_frames(current_path, chunk_rows=250_000))
     drift = data_drift(reference_profile, current)
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": current.rows, "seconds": seconds, "drifted": drift.drifted_count}))
+    result = {"rows": current.rows, "seconds": seconds, "drifted": drift.drifted_count}
+    print(json.dumps(result))
+    return result
 
 
 def main() -> None:
