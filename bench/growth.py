@@ -147,7 +147,7 @@ def online_curve(windows: list[int], models: list[int]) -> None:
     from modelmon.demo.files import write_demo_files
     from modelmon.service.model_monitor import load_reference
 
-    with tempfile.TemporaryDirectory(prefix="bench-growth-", dir=ROOT / "bench") as folder:
+    with tempfile.TemporaryDirectory(prefix="bench-growth-") as folder:
         config_path = write_demo_files(folder, rows=5_000)
         # without the model file: SHAP runs apart, in its own thread once a minute, not in the loop
         config = replace(load_config(config_path).model(MODEL), model_file=None)
@@ -170,7 +170,7 @@ def ingest_curve(processes: list[int], total: int = 200_000, model_count: int = 
     from modelmon.demo.files import write_demo_files
     from modelmon.demo.stack import wait_for_http
 
-    with tempfile.TemporaryDirectory(prefix="bench-growth-", dir=ROOT / "bench") as folder:
+    with tempfile.TemporaryDirectory(prefix="bench-growth-") as folder:
         config_path = write_demo_files(folder, rows=5_000)
         data = yaml.safe_load(config_path.read_text())
         taxi = data["models"]["taxi-duration"]

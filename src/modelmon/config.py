@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
@@ -308,6 +306,8 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] = os.en
         text = file.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from exc
+    import yaml  # here, not at the top: a report imports the config's settings, not its parser
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

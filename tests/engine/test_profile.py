@@ -191,18 +191,16 @@ def test_reference_profile_from_sorted_values_equals_profiling_it():
     _close(profile, spec.profile(reference))
 
 
-def test_large_frames_profile_the_same_on_threads():
+def test_large_frames_profile_the_same_on_threads(monkeypatch):
     from modelmon.engine import profile as profile_module
 
     reference = _reference(rows=60_000, seed=4)
     spec = ProfileSpec.fit(reference, SCHEMA, parts=())
     assert spec.state == {} or set(spec.state) <= {"_edge_lookups", "_category_index"}
+    monkeypatch.setattr(profile_module, "PARALLEL_PROFILE_ROWS", 1)  # 60k rows on the threads
     threaded = spec.profile(reference)
-    rows, profile_module.PARALLEL_ROWS = profile_module.PARALLEL_ROWS, 10**9
-    try:
-        _close(threaded, spec.profile(reference))
-    finally:
-        profile_module.PARALLEL_ROWS = rows
+    monkeypatch.setattr(profile_module, "PARALLEL_ROWS", 10**9)  # and on this thread only
+    _close(threaded, spec.profile(reference))
 
 
 def _large_reference(x: np.ndarray) -> pd.DataFrame:

@@ -29,8 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from modelmon.errors import ConfigError
 
 __all__ = ["MONITORS", "EvidentlyTranslation", "is_evidently_config", "render", "translate"]
@@ -250,6 +248,8 @@ def render(translation: EvidentlyTranslation, source: str = "config.yaml") -> st
     if translation.comments:
         lines.append("# options without a modelmon counterpart:")
         lines += [f"#   {comment}" for comment in translation.comments]
+    import yaml  # here: a report reads configs through this module without writing one
+
     body = yaml.safe_dump(translation.config, sort_keys=False, default_flow_style=None)
     return "\n".join(lines) + "\n" + body
 

@@ -34,8 +34,14 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":  # plain numbers already: only non-finite floats change
+            items = value.tolist()
+            return items if value.dtype.kind != "f" or np.isfinite(value).all() else _finite(items)
         return [to_jsonable(item) for item in value.tolist()]
     if isinstance(value, list | tuple | set | frozenset):
+        # a report is mostly lists of floats (distributions, edges): those skip the per-item calls
+        if all(type(item) is float for item in value):
+            return _finite(value)
         return [to_jsonable(item) for item in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -46,6 +52,10 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"cannot write a {type(value).__name__} into the report JSON: {value!r}")
+
+
+def _finite(numbers: Any) -> list[Any]:
+    return [number if math.isfinite(number) else None for number in numbers]
 
 
 def dumps(data: Any, indent: int | None = None) -> str:
