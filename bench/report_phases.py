@@ -1,0 +1,91 @@
+"""Where a ``modelmon report --sections drift`` spends its time, phase by phase, in one process.
+
+    python -m bench.report_phases bench/data/wide_reference_100000x200.parquet \\
+        bench/data/wide_current_100000x200.parquet
+
+Runs the steps the command runs (the files warmed, numpy and pandas imported, the schema inferred,
+the reference fitted, the current file read and profiled, the drift section, its JSON) and prints
+the seconds of each, ``--repeats`` times in fresh processes. Interpreter start and the command
+line's own parsing are not in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def phases(reference: Path, current: Path, budget: int) -> dict[str, float]:
+    """Seconds of each phase, in this (fresh) process."""
+    marks: list[tuple[str, float]] = []
+    start = time.perf_counter()
+    from modelmon.page_cache import warm
+
+    for path in (reference, current):
+        warm(path, head_bytes=budget)
+    import modelmon.engine.build as build
+    from modelmon.cli.report import _schema
+    from modelmon.io import read_ahead, reuse_freed_memory
+
+    marks.append(("import numpy, pandas and the engine", time.perf_counter()))
+    reuse_freed_memory()
+    names = "numerical categorical prediction target segments sensitive id timestamp task"
+    options = dict.fromkeys(names.split())
+    schema = _schema(reference, None, options, None, budget)
+    marks.append(("infer the schema", time.perf_counter()))
+    side = build.fit_reference(reference, schema, sections=("drift",), memory_budget=budget)
+    marks.append(("read and fit the reference", time.perf_counter()))
+    current_side = build.CurrentSide(side, seed=1)
+    chunks = list(read_ahead(build._frames(current, build.wanted_columns(schema), None, budget)))
+    marks.append(("read the current file", time.perf_counter()))
+    for chunk in chunks:
+        current_side.update(chunk)
+    marks.append(("profile the current file", time.perf_counter()))
+    report = current_side.report(sections=("drift",))
+    marks.append(("drift tests", time.perf_counter()))
+    with tempfile.TemporaryDirectory() as folder:
+        report.save_json(Path(folder) / "report.json")
+    marks.append(("write the JSON", time.perf_counter()))
+    seconds, previous = {}, start
+    for name, moment in marks:
+        seconds[name], previous = moment - previous, moment
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("reference", type=Path)
+    parser.add_argument("current", type=Path)
+    parser.add_argument("--memory-budget", type=int, default=256 << 20, help="bytes (default 256 MiB)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(phases(args.reference, args.current, args.memory_budget)))
+        return
+    command = [sys.executable, "-m", "bench.report_phases", str(args.reference), str(args.current)]
+    command += ["--memory-budget", str(args.memory_budget), "--child"]
+    # bytecode cached, as when installed (as bench.harness runs each tool)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    runs = []
+    for _ in range(max(args.repeats, 1)):
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
+        runs.append(json.loads(done.stdout.splitlines()[-1]))
+    print("| phase | " + " | ".join(f"run {i + 1} s" for i in range(len(runs))) + " |")
+    print("|---|" + "---|" * len(runs))
+    for name in runs[0]:
+        print(f"| {name} | " + " | ".join(f"{run[name]:.3f}" for run in runs) + " |")
+    totals = [sum(run.values()) for run in runs]
+    print("| total | " + " | ".join(f"{total:.3f}" for total in totals) + " |")
+
+
+if __name__ == "__main__":
+    main()
