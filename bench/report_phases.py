@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.harness import measure, python
+from modelmon.sizes import DEFAULT_MEMORY_BUDGET, parse_bytes
 
 
 def phases(reference: Path, current: Path, budget: int) -> dict[str, float]:
@@ -64,21 +64,16 @@ def main() -> None:
     )
     parser.add_argument("reference", type=Path)
     parser.add_argument("current", type=Path)
-    parser.add_argument("--memory-budget", type=int, default=256 << 20, help="bytes (default 256 MiB)")
+    parser.add_argument("--memory-budget", default=DEFAULT_MEMORY_BUDGET, help="as the command's (256MiB)")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(phases(args.reference, args.current, args.memory_budget)))
+        print(json.dumps(phases(args.reference, args.current, parse_bytes(args.memory_budget))))
         return
-    command = [sys.executable, "-m", "bench.report_phases", str(args.reference), str(args.current)]
+    command = [python(), "-m", "bench.report_phases", str(args.reference), str(args.current)]
     command += ["--memory-budget", str(args.memory_budget), "--child"]
-    # bytecode cached, as when installed (as bench.harness runs each tool)
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    runs = []
-    for _ in range(max(args.repeats, 1)):
-        done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
-        runs.append(json.loads(done.stdout.splitlines()[-1]))
+    runs = [measure(command).output for _ in range(max(args.repeats, 1))]
     print("| phase | " + " | ".join(f"run {i + 1} s" for i in range(len(runs))) + " |")
     print("|---|" + "---|" * len(runs))
     for name in runs[0]:
