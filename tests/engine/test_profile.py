@@ -228,6 +228,36 @@ def test_a_large_continuous_reference_takes_quantile_edges_from_a_sample():
     assert again.fingerprint == spec.fingerprint  # the sample is drawn with a fixed seed
 
 
+def test_a_reference_column_of_100k_values_takes_its_edges_from_a_fifth_and_the_tests_hold_their_bounds():
+    from scipy import stats
+
+    from modelmon.engine.drift.ks import ks_statistic_bounds
+    from modelmon.engine.drift.wasserstein import wasserstein_bounds
+    from modelmon.engine.profile import DEFAULT_MAX_BINS, MIN_CELL_SAMPLE, edge_sample_size
+
+    rows = 120_000
+    assert edge_sample_size(rows) == rows // 5 >= MIN_CELL_SAMPLE * DEFAULT_MAX_BINS
+    assert edge_sample_size(99_999) is None  # sorted whole, as before
+    x = np.random.default_rng(16).lognormal(0, 1, rows)
+    spec, profile = ProfileSpec.fit_profile(_large_reference(x), SCHEMA, parts=())
+    edges = spec.edges["x"]
+    assert not spec.exact["x"] and (edges[0], edges[-1]) == (x.min(), x.max())
+    assert not np.isin(edges[1:-1], np.quantile(x, np.linspace(0, 1, DEFAULT_MAX_BINS + 1))).all()
+    shares = profile.columns["x"].cell_counts[2:-2:2] / rows
+    # 24,000 sampled values, 24 a cell: each cell's share within about 4 sampling errors of 1/1000
+    assert shares.max() < 2.0 / DEFAULT_MAX_BINS and shares.min() > 0.3 / DEFAULT_MAX_BINS
+    # the drift statistics read off these cells keep their stated bounds against scipy on the raw values
+    y = np.random.default_rng(17).lognormal(0.02, 1, 80_000)
+    current = spec.profile(_large_reference(y)).columns["x"]
+    low, high = ks_statistic_bounds(profile.columns["x"], current)
+    assert low - 1e-12 <= stats.ks_2samp(x, y).statistic <= high + 1e-12
+    assert high - low < 2.0 / DEFAULT_MAX_BINS
+    estimate, w_low, w_high = wasserstein_bounds(profile.columns["x"], current)
+    exact = stats.wasserstein_distance(x, y)
+    assert w_low - 1e-9 <= exact <= w_high + 1e-9
+    assert estimate == pytest.approx(exact, rel=0.02)
+
+
 def test_a_large_discrete_reference_keeps_exact_edges_even_for_a_value_the_sample_misses():
     from modelmon.engine.profile import EDGE_SAMPLE
 

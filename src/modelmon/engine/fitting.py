@@ -11,7 +11,8 @@ whole rows. From these:
   for a reference held in memory: every statistic read off cumulative counts is exact);
 - any other numerical column gets quantile edges of the sampled values, with the column's own
   minimum and maximum as first and last edges. When the reference has at most ``sample_rows``
-  rows the sample is the whole reference and the edges are those of the in-memory fit. Otherwise
+  rows the sample is the whole reference and the edges are its quantiles (those of the in-memory
+  fit below :data:`~modelmon.engine.profile.EDGE_SAMPLE` rows, which samples a larger column). Otherwise
   each cell still holds about ``1 / max_bins`` of the rows (within the sampling error of the
   quantiles, about ``sqrt(q (1 - q) / sample_rows)`` in rank), and the drift tests' error bounds,
   which read the cells' masses, hold as documented in :mod:`modelmon.engine.drift`;

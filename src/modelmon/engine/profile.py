@@ -77,9 +77,30 @@ def _numbers(chunks: Sequence[pd.DataFrame], name: str) -> tuple[np.ndarray, int
     return values, sum(piece[1] for piece in pieces), sum(piece[2] for piece in pieces)
 
 
-#: numerical reference columns with more than twice this many values choose their edges from a
-#: sample of this many (drawn with a fixed seed) instead of sorting every value
+#: numerical reference columns of at least this many values choose their edges from a sample
+#: (drawn with a fixed seed, :func:`edge_sample_size`) instead of sorting every value
 EDGE_SAMPLE = 100_000
+#: sampled quantile edges keep at least this many sampled values a cell
+MIN_CELL_SAMPLE = 20
+
+
+def edge_sample_size(values: int, max_bins: int = DEFAULT_MAX_BINS) -> int | None:
+    """How many of a numerical reference column's ``values`` its quantile edges are chosen from,
+    or ``None`` when all are sorted.
+
+    Sorting a column costs more than counting its values into fixed cells, so a
+    column of at least :data:`EDGE_SAMPLE` values takes its edges from a fifth of them (at least
+    :data:`MIN_CELL_SAMPLE` sampled values a cell) and is then counted cell by cell; past twice
+    :data:`EDGE_SAMPLE`, from :data:`EDGE_SAMPLE` of them. Smaller columns are sorted whole.
+
+    >>> [edge_sample_size(rows) for rows in (50_000, 100_000, 150_000, 10**6)]
+    [None, 20000, 30000, 100000]
+    """
+    if values > 2 * EDGE_SAMPLE:
+        return EDGE_SAMPLE
+    if values >= max(EDGE_SAMPLE, 5 * MIN_CELL_SAMPLE * max_bins):
+        return values // 5
+    return None
 
 
 def _numerical_reference(
@@ -93,8 +114,9 @@ def _numerical_reference(
     they are exact edges only if every value of the column is one of them; otherwise, or for a
     smaller column, the column is sorted and its edges read off the sort.
     """
-    if len(values) > 2 * EDGE_SAMPLE:
-        sample = np.sort(values[np.random.default_rng(0).integers(0, len(values), EDGE_SAMPLE)])
+    size = edge_sample_size(len(values), max_bins)
+    if size is not None:
+        sample = np.sort(values[np.random.default_rng(0).integers(0, len(values), size)])
         edges, exact = _edges_of_sorted(sample, max_bins)
         if not exact:
             edges[0], edges[-1] = values.min(), values.max()
