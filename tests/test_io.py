@@ -73,3 +73,40 @@ def test_reuse_freed_memory_switches_pyarrow_to_the_system_allocator_unless_told
         assert pa.default_memory_pool().backend_name == "system"
     finally:
         pa.set_memory_pool(before)
+
+
+_TEMPORARIES = """
+import resource, sys
+import numpy as np
+from modelmon.engine.cells import EdgeLookup
+if sys.argv[1] == "reuse":
+    from modelmon.io import reuse_freed_memory
+    reuse_freed_memory()
+values = np.random.default_rng(0).normal(size=1 << 16)
+lookup = EdgeLookup(np.quantile(values, np.linspace(0, 1, 1001)))
+lookup.cells(values)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(200):
+    lookup.cells(values)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(
+    __import__("platform").libc_ver()[0] != "glibc", reason="the heap pad is glibc's (mallopt)"
+)
+def test_reuse_freed_memory_keeps_a_lookups_temporaries_instead_of_faulting_them_back_in():
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+
+    def faults(mode: str) -> int:
+        command = [sys.executable, "-c", _TEMPORARIES, mode]
+        return int(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+
+    # each lookup of 65,536 values makes three temporaries of 512 KiB: by default glibc returns
+    # them to the system and faults them back in (128 pages each) on every one of the 200 calls
+    assert faults("default") > 200 * 128
+    assert faults("reuse") < 2_000
