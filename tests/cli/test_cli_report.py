@@ -221,3 +221,34 @@ def test_inferring_from_a_parquet_head_without_its_floats_gives_the_whole_chunks
     assert inferred == whole
     assert inferred.numerical[0] == "fare" and ("label" in inferred.numerical) == (target is None)
     assert inferred.task == ("classification" if target else "regression") and "hour" in inferred.categorical
+
+
+_WITH_EXIT_HOOK = """
+import atexit, sys
+atexit.register(lambda: print("exit hooks ran", file=sys.stderr))
+from modelmon.cli import main
+sys.argv = ["modelmon", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_finished_report_ends_the_process_at_once_with_its_output_flushed(tmp_path, data):
+    import subprocess
+    import sys
+
+    reference, current = data
+    out_json = tmp_path / "report.json"
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", _WITH_EXIT_HOOK, "report", *arguments]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    done = run(str(reference), str(current), "--json", str(out_json))
+    assert done.returncode == 0, done.stderr
+    # stdout is a pipe here (block-buffered): the summary reached it whole, the JSON is complete
+    assert done.stdout.rstrip().endswith(f"Wrote {out_json}")
+    assert json.loads(out_json.read_text())["current_rows"] == 300
+    assert "exit hooks ran" not in done.stderr  # the interpreter was not torn down
+    failed = run(str(reference), str(tmp_path / "missing.csv"))
+    assert failed.returncode == 2 and "missing.csv" in failed.stderr
+    assert "exit hooks ran" in failed.stderr  # an error ends the usual way

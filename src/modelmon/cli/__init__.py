@@ -8,6 +8,8 @@ imported only when that command runs (or ``--help`` lists them all).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
 
@@ -54,6 +56,32 @@ def cli() -> None:
     """Monitor machine-learning models in production: drift, data quality, performance and more."""
 
 
+#: set by a command run from :func:`main` whose work is all written and closed (see :func:`done`)
+_DONE = False
+
+
+def done() -> None:
+    """Say that this command has written and closed everything it made: when it succeeds, the
+    ``modelmon`` process then ends without tearing down the interpreter.
+
+    Freeing a large report's arrays, modules and threads one by one takes about 0.1 s (of a
+    1.4 s 100k x 200 drift report); the operating system frees them at once. A command that
+    starts servers, clusters or flows, whose own exit hooks must run, does not call this.
+    """
+    global _DONE
+    _DONE = True
+
+
 def main() -> None:
     """Entry point of the ``modelmon`` script."""
-    cli()
+    try:
+        cli()  # click ends with SystemExit, carrying the command's status
+    except SystemExit as finished:
+        if _DONE and finished.code in (0, None):
+            import logging
+
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        raise

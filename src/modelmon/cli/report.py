@@ -315,3 +315,7 @@ def report(
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     _summary(result, written)
+    if workers is None and scheduler is None:  # a Dask cluster's exit hooks still run
+        from modelmon.cli import done
+
+        done()
