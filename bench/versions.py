@@ -20,6 +20,7 @@ import os
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,16 +63,18 @@ def main() -> None:
     )
     parser.add_argument("commits", nargs="+", help="commits to compare (anything git rev-parse takes)")
     parser.add_argument("--runs", type=int, default=10, help="runs of each commit")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the modelmon arguments")
-    args = parser.parse_args()
-    arguments = [part for part in args.command if part != "--"]
+    parser.epilog = "-- then the arguments of modelmon to run (default: the #12 drift report)"
+    given = sys.argv[1:]
+    split = given.index("--") if "--" in given else len(given)
+    args = parser.parse_args(given[:split])
+    arguments = given[split + 1 :]  # after --: the modelmon arguments
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "report.json"
         if not arguments:
             from bench.wide import paths
 
-            reference, current = paths(100_000, 200, "float64")
-            arguments = ["report", str(reference), str(current), "--sections", "drift", "--json", str(output)]
+            files = [str(path.relative_to(ROOT)) for path in paths(100_000, 200, "float64")]
+            arguments = ["report", *files, "--sections", "drift", "--json", str(output)]
         sources = {}
         try:
             for number, commit in enumerate(args.commits):
@@ -83,7 +86,8 @@ def main() -> None:
         finally:
             for source in sources.values():
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(source.parent)])
-    print(f"`python -m modelmon {' '.join(arguments)}`, {args.runs} runs each, interleaved")
+    shown = [part if part != str(output) else "report.json" for part in arguments]
+    print(f"`python -m modelmon {' '.join(shown)}`, {args.runs} runs each, interleaved")
     print("| commit | median s | lowest s | first quartile s | page faults | user s | system s |")
     print("|---|---|---|---|---|---|---|")
     for commit, measured in runs.items():
