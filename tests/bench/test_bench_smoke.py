@@ -161,3 +161,21 @@ def test_parquet_footer_grows_with_the_row_groups(tmp_path: Path, monkeypatch: p
     footers = [float(row[4]) for row in rows]
     assert groups == [1, 40]
     assert footers[1] > 10 * footers[0]
+
+
+def test_versions_runs_each_commit_from_its_own_worktree_and_removes_them() -> None:
+    import subprocess
+    import sys
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        pytest.skip("not a git checkout: bench.versions compares commits")
+    commit = head.stdout.strip()  # the same commit by two names: two worktrees, a row each
+    before = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
+    command = [sys.executable, "-m", "bench.versions", "HEAD", commit, "--runs", "2", "--", "--version"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| HEAD") or commit in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| HEAD", f"| {commit}"]
+    assert all(float(row.split(" | ")[1]) > 0 for row in rows)  # the median wall time of two runs
+    after = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
+    assert after.stdout == before.stdout
