@@ -83,10 +83,9 @@ def row_bytes(path: PathLike, columns: Iterable[str] | None = None) -> float:
     try:
         if file_format(file) == "parquet":
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
-            parquet = pq.ParquetFile(file)
-            metadata, arrow = parquet.metadata, parquet.schema_arrow
+            parquet = _RowGroups.open(file)
+            arrow = parquet.schema_arrow
             total = 0.0
             for i, name in enumerate(arrow.names):
                 if asked is not None and name not in asked:
@@ -95,11 +94,7 @@ def row_bytes(path: PathLike, columns: Iterable[str] | None = None) -> float:
                 if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
                     total += 8.0
                     continue
-                stored = sum(
-                    metadata.row_group(g).column(i).total_uncompressed_size
-                    for g in range(metadata.num_row_groups)
-                )
-                total += stored / max(metadata.num_rows, 1) + _STRING_BYTES
+                total += parquet.column_bytes(i) / max(parquet.num_rows, 1) + _STRING_BYTES
             return max(total, 1.0)
         head = pd.read_csv(file, nrows=1000, usecols=None if asked is None else lambda name: name in asked)
         return frame_row_bytes(head)
@@ -133,9 +128,7 @@ def file_columns(path: PathLike) -> list[str]:
     file = Path(path)
     try:
         if file_format(file) == "parquet":
-            import pyarrow.parquet as pq
-
-            return [str(name) for name in pq.ParquetFile(file).schema_arrow.names]
+            return [str(name) for name in _RowGroups.open(file).schema_arrow.names]
         return [str(name) for name in pd.read_csv(file, nrows=0).columns]
     except InputError:
         raise
@@ -152,9 +145,7 @@ def count_rows(path: PathLike) -> int:
     file = Path(path)
     try:
         if file_format(file) == "parquet":
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(file).metadata.num_rows)
+            return _RowGroups.open(file).num_rows
         if file.name.lower().endswith(".gz"):
             import gzip
 
@@ -199,20 +190,14 @@ def read_frames(
     wanted = [name for name in present if asked is None or name in asked]
     try:
         if kind == "parquet":
-            import pyarrow.parquet as pq
-
             # no pre-buffering: on a local disk it is several times slower (its reads wait on a pool
             # of I/O threads) and it holds a run's raw bytes beside their decoded values
-            parquet = pq.ParquetFile(file, pre_buffer=False)
+            parquet = _RowGroups.open(file)
             if not wanted:
-                for start in range(0, parquet.metadata.num_rows, chunk_rows):
-                    yield pd.DataFrame(
-                        index=pd.RangeIndex(min(chunk_rows, parquet.metadata.num_rows - start))
-                    )
+                for start in range(0, parquet.num_rows, chunk_rows):
+                    yield pd.DataFrame(index=pd.RangeIndex(min(chunk_rows, parquet.num_rows - start)))
                 return
-            yield from _parquet_chunks(
-                parquet, list(range(parquet.metadata.num_row_groups)), wanted, chunk_rows
-            )
+            yield from _parquet_chunks(parquet, list(range(parquet.count)), wanted, chunk_rows)
         else:
             keep = set(wanted)
             with pd.read_csv(file, chunksize=chunk_rows, usecols=lambda name: name in keep) as reader:
@@ -223,8 +208,83 @@ def read_frames(
         raise InputError(f"{file}: cannot read it as {kind}: {exc}") from exc
 
 
+class _RowGroups:
+    """A parquet file's row groups, read a few at a time.
+
+    A file whose footer is small is opened once, as pyarrow opens it. A file with a larger footer
+    (:data:`~modelmon.parquet_footer.LARGE_FOOTER`) is opened for each read with the footer of
+    only the row groups it reads (:func:`~modelmon.parquet_footer.split_footer`): pyarrow would
+    otherwise hold every row group's metadata, about ten times the footer's size, while the file
+    is read, and that grows with the rows.
+    """
+
+    def __init__(self, path: Path, whole: Any = None, split: Any = None) -> None:
+        self.path, self._whole, self._split = path, whole, split
+        if split is not None:
+            self._rows = list(split.row_group_rows)
+        else:
+            metadata = whole.metadata
+            self._rows = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+        self.num_rows, self.count = sum(self._rows), len(self._rows)
+
+    @classmethod
+    def open(cls, path: Path) -> _RowGroups:
+        import pyarrow.parquet as pq
+
+        from modelmon.parquet_footer import split_footer
+
+        split = split_footer(path)
+        if split is not None:
+            return cls(path, split=split)
+        # no pre-buffering: on a local disk it is several times slower (its reads wait on a pool
+        # of I/O threads) and it holds a run's raw bytes beside their decoded values
+        return cls(path, whole=pq.ParquetFile(path, pre_buffer=False))
+
+    @property
+    def schema_arrow(self) -> Any:
+        if self._split is None:
+            return self._whole.schema_arrow
+        return self._file([])[0].schema_arrow
+
+    def column_bytes(self, column: int) -> int:
+        """The uncompressed bytes of column number ``column`` over all row groups."""
+        if self._split is None:
+            metadata = self._whole.metadata
+            return sum(
+                metadata.row_group(g).column(column).total_uncompressed_size for g in range(self.count)
+            )
+        total = 0
+        for start in range(0, self.count, _SIZED_GROUPS):
+            metadata = self._split.metadata(range(start, min(start + _SIZED_GROUPS, self.count)))
+            total += sum(
+                metadata.row_group(g).column(column).total_uncompressed_size
+                for g in range(metadata.num_row_groups)
+            )
+        return total
+
+    def rows(self, group: int) -> int:
+        return self._rows[group]
+
+    def _file(self, groups: list[int]) -> tuple[Any, list[int]]:
+        """A pyarrow file to read ``groups`` from, and their numbers in it."""
+        if self._split is None:
+            return self._whole, groups
+        import pyarrow.parquet as pq
+
+        part = pq.ParquetFile(self.path, metadata=self._split.metadata(groups), pre_buffer=False)
+        return part, list(range(len(groups)))
+
+    def read(self, groups: list[int], columns: list[str]) -> Any:
+        file, numbers = self._file(groups)
+        return file.read_row_groups(numbers, columns=columns)
+
+    def batches(self, group: int, batch_size: int, columns: list[str]) -> Iterator[Any]:
+        file, numbers = self._file([group])
+        return iter(file.iter_batches(batch_size=batch_size, row_groups=numbers, columns=columns))
+
+
 def _parquet_chunks(
-    parquet: Any, row_groups: list[int], columns: list[str], chunk_rows: int
+    parquet: _RowGroups, row_groups: list[int], columns: list[str], chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     """Whole row groups, several at a time while they fit in ``chunk_rows``; a larger one in batches.
 
@@ -233,9 +293,9 @@ def _parquet_chunks(
     pending: list[int] = []
     pending_rows = 0
     for group in [*row_groups, None]:
-        size = parquet.metadata.row_group(group).num_rows if group is not None else 0
+        size = parquet.rows(group) if group is not None else 0
         if pending and (group is None or pending_rows + size > chunk_rows):
-            table = parquet.read_row_groups(pending, columns=columns)
+            table = parquet.read(pending, columns)
             # one pandas block per column: numbers are not copied into one 2-D block
             yield table.to_pandas(split_blocks=True, self_destruct=True)
             del table
@@ -243,7 +303,7 @@ def _parquet_chunks(
         if group is None:
             break
         if size > chunk_rows:
-            for batch in parquet.iter_batches(batch_size=chunk_rows, row_groups=[group], columns=columns):
+            for batch in parquet.batches(group, chunk_rows, columns):
                 yield batch.to_pandas(split_blocks=True)
             continue
         pending.append(group)
@@ -287,6 +347,8 @@ def _pad_heaps(size: int) -> bool:
     return mallopt is not None and bool(mallopt(_M_TOP_PAD, size))
 
 
+#: row groups whose metadata is read at a time when sizing a column of a file with a large footer
+_SIZED_GROUPS = 64
 _Item = TypeVar("_Item")
 _END = object()
 
@@ -352,7 +414,6 @@ def parquet_partitions(
     >>> parquet_partitions(path, memory_budget=1 << 20)
     [([0, 1, 2, 3], 0)]
     """
-    import pyarrow.parquet as pq
 
     file = Path(path)
     if file_format(file) != "parquet":
@@ -360,12 +421,12 @@ def parquet_partitions(
             f"{file}: only parquet files are split into partitions; convert CSV to parquet first"
         )
     limit = partition_rows or chunk_rows_for(row_bytes(file, columns), memory_budget)
-    metadata = pq.ParquetFile(file).metadata
+    parquet = _RowGroups.open(file)
     partitions: list[tuple[list[int], int]] = []
     groups: list[int] = []
     first = rows = 0
-    for group in range(metadata.num_row_groups):
-        size = metadata.row_group(group).num_rows
+    for group in range(parquet.count):
+        size = parquet.rows(group)
         if groups and rows + size > limit:
             partitions.append((groups, first))
             first, groups, rows = first + rows, [], 0
@@ -385,7 +446,6 @@ def read_row_groups(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> Iterator[pd.DataFrame]:
     """Chunks of the given row groups of a parquet file, as :func:`read_frames` gives them."""
-    import pyarrow.parquet as pq
 
     file = Path(path)
     present = file_columns(file)
@@ -394,10 +454,9 @@ def read_row_groups(
     if chunk_rows is None:
         chunk_rows = chunk_rows_for(row_bytes(file, wanted), memory_budget)
     try:
-        parquet = pq.ParquetFile(file, pre_buffer=False)
+        parquet = _RowGroups.open(file)
         if not wanted:
-            rows = sum(parquet.metadata.row_group(group).num_rows for group in row_groups)
-            yield pd.DataFrame(index=pd.RangeIndex(rows))
+            yield pd.DataFrame(index=pd.RangeIndex(sum(parquet.rows(group) for group in row_groups)))
             return
         yield from _parquet_chunks(parquet, row_groups, wanted, chunk_rows)
     except Exception as exc:
