@@ -39,6 +39,7 @@ __all__ = [
     "parquet_partitions",
     "parse_bytes",
     "read_ahead",
+    "read_footers",
     "read_frame",
     "read_frames",
     "read_row_groups",
@@ -206,6 +207,17 @@ def read_frames(
         raise
     except Exception as exc:
         raise InputError(f"{file}: cannot read it as {kind}: {exc}") from exc
+
+
+def read_footers(*paths: PathLike) -> None:
+    """Read the footers of those ``paths`` that are parquet files with a large footer now, to be
+    kept split by row group (:func:`~modelmon.parquet_footer.split_footer`): splitting a footer
+    holds it whole for a moment, which a caller does best before its own memory grows."""
+    from modelmon.parquet_footer import split_footer
+
+    for path in paths:
+        if Path(path).suffix.lower() in (".parquet", ".pq") and Path(path).is_file():
+            split_footer(path)
 
 
 class _RowGroups:

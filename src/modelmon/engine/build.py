@@ -628,8 +628,12 @@ def build_report(
         from modelmon.engine.sections import check_sections
 
         sections = check_sections(sections)
-    from modelmon.io import read_ahead
+    from modelmon.io import read_ahead, read_footers
 
+    # a large parquet footer is walked now, while little else is in memory (it is then kept small)
+    read_footers(
+        *(data for data in (reference, current) if not isinstance(data, pd.DataFrame | ReferenceSide))
+    )
     if isinstance(reference, ReferenceSide):
         reference_side = reference
         schema = reference.schema
