@@ -191,8 +191,6 @@ def read_frames(
     wanted = [name for name in present if asked is None or name in asked]
     try:
         if kind == "parquet":
-            # no pre-buffering: on a local disk it is several times slower (its reads wait on a pool
-            # of I/O threads) and it holds a run's raw bytes beside their decoded values
             parquet = _RowGroups.open(file)
             if not wanted:
                 for start in range(0, parquet.num_rows, chunk_rows):
@@ -218,6 +216,10 @@ def read_footers(*paths: PathLike) -> None:
     for path in paths:
         if Path(path).suffix.lower() in (".parquet", ".pq") and Path(path).is_file():
             split_footer(path)
+
+
+#: row groups whose metadata is read at a time when sizing a column of a file with a large footer
+_SIZED_GROUPS = 64
 
 
 class _RowGroups:
@@ -359,8 +361,6 @@ def _pad_heaps(size: int) -> bool:
     return mallopt is not None and bool(mallopt(_M_TOP_PAD, size))
 
 
-#: row groups whose metadata is read at a time when sizing a column of a file with a large footer
-_SIZED_GROUPS = 64
 _Item = TypeVar("_Item")
 _END = object()
 
@@ -426,7 +426,6 @@ def parquet_partitions(
     >>> parquet_partitions(path, memory_budget=1 << 20)
     [([0, 1, 2, 3], 0)]
     """
-
     file = Path(path)
     if file_format(file) != "parquet":
         raise InputError(
@@ -458,7 +457,6 @@ def read_row_groups(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> Iterator[pd.DataFrame]:
     """Chunks of the given row groups of a parquet file, as :func:`read_frames` gives them."""
-
     file = Path(path)
     present = file_columns(file)
     asked = None if columns is None else set(columns)

@@ -1,4 +1,4 @@
-"""A parquet file's footer kept as its bytes, giving the metadata of a few row groups at a time.
+"""A parquet file's footer split by row group, giving the metadata of a few row groups at a time.
 
 pyarrow parses a file's whole footer when it opens it and holds it while the file is open: the
 metadata of every column chunk of every row group, about ten times its size on disk. A file of 3M
