@@ -101,6 +101,8 @@ class SplitFooter:
         if _ROWS not in spans or _ROW_GROUPS not in spans:
             raise ValueError("the footer has no rows or no row groups")
         (rows_start, rows_end), (list_start, list_end) = spans[_ROWS], spans[_ROW_GROUPS]
+        if rows_end > list_start:  # writers put fields in order; any other footer is read whole
+            raise ValueError("the footer's number of rows comes after its row groups")
         # the head up to the number of rows, between it and the row groups, and after them
         self._head, self._middle = data[:rows_start], data[rows_end:list_start]
         self._tail = data[list_end:]
