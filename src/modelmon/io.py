@@ -87,6 +87,7 @@ def row_bytes(path: PathLike, columns: Iterable[str] | None = None) -> float:
 
             parquet = _RowGroups.open(file)
             arrow = parquet.schema_arrow
+            stored: list[int] | None = None  # every column's bytes, read once if any is not a number
             total = 0.0
             for i, name in enumerate(arrow.names):
                 if asked is not None and name not in asked:
@@ -95,7 +96,8 @@ def row_bytes(path: PathLike, columns: Iterable[str] | None = None) -> float:
                 if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
                     total += 8.0
                     continue
-                total += parquet.column_bytes(i) / max(parquet.num_rows, 1) + _STRING_BYTES
+                stored = parquet.column_bytes() if stored is None else stored
+                total += stored[i] / max(parquet.num_rows, 1) + _STRING_BYTES
             return max(total, 1.0)
         head = pd.read_csv(file, nrows=1000, usecols=None if asked is None else lambda name: name in asked)
         return frame_row_bytes(head)
@@ -260,21 +262,22 @@ class _RowGroups:
             return self._whole.schema_arrow
         return self._file([])[0].schema_arrow
 
-    def column_bytes(self, column: int) -> int:
-        """The uncompressed bytes of column number ``column`` over all row groups."""
-        if self._split is None:
-            metadata = self._whole.metadata
-            return sum(
-                metadata.row_group(g).column(column).total_uncompressed_size for g in range(self.count)
+    def column_bytes(self) -> list[int]:
+        """The uncompressed bytes of each column over all row groups."""
+        parts: Iterable[Any] = [self._whole.metadata] if self._split is None else ()
+        if self._split is not None:  # a few row groups' metadata at a time
+            ranges = (
+                range(start, min(start + _SIZED_GROUPS, self.count))
+                for start in range(0, self.count, _SIZED_GROUPS)
             )
-        total = 0
-        for start in range(0, self.count, _SIZED_GROUPS):
-            metadata = self._split.metadata(range(start, min(start + _SIZED_GROUPS, self.count)))
-            total += sum(
-                metadata.row_group(g).column(column).total_uncompressed_size
-                for g in range(metadata.num_row_groups)
-            )
-        return total
+            parts = (self._split.metadata(groups) for groups in ranges)
+        totals: list[int] = []
+        for metadata in parts:
+            for g in range(metadata.num_row_groups):
+                group = metadata.row_group(g)
+                sizes = [group.column(i).total_uncompressed_size for i in range(group.num_columns)]
+                totals = sizes if not totals else [a + b for a, b in zip(totals, sizes, strict=True)]
+        return totals
 
     def rows(self, group: int) -> int:
         return self._rows[group]

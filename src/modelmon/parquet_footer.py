@@ -219,7 +219,7 @@ def _skip(data: bytes, position: int, kind: int) -> int:
 
 
 def _skip_struct(data: bytes, position: int) -> int:
-    """The position after the struct starting at ``position``: :func:`_walk` without a visitor,
+    """The position after the struct starting at ``position``: :func:`_walk` with no visitor,
     written out for the footer's hundreds of thousands of column chunks."""
     while True:
         header = data[position]
@@ -244,7 +244,7 @@ def _skip_struct(data: bytes, position: int) -> int:
             position = _skip(data, position, kind)
 
 
-def _walk(data: bytes, position: int, visit: Callable[[int, int, int, int], None] | None) -> int:
+def _walk(data: bytes, position: int, visit: Callable[[int, int, int, int], None]) -> int:
     """Go through a struct's fields from ``position``, calling ``visit(field, type, start, end)`` with
     each value's span; the position after the struct."""
     field = 0
@@ -261,5 +261,4 @@ def _walk(data: bytes, position: int, visit: Callable[[int, int, int, int], None
             field = _zigzag(value)
         start = position
         position = _skip(data, position, kind)
-        if visit is not None:
-            visit(field, kind, start, position)
+        visit(field, kind, start, position)
