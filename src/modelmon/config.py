@@ -115,7 +115,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """How the service makes accepted events durable (see the README's "Guarantees").
+    """How the service makes accepted events durable (see docs/guarantees.md).
 
     ``journal_dir``: where accepted batches are journaled until the store has them (by default a
     ``<file>.journal`` folder beside a SQLite store, else ``modelmon-journal`` beside the config);
