@@ -246,6 +246,11 @@ def _health_series(health: Mapping[str, Any]) -> Iterator[Metric]:
     yield CounterMetricFamily(
         "modelmon_store_write_failures", "Failed store write attempts (retried).", value=store["failures"]
     )
+    yield GaugeMetricFamily(
+        "modelmon_journal_damaged_records",
+        "Journal records found damaged at start: skipped, their bytes in the journal's quarantine.",
+        value=health["journal"]["damaged_records"],
+    )
 
 
 class MonitorCollector(Collector):

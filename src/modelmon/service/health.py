@@ -143,6 +143,8 @@ def service_health(service: Any) -> dict[str, Any]:
             "fsync": journal.fsync,
             "unsettled": journal.unsettled,
             "failures": journal.failures,
+            "damaged_records": journal.damaged,
+            "quarantined_files": journal.quarantined_files,
         },
         "refused": {name: dict(m.counters.refused) for name, m in service.monitors.items()},
         "rejected": {name: sum(m.counters.rejected.values()) for name, m in service.monitors.items()},

@@ -1,7 +1,8 @@
 """The ingest journal: accepted batches on disk before they are answered, until the store has them.
 
-Each accepted batch is one JSON line ``{"kind", "model", "items"}`` appended to the current segment
-file (``segment-000001.jsonl``, ...). One thread writes whatever requests queued meanwhile with a
+Each accepted batch is one record ``{"kind", "model", "items"}`` with its checksum (framed as in
+:mod:`modelmon.service.journal_records`) appended to the current segment file
+(``segment-000001.jsonl``, ...). One thread writes whatever requests queued meanwhile with a
 single ``write`` and, with ``fsync="group"``, one ``fdatasync`` (group commit), then resolves their
 futures: a request is answered only after that. With ``fsync="interval"`` the write reaches the
 operating system before the answer (it survives the service being killed) and is fsynced every
@@ -10,7 +11,8 @@ operating system before the answer (it survives the service being killed) and is
 The store writer reports what it stored with :meth:`Journal.settled`; a segment that is full and
 entirely stored is deleted. Segments left by a previous run are read back by :meth:`Journal.recover`
 at start and stored again; the stores skip ids they already have, so a replay never makes a
-second row.
+second row. A damaged record is skipped and counted (:attr:`Journal.damaged`) and its bytes kept in
+the folder's ``quarantine/``, while the records around it are replayed.
 
 >>> import tempfile
 >>> folder = tempfile.TemporaryDirectory()
@@ -39,6 +41,7 @@ from typing import Any
 import orjson
 
 from modelmon.errors import ModelmonError
+from modelmon.service.journal_records import frame, quarantine_records, read_segment, segment_files
 
 __all__ = ["Journal", "JournalEntry", "JournalError", "entry_line"]
 
@@ -50,13 +53,6 @@ def _dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # integers beyond 64 bits: the standard library writes them
         return json.dumps(value, default=_default, separators=(",", ":")).encode()
-
-
-def _loads(line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
 
 
 def _default(value: Any) -> Any:
@@ -80,8 +76,8 @@ class JournalEntry:
 
 
 def entry_line(kind: str, model: str, items: list[Any]) -> bytes:
-    """The journal line of a batch; ``TypeError``/``ValueError`` when an item cannot be written as JSON."""
-    return _dumps({"kind": kind, "model": model, "items": items}) + b"\n"
+    """The journal record of a batch; ``TypeError``/``ValueError`` when an item cannot be written as JSON."""
+    return frame(_dumps({"kind": kind, "model": model, "items": items}))
 
 
 class Journal:
@@ -115,6 +111,10 @@ class Journal:
         self.failures = 0
         self.last_error: str | None = None
         self.last_sync_seconds = 0.0
+        #: records found damaged at start (skipped, their bytes in the quarantine)
+        self.damaged = 0
+        #: files of the folder that were not segments, moved to the quarantine at start
+        self.quarantined_files = 0
         self._thread = threading.Thread(target=self._run, name="modelmon-journal", daemon=True)
 
     def _path(self, segment: int) -> Path:
@@ -126,21 +126,16 @@ class Journal:
         if self.folder is None or not self.folder.is_dir():
             return []
         entries: list[JournalEntry] = []
-        for path in sorted(self.folder.glob("segment-*.jsonl")):
-            segment = int(path.stem.split("-")[1])
+        segments, self.quarantined_files = segment_files(self.folder)
+        for segment, path in segments:
             self._segment = max(self._segment, segment)
-            count = 0
-            with path.open("rb") as file:
-                for number, line in enumerate(file, 1):
-                    try:
-                        data = _loads(line)
-                        entry = JournalEntry(segment, data["kind"], data["model"], list(data["items"]))
-                    except (ValueError, KeyError, TypeError) as exc:
-                        # only a line cut short by a crash can be unreadable, and it was never answered
-                        log.warning("journal %s line %d is incomplete and skipped: %s", path, number, exc)
-                        continue
-                    entries.append(entry)
-                    count += len(entry.items)
+            found = read_segment(path.read_bytes())
+            if found.damaged:
+                self.damaged += len(found.damaged)
+                quarantine_records(self.folder, path, found.damaged)
+            batches = [JournalEntry(segment, d["kind"], d["model"], d["items"]) for d in found.entries]
+            entries.extend(batches)
+            count = sum(len(entry.items) for entry in batches)
             if count:
                 self._pending[segment] = count
             else:
