@@ -118,9 +118,17 @@ def test_a_browser_gets_the_login_form_and_a_read_only_cookie(svc):
 
 
 def test_the_login_form_only_sends_the_browser_back_to_this_service(svc):
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    hostile = ["//evil.example/", "https://evil.example/", "/\\evil.example", "evil.example", ""]
+    # browsers drop tabs and line ends from a Location: each of these would be //evil.example
+    hostile += [f"/{char}/evil.example" for char in ("\t", "\r", "\n", "\r\n", "\x00", " ", "\x0b", "\x7f")]
+    hostile += ["/ok\r\nSet-Cookie: x=1", "/caf\u00e9", "/\u2215\u2215evil.example"]
+    for target in hostile:
         login = client(svc).post("/login", data={"token": TOKEN, "next": target}, follow_redirects=False)
-        assert login.headers["location"] == "/"
+        assert login.status_code == 303 and login.headers["location"] == "/", target
+        assert "x=1" not in login.headers.get("set-cookie", "")
+    for target in ("/", "/?model=m", "/docs#top", "/v1/models/m/summary?a=%0d"):
+        login = client(svc).post("/login", data={"token": TOKEN, "next": target}, follow_redirects=False)
+        assert login.headers["location"] == target
 
 
 def test_the_login_form_refuses_a_flood_of_fields(svc):

@@ -26,7 +26,15 @@ from typing import Any
 
 from modelmon.service.body import BodyError, read_body, request_chunks
 
-__all__ = ["COOKIE", "LOGIN_BODY_LIMIT", "LOGIN_FIELDS", "LOGIN_PATH", "TokenAuth", "session_value"]
+__all__ = [
+    "COOKIE",
+    "LOGIN_BODY_LIMIT",
+    "LOGIN_FIELDS",
+    "LOGIN_PATH",
+    "TokenAuth",
+    "same_origin_path",
+    "session_value",
+]
 
 COOKIE = "modelmon_session"
 LOGIN_PATH = "/login"
@@ -135,10 +143,7 @@ class TokenAuth:
             await _answer(send, 400, f"login form: at most {LOGIN_FIELDS} fields (token and next)")
             return
         token = (form.get("token") or [""])[0].strip()
-        target = (form.get("next") or ["/"])[0]
-        # only a path of this service, so the form cannot be used to send a browser elsewhere
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
+        target = same_origin_path((form.get("next") or ["/"])[0])
         given = _digest(token)
         if token and any(hmac.compare_digest(given, d) for d in (self._write, self._read) if d is not None):
             secure = "; Secure" if scope.get("scheme") == "https" else ""
@@ -148,6 +153,23 @@ class TokenAuth:
             await send({"type": "http.response.body", "body": b""})
             return
         await _page(send, 401, _login_page("That token is not right; try again."))
+
+
+def same_origin_path(target: str) -> str:
+    """``target`` when it is a path of this service, else ``/``: where the login form sends a browser.
+
+    Only printable ASCII is kept: browsers drop tabs and line ends from a ``Location``, so
+    ``/\t/evil.example`` would become ``//evil.example``, another site; CR, LF and NUL cannot be
+    sent in a header at all.
+
+    >>> same_origin_path("/?model=m"), same_origin_path("/\t/evil.example"), same_origin_path("//evil.example")
+    ('/?model=m', '/', '/')
+    """
+    if not target.startswith("/") or target[1:2] in ("/", "\\") or "\\" in target:
+        return "/"
+    if not all("!" <= char <= "~" for char in target):
+        return "/"
+    return target
 
 
 def _login_page(message: str) -> bytes:
