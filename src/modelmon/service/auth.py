@@ -162,8 +162,8 @@ def same_origin_path(target: str) -> str:
     ``/\t/evil.example`` would become ``//evil.example``, another site; CR, LF and NUL cannot be
     sent in a header at all.
 
-    >>> same_origin_path("/?model=m"), same_origin_path("/\t/evil.example"), same_origin_path("//evil.example")
-    ('/?model=m', '/', '/')
+    >>> [same_origin_path(target) for target in ("/?model=m", "/\t/evil.example", "//evil.example")]
+    ['/?model=m', '/', '/']
     """
     if not target.startswith("/") or target[1:2] in ("/", "\\") or "\\" in target:
         return "/"
