@@ -118,7 +118,8 @@ class IngestSettings:
     """How the service makes accepted events durable (see docs/guarantees.md).
 
     ``journal_dir``: where accepted batches are journaled until the store has them (by default a
-    ``<file>.journal`` folder beside a SQLite store, else ``modelmon-journal`` beside the config);
+    ``<file>.journal`` folder beside a SQLite store, else ``modelmon-journal`` beside the config when
+    that folder is writable, else ``journal`` in the data folder, ``MODELMON_DATA_DIR``);
     ``max_backlog``: events accepted but not yet in the store beyond which ingest answers 503;
     ``fsync``: ``group`` (fsync before answering) or ``interval`` (written to the OS before
     answering, fsynced every 50 ms).

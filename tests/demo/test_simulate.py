@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
+from click.testing import CliRunner
 
+from modelmon.cli import cli
 from modelmon.demo.simulate import (
     MAX_RATE,
     JsonPoster,
@@ -38,14 +43,17 @@ class FakeClock:
 class FakeServices:
     """Records every POST with the fake time it was made at; answers like the two services."""
 
-    def __init__(self, clock: FakeClock, fail_every: int = 0) -> None:
+    def __init__(self, clock: FakeClock, fail_every: int = 0, refuse_targets: bool = False) -> None:
         self.clock = clock
         self.fail_every = fail_every
+        self.refuse_targets = refuse_targets
         self.requests: list[tuple[float, str, dict[str, Any]]] = []
         self.targets: list[tuple[float, str, list[dict[str, Any]]]] = []
 
     def post(self, base_url: str, path: str, body: Any) -> tuple[int, Any]:
         if path.endswith("/targets"):
+            if self.refuse_targets:
+                return 401, {"error": "missing or invalid bearer token"}
             self.targets.append((self.clock.now, path, body["targets"]))
             return 200, {"accepted": len(body["targets"])}
         self.requests.append((self.clock.now, path, body))
@@ -59,7 +67,7 @@ def _run(
     plan: Plan, request_seconds: float = 0.0, **options: Any
 ) -> tuple[Simulator, FakeServices, list[str]]:
     clock = FakeClock(request_seconds)
-    services = FakeServices(clock, options.pop("fail_every", 0))
+    services = FakeServices(clock, options.pop("fail_every", 0), options.pop("refuse_targets", False))
     lines: list[str] = []
     simulator = Simulator(
         plan,
@@ -163,6 +171,15 @@ def test_errors_are_counted_and_progress_lines_are_printed() -> None:
     assert "missing field 'fare_amount'" in lines[-1]
 
 
+def test_refused_ground_truth_is_counted_with_its_reason() -> None:
+    plan = Plan(models=("taxi",), rate=10, duration=6, target_delay=1)
+    simulator, _, lines = _run(plan, refuse_targets=True, progress_every=5)
+    assert (simulator.stats.ok, simulator.stats.targets_sent, simulator.stats.targets_failed) == (60, 0, 60)
+    progress = [line for line in lines if line.startswith("[simulate]  ")]
+    assert "last error: targets: 401 missing or invalid bearer token" in progress[0]
+    assert "60 failed" in lines[-1] and "401 missing or invalid bearer token" in lines[-1]
+
+
 def test_stop_ends_the_run_at_once_and_drops_waiting_targets() -> None:
     plan = Plan(models=("taxi",), rate=10, duration=100, target_delay=50)
     clock = FakeClock()
@@ -234,3 +251,64 @@ def test_only_local_or_private_hosts_are_accepted() -> None:
 def test_the_json_poster_raises_oserror_when_nothing_listens() -> None:
     with pytest.raises(OSError):
         JsonPoster(timeout=1.0).post("http://127.0.0.1:9", "/predict", {})
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers like the prediction service (any path) and the monitoring service (``/targets``, which
+    wants the token ``secret``), and records the Authorization header of each request."""
+
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        authorization = self.headers.get("Authorization")
+        self.seen.append((self.path, authorization))
+        refused = self.path.endswith("/targets") and authorization != "Bearer secret"
+        body = b'{"error": "missing or invalid bearer token"}' if refused else b'{"accepted": 1}'
+        self.send_response(401 if refused else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def services() -> Iterator[str]:
+    _Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_simulate_sends_the_token_to_the_monitoring_service_only(services: str, how: str) -> None:
+    # the two services on one port, told apart by path: the prediction service is reached under /svc
+    options = ["--token", "secret"] if how == "option" else []
+    environment = {"MODELMON_TOKEN": "secret"} if how == "environment" else {}
+    command = ["simulate", "--service-url", f"{services}/svc", "--monitor-url", services]
+    command += ["--model", "taxi", "--rate", "20", "--duration", "0.5", "--target-delay", "0", *options]
+    result = CliRunner().invoke(cli, command, env=environment)
+    assert result.exit_code == 0, result.output
+    targets = [auth for path, auth in _Recorder.seen if path.endswith("/targets")]
+    predictions = [auth for path, auth in _Recorder.seen if path.startswith("/svc")]
+    assert targets and set(targets) == {"Bearer secret"}
+    assert len(predictions) == 10 and set(predictions) == {None}
+    assert "targets 10 sent" in result.output
+
+
+def test_simulate_without_the_token_says_why_the_ground_truth_was_refused(services: str) -> None:
+    command = ["simulate", "--service-url", f"{services}/svc", "--monitor-url", services]
+    command += ["--model", "taxi", "--rate", "20", "--duration", "0.5", "--target-delay", "0"]
+    result = CliRunner().invoke(cli, command, env={"MODELMON_TOKEN": ""})
+    assert result.exit_code == 1
+    assert "10 failed" in result.output
+    assert "no ground truth was accepted; last error: targets: 401 missing or invalid bearer token" in (
+        result.output
+    )

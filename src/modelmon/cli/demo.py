@@ -69,6 +69,12 @@ def demo_service(
     "--target-delay", default=10.0, show_default=True, type=float, help="Seconds before ground truth is sent."
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated traffic.")
+@click.option(
+    "--token",
+    envvar="MODELMON_TOKEN",
+    default=None,
+    help="Bearer token of the monitoring service, sent with the ground truth (env MODELMON_TOKEN).",
+)
 def simulate(
     service_url: str,
     monitor_url: str,
@@ -79,6 +85,7 @@ def simulate(
     incident_at: float,
     target_delay: float,
     seed: int,
+    token: str | None,
 ) -> None:
     """Replay generated traffic to the prediction service, inject incidents, send ground truth late.
 
@@ -98,7 +105,11 @@ def simulate(
             seed=seed,
         )
         simulator = Simulator(
-            plan, check_local_url(service_url), check_local_url(monitor_url), echo=click.echo
+            plan,
+            check_local_url(service_url),
+            check_local_url(monitor_url),
+            echo=click.echo,
+            token=token or None,
         )
     except ModelmonError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -112,6 +123,8 @@ def simulate(
     stats = simulator.run()
     if stats.sent and not stats.ok:
         raise click.ClickException(f"no request succeeded; last error: {stats.last_error}")
+    if stats.targets_failed and not stats.targets_sent:
+        raise click.ClickException(f"no ground truth was accepted; last error: {stats.last_error}")
 
 
 @click.command("demo")

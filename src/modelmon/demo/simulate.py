@@ -26,7 +26,7 @@ import math
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,7 +280,8 @@ class Stats:
             text += f", {self.targets_failed} failed"
         if incident_on:
             text += "  incident ON"
-        return text + (f"  last error: {self.last_error}" if self.errors and self.last_error else "")
+        failed = self.errors or self.targets_failed
+        return text + (f"  last error: {self.last_error}" if failed and self.last_error else "")
 
 
 #: ``post(url, path, body) -> (status, parsed JSON or None)``; raises OSError when unreachable
@@ -302,11 +303,13 @@ class Simulator:
         echo: Callable[[str], None] = print,
         progress_every: float = 5.0,
         target_batch: int = 500,
+        token: str | None = None,
     ) -> None:
         self.plan = plan
         self.service_url = service_url
         self.monitor_url = monitor_url
-        self._poster = JsonPoster() if post is None else None
+        # the monitoring service's token goes to the monitoring service only
+        self._poster = JsonPoster(tokens={monitor_url: token} if token else {}) if post is None else None
         self.post = post or self._poster.post  # type: ignore[union-attr]
         self.clock = clock
         self.sleep = sleep
@@ -413,15 +416,19 @@ class Simulator:
 
 
 class JsonPoster:
-    """POST JSON over one kept-alive connection per base URL (the standard library only)."""
+    """POST JSON over one kept-alive connection per base URL (the standard library only); ``tokens``
+    maps a base URL to the bearer token sent with each of its requests."""
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, tokens: Mapping[str, str] | None = None) -> None:
         self.timeout = timeout
+        self.tokens = dict(tokens or {})
         self._connections: dict[str, http.client.HTTPConnection] = {}
 
     def post(self, base_url: str, path: str, body: Any) -> tuple[int, Any]:
         payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
+        if base_url in self.tokens:
+            headers["Authorization"] = f"Bearer {self.tokens[base_url]}"
         for attempt in (1, 2):  # a kept-alive connection the server closed fails once: reconnect
             connection = self._connection(base_url)
             try:

@@ -13,6 +13,7 @@ rebuilt from the store's newest events before the service reports (``/health`` s
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,7 @@ from modelmon.service.persist import HistoryWriter, Persister
 from modelmon.store import open_store
 from modelmon.store.base import Store
 
-__all__ = ["MonitoringService", "ServiceBusy", "history_values", "journal_folder"]
+__all__ = ["MonitoringService", "ServiceBusy", "data_folder", "history_values", "journal_folder"]
 
 log = logging.getLogger("modelmon.service")
 
@@ -56,17 +57,42 @@ def history_values(result: Mapping[str, Any]) -> dict[str, float]:
     return headline_numbers(result, rows_name="window_rows")
 
 
-def journal_folder(config: Config, url: str) -> Path | None:
+def journal_folder(config: Config, url: str, environ: Mapping[str, str] = os.environ) -> Path | None:
     """Where batches accepted for the store at ``url`` are journaled: configured, beside a SQLite
-    file, or beside the config."""
+    file, beside the config when that folder is writable, else in the data folder.
+
+    A config is often mounted read-only (a container's ``/etc/modelmon``), and the journal must
+    not make the service fail to start there:
+
+    >>> config = Config(path=Path("/no/such/folder/modelmon.yml"))
+    >>> journal_folder(config, "mongodb://db/modelmon", {"MODELMON_DATA_DIR": "/var/lib/modelmon"})
+    PosixPath('/var/lib/modelmon/journal')
+    """
     if config.ingest.journal_dir is not None:
         return config.ingest.journal_dir
     if url.startswith("memory://"):
         return None  # nothing of an in-memory store survives the process: nothing to replay
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url.removeprefix("sqlite:///") + ".journal")
-    base = config.path.parent if config.path is not None else Path(".")
-    return base / "modelmon-journal"
+    beside_config = (config.path.parent if config.path is not None else Path(".")) / "modelmon-journal"
+    if _writable(beside_config):
+        return beside_config
+    return data_folder(environ) / "journal"
+
+
+def data_folder(environ: Mapping[str, str] = os.environ) -> Path:
+    """The folder of the service's own files: ``MODELMON_DATA_DIR``, else ``$XDG_DATA_HOME/modelmon``,
+    else ``~/.local/share/modelmon``."""
+    if environ.get("MODELMON_DATA_DIR"):
+        return Path(environ["MODELMON_DATA_DIR"])
+    base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "modelmon"
+
+
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` can be written, or made in a writable parent (a read-only mount is not)."""
+    existing = folder if folder.exists() else folder.parent
+    return existing.is_dir() and os.access(existing, os.W_OK)
 
 
 class MonitoringService:
