@@ -143,6 +143,9 @@ class ModelMonitor:
         self._reference_errors = reference_errors(self.schema, frame)
         self._explained: tuple[float, dict[str, Any]] | None = None
         self._explainer: threading.Thread | None = None
+        #: what the latest result showed of SHAP and of the concept flags (a change is news)
+        self._explained_shown: tuple[float, dict[str, Any]] | None = None
+        self._concept_flags: dict[str, bool] | None = None
         embedded = [column for columns in self.schema.embeddings.values() for column in columns]
         self._expected = frozenset(
             (*self.schema.features, *self.schema.segments, *self.schema.sensitive, *embedded)
@@ -255,6 +258,30 @@ class ModelMonitor:
             for event_id, value in pairs:
                 self._pending_targets[event_id] = (value, 0)
             self.counters.targets += len(pairs)
+
+    def refresh(self, now: float | None = None) -> bool:
+        """Recompute when the results may have changed since the last recompute; whether it did.
+
+        Nothing new (no event, target or unexpected column queued, no bucket of a window by seconds
+        expired, no concept flag aged out, no SHAP result finished) leaves the latest results as
+        they are, ``computed_at`` included: an idle model costs a few comparisons a refresh.
+        """
+        now = time.time() if now is None else now
+        if self.latest is None or self._has_news(now):
+            self.recompute(now)
+            return True
+        self.recomputed_at = time.monotonic()
+        return False
+
+    def _has_news(self, now: float) -> bool:
+        with self._lock:
+            if self._pending_rows or self._pending_targets or self._unexpected:
+                return True
+        if self.recompute_error is not None or self.window.expires(now):
+            return True
+        if self._explained is not self._explained_shown:
+            return True
+        return self._concept is not None and self._concept.flags(now) != self._concept_flags
 
     def recompute(self, now: float | None = None) -> dict[str, Any]:
         """Profile queued rows, join targets, and compute every online section on the window."""
@@ -399,6 +426,8 @@ class ModelMonitor:
         sections["concept"] = self._section(
             "concept", lambda: concept_section(self._concept, self.schema, now)
         )
+        self._explained_shown = self._explained
+        self._concept_flags = None if self._concept is None else self._concept.flags(now)
         add_reference_notes(sections, self.reference_notes)
         return {
             "model": self.name,

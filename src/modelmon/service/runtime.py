@@ -260,6 +260,15 @@ class MonitoringService:
         self.history.append(model, datetime.now(UTC), history_values(result))
         return result
 
+    def refresh(self, model: str) -> bool:
+        """Recompute ``model`` if anything changed since its last recompute; whether it did."""
+        monitor = self.monitors[model]
+        if not monitor.refresh():
+            return False
+        assert monitor.latest is not None
+        self.history.append(model, datetime.now(UTC), history_values(monitor.latest))
+        return True
+
     def recompute_all(self) -> None:
         for name in self.monitors:
             self.recompute(name)
@@ -274,7 +283,7 @@ class MonitoringService:
             for name, monitor in self.monitors.items():
                 if now >= due[name]:
                     try:
-                        self.recompute(name)
+                        self.refresh(name)
                     except Exception as exc:
                         monitor.recompute_error = f"{type(exc).__name__}: {exc}"
                         log.exception("recompute of model %s failed", name)

@@ -123,6 +123,13 @@ class SlidingWindow:
             for key in [key for key in self._ring if key < first_kept]:
                 self._drop(key)
 
+    def expires(self, now: float) -> bool:
+        """Whether a bucket of a window by seconds has left the window by ``now`` (so its results
+        change although no event arrived); a window by rows changes only with events."""
+        if self.window.rows is not None or not self._ring:
+            return False
+        return next(iter(self._ring)) < math.floor(now / self._bucket_seconds) - self.buckets + 1
+
     def _drop(self, key: int) -> None:
         bucket = self._ring.pop(key)
         for event_id in bucket.label_rows:
@@ -151,6 +158,7 @@ class SlidingWindow:
     def add(self, frame: pd.DataFrame, now: float, timestamps: np.ndarray | None = None) -> None:
         """Profile new rows into their buckets (by arrival order, or by ``timestamps`` in epoch seconds)."""
         if frame.empty:
+            self._expire(now)  # time moves on: buckets of a window by seconds leave without events
             return
         if self.window.rows is not None:
             # rows that would leave the window at once are never profiled
