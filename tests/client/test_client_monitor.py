@@ -124,7 +124,7 @@ def test_down_service_spools_then_replays_every_event_exactly_once(ingest, make_
     assert monitor.spooled == 200, "the sender should move what it cannot send to the spool"
     lines = (tmp_path / "spool.jsonl").read_text().splitlines()
     assert sum(len(json.loads(line)["items"]) for line in lines) == 200
-    assert elapsed < 1.0  # generous: logging must not wait for the network at all
+    assert elapsed < 5.0  # generous for a busy machine: logging must not wait for the network at all
 
     ingest.start()  # same port
     assert monitor.flush(timeout=10.0)
@@ -151,9 +151,9 @@ def test_spool_left_by_a_stopped_service_is_replayed_by_the_next_one(ingest, mak
 
 def test_full_queue_drops_and_counts_without_blocking(ingest, make_monitor):
     ingest.gate = threading.Event()  # the service hangs: the sender is stuck in its first request
-    monitor = make_monitor(ingest.url, queue_size=10, batch_size=5, timeout=5.0)
+    monitor = make_monitor(ingest.url, queue_size=10, batch_size=5, timeout=30.0)
     monitor.log({"x": -1}, 0)
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 30
     while not ingest.requests and monitor.queue_depth and time.monotonic() < deadline:
         time.sleep(0.01)
     started = time.perf_counter()
@@ -163,7 +163,7 @@ def test_full_queue_drops_and_counts_without_blocking(ingest, make_monitor):
 
     assert monitor.dropped >= 100 - 10 - 5
     assert monitor.queue_depth <= 10
-    assert elapsed < 1.0  # far below the 5 s the sender waits for the hanging service
+    assert elapsed < 5.0  # far below the 30 s the sender waits for the hanging service
     ingest.gate.set()
     assert monitor.flush(timeout=5.0)
     assert monitor.sent + monitor.dropped == 101

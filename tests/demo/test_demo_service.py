@@ -314,7 +314,7 @@ def test_events_and_features_are_accepted_by_the_real_monitoring_service(
 
 
 def test_an_unreachable_mongodb_uri_costs_requests_nothing(demo_dir: Path, tmp_path: Path) -> None:
-    writer = MongoWriter.from_uri("mongodb://127.0.0.1:9/modelmon", timeout_ms=300)  # nothing listens
+    writer = MongoWriter.from_uri("mongodb://127.0.0.1:9/modelmon", timeout_ms=2000)  # nothing listens
     app = create_app(
         demo_dir, "http://127.0.0.1:9", mongo_writer=writer, spool_dir=tmp_path, registry=CollectorRegistry()
     )
@@ -322,6 +322,7 @@ def test_an_unreachable_mongodb_uri_costs_requests_nothing(demo_dir: Path, tmp_p
     start = time.perf_counter()
     for seed in range(3):
         assert client.post("/predict", json=_body("taxi", seed)).status_code == 200
-    assert time.perf_counter() - start < 0.9  # 3 x 300 ms: waiting for MongoDB is the writer's, not theirs
-    close_app(app, timeout=10.0)
+    # 3 x 2 s if they waited for MongoDB: that is the writer's wait, not theirs
+    assert time.perf_counter() - start < 2.0
+    close_app(app, timeout=30.0)
     assert (writer.written, writer.failed) == (0, 3)

@@ -142,11 +142,13 @@ def test_modelmon_demo_shows_the_injected_drift_and_leaves_no_process_behind(tmp
     monitor_port, service_port = free_port(), free_port()
     command = [
         *[sys.executable, "-c", "from modelmon.cli import main; main()", "demo"],
-        *["--duration", "25", "--calm", "5", "--no-prometheus", "--data-dir", str(tmp_path / "run")],
+        # every request of the 25 s plan is sent, however slowly a busy machine answers (up to 4 minutes)
+        *["--duration", "25", "--deadline", "240", "--calm", "5", "--no-prometheus"],
+        *["--data-dir", str(tmp_path / "run")],
         *["--model", "taxi", "--rate", "60", "--rows", "5000", "--target-delay", "2"],
         *["--monitor-port", str(monitor_port), "--service-port", str(service_port)],
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=150)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=400)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert f"http://127.0.0.1:{monitor_port}/" in output

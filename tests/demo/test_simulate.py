@@ -161,6 +161,21 @@ def test_a_slow_service_does_not_make_the_run_longer_than_its_duration() -> None
     assert services.requests[-1][0] - services.requests[0][0] < 4.0
 
 
+def test_a_later_deadline_sends_every_request_of_the_plan_to_a_slow_service() -> None:
+    plan = Plan(models=("taxi",), rate=50, duration=4, target_delay=0, deadline=60)
+    _, services, lines = _run(plan, request_seconds=0.05)  # 20 requests per second at most
+    assert len(services.requests) == 200
+    assert not any("skipped" in line for line in lines)
+    assert services.requests[-1][0] - services.requests[0][0] == pytest.approx(199 * 0.05)
+
+
+def test_the_deadline_still_bounds_a_run_the_service_holds_up_too_long() -> None:
+    plan = Plan(models=("taxi",), rate=50, duration=4, target_delay=0, deadline=6)
+    _, services, lines = _run(plan, request_seconds=0.05)
+    assert len(services.requests) == pytest.approx(120, abs=2)
+    assert any("too slow" in line and "skipped" in line for line in lines)
+
+
 def test_errors_are_counted_and_progress_lines_are_printed() -> None:
     plan = Plan(models=("taxi",), rate=10, duration=12, target_delay=1)
     simulator, _, lines = _run(plan, fail_every=4, progress_every=5)
@@ -210,6 +225,7 @@ def test_stop_ends_the_run_at_once_and_drops_waiting_targets() -> None:
         ({"duration": math.inf}, InputError, "duration inf"),
         ({"models": ("bikes",)}, ConfigError, "bikes"),
         ({"target_delay": -1}, InputError, "must not be negative"),
+        ({"duration": 10, "deadline": 5}, InputError, "deadline 5 must be at least the duration"),
         (
             {"models": ("credit",), "incidents": (parse_incident("missing_spike:tip_amount"),)},
             ConfigError,

@@ -29,6 +29,10 @@ from modelmon.store import open_store
 
 pytestmark = [pytest.mark.integration]
 
+#: seconds a request may take while the store is locked: a request that waited on the lock would wait
+#: the store's 30 s busy timeout, while a busy machine answers within a second or two
+PROMPT = 5.0
+
 
 def _reference(rows: int = 1000) -> pd.DataFrame:
     rng = np.random.default_rng(0)
@@ -77,7 +81,7 @@ def _wait(condition, timeout: float = 30.0) -> bool:
 
 
 @pytest.mark.slow
-def test_with_the_store_locked_every_request_answers_within_a_second_and_nothing_is_lost(tmp_path):
+def test_with_the_store_locked_every_request_answers_promptly_and_nothing_is_lost(tmp_path):
     config = _config(tmp_path, max_backlog=600)
     store = open_store(config.store)
     with ServiceThread(config, store, {"m": _reference()}) as running:
@@ -88,19 +92,19 @@ def test_with_the_store_locked_every_request_answers_within_a_second_and_nothing
         locker.execute("BEGIN EXCLUSIVE")
         try:
             status, _, _, seconds = _timed("POST", f"{url}/v1/models/m/events", {"events": _events(400, 100)})
-            assert status == 200 and seconds < 1.0  # the journal holds what the store cannot take yet
+            assert status == 200 and seconds < PROMPT  # the journal holds what the store cannot take yet
             for path in ("/health", "/metrics", "/v1/models/m/history", "/v1/models/m/summary"):
                 status, _, _, seconds = _timed("GET", url + path)
-                assert status == 200 and seconds < 1.0, (path, seconds)
+                assert status == 200 and seconds < PROMPT, (path, seconds)
             status, headers, body, seconds = _timed(
                 "POST", f"{url}/v1/models/m/events", {"events": _events(400, 500)}
             )
-            assert status == 503 and seconds < 1.0 and headers["retry-after"] == "1"
+            assert status == 503 and seconds < PROMPT and headers["retry-after"] == "1"
             assert json.loads(body)["reason"] == "backlog_full"
 
             def behind() -> bool:
                 _, _, body, seconds = _timed("GET", f"{url}/health")
-                assert seconds < 1.0
+                assert seconds < PROMPT
                 return "store_writer_behind" in [reason["code"] for reason in json.loads(body)["reasons"]]
 
             assert _wait(behind, 15)
@@ -130,7 +134,7 @@ def test_a_store_file_that_refuses_writes_loses_nothing(tmp_path):
             pytest.skip(f"this filesystem does not take chattr +i: {made.stderr.strip()}")
         try:
             status, _, _, seconds = _timed("POST", f"{url}/v1/models/m/events", {"events": _events(200, 10)})
-            assert status == 200 and seconds < 1.0
+            assert status == 200 and seconds < PROMPT
 
             def failing() -> bool:
                 health = json.loads(_timed("GET", f"{url}/health")[2])

@@ -129,17 +129,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
 def traffic(stack: tuple[Prometheus, str, str]) -> Prometheus:
     prometheus, service_url, monitor_url = stack
     incidents = (parse_incident(f"covariate_shift:{SHIFTED}"), parse_incident(f"missing_spike:{MISSING}"))
-    plan = Plan(models=("taxi",), rate=60, duration=22, incidents=incidents, incident_at=3, target_delay=1)
+    # every request of the plan is sent, however slowly a busy machine answers (up to 5 minutes)
+    plan = Plan(
+        models=("taxi",),
+        rate=60,
+        duration=22,
+        incidents=incidents,
+        incident_at=3,
+        target_delay=1,
+        deadline=300,
+    )
     stats = Simulator(plan, service_url, monitor_url, echo=lambda line: print(line, file=sys.stderr)).run()
     assert stats.errors == 0, stats
-    assert stats.ok >= WINDOW, f"the prediction service answered too few requests to fill the window: {stats}"
+    assert stats.ok == plan.requests >= WINDOW, f"the prediction service left requests unanswered: {stats}"
     assert stats.targets_sent == stats.ok
     return prometheus
 
 
 def test_drift_shows_on_the_shifted_column_and_not_on_the_controls(traffic: Prometheus) -> None:
     query = f'modelmon_drift_detected{{model="{TAXI_MODEL_NAME}"}}'
-    detected = traffic.wait_for(query, lambda values: values.get(SHIFTED) == 1.0, timeout=30)
+    detected = traffic.wait_for(query, lambda values: values.get(SHIFTED) == 1.0, timeout=120)
     assert detected.get(SHIFTED) == 1.0, detected
     assert {column: detected.get(column) for column in CONTROLS} == dict.fromkeys(CONTROLS, 0.0)
     scores = traffic.values(f'modelmon_drift_score{{model="{TAXI_MODEL_NAME}",column="{SHIFTED}"}}')
@@ -148,7 +157,7 @@ def test_drift_shows_on_the_shifted_column_and_not_on_the_controls(traffic: Prom
 
 def test_the_missing_value_spike_shows_on_its_column_only(traffic: Prometheus) -> None:
     query = f'modelmon_missing_share{{model="{TAXI_MODEL_NAME}"}}'
-    shares = traffic.wait_for(query, lambda values: values.get(MISSING, 0) > 0.15, timeout=30)
+    shares = traffic.wait_for(query, lambda values: values.get(MISSING, 0) > 0.15, timeout=120)
     assert 0.15 < shares[MISSING] < 0.4, shares
     assert max(shares[column] for column in [*CONTROLS, SHIFTED]) == 0.0
 
@@ -158,7 +167,7 @@ def test_the_prediction_service_exports_request_counts_and_its_latency_histogram
     counts = traffic.wait_for(
         f'sum(modelmon_http_requests_total{{{job},status="200"}})',
         lambda values: values.get("", 0) >= WINDOW,
-        timeout=15,
+        timeout=120,
     )
     assert counts[""] >= WINDOW
     buckets = traffic.values(f"modelmon_http_request_duration_seconds_bucket{{{job}}}")
@@ -169,12 +178,12 @@ def test_the_prediction_service_exports_request_counts_and_its_latency_histogram
         "histogram_quantile(0.5, sum by (le) "
         f"(rate(modelmon_http_request_duration_seconds_bucket{{{job}}}[1m])))"
     )
-    assert 0 < median[""] < 1.0
+    assert 0 < median[""] < 5.0  # seconds, not milliseconds (a millisecond count would top the 10 s bucket)
 
 
 def test_performance_metrics_appear_once_targets_arrive(traffic: Prometheus) -> None:
     query = f'modelmon_model_metric{{model="{TAXI_MODEL_NAME}",segment="all"}}'
-    metrics = traffic.wait_for(query, lambda values: bool(values), timeout=20)
+    metrics = traffic.wait_for(query, lambda values: bool(values), timeout=120)
     named = {sample["metric"]["metric"]: float(sample["value"][1]) for sample in traffic.query(query)}
     assert metrics and {"mae", "rmse"} <= set(named), named
     assert 0 < named["mae"] < 60

@@ -4,9 +4,9 @@ A real monitoring service runs as a ``modelmon serve`` process; the demo predict
 (instrumented with the client) answers requests in this process. The monitoring service first hangs
 (SIGSTOP: connections open, nothing answers, as a stuck or overloaded process does), then dies
 (SIGKILL: connections refused). Neither may fail or slow ``/predict``; a client that waited for the
-hung service would spend its 2 s send timeout on each request, which the latency bound below would
-catch. The events of that time are spooled to disk and arrive, exactly once, after the monitoring
-service comes back on the same port.
+hung service would spend its 2 s send timeout on each request, which the latency bound below (half a
+second over the normal median) would catch. The events of that time are spooled to disk and arrive,
+exactly once, after the monitoring service comes back on the same port.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ def test_prediction_service_survives_monitoring_outage_and_spool_replays(tmp_pat
     assert stored == len(rides)
     assert sorted(ids) == sorted(ride["ride_id"] for ride in rides)  # every event once, none twice
     # Waiting on the hung service would cost each request up to the 2 s send timeout. The bounds leave
-    # room for a shared, busy machine (tens of milliseconds), not for that.
-    assert statistics.median(hung) < statistics.median(up) + 0.05
-    assert _p95(hung) < _p95(up) + 0.25
-    assert statistics.median(down) < statistics.median(up) + 0.05
-    assert statistics.median(up_again) < statistics.median(up) + 0.05
+    # room for a shared, busy machine (a few hundred milliseconds), not for that.
+    assert statistics.median(hung) < statistics.median(up) + 0.5
+    assert _p95(hung) < _p95(up) + 1.0
+    assert statistics.median(down) < statistics.median(up) + 0.5
+    assert statistics.median(up_again) < statistics.median(up) + 0.5
 
 
 def _p95(values: list[float]) -> float:

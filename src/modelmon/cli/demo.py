@@ -75,6 +75,12 @@ def demo_service(
     default=None,
     help="Bearer token of the monitoring service, sent with the ground truth (env MODELMON_TOKEN).",
 )
+@click.option(
+    "--deadline",
+    type=float,
+    default=None,
+    help="Seconds after which requests a slow service held up are skipped (default: the duration).",
+)
 def simulate(
     service_url: str,
     monitor_url: str,
@@ -86,6 +92,7 @@ def simulate(
     target_delay: float,
     seed: int,
     token: str | None,
+    deadline: float | None,
 ) -> None:
     """Replay generated traffic to the prediction service, inject incidents, send ground truth late.
 
@@ -103,6 +110,7 @@ def simulate(
             incident_at=incident_at,
             target_delay=target_delay,
             seed=seed,
+            deadline=deadline,
         )
         simulator = Simulator(
             plan,
@@ -152,6 +160,13 @@ def simulate(
 @click.option(
     "--target-delay", default=5.0, show_default=True, type=float, help="Seconds until ground truth."
 )
+@click.option(
+    "--deadline",
+    type=float,
+    default=None,
+    help="With --duration: seconds after which requests a slow service held up are skipped "
+    "(default: the duration).",
+)
 @click.option("--no-prometheus", is_flag=True, help="Do not start a local Prometheus.")
 @click.option(
     "--rows", default=20_000, show_default=True, type=click.IntRange(min=1000), help="Demo file rows."
@@ -167,6 +182,7 @@ def demo(
     calm: float,
     rate: float,
     target_delay: float,
+    deadline: float | None,
     no_prometheus: bool,
     rows: int,
     monitor_port: int,
@@ -179,6 +195,8 @@ def demo(
     from modelmon.demo.simulate import parse_incident
     from modelmon.demo.stack import Settings, Stack, format_summary
 
+    if deadline is not None and duration is None:
+        raise click.UsageError("--deadline bounds a run of --duration seconds; give --duration too")
     try:
         for text in incidents:
             parse_incident(text)
@@ -192,6 +210,7 @@ def demo(
         calm=calm,
         rate=rate,
         target_delay=target_delay,
+        deadline=deadline,
         rows=rows,
         prometheus=not no_prometheus,
         monitor_port=monitor_port,

@@ -146,7 +146,12 @@ def _columns_of(dataset: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to send: which datasets, how fast, how long, which incidents from when."""
+    """What to send: which datasets, how fast, how long, which incidents from when.
+
+    ``rate * duration`` requests are due; a service slower than ``rate`` holds them up, and the run
+    gives up on the rest at ``deadline`` seconds (by default ``duration``), so a later deadline sends
+    every request of the plan to a slow service.
+    """
 
     models: tuple[str, ...] = ("taxi", "credit")
     rate: float = 50.0
@@ -155,6 +160,7 @@ class Plan:
     incident_at: float = 30.0
     target_delay: float = 10.0
     seed: int = 0
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.models if name not in DATASETS]
@@ -164,6 +170,11 @@ class Plan:
             raise InputError(f"rate {self.rate} must be above 0 and at most {MAX_RATE:g} requests per second")
         if not 0 < self.duration <= MAX_DURATION:
             raise InputError(f"duration {self.duration} must be above 0 and at most {MAX_DURATION:g} seconds")
+        if self.deadline is not None and not self.duration <= self.deadline <= MAX_DURATION:
+            raise InputError(
+                f"deadline {self.deadline} must be at least the duration ({self.duration:g}) "
+                f"and at most {MAX_DURATION:g} seconds"
+            )
         if self.incident_at < 0 or self.target_delay < 0:
             raise InputError(
                 f"incident_at ({self.incident_at}) and target_delay ({self.target_delay}) "
@@ -176,6 +187,11 @@ class Plan:
     @property
     def requests(self) -> int:
         return math.floor(self.rate * self.duration)
+
+    @property
+    def give_up_at(self) -> float:
+        """Seconds from the start after which requests still held up by a slow service are skipped."""
+        return self.duration if self.deadline is None else self.deadline
 
     def send_time(self, k: int) -> float:
         """Seconds from the start at which request ``k`` is due."""
@@ -344,7 +360,7 @@ class Simulator:
                 self._send_due_targets(self.clock())
             if self.stopped:
                 break
-            if self.clock() - start >= plan.duration:  # behind schedule: the duration bounds the run
+            if self.clock() - start >= plan.give_up_at:  # behind schedule: the deadline bounds the run
                 self.echo(
                     f"[simulate] service too slow for {plan.rate:g}/s: {plan.requests - k} requests skipped"
                 )

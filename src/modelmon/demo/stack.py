@@ -30,6 +30,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,6 +64,7 @@ class Settings:
     calm: float = 30.0
     rate: float = 50.0
     target_delay: float = 5.0
+    deadline: float | None = None
     rows: int = 20_000
     prometheus: bool = True
     monitor_port: int = 8085
@@ -300,6 +302,8 @@ class Stack:
             "--target-delay",
             f"{settings.target_delay:g}",
         ]
+        if settings.deadline is not None:
+            arguments += ["--deadline", f"{settings.deadline:g}"]
         for incident in settings.incidents:
             arguments += ["--incident", incident]
         simulator = subprocess.Popen(
@@ -329,19 +333,36 @@ class Stack:
             lines.append(f"Prometheus          {settings.prometheus_url}/")
         return lines
 
-    def summary(self) -> dict[str, Any]:
-        """The latest window results of every model, after the monitoring service's next recompute."""
-        from modelmon.demo.files import demo_config
+    def summary(self, wait: float = 60.0) -> dict[str, Any]:
+        """The latest window results of every model; those that got traffic once recomputed after now.
 
-        time.sleep(_REFRESH_SECONDS + 1.0)
+        A busy machine recomputes late, so the summary of a model that got traffic is read again
+        until its ``computed_at`` is past the call, for up to ``wait`` seconds.
+        """
+        from modelmon.demo.files import demo_config
+        from modelmon.demo.simulate import DATASETS
+
+        asked = datetime.now(tz=UTC)
+        sent = {spec.model_name for name, spec in DATASETS.items() if self.settings.model in (name, "both")}
+        deadline = time.monotonic() + wait
         results: dict[str, Any] = {}
         for model in demo_config()["models"]:
-            try:
-                results[model] = _get_json(f"{self.settings.monitor_url}/v1/models/{model}/summary")
-            except (OSError, ValueError) as exc:
-                results[model] = {"error": f"could not fetch the summary: {exc}"}
+            while True:
+                results[model] = self._model_summary(model)
+                computed = str(results[model].get("computed_at") or "")
+                fresh = bool(computed) and datetime.fromisoformat(computed) > asked
+                if model not in sent or fresh or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
         (self.settings.data_dir / "summary.json").write_text(json.dumps(results, indent=2, default=str))
         return results
+
+    def _model_summary(self, model: str) -> dict[str, Any]:
+        try:
+            answer = _get_json(f"{self.settings.monitor_url}/v1/models/{model}/summary")
+        except (OSError, ValueError) as exc:
+            return {"error": f"could not fetch the summary: {exc}"}
+        return answer if isinstance(answer, dict) else {"error": f"not a summary: {answer!r:.200}"}
 
     # -- stopping ---------------------------------------------------------------------------------
 
