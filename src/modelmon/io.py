@@ -43,7 +43,6 @@ __all__ = [
     "read_frame",
     "read_frames",
     "read_row_groups",
-    "reuse_freed_memory",
     "row_bytes",
 ]
 
@@ -325,44 +324,6 @@ def _parquet_chunks(
             continue
         pending.append(group)
         pending_rows += size
-
-
-#: free memory glibc keeps at the top of each heap when it gives memory back (``M_TOP_PAD``)
-HEAP_PAD = 64 << 20
-_M_TOP_PAD = -2  # glibc's <malloc.h>
-
-
-def reuse_freed_memory() -> None:
-    """Keep freed memory for reuse for the rest of this process (a command's own): pyarrow
-    allocates from the system allocator (``ARROW_DEFAULT_MEMORY_POOL``, when set, wins) and glibc
-    keeps :data:`HEAP_PAD` free at the top of each heap (``MALLOC_TOP_PAD_``, when set, wins).
-
-    A file's chunks are read and freed one after another, and each column's lookup makes a few
-    temporaries of half a megabyte. pyarrow's default (mimalloc) returned a freed chunk's memory to
-    the operating system within milliseconds; glibc, by default, gives back the top of a heap as
-    soon as more than twice its largest recent block is free there. Either way the next chunk or
-    temporary took page faults to get the memory back: the heap pad halved a 100k x 200 drift
-    report's page faults and took 0.16 s off its system time (``python -m bench.versions``). The
-    peak is unchanged: the memory is reused, not added to.
-    """
-    if "MALLOC_TOP_PAD_" not in os.environ:
-        _pad_heaps(HEAP_PAD)
-    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
-        return
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
-
-
-def _pad_heaps(size: int) -> bool:
-    """``mallopt(M_TOP_PAD, size)`` when the C library is glibc; whether it was set."""
-    import ctypes
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    return mallopt is not None and bool(mallopt(_M_TOP_PAD, size))
 
 
 _Item = TypeVar("_Item")

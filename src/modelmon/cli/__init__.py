@@ -8,10 +8,10 @@ imported only when that command runs (or ``--help`` lists them all).
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 
 import click
+
+from modelmon.cli import process
 
 #: module (under modelmon.cli) -> names of the click commands or groups it defines
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -56,33 +56,12 @@ def cli() -> None:
     """Monitor machine-learning models in production: drift, data quality, performance and more."""
 
 
-#: set by a command run from :func:`main` whose work is all written and closed (see :func:`done`)
-_DONE = False
-
-
-def done() -> None:
-    """Say that this command has written and closed everything it made: when it succeeds, the
-    ``modelmon`` process then ends without tearing down the interpreter.
-
-    Freeing a large report's arrays, modules and threads one by one took 0.08 s of a 1.5 s
-    100k x 200 drift report (``python -m bench.versions``); the operating system frees them at
-    once. A command that starts servers, clusters or flows, whose own exit hooks must run, does
-    not call this.
-    """
-    global _DONE
-    _DONE = True
-
-
 def main() -> None:
-    """Entry point of the ``modelmon`` script."""
+    """Entry point of the ``modelmon`` script: the process is the command's own, so it may tune it
+    (:mod:`modelmon.cli.process`)."""
+    process.own()
     try:
         cli()  # click ends with SystemExit, carrying the command's status
     except SystemExit as finished:
-        if _DONE and finished.code in (0, None):
-            import logging
-
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
+        process.end(finished)
         raise

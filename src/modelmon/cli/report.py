@@ -255,17 +255,15 @@ def report(
     reference; the column options override either.
     """
     try:
-        from modelmon.page_cache import warm
+        from modelmon.cli import process
         from modelmon.sizes import parse_bytes
 
         budget = parse_bytes(memory_budget)
-        for path in (reference, current):  # the disk reads them while numpy and pandas import
-            warm(path, head_bytes=budget)
+        process.prepare_report((reference, current), head_bytes=budget)  # before numpy and pandas
         from modelmon.engine.build import build_report
         from modelmon.engine.sections import check_sections
-        from modelmon.io import file_format, reuse_freed_memory
+        from modelmon.io import file_format
 
-        reuse_freed_memory()
         if workers is not None and scheduler is not None:
             raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
         if chunk_rows is not None:
@@ -316,6 +314,4 @@ def report(
         sys.exit(2)
     _summary(result, written)
     if workers is None and scheduler is None:  # a Dask cluster's exit hooks still run
-        from modelmon.cli import done
-
-        done()
+        process.done()
