@@ -84,7 +84,7 @@ def test_history_limit_of_any_shape_is_a_400_naming_it(api, limit):
 def test_query_parameters_of_other_shapes_are_answered(api):
     assert api.get("/v1/models/m/history", params={"limit": "7", "names": "window_rows"}).status_code == 200
     assert api.get("/v1/models/m/history", params={"names": "x" * 5000}).status_code == 400
-    assert api.get("/v1/reports", params={"model": "\x00\ud7ff" * 3}).status_code == 200
+    assert api.get("/v1/reports", params={"model": "\ud7ff" * 3}).status_code == 200
     assert api.get("/v1/reports", params={"unknown": "1"}).status_code == 200
 
 

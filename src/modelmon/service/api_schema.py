@@ -28,6 +28,8 @@ __all__ = [
     "INGEST_ANSWER",
     "ITERATE_BODY",
     "LATEST",
+    "NO_NUL",
+    "PATTERN_PROBLEMS",
     "REPORTS_QUERY",
     "TARGET",
     "TARGETS_BODY",
@@ -42,7 +44,16 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 _SCALAR: Schema = {"type": ["number", "string", "boolean", "null"]}
 _NUMBER_MAP: Schema = {"type": "object", "additionalProperties": {"type": "number"}}
-_ID: Schema = {"type": ["string", "integer"], "maxLength": 512, "description": "Event id (text or integer)."}
+#: text without the NUL character, which PostgreSQL's text cannot hold: refused at ingest, never stored
+NO_NUL = "^[^\\u0000]*$"
+#: what a failed ``pattern`` means, in the words of an error answer
+PATTERN_PROBLEMS = {NO_NUL: "holds a NUL character (\\u0000), which a store cannot keep in an id: remove it"}
+_ID: Schema = {
+    "type": ["string", "integer"],
+    "maxLength": 512,
+    "pattern": NO_NUL,
+    "description": "Event id (text or integer, without NUL characters).",
+}
 
 TIMESTAMP: Schema = {
     "description": (

@@ -11,9 +11,10 @@ backlog is full or the journal cannot write) -- nothing of that batch was accept
 again is safe.
 
 Nothing here blocks the event loop: ingest waits for its batch's journal write as an awaited
-future, checking large batches in a worker thread; store reads, first recomputes and the
-Prometheus exposition run in worker threads, so a locked or slow store delays only the requests
-that read it.
+future, checking large batches in a worker thread; first recomputes and the Prometheus exposition
+run in worker threads, and store reads in threads of their own, bounded in number and time
+(:mod:`modelmon.service.store_reads`), so a locked, slow or stopped store delays only the requests
+that read it, and those by at most a few seconds before a 503.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from modelmon.errors import InputError, StoreError
+from modelmon.errors import InputError
 from modelmon.render.json import to_jsonable
 from modelmon.service import api_schema
 from modelmon.service.auth import TokenAuth
@@ -44,6 +45,7 @@ from modelmon.service.events import records_to_events
 from modelmon.service.evidently_collector import EvidentlyCollector
 from modelmon.service.openapi import OPERATIONS, open_paths, openapi_document
 from modelmon.service.runtime import MonitoringService, ServiceBusy
+from modelmon.service.store_reads import StoreReadRefused
 from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
 
 __all__ = ["create_app"]
@@ -65,6 +67,11 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
 
 def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _refused(exc: StoreReadRefused) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.status == 503 else None
+    return JSONResponse({"error": str(exc), "reason": exc.reason}, status_code=exc.status, headers=headers)
 
 
 def _busy(exc: ServiceBusy) -> JSONResponse:
@@ -179,11 +186,8 @@ class _Api:
         return await self._ingest(model, events, old_answer=bool(monitor.config.compat))
 
     async def _read_store(self, work: Callable[[], Any]) -> Any:
-        """A store read in a worker thread; a failing store answers 503 instead of an error page."""
-        try:
-            return await run_in_threadpool(work)
-        except StoreError as exc:
-            raise ServiceBusy(f"the store cannot be read now: {exc}", "store_unavailable", 5) from exc
+        """A store read in a read thread, answered within its deadline (else :class:`StoreReadRefused`)."""
+        return await self.service.reads.run(work)
 
     async def models(self, request: Request) -> Response:
         items = []
@@ -241,8 +245,8 @@ class _Api:
                     model, names.split(",") if names else None, limit=limit
                 )
             )
-        except ServiceBusy as exc:
-            return _busy(exc)
+        except StoreReadRefused as exc:
+            return _refused(exc)
         return _json(
             {
                 "model": model,
@@ -257,8 +261,8 @@ class _Api:
             return _error(str(exc), exc.status)
         try:
             found = await self._read_store(lambda: self.service.store.reports.list_reports(model, limit=100))
-        except ServiceBusy as exc:
-            return _busy(exc)
+        except StoreReadRefused as exc:
+            return _refused(exc)
         return _json({"reports": found})
 
     async def _report_entry(self, report_id: str) -> dict[str, Any] | Response:
@@ -266,10 +270,10 @@ class _Api:
             entry: dict[str, Any] = await self._read_store(
                 lambda: self.service.store.reports.get_report(report_id)
             )
-        except InputError:
-            return _unknown_report(report_id)
-        except ServiceBusy as exc:
-            return _busy(exc)
+        except StoreReadRefused as exc:
+            if isinstance(exc.__cause__, InputError):
+                return _unknown_report(report_id)
+            return _refused(exc)
         return entry
 
     async def report(self, request: Request) -> Response:

@@ -74,6 +74,7 @@ REASONS = (
     "store_writes_failing",
     "store_writer_behind",
     "store_writer_stopped",
+    "store_reads_failing",
     "journal_failing",
     "recompute_failing",
     "recompute_stale",
@@ -108,6 +109,9 @@ def service_health(service: Any) -> dict[str, Any]:
         )
     if not persister.alive:
         reason("store_writer_stopped", "the store writer thread stopped")
+    reads = service.reads
+    if reads.failing:
+        reason("store_reads_failing", f"reads of the store fail or time out: {reads.last_error}")
     if journal.last_error is not None:
         reason("journal_failing", journal.last_error)
     started = service._thread is not None and not service.warming
@@ -138,6 +142,7 @@ def service_health(service: Any) -> dict[str, Any]:
             "last_error": persister.last_error,
             "history_dropped": service.history.dropped,
         },
+        "store_reads": reads.health(),
         "journal": {
             "folder": None if journal.folder is None else str(journal.folder),
             "fsync": journal.fsync,

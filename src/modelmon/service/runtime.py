@@ -32,6 +32,7 @@ from modelmon.service.health import HealthProber, service_health
 from modelmon.service.journal import Journal, JournalError, entry_line
 from modelmon.service.model_monitor import ModelMonitor
 from modelmon.service.persist import HistoryWriter, Persister
+from modelmon.service.store_reads import StoreReads
 from modelmon.store import open_store
 from modelmon.store.base import Store
 
@@ -126,6 +127,8 @@ class MonitoringService:
             settled=self.journal.settled,
         )
         self.history = HistoryWriter(self.store)
+        #: the store reads of requests, apart from every other thread
+        self.reads = StoreReads()
         self.journal.start()
         self._recovered: dict[str, list[dict[str, Any]]] = {}
         for entry in recovered:

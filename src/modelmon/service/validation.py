@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from modelmon.service.api_schema import Schema
+from modelmon.service.api_schema import PATTERN_PROBLEMS, Schema
 from modelmon.service.body import BodyError
 
 __all__ = ["SchemaCheck", "check_items", "parse_query", "shallow"]
@@ -108,6 +108,8 @@ class SchemaCheck:
                 name for name in error.instance if name in subschema.get("not", {}).get("enum", ())
             )
             return f"{where}: names {refused} are reserved column names"
+        if kind == "Pattern" and subschema.get("pattern") in PATTERN_PROBLEMS:
+            return f"{where}: {PATTERN_PROBLEMS[subschema['pattern']]}"
         if kind == "MaxLength":
             return f"{where}: longer than {error.kind.limit} characters"
         if "description" in subschema:
@@ -155,5 +157,7 @@ def parse_query(parameters: Mapping[str, Schema], query: Mapping[str, str]) -> d
         else:
             if len(text) > schema.get("maxLength", 4096):
                 raise BodyError(f"{name}: longer than {schema.get('maxLength', 4096)} characters")
+            if "\x00" in text:  # no store can search for it (PostgreSQL's text cannot hold it)
+                raise BodyError(f"{name}: holds a NUL character (%00), which no stored name has: remove it")
             values[name] = text
     return values
