@@ -145,7 +145,7 @@ def online_curve(windows: list[int], models: list[int]) -> None:
     from bench.online import MODEL, demo_events
     from modelmon.config import load_config
     from modelmon.demo.files import write_demo_files
-    from modelmon.service.model_monitor import load_reference
+    from modelmon.service.fitted_reference import load_reference
 
     with tempfile.TemporaryDirectory(prefix="bench-growth-") as folder:
         config_path = write_demo_files(folder, rows=5_000)

@@ -272,7 +272,8 @@ def added_latency(folder: Path, monitor_url: str, requests: int) -> list[str]:
 
 def recompute_times(config_path: Path, window_rows: list[int], repeats: int = 7) -> list[str]:
     from modelmon.config import Window, load_config
-    from modelmon.service.model_monitor import ModelMonitor, load_reference
+    from modelmon.service.fitted_reference import load_reference
+    from modelmon.service.model_monitor import ModelMonitor
 
     config = load_config(config_path).model(MODEL)
     reference = load_reference(config)

@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 
 from modelmon.config import ModelConfig
-from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs, not_applicable, run_sections
-from modelmon.errors import ConfigError, EventError
+from modelmon.errors import EventError
 from modelmon.service.events import CheckedBatch, check_events
-from modelmon.service.reference import add_reference_notes, complete_reference
+from modelmon.service.fitted_reference import FittedReference, fit_reference
+from modelmon.service.reference import add_reference_notes
 from modelmon.service.window import SlidingWindow
 
-__all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "RecentIds", "load_reference"]
+__all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "RecentIds"]
 
 #: sections computed on every recompute; the domain classifier and SHAP run in batch reports
 ONLINE_SECTIONS = ("drift", "quality", "performance", "segments", "fairness", "outliers", "explain")
@@ -47,21 +47,6 @@ EXPLAIN_SECONDS = 60.0
 _INTERNAL = ["__id", "__timestamp", "__latency_ms"]
 #: names of unexpected features kept per recompute (the count of such values has no bound)
 UNEXPECTED_NAMES = 20
-
-
-def _load_model(path: Any) -> Any:
-    from modelmon.engine.build import _load_model as load
-
-    return load(path)
-
-
-def load_reference(config: ModelConfig) -> pd.DataFrame:
-    """Read a model's reference dataset (parquet or CSV)."""
-    if config.reference is None:
-        raise ConfigError(f"models.{config.name}.reference: a reference dataset is needed to monitor drift")
-    from modelmon.io import read_frame
-
-    return read_frame(config.reference)
 
 
 @dataclass
@@ -116,18 +101,21 @@ class ModelMonitor:
     """Online monitoring of one model."""
 
     def __init__(
-        self, config: ModelConfig, reference: pd.DataFrame | None = None, sample_rows: int = 2000
+        self,
+        config: ModelConfig,
+        reference: pd.DataFrame | None = None,
+        fitted: FittedReference | None = None,
     ) -> None:
+        """``fitted``: the model's reference fitted already (shared by the models naming the same
+        file); else ``reference``, the frame to fit; else the configured file is read and fitted."""
         self.config = config
         self.name = config.name
         self.schema = config.schema
-        frame = reference if reference is not None else load_reference(config)
-        self.model = _load_model(config.model_file) if config.model_file is not None else None
-        frame, self.reference_notes = complete_reference(frame, config, self.model)
-        self.spec, self.reference = ProfileSpec.fit_profile(frame, self.schema)
-        self.reference_sample = (
-            frame.sample(min(len(frame), sample_rows), random_state=0) if len(frame) else frame
-        )
+        fitted = fitted if fitted is not None else fit_reference(config, reference)
+        self.model = fitted.model
+        self.reference_notes = fitted.notes
+        self.spec, self.reference = fitted.spec, fitted.profile
+        self.reference_sample = fitted.sample
         self.window = SlidingWindow(self.spec, config.window, buckets=config.buckets)
         self.counters = Counters()
         self.latest: dict[str, Any] | None = None
@@ -138,9 +126,7 @@ class ModelMonitor:
         self._pending_rows: list[dict[str, Any]] = []
         self._pending_targets: dict[str, tuple[Any, int]] = {}
         self._concept: Any = None
-        from modelmon.service.concept import reference_errors
-
-        self._reference_errors = reference_errors(self.schema, frame)
+        self._reference_errors = fitted.errors
         self._explained: tuple[float, dict[str, Any]] | None = None
         self._explainer: threading.Thread | None = None
         #: what the latest result showed of SHAP and of the concept flags (a change is news)

@@ -28,6 +28,7 @@ from modelmon.config import Config
 from modelmon.engine.report import headline_numbers
 from modelmon.errors import ModelmonError
 from modelmon.service.events import CheckedBatch
+from modelmon.service.fitted_reference import ReferenceCache
 from modelmon.service.health import HealthProber, service_health
 from modelmon.service.journal import Journal, JournalError, entry_line
 from modelmon.service.model_monitor import ModelMonitor
@@ -114,8 +115,13 @@ class MonitoringService:
         self.ack_timeout = ack_timeout
         self.store = store if store is not None else open_store(config.store)
         references = references or {}
+        # models naming the same reference file share it, read and fitted once
+        shared = ReferenceCache()
         self.monitors: dict[str, ModelMonitor] = {
-            name: ModelMonitor(model, references.get(name)) for name, model in config.models.items()
+            name: ModelMonitor(model, references[name])
+            if name in references
+            else ModelMonitor(model, fitted=shared.get(model))
+            for name, model in config.models.items()
         }
         folder = journal_folder(config, self.store.url)
         self.journal = Journal(folder, fsync=config.ingest.fsync)
