@@ -41,6 +41,7 @@ import pandas as pd
 
 from modelmon.config import Window
 from modelmon.engine.profile import Profile, ProfileSpec
+from modelmon.service.window_total import RunningTotal
 
 __all__ = ["Bucket", "SlidingWindow"]
 
@@ -84,6 +85,9 @@ class SlidingWindow:
 
     def _reset(self) -> None:
         self._ring: OrderedDict[int, Bucket] = OrderedDict()
+        # the sums of the buckets' two profiles, kept as buckets fill and leave
+        self._events_total = RunningTotal(self.spec, lambda key: self._ring[key].events)
+        self._labelled_total = RunningTotal(self.spec, lambda key: self._ring[key].labelled)
         self._id_bucket: dict[str, int] = {}
         self._unexpected: OrderedDict[str, int] = OrderedDict()  # name -> bucket key when last seen
         self._sequence = 0
@@ -112,6 +116,8 @@ class SlidingWindow:
         if bucket is None:
             bucket = Bucket(key, self.spec.empty(), self.spec.empty())
             self._ring[key] = bucket
+            self._events_total.opened(key)
+            self._labelled_total.opened(key)
         return bucket
 
     def _expire(self, now: float | None) -> None:
@@ -131,6 +137,8 @@ class SlidingWindow:
         return next(iter(self._ring)) < math.floor(now / self._bucket_seconds) - self.buckets + 1
 
     def _drop(self, key: int) -> None:
+        self._events_total.dropped(key)
+        self._labelled_total.dropped(key)
         bucket = self._ring.pop(key)
         for event_id in bucket.label_rows:
             if self._id_bucket.get(event_id) == key:
@@ -183,7 +191,9 @@ class SlidingWindow:
         target = schema.target
         has_target = target is not None and target in frame.columns
         events = frame.drop(columns=[target]) if has_target else frame
-        bucket.events = bucket.events + self.spec.profile(events)
+        added = self.spec.profile(events)
+        bucket.events = bucket.events + added
+        self._events_total.grew(key, added)
         bucket.rows += len(frame)
         if bucket.sample_rows < self.sample_rows:
             take = frame.iloc[: self.sample_rows - bucket.sample_rows]
@@ -192,7 +202,9 @@ class SlidingWindow:
         if has_target:
             labelled = frame[frame[target].notna()]
             if not labelled.empty:
-                bucket.labelled = bucket.labelled + self.spec.profile(labelled)
+                added = self.spec.profile(labelled)
+                bucket.labelled = bucket.labelled + added
+                self._labelled_total.grew(key, added)
         if schema.id and schema.id in frame.columns:
             waiting = frame if not has_target else frame[frame[target].isna()]
             columns = [name for name in self._label_columns if name in waiting.columns]
@@ -217,14 +229,15 @@ class SlidingWindow:
             per_bucket.setdefault(key, []).append({**record, target: value})
         for key, records in per_bucket.items():
             bucket = self._ring[key]
-            bucket.labelled = bucket.labelled + self.spec.profile(pd.DataFrame.from_records(records))
+            added = self.spec.profile(pd.DataFrame.from_records(records))
+            bucket.labelled = bucket.labelled + added
+            self._labelled_total.grew(key, added)
         return [record for records in per_bucket.values() for record in records], missed
 
     def current(self) -> Profile:
         """The window's profile: events for features and prediction, labelled rows for the rest."""
-        buckets = list(self._ring.values())
-        events = Profile.total(self.spec, [bucket.events for bucket in buckets])
-        labelled = Profile.total(self.spec, [bucket.labelled for bucket in buckets])
+        events = self._events_total.profile()
+        labelled = self._labelled_total.profile()
         columns = dict(events.columns)
         target = self.spec.schema.target
         if target is not None and target in columns:

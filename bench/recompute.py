@@ -1,0 +1,145 @@
+"""One model's window recompute, this checkout beside other commits, their rounds interleaved.
+
+    python -m bench.recompute HEAD~3 [--window-rows 10000] [--new-events 50] [--rounds 15]
+
+Each version runs in its own worker process (``python -m bench.recompute --worker`` with that
+commit's ``src`` first on ``PYTHONPATH``, as ``bench.versions`` does) holding the demo taxi model
+(without its model file: SHAP runs apart, once a minute) with a window of ``--window-rows`` filled
+with demo events. A round, taken by each worker in turn, times two recomputes:
+
+- ``with new events``: ``--new-events`` new events (ids never sent) queued, then ``recompute()``:
+  what a model sees each refresh under traffic (200 models at 2,000 events/s with a refresh of 5 s
+  get 50 events each);
+- ``forced, nothing new``: ``recompute()`` again at once: every online section on the same window.
+
+Prints, per commit, the median and quartiles of wall and CPU milliseconds of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import ROOT, python
+
+MODEL = "taxi-duration"
+
+
+def _worker(window_rows: int, new_events: int) -> None:
+    """Fill a window, then answer each ``round`` line with one round's timings (JSON)."""
+    from dataclasses import replace
+
+    from bench.online import demo_events
+    from modelmon.config import Window, load_config
+    from modelmon.demo.files import write_demo_files
+    from modelmon.io import read_frame
+    from modelmon.service.model_monitor import ModelMonitor
+
+    with tempfile.TemporaryDirectory(prefix="bench-recompute-") as folder:
+        config_path = write_demo_files(folder, rows=5_000)
+        config = load_config(config_path).model(MODEL)
+        config = replace(config, model_file=None, window=Window(rows=window_rows))
+        assert config.reference is not None
+        monitor = ModelMonitor(config, read_frame(config.reference))
+        events = demo_events(Path(folder), window_rows)
+        monitor.ingest(events)
+        monitor.recompute()
+        sent = 0
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() != "round":
+                break
+            fresh = [dict(events[(sent + i) % len(events)], id=f"new-{sent + i}") for i in range(new_events)]
+            sent += new_events
+            monitor.ingest(fresh)
+            timings = {}
+            for name in ("with new events", "forced, nothing new"):
+                wall, cpu = time.perf_counter(), time.process_time()
+                monitor.recompute()
+                timings[name] = (1000 * (time.perf_counter() - wall), 1000 * (time.process_time() - cpu))
+            print(json.dumps(timings), flush=True)
+
+
+def _start(source: Path, window_rows: int, new_events: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    command = [python(), "-m", "bench.recompute", "--worker", str(window_rows), str(new_events)]
+    worker = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    return worker
+
+
+def _ask(worker: subprocess.Popen[str]) -> dict[str, Any]:
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write("round\n")
+    worker.stdin.flush()
+    return dict(json.loads(worker.stdout.readline()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("commits", nargs="*", help="commits to run beside this checkout")
+    parser.add_argument("--window-rows", type=int, default=10_000)
+    parser.add_argument("--new-events", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--worker", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(*args.worker)
+        return
+    from bench.versions import _worktree
+
+    with tempfile.TemporaryDirectory() as folder:
+        sources = {"this checkout": ROOT / "src"}
+        for number, commit in enumerate(args.commits):
+            sources[commit] = _worktree(commit, Path(folder) / f"v{number}")
+        workers = {}
+        try:
+            for label, source in sources.items():
+                workers[label] = _start(source, args.window_rows, args.new_events)
+            for worker in workers.values():
+                assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+            rounds: dict[str, list[dict[str, Any]]] = {label: [] for label in workers}
+            labels = list(workers)
+            for number in range(args.rounds):
+                for label in labels if number % 2 == 0 else labels[::-1]:
+                    rounds[label].append(_ask(workers[label]))
+        finally:
+            for worker in workers.values():
+                worker.kill()
+                worker.wait()
+            for label, source in sources.items():
+                if label != "this checkout":
+                    subprocess.run(
+                        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(source.parent)]
+                    )
+    print(
+        f"`python -m bench.recompute {' '.join(args.commits)} --window-rows {args.window_rows} "
+        f"--new-events {args.new_events} --rounds {args.rounds}`: ms, median (quartiles)"
+    )
+    print("| version | recompute | wall ms | CPU ms |")
+    print("|---|---|---|---|")
+    for label, measured in rounds.items():
+        for name in measured[0]:
+            walls = [entry[name][0] for entry in measured]
+            cpus = [entry[name][1] for entry in measured]
+            print(f"| {label} | {name} | {_spread(walls)} | {_spread(cpus)} |")
+
+
+def _spread(values: list[float]) -> str:
+    low, _, high = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
+    return f"{statistics.median(values):.1f} ({low:.1f}-{high:.1f})"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The running total of a window's bucket profiles, kept up to date as buckets fill and leave.
+
+Summing every bucket of a window on each recompute costs one merge per bucket. Buckets change at
+the new end and leave at the old one, so the total is kept as a queue of two stacks (the classic
+sliding-window aggregation; profiles cannot be subtracted, since a minimum cannot be taken back):
+
+- the *older* buckets, each with the sum of itself and the older buckets newer than it, so the
+  oldest one's sum is the total of the older part, and dropping it leaves the next one's sum;
+- the *newer* buckets, as one running sum that each change is added to.
+
+When the older part runs out, the newer buckets become the older part (one merge each, once in a
+bucket's life). A recompute then adds two or three profiles instead of every bucket. A change to a
+bucket of the older part (a late target joined to an old event) is kept beside it until that bucket
+leaves; anything else (a bucket opened between two others by a late timestamp) starts the total
+over from the buckets. Sums come out in another order than a sum over the buckets in turn: equal up
+to floating-point summation order, which ``tests/service/test_window_total.py`` bounds.
+
+>>> import pandas as pd
+>>> from modelmon.engine.profile import ProfileSpec
+>>> from modelmon.schema import Schema
+>>> spec = ProfileSpec.fit(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), Schema(numerical=["x"]))
+>>> buckets = {}
+>>> total = RunningTotal(spec, lambda key: buckets[key])
+>>> for key in range(4):
+...     buckets[key] = spec.profile(pd.DataFrame({"x": [float(key)] * (key + 1)}))
+...     total.opened(key)
+...     total.grew(key, buckets[key])
+>>> total.dropped(0); del buckets[0]
+>>> total.profile().rows, total.profile().columns["x"].min
+(9, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from modelmon.engine.profile import Profile, ProfileSpec
+
+__all__ = ["RunningTotal"]
+
+
+class RunningTotal:
+    """The sum of a window's bucket profiles; ``bucket(key)`` gives one bucket's profile.
+
+    The window reports each change: :meth:`opened` when a bucket is made, :meth:`grew` when a
+    profile is added to one, :meth:`dropped` before one leaves.
+    """
+
+    def __init__(self, spec: ProfileSpec, bucket: Callable[[int], Profile]) -> None:
+        self.spec = spec
+        self.bucket = bucket
+        self._keys: list[int] = []  # oldest first
+        self._known: set[int] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the sums; the next :meth:`profile` adds up the buckets again."""
+        self._valid = False
+        self._older: list[tuple[int, Profile]] = []  # the oldest bucket last
+        self._newer: list[int] = []
+        self._newer_total: Profile | None = None
+        self._late: dict[int, Profile] = {}
+
+    def opened(self, key: int) -> None:
+        """Bucket ``key`` is new and still empty."""
+        if key in self._known:
+            return
+        self._known.add(key)
+        if self._keys and key < self._keys[-1]:  # opened between two others: start over
+            self._keys.append(key)
+            self._keys.sort()
+            self.reset()
+            return
+        self._keys.append(key)
+        if self._valid:
+            self._newer.append(key)
+
+    def grew(self, key: int, added: Profile) -> None:
+        """Bucket ``key`` (:meth:`opened` before) had ``added`` added to it."""
+        if not self._valid:
+            return
+        if self._older and key <= self._older[0][0]:
+            self._late[key] = self._late[key] + added if key in self._late else added
+        else:
+            self._newer_total = added if self._newer_total is None else self._newer_total + added
+
+    def dropped(self, key: int) -> None:
+        """Bucket ``key`` leaves the window (called while ``bucket(key)`` still answers)."""
+        self._known.discard(key)
+        if self._keys[0] != key:
+            self._keys.remove(key)
+            self.reset()
+            return
+        self._keys.pop(0)
+        self._late.pop(key, None)
+        if not self._valid:
+            return
+        if self._older:
+            self._older.pop()
+        else:
+            self._newer.pop(0)  # the oldest of the newer buckets; the others become the older part
+            self._flip()
+
+    def _flip(self) -> None:
+        """The newer buckets become the older part, each with its sum of itself and newer ones."""
+        running: Profile | None = None
+        for key in reversed(self._newer):
+            running = self.bucket(key) if running is None else self.bucket(key) + running
+            self._older.append((key, running))
+        self._newer, self._newer_total = [], None
+
+    def profile(self) -> Profile:
+        """The sum of every bucket's profile (the spec's empty profile for none)."""
+        if not self._valid:
+            self._newer = list(self._keys)
+            self._newer_total = (
+                Profile.total(self.spec, [self.bucket(key) for key in self._keys]) if self._keys else None
+            )
+            self._valid = True
+        parts = [self._older[-1][1]] if self._older else []
+        parts += self._late.values()
+        if self._newer_total is not None:
+            parts.append(self._newer_total)
+        if not parts:
+            return self.spec.empty()
+        return parts[0] if len(parts) == 1 else Profile.total(self.spec, parts)

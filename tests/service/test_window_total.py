@@ -1,0 +1,124 @@
+"""The window's running totals equal the sum of its buckets, as each recompute summed them before."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelmon.config import Window
+from modelmon.engine.profile import Profile, ProfileSpec
+from modelmon.schema import Schema
+from modelmon.service.window import SlidingWindow
+from modelmon.service.window_total import RunningTotal
+
+#: relative difference allowed between float sums added in another order
+SUMMATION_ORDER = 1e-9
+
+
+def _same(left: Any, right: Any, where: str = "") -> None:
+    """Equal plain data, floats up to summation order."""
+    if isinstance(left, dict):
+        assert isinstance(right, dict) and left.keys() == right.keys(), where
+        for key in left:
+            _same(left[key], right[key], f"{where}.{key}")
+    elif isinstance(left, list):
+        assert isinstance(right, list) and len(left) == len(right), where
+        for i, (a, b) in enumerate(zip(left, right, strict=True)):
+            _same(a, b, f"{where}[{i}]")
+    elif isinstance(left, float) and not isinstance(right, bool):
+        assert math.isclose(left, right, rel_tol=SUMMATION_ORDER, abs_tol=1e-9) or (
+            math.isnan(left) and math.isnan(right)
+        ), f"{where}: {left} != {right}"
+    else:
+        assert left == right, f"{where}: {left!r} != {right!r}"
+
+
+def _reference(rows: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=rows).round(3),
+            "z": rng.exponential(size=rows),
+            "c": rng.choice(list("abcd"), rows),
+        }
+    )
+    frame["y"] = 2 * frame["x"] + rng.normal(size=rows) * 0.1
+    frame["t"] = frame["y"] + rng.normal(size=rows) * 0.1
+    return frame
+
+
+SCHEMA = Schema(numerical=["x", "z"], categorical=["c"], prediction="y", target="t", id="id", segments=["c"])
+
+
+def _rows(rng: np.random.Generator, count: int, start: int, labelled: float) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(0.3, 1.2, count),
+            "z": rng.exponential(size=count),
+            "c": rng.choice(list("abcde"), count),
+            "id": [f"e{start + i}" for i in range(count)],
+        }
+    )
+    frame["y"] = 2 * frame["x"]
+    frame["t"] = np.where(rng.random(count) < labelled, frame["y"] + rng.normal(size=count), np.nan)
+    return frame
+
+
+def _summed(window: SlidingWindow) -> tuple[Profile, Profile]:
+    buckets = list(window._ring.values())
+    return (
+        Profile.total(window.spec, [bucket.events for bucket in buckets]),
+        Profile.total(window.spec, [bucket.labelled for bucket in buckets]),
+    )
+
+
+@pytest.mark.parametrize("window", [Window(rows=2000), Window(seconds=100)])
+def test_the_window_total_is_the_sum_of_its_buckets_through_fills_drops_and_late_targets(window):
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    sliding = SlidingWindow(spec, window, buckets=10)
+    rng = np.random.default_rng(1)
+    sent = 0
+    for step in range(16):
+        count = int(rng.integers(1, 500))
+        frame = _rows(rng, count, sent, labelled=0.5)
+        now = 1000.0 + 17.0 * step
+        stamps = None
+        if window.seconds is not None:  # mostly in order, some late by up to 30 s
+            stamps = now - rng.choice([0.0, 0.0, 0.0, 30.0], count) * rng.random(count)
+        sliding.add(frame, now=now, timestamps=stamps)
+        sent += count
+        late = {f"e{i}": float(i) for i in rng.integers(0, sent, 20)}
+        sliding.add_targets(late)
+        if step % 4 == 3:
+            events, labelled = _summed(sliding)
+            current = sliding.current()
+            _same(current.to_dict()["parts"]["segments"], labelled.to_dict()["parts"]["segments"])
+            _same(
+                {name: column.to_dict() for name, column in current.columns.items() if name != "t"},
+                {name: column.to_dict() for name, column in events.columns.items() if name != "t"},
+            )
+            _same(current.columns["t"].to_dict(), labelled.columns["t"].to_dict())
+            _same(current.parts["outliers"].to_dict(), events.parts["outliers"].to_dict())
+            _same(current.parts["segment_drift"].to_dict(), events.parts["segment_drift"].to_dict())
+            _same(current.parts["performance"].to_dict(), labelled.parts["performance"].to_dict())
+            assert current.rows == events.rows == sliding.rows
+
+
+def test_a_running_total_starts_over_when_a_bucket_opens_between_others():
+    spec = ProfileSpec.fit(_reference(), SCHEMA, parts=())
+    buckets: dict[int, Profile] = {}
+    total = RunningTotal(spec, lambda key: buckets[key])
+    rng = np.random.default_rng(2)
+    for key in (1, 2, 5, 3, 4):
+        buckets[key] = spec.profile(_rows(rng, 10, 10 * key, 0.0))
+        total.opened(key)
+        total.grew(key, buckets[key])
+        assert total.profile().rows == 10 * len(buckets)
+    for key in (1, 3, 2):  # 3 leaves before 2: out of order
+        total.dropped(key)
+        del buckets[key]
+        _same(total.profile().to_dict(), Profile.total(spec, list(buckets.values())).to_dict())
