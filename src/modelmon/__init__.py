@@ -48,6 +48,7 @@ __all__ = [
 
 #: public name -> module that defines it
 _EXPORTS = {
+    "CheckError": "modelmon.errors",
     "ConfigError": "modelmon.errors",
     "InputError": "modelmon.errors",
     "MissingDependencyError": "modelmon.errors",
@@ -62,7 +63,6 @@ _EXPORTS = {
     "ProfileSpec": "modelmon.engine.profile",
     "Report": "modelmon.engine.build",
     "build_report": "modelmon.engine.build",
-    "CheckError": "modelmon.engine.checks",
     "CheckSuite": "modelmon.engine.checks",
     "run_checks": "modelmon.engine.checks",
 }
@@ -70,9 +70,10 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from modelmon.config import DriftSettings, load_config
     from modelmon.engine.build import Report, build_report
-    from modelmon.engine.checks import CheckError, CheckSuite, run_checks
+    from modelmon.engine.checks import CheckSuite, run_checks
     from modelmon.engine.profile import Profile, ProfileSpec
     from modelmon.errors import (
+        CheckError,
         ConfigError,
         InputError,
         MissingDependencyError,

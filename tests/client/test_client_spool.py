@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from modelmon.client import Monitor
-from modelmon.client.spool import Spool, SpoolLockedError
+from modelmon.client.spool import Spool
+from modelmon.errors import SpoolLockedError
 
 
 def _events(*ids: str) -> list[str]:

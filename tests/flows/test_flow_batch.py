@@ -233,7 +233,7 @@ def test_a_scheduled_run_fires_and_its_report_lands_in_the_store(demo, prefect_s
 
 def test_checks_are_stored_with_the_report_and_a_failed_one_fails_the_run(demo, prefect_api):
     import modelmon.flows.batch as batch_flow
-    from modelmon.engine.checks import ChecksFailed
+    from modelmon.errors import ChecksFailed
 
     conditions = ["drift.columns.trip_distance.detected == false", "current_rows >= 100"]
     # halves of the other tests' periods, so that each period has one stored report

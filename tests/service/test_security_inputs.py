@@ -262,7 +262,8 @@ def test_strings_escapes_and_floats_are_not_mistaken_for_nesting_or_long_integer
 
 
 def test_an_escaped_quote_does_not_hide_real_nesting():
-    from modelmon.service.body import BodyError, parse_json
+    from modelmon.errors import BodyError
+    from modelmon.service.body import parse_json
 
     text = b'{"a": "\\"", "b": ' + b"[" * 70 + b"]" * 70 + b"}"
     with pytest.raises(BodyError, match="nested 71 levels deep"):

@@ -12,11 +12,11 @@ from starlette.testclient import TestClient
 from test_service_api import _config, _events, _reference
 
 from modelmon.config import IngestSettings
-from modelmon.errors import StoreError
+from modelmon.errors import ServiceBusy, StoreError
 from modelmon.service.app import create_app
 from modelmon.service.journal import Journal, entry_line
 from modelmon.service.persist import Persister
-from modelmon.service.runtime import MonitoringService, ServiceBusy
+from modelmon.service.runtime import MonitoringService
 from modelmon.store import open_store
 
 

@@ -160,7 +160,7 @@ def batch(
         parse_bytes(memory_budget)  # a bad size stops here, before Prefect starts
     scale = {"workers": workers, "scheduler": scheduler, "memory_budget": memory_budget}
     checks = _checks(checks_option)
-    from modelmon.engine.checks import ChecksFailed
+    from modelmon.errors import ChecksFailed
 
     try:
         click.echo(_summary(_run_flow(config_path, model, first, last, checks, **scale)))

@@ -21,7 +21,8 @@ def load_conditions(path: Path) -> list[Any]:
     """The conditions of a YAML file (see :mod:`modelmon.engine.checks` for the grammar)."""
     import yaml
 
-    from modelmon.engine.checks import CheckError, parse_conditions
+    from modelmon.engine.checks import parse_conditions
+    from modelmon.errors import CheckError
 
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))

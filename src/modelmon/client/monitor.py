@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from modelmon.client.sender import Sender
-from modelmon.client.spool import Spool, SpoolLockedError
+from modelmon.client.spool import Spool
 from modelmon.client.timing import REQUEST_START
+from modelmon.errors import SpoolLockedError
 
 __all__ = ["Monitor", "default_spool_path"]
 

@@ -34,13 +34,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["Spool", "SpoolLockedError"]
+from modelmon.errors import SpoolLockedError
+
+__all__ = ["Spool"]
 
 logger = logging.getLogger("modelmon.client")
-
-
-class SpoolLockedError(OSError):
-    """Another process holds the spool file."""
 
 
 class _Batch(NamedTuple):

@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from modelmon.errors import InputError, ModelmonError
+from modelmon.errors import CheckError
 
 __all__ = [
     "METRIC_TOLERANCE",
@@ -54,10 +54,8 @@ __all__ = [
     "NEW_CATEGORY_MARGIN",
     "OPERATORS",
     "OUT_OF_RANGE_MARGIN",
-    "CheckError",
     "CheckResult",
     "CheckSuite",
-    "ChecksFailed",
     "Condition",
     "default_conditions",
     "parse_condition",
@@ -72,22 +70,6 @@ NEW_CATEGORY_MARGIN = 0.02
 METRIC_TOLERANCE = 0.10
 #: the metrics the default conditions hold within the tolerance, per task
 DEFAULT_METRICS = {"regression": ("mae", "rmse"), "classification": ("accuracy", "precision", "recall", "f1")}
-
-
-class CheckError(InputError):
-    """A condition that cannot be read, or a path the report does not have."""
-
-
-class ChecksFailed(ModelmonError):
-    """Raised by pipelines (the batch flow) when a check does not hold, to fail the run.
-
-    ``suite`` is the :class:`CheckSuite`; the message names each failed check.
-    """
-
-    def __init__(self, suite: CheckSuite) -> None:
-        self.suite = suite
-        failed = "; ".join(f"{check.name}: {check.detail}" for check in suite.failed)
-        super().__init__(f"{len(suite.failed)} of {len(suite.checks)} checks failed: {failed}")
 
 
 def _compare(operator: str, actual: Any, expected: Any) -> bool:
@@ -159,7 +141,7 @@ def parse_condition(text: str, name: str | None = None) -> Condition:
     >>> parse_condition("drift.dataset_drift = false")
     Traceback (most recent call last):
     ...
-    modelmon.engine.checks.CheckError: condition 'drift.dataset_drift = false': expected PATH OPERATOR VALUE \
+    modelmon.errors.CheckError: condition 'drift.dataset_drift = false': expected PATH OPERATOR VALUE \
 with an operator among == != < <= > >= in not_in between
     """
     if not isinstance(text, str):

@@ -197,7 +197,7 @@ def batch_report(
     a period without events writes no report (``report_id`` is ``None``). With ``checks`` (a list
     of conditions, or ``True`` for those generated from the reference) the results are stored with
     the report under ``checks``, and a failed check then fails the run
-    (:class:`~modelmon.engine.checks.ChecksFailed`).
+    (:class:`~modelmon.errors.ChecksFailed`).
     """
     from modelmon.render.json import to_jsonable
 
@@ -251,7 +251,8 @@ def batch_report(
     result.update(paths)
     result["dataset_drift"] = data["drift"].get("dataset_drift")
     if checks is not False and not data["checks"]["passed"]:
-        from modelmon.engine.checks import CheckResult, ChecksFailed, CheckSuite
+        from modelmon.engine.checks import CheckResult, CheckSuite
+        from modelmon.errors import ChecksFailed
 
         raise ChecksFailed(CheckSuite([CheckResult(**item) for item in data["checks"]["checks"]]))
     return result

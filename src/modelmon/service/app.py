@@ -35,16 +35,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from modelmon.errors import InputError
+from modelmon.errors import BodyError, InputError, ServiceBusy
 from modelmon.render.json import to_jsonable
 from modelmon.service import api_schema
 from modelmon.service.auth import TokenAuth
-from modelmon.service.body import BodyError, parse_json, read_body
+from modelmon.service.body import parse_json, read_body
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
 from modelmon.service.evidently_collector import EvidentlyCollector
 from modelmon.service.openapi import OPERATIONS, open_paths, openapi_document
-from modelmon.service.runtime import MonitoringService, ServiceBusy
+from modelmon.service.runtime import MonitoringService
 from modelmon.service.store_reads import StoreReadRefused
 from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
 

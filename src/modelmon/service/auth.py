@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from importlib import resources
 from typing import Any
 
-from modelmon.service.body import BodyError, read_body, request_chunks
+from modelmon.errors import BodyError
+from modelmon.service.body import read_body, request_chunks
 
 __all__ = [
     "COOKIE",

@@ -11,7 +11,7 @@ the HTTP status and a message saying what is wrong and what is accepted.
 >>> parse_json(b'{"x": 18446744073709551616}')
 Traceback (most recent call last):
 ...
-modelmon.service.body.BodyError: body: the number 18446744073709551616 is outside the 64-bit integer range
+modelmon.errors.BodyError: body: the number 18446744073709551616 is outside the 64-bit integer range
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "BodyError", "parse_json", "read_body"]
+from modelmon.errors import BodyError
+
+__all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "parse_json", "read_body"]
 
 #: deepest nesting of objects and lists accepted in a body (an event needs 3; `metadata` has its own, lower
 #: limit, so an event nested too deep is rejected alone and the rest of its batch kept)
@@ -38,14 +40,6 @@ _DIGIT[list(b"0123456789")] = True
 _NOT_AN_INTEGER = frozenset(b".eE")  # beside a run of digits: a float, which is never out of range
 #: integer literals of fewer digits always fit in 64 bits
 _LONG_DIGITS = 19
-
-
-class BodyError(ValueError):
-    """A body refused before it reaches a handler; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 async def read_body(chunks: AsyncIterator[bytes], limit: int, declared: str | None = None) -> bytes:

@@ -40,10 +40,10 @@ from typing import Any
 
 import orjson
 
-from modelmon.errors import ModelmonError
+from modelmon.errors import JournalError
 from modelmon.service.journal_records import frame, quarantine_records, read_segment, segment_files
 
-__all__ = ["Journal", "JournalEntry", "JournalError", "entry_line"]
+__all__ = ["Journal", "JournalEntry", "entry_line"]
 
 log = logging.getLogger("modelmon.service")
 
@@ -59,10 +59,6 @@ def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} cannot be journaled")
-
-
-class JournalError(ModelmonError):
-    """The journal could not write a batch (disk full, read-only, ...): it was not accepted."""
 
 
 @dataclass

@@ -26,32 +26,23 @@ import pandas as pd
 
 from modelmon.config import Config
 from modelmon.engine.report import headline_numbers
-from modelmon.errors import ModelmonError
+from modelmon.errors import JournalError, ServiceBusy
 from modelmon.service.events import CheckedBatch
 from modelmon.service.fitted_reference import ReferenceCache
 from modelmon.service.health import HealthProber, service_health
-from modelmon.service.journal import Journal, JournalError, entry_line
+from modelmon.service.journal import Journal, entry_line
 from modelmon.service.model_monitor import ModelMonitor
 from modelmon.service.persist import HistoryWriter, Persister
 from modelmon.service.store_reads import StoreReads
 from modelmon.store import open_store
 from modelmon.store.base import Store
 
-__all__ = ["MonitoringService", "ServiceBusy", "data_folder", "history_values", "journal_folder"]
+__all__ = ["MonitoringService", "data_folder", "history_values", "journal_folder"]
 
 log = logging.getLogger("modelmon.service")
 
 #: the longest a window rebuild at start may take before the service reports what it has
 REBUILD_SECONDS = 60.0
-
-
-class ServiceBusy(ModelmonError):
-    """The service cannot take a batch now; answered 503 with ``Retry-After: retry_after``."""
-
-    def __init__(self, message: str, reason: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 def history_values(result: Mapping[str, Any]) -> dict[str, float]:

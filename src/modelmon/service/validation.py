@@ -13,7 +13,7 @@ Messages name the field by its path and say what was expected, in a line a user 
 >>> parse_query(HISTORY_QUERY, {"limit": "²"})
 Traceback (most recent call last):
 ...
-modelmon.service.body.BodyError: limit: expected an integer from 1 to 10000, got '²'
+modelmon.errors.BodyError: limit: expected an integer from 1 to 10000, got '²'
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 import jsonschema_rs
 
+from modelmon.errors import BodyError
 from modelmon.service.api_schema import PATTERN_PROBLEMS, Schema
-from modelmon.service.body import BodyError
 
 __all__ = ["SchemaCheck", "check_items", "parse_query", "shallow"]
 

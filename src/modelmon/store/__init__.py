@@ -21,13 +21,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from modelmon.errors import ConfigError
+from modelmon.errors import ConfigError, UnknownReportError
 from modelmon.store.base import (
     EventStore,
     MetricStore,
     ReportStore,
     Store,
-    UnknownReportError,
 )
 
 __all__ = [

@@ -38,7 +38,6 @@ __all__ = [
     "MetricStore",
     "ReportStore",
     "Store",
-    "UnknownReportError",
     "event_document",
     "first_of_each_id",
     "headline",
@@ -70,10 +69,6 @@ RESERVED_COLUMNS = frozenset({"id", "timestamp", "prediction", "probability", "t
 
 #: default number of points kept per metric name (older ones are dropped on append)
 MAX_METRIC_POINTS = 10_000
-
-
-class UnknownReportError(InputError, LookupError):
-    """No stored report has this id."""
 
 
 def to_utc(value: datetime | str | None, what: str = "timestamp") -> datetime | None:

@@ -11,13 +11,13 @@ from typing import Any
 
 import pandas as pd
 
+from modelmon.errors import UnknownReportError
 from modelmon.store.base import (
     MAX_METRIC_POINTS,
     EventStore,
     MetricStore,
     ReportStore,
     Store,
-    UnknownReportError,
     event_document,
     first_of_each_id,
     metric_points,

@@ -25,14 +25,13 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from modelmon.errors import StoreError, require
+from modelmon.errors import StoreError, UnknownReportError, require
 from modelmon.store.base import (
     MAX_METRIC_POINTS,
     EventStore,
     MetricStore,
     ReportStore,
     Store,
-    UnknownReportError,
     event_document,
     finite_or_nan,
     first_of_each_id,

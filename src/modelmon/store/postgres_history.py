@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from modelmon.errors import UnknownReportError
 from modelmon.store.base import (
     MAX_METRIC_POINTS,
     MetricStore,
     ReportStore,
-    UnknownReportError,
     headline,
     metric_points,
     report_entry,

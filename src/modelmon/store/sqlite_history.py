@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from modelmon.errors import UnknownReportError
 from modelmon.store.base import (
     MAX_METRIC_POINTS,
     MetricStore,
     ReportStore,
-    UnknownReportError,
     finite_or_nan,
     from_ms,
     headline,
