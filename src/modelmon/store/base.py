@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from modelmon.errors import EventError, InputError
+from modelmon.errors import EventError, InputError, UnknownReportError
 
 __all__ = [
     "EVENT_FIELDS",
@@ -375,6 +375,54 @@ def report_entry(
         "html_path": None if html_path is None else str(html_path),
         **headline(report_json),
     }
+
+
+#: the columns of a report's list entry in the SQL stores, in the order :func:`stored_entry` reads them
+REPORT_COLUMNS = "id, model, created_at, period_start, period_end, html_path, headline"
+
+
+def stored_entry(row: tuple[Any, ...], moment: Callable[[Any], datetime | None]) -> dict[str, Any]:
+    """The list entry of a SQL row of :data:`REPORT_COLUMNS`; ``moment`` reads a stored time back.
+
+    >>> row = ("r1", "taxi", 0, None, None, None, '{"dataset_drift": false}')
+    >>> entry = stored_entry(row, lambda value: None if value is None else from_ms(value))
+    >>> entry["created_at"].isoformat(), entry["start"], entry["dataset_drift"]
+    ('1970-01-01T00:00:00+00:00', None, False)
+    """
+    report_id, model, created_at, start, end, html_path, numbers = row[:7]
+    return {
+        "id": report_id,
+        "model": model,
+        "created_at": moment(created_at),
+        "start": moment(start),
+        "end": moment(end),
+        "html_path": html_path,
+        **json.loads(numbers),
+    }
+
+
+def stored_report(
+    rows: list[tuple[Any, ...]], report_id: str, where: str, moment: Callable[[Any], datetime | None]
+) -> dict[str, Any]:
+    """The entry and JSON of the first SQL row of :data:`REPORT_COLUMNS` plus ``report``.
+
+    :class:`UnknownReportError` naming ``where`` (the store's URL) when there is no row.
+    """
+    if not rows:
+        raise UnknownReportError(f"no report with id {report_id!r} in {where}")
+    return {**stored_entry(rows[0], moment), "report": json.loads(rows[0][7])}
+
+
+def check_chunk_rows(chunk_rows: int) -> None:
+    """A ``ValueError`` unless ``chunk_rows`` is a positive number of rows, as every store reads them.
+
+    >>> check_chunk_rows(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: chunk_rows must be a positive number of rows, got 0
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
 
 
 class ReportStore(abc.ABC):

@@ -18,6 +18,7 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
+    check_chunk_rows,
     event_document,
     first_of_each_id,
     metric_points,
@@ -90,8 +91,7 @@ class MemoryEventStore(EventStore):
         end: datetime | str | None = None,
         chunk_rows: int = 50_000,
     ) -> Iterator[pd.DataFrame]:
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+        check_chunk_rows(chunk_rows)
         selected = self._select(model, start, end)
         for offset in range(0, len(selected), chunk_rows):
             chunk = selected[offset : offset + chunk_rows]

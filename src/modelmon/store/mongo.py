@@ -32,6 +32,7 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
+    check_chunk_rows,
     event_document,
     finite_or_nan,
     first_of_each_id,
@@ -134,8 +135,7 @@ class MongoEventStore(EventStore):
         end: datetime | str | None = None,
         chunk_rows: int = 50_000,
     ) -> Iterator[pd.DataFrame]:
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+        check_chunk_rows(chunk_rows)
         skipped = {"_id": 0, "model": 0, "metadata": 0, "received_at": 0}
         with self.database.errors(f"read events of model {model!r}"):
             cursor = (

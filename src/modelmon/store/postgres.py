@@ -40,6 +40,7 @@ from modelmon.errors import EventError, InputError, StoreError, require
 from modelmon.store.base import (
     EventStore,
     Store,
+    check_chunk_rows,
     encode_json,
     event_document,
     from_ms,
@@ -352,8 +353,7 @@ class PostgresEventStore(EventStore):
         end: datetime | str | None = None,
         chunk_rows: int = 50_000,
     ) -> Iterator[pd.DataFrame]:
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+        check_chunk_rows(chunk_rows)
         low, high = _range(start, end)
         after: tuple[datetime, int] = (low, -1)
         attempt = 0

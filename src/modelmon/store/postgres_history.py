@@ -7,19 +7,20 @@ JSONB refuses) with its headline numbers beside it for quick listing. Metric poi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from modelmon.errors import UnknownReportError
 from modelmon.store.base import (
     MAX_METRIC_POINTS,
+    REPORT_COLUMNS,
     MetricStore,
     ReportStore,
     headline,
     metric_points,
     report_entry,
+    stored_entry,
+    stored_report,
     to_json,
     to_utc,
 )
@@ -31,20 +32,9 @@ __all__ = ["PostgresMetricStore", "PostgresReportStore"]
 
 _FIRST = datetime(1, 1, 1, tzinfo=UTC)
 
-_REPORT_COLUMNS = "id, model, created_at, period_start, period_end, html_path, headline"
-
 
 def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
-    report_id, model, created_at, start, end, html_path, numbers = row[:7]
-    return {
-        "id": report_id,
-        "model": model,
-        "created_at": to_utc(created_at),
-        "start": to_utc(start),
-        "end": to_utc(end),
-        "html_path": html_path,
-        **json.loads(numbers),
-    }
+    return stored_entry(row, to_utc)
 
 
 class PostgresReportStore(ReportStore):
@@ -75,24 +65,22 @@ class PostgresReportStore(ReportStore):
         self.database.write(
             f"save a report of model {model!r}",
             lambda db: db.execute(
-                f"INSERT INTO reports ({_REPORT_COLUMNS}, report) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", row
+                f"INSERT INTO reports ({REPORT_COLUMNS}, report) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", row
             ),
         )
         return str(entry["id"])
 
     def list_reports(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql = (
-            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE %s::text IS NULL OR model = %s"
+            f"SELECT {REPORT_COLUMNS} FROM reports WHERE %s::text IS NULL OR model = %s"
             " ORDER BY seq DESC LIMIT %s"
         )
         return [_entry(row) for row in self.database.read("list reports", sql, (model, model, max(limit, 0)))]
 
     def get_report(self, report_id: str) -> dict[str, Any]:
-        sql = f"SELECT {_REPORT_COLUMNS}, report FROM reports WHERE id = %s"
+        sql = f"SELECT {REPORT_COLUMNS}, report FROM reports WHERE id = %s"
         rows = self.database.read(f"read report {report_id!r}", sql, (str(report_id),))
-        if not rows:
-            raise UnknownReportError(f"no report with id {report_id!r} in {self.database.url}")
-        return {**_entry(rows[0]), "report": json.loads(rows[0][7])}
+        return stored_report(rows, report_id, self.database.url, to_utc)
 
 
 class PostgresMetricStore(MetricStore):

@@ -36,6 +36,7 @@ from modelmon.errors import EventError, InputError, StoreError
 from modelmon.store.base import (
     EventStore,
     Store,
+    check_chunk_rows,
     encode_json,
     event_document,
     from_ms,
@@ -262,8 +263,7 @@ class SqliteEventStore(EventStore):
         end: datetime | str | None = None,
         chunk_rows: int = 50_000,
     ) -> Iterator[pd.DataFrame]:
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+        check_chunk_rows(chunk_rows)
         low, high = _range_ms(start, end)
         # Keyset pagination: each chunk is one short query that starts after the last (ts, seq) read, so
         # no read transaction stays open between chunks and memory holds one chunk only.

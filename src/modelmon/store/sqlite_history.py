@@ -13,15 +13,14 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from modelmon.errors import UnknownReportError
 from modelmon.store.base import (
     MAX_METRIC_POINTS,
+    REPORT_COLUMNS,
     MetricStore,
     ReportStore,
     finite_or_nan,
@@ -29,6 +28,8 @@ from modelmon.store.base import (
     headline,
     metric_points,
     report_entry,
+    stored_entry,
+    stored_report,
     to_json,
     to_ms,
     to_utc,
@@ -49,20 +50,8 @@ def _datetime_or_none(value: int | None) -> datetime | None:
     return None if value is None else from_ms(value)
 
 
-_REPORT_COLUMNS = "id, model, created_at, period_start, period_end, html_path, headline"
-
-
 def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
-    report_id, model, created_at, start, end, html_path, numbers = row[:7]
-    return {
-        "id": report_id,
-        "model": model,
-        "created_at": from_ms(created_at),
-        "start": _datetime_or_none(start),
-        "end": _datetime_or_none(end),
-        "html_path": html_path,
-        **json.loads(numbers),
-    }
+    return stored_entry(row, _datetime_or_none)
 
 
 class SqliteReportStore(ReportStore):
@@ -94,25 +83,23 @@ class SqliteReportStore(ReportStore):
         self.database.write(
             f"save a report of model {model!r}",
             lambda db: db.execute(
-                f"INSERT INTO reports ({_REPORT_COLUMNS}, report) VALUES (?,?,?,?,?,?,?,?)", row
+                f"INSERT INTO reports ({REPORT_COLUMNS}, report) VALUES (?,?,?,?,?,?,?,?)", row
             ),
         )
         return report_id
 
     def list_reports(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         if model is None:
-            sql, parameters = f"SELECT {_REPORT_COLUMNS} FROM reports ORDER BY seq DESC LIMIT ?", (limit,)
+            sql, parameters = f"SELECT {REPORT_COLUMNS} FROM reports ORDER BY seq DESC LIMIT ?", (limit,)
         else:
-            sql = f"SELECT {_REPORT_COLUMNS} FROM reports WHERE model = ? ORDER BY seq DESC LIMIT ?"
+            sql = f"SELECT {REPORT_COLUMNS} FROM reports WHERE model = ? ORDER BY seq DESC LIMIT ?"
             parameters = (model, limit)  # type: ignore[assignment]
         return [_entry(row) for row in self.database.read("list reports", sql, parameters)]
 
     def get_report(self, report_id: str) -> dict[str, Any]:
-        sql = f"SELECT {_REPORT_COLUMNS}, report FROM reports WHERE id = ?"
+        sql = f"SELECT {REPORT_COLUMNS}, report FROM reports WHERE id = ?"
         rows = self.database.read(f"read report {report_id!r}", sql, (str(report_id),))
-        if not rows:
-            raise UnknownReportError(f"no report with id {report_id!r} in {self.database.url}")
-        return {**_entry(rows[0]), "report": json.loads(rows[0][7])}
+        return stored_report(rows, report_id, self.database.url, _datetime_or_none)
 
 
 class SqliteMetricStore(MetricStore):
