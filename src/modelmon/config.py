@@ -62,7 +62,9 @@ _TOP_KEYS = {
     "ingest",
     "shards",
 }
-_INGEST_KEYS = {"journal_dir", "max_backlog", "fsync"}
+_INGEST_KEYS = {"journal_dir", "max_backlog", "fsync", "future_tolerance_seconds"}
+#: how far ahead of the service's clock an event's timestamp may be (a sender's clock runs a little fast)
+FUTURE_TOLERANCE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -122,18 +124,26 @@ class IngestSettings:
     that folder is writable, else ``journal`` in the data folder, ``MODELMON_DATA_DIR``);
     ``max_backlog``: events accepted but not yet in the store beyond which ingest answers 503;
     ``fsync``: ``group`` (fsync before answering) or ``interval`` (written to the OS before
-    answering, fsynced every 50 ms).
+    answering, fsynced every 50 ms); ``future_tolerance_seconds``: an event stamped further ahead
+    of the service's clock is rejected (``timestamp``), so no sender's clock can hold a window.
     """
 
     journal_dir: Path | None = None
     max_backlog: int = 200_000
     fsync: str = "interval"
+    future_tolerance_seconds: float = FUTURE_TOLERANCE_SECONDS
 
     def __post_init__(self) -> None:
         if self.fsync not in ("group", "interval"):
             raise ConfigError(f"ingest.fsync: expected 'group' or 'interval', got {self.fsync!r}")
         if not isinstance(self.max_backlog, int) or self.max_backlog < 1:
             raise ConfigError(f"ingest.max_backlog: expected a positive integer, got {self.max_backlog!r}")
+        tolerance = self.future_tolerance_seconds
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance < 1e9:
+            raise ConfigError(
+                "ingest.future_tolerance_seconds: expected a number of seconds from 0 to 1e9, "
+                f"got {tolerance!r}"
+            )
 
 
 def _ingest(data: Any, base: Path) -> IngestSettings:
@@ -143,6 +153,7 @@ def _ingest(data: Any, base: Path) -> IngestSettings:
         journal_dir=_path(data.get("journal_dir"), base, "ingest.journal_dir"),
         max_backlog=data.get("max_backlog", 200_000),
         fsync=data.get("fsync", "interval"),
+        future_tolerance_seconds=data.get("future_tolerance_seconds", FUTURE_TOLERANCE_SECONDS),
     )
 
 

@@ -13,8 +13,15 @@ are kept.
 
 Events are checked against the API's :data:`~modelmon.service.api_schema.EVENT` schema first (the
 one ``/openapi.json`` shows), then for what a schema cannot say: timestamps that parse and lie
-between :data:`~modelmon.service.api_schema.EARLIEST` and ``LATEST``, integers within 64 bits,
-names the store reserves.
+between :data:`~modelmon.service.api_schema.EARLIEST` and ``LATEST`` and no further ahead of the
+time of receipt than a tolerance (a timestamp from a clock that runs ahead would place the event
+where no window reaches it), integers within 64 bits, names the store reserves.
+
+>>> from datetime import datetime, UTC
+>>> now = datetime(2026, 1, 1, tzinfo=UTC)
+>>> ahead = {"timestamp": "2026-01-01T02:00:00Z", "features": {"distance": 1.0}, "prediction": 1.0}
+>>> check_events([ahead], schema, now, future_tolerance=300).rejected[0]["error"][:61]
+"timestamp: '2026-01-01T02:00:00Z' is 7200 s ahead of the time"
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelmon.errors import EventError
@@ -57,6 +64,7 @@ REJECT_REASONS = (
     "prediction",
     "id",
     "timestamp",
+    "timestamp_ahead",
     "latency_ms",
     "probabilities",
     "attributions",
@@ -64,6 +72,7 @@ REJECT_REASONS = (
     "target",
     "invalid",
 )
+_AHEAD = "ahead of the time of receipt"
 
 
 def reason_code(error: str) -> str:
@@ -79,6 +88,8 @@ def reason_code(error: str) -> str:
     if rest.startswith("expected an event object") or rest != error:
         return "event"
     field_name = error.split(":", 1)[0].split(".", 1)[0]
+    if field_name == "timestamp" and _AHEAD in error:
+        return "timestamp_ahead"
     return field_name if field_name in REJECT_REASONS else "invalid"
 
 
@@ -152,8 +163,22 @@ def _number_map(value: Any, where: str) -> dict[str, float]:
     return result
 
 
-def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One event as (schema row, store document), or :class:`EventError` saying what is wrong."""
+def _ahead_error(value: Any, ahead: timedelta, tolerance: float) -> EventError:
+    shown = repr(value[:80]) if isinstance(value, str) else repr(value)
+    return EventError(
+        f"timestamp: {shown} is {ahead.total_seconds():.0f} s {_AHEAD}, more than "
+        f"the {tolerance:g} s allowed (ingest.future_tolerance_seconds): set the sender's clock right, "
+        "or leave the timestamp out to use the time of receipt"
+    )
+
+
+def check_event(
+    event: Any, schema: Schema, received_at: datetime, future_tolerance: float | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One event as (schema row, store document), or :class:`EventError` saying what is wrong.
+
+    With ``future_tolerance`` (seconds), a timestamp further ahead of ``received_at`` is an error.
+    """
     try:
         problem = _EVENT_CHECK.first_error(event)
     except ValueError:
@@ -197,6 +222,8 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
         _check_integer(event.get(where), where)
     event_id = str(event_id) if event_id is not None else uuid.uuid4().hex
     timestamp = parse_timestamp(event["timestamp"]) if event.get("timestamp") is not None else received_at
+    if future_tolerance is not None and timestamp - received_at > timedelta(seconds=future_tolerance):
+        raise _ahead_error(event["timestamp"], timestamp - received_at, future_tolerance)
     latency = event.get("latency_ms")
     if latency is not None and (
         isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0
@@ -252,13 +279,18 @@ def check_event(event: Any, schema: Schema, received_at: datetime) -> tuple[dict
     return row, document
 
 
-def check_events(events: Sequence[Any], schema: Schema, received_at: datetime | None = None) -> CheckedBatch:
+def check_events(
+    events: Sequence[Any],
+    schema: Schema,
+    received_at: datetime | None = None,
+    future_tolerance: float | None = None,
+) -> CheckedBatch:
     """Check a batch; valid events are kept even when others are rejected."""
     received_at = received_at or datetime.now(UTC)
     batch = CheckedBatch()
     for index, event in enumerate(events):
         try:
-            row, document = check_event(event, schema, received_at)
+            row, document = check_event(event, schema, received_at, future_tolerance)
         except EventError as exc:
             batch.rejected.append({"index": index, "error": str(exc)})
             reason = reason_code(str(exc))

@@ -153,5 +153,7 @@ def service_health(service: Any) -> dict[str, Any]:
         },
         "refused": {name: dict(m.counters.refused) for name, m in service.monitors.items()},
         "rejected": {name: sum(m.counters.rejected.values()) for name, m in service.monitors.items()},
+        # by reason: ``timestamp`` counts, among others, events stamped beyond the future tolerance
+        "rejected_by_reason": {name: dict(m.counters.rejected) for name, m in service.monitors.items()},
         "section_errors": {name: dict(m.counters.section_errors) for name, m in service.monitors.items()},
     }

@@ -15,6 +15,7 @@ prediction column.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelmon.config import ModelConfig
+from modelmon.config import FUTURE_TOLERANCE_SECONDS, ModelConfig
 from modelmon.engine.report import ReportInputs, not_applicable, run_sections
 from modelmon.errors import EventError
 from modelmon.service.events import CheckedBatch, check_events
@@ -35,6 +36,8 @@ from modelmon.service.reference import add_reference_notes
 from modelmon.service.window import SlidingWindow
 
 __all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "RecentIds"]
+
+log = logging.getLogger("modelmon.service")
 
 #: sections computed on every recompute; the domain classifier and SHAP run in batch reports
 ONLINE_SECTIONS = ("drift", "quality", "performance", "segments", "fairness", "outliers", "explain")
@@ -105,10 +108,13 @@ class ModelMonitor:
         config: ModelConfig,
         reference: pd.DataFrame | None = None,
         fitted: FittedReference | None = None,
+        future_tolerance: float = FUTURE_TOLERANCE_SECONDS,
     ) -> None:
         """``fitted``: the model's reference fitted already (shared by the models naming the same
         file); else ``reference``, the frame to fit; else the configured file is read and fitted."""
         self.config = config
+        #: seconds an event's timestamp may be ahead of its receipt (``ingest.future_tolerance_seconds``)
+        self.future_tolerance = future_tolerance
         self.name = config.name
         self.schema = config.schema
         fitted = fitted if fitted is not None else fit_reference(config, reference)
@@ -147,7 +153,7 @@ class ModelMonitor:
 
     def check(self, events: Sequence[Any], received_at: datetime | None = None) -> CheckedBatch:
         """Check events (counting the rejected ones); the valid ones are queued by :meth:`accept`."""
-        batch = check_events(events, self.schema, received_at)
+        batch = check_events(events, self.schema, received_at, self.future_tolerance)
         unexpected = self._normalise(batch)
         with self._lock:
             for reason, count in batch.reasons.items():
@@ -380,7 +386,15 @@ class ModelMonitor:
         with self._lock:
             live = self._live_ids or set()
         fresh = rebuild_events(events, self.name, self.config.window, self.schema, recovered, live, deadline)
-        batch = check_events(fresh, self.schema)
+        # stored before the tolerance was checked, or under another clock: left out as at ingest
+        batch = check_events(fresh, self.schema, future_tolerance=self.future_tolerance)
+        if batch.rejected:
+            log.warning(
+                "window of %s: %d stored events left out of the rebuild: %s",
+                self.name,
+                len(batch.rejected),
+                batch.rejected[0]["error"],
+            )
         self._normalise(batch)
         with self._recompute_lock, self._lock:
             self._recent.keep_new(batch.rows)

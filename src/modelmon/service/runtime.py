@@ -108,10 +108,11 @@ class MonitoringService:
         references = references or {}
         # models naming the same reference file share it, read and fitted once
         shared = ReferenceCache()
+        tolerance = config.ingest.future_tolerance_seconds
         self.monitors: dict[str, ModelMonitor] = {
-            name: ModelMonitor(model, references[name])
+            name: ModelMonitor(model, references[name], future_tolerance=tolerance)
             if name in references
-            else ModelMonitor(model, fitted=shared.get(model))
+            else ModelMonitor(model, fitted=shared.get(model), future_tolerance=tolerance)
             for name, model in config.models.items()
         }
         folder = journal_folder(config, self.store.url)

@@ -5,6 +5,10 @@ profiles, so its cost depends on the number of buckets and columns, not on the r
 window. A window by rows keeps the newest buckets of ``rows / buckets`` events each, and at least
 ``MIN_BUCKET_ROWS`` for windows of ten times that (so it holds between ``rows`` minus one bucket
 and ``rows`` events); a window by seconds keeps buckets of ``seconds / buckets`` seconds each.
+A window by seconds places a row by its timestamp, but never outside the window: a row stamped
+after ``now`` (a sender's clock a little ahead; the service refuses timestamps further ahead)
+goes to the newest bucket, and a row older than the window is not profiled at all. So a window
+holds at most ``buckets`` buckets whatever the timestamps, and every bucket leaves in time.
 
 Ground truth often arrives later than the event. Each bucket therefore has two profiles: the
 events as they arrived (features, prediction) and the rows completed with a target
@@ -108,6 +112,11 @@ class SlidingWindow:
         return sum(bucket.rows for bucket in self._ring.values())
 
     @property
+    def bucket_count(self) -> int:
+        """Buckets held now (at most ``buckets``, or ``rows`` over the rows of a bucket)."""
+        return len(self._ring)
+
+    @property
     def labelled_rows(self) -> int:
         return sum(bucket.labelled.rows for bucket in self._ring.values())
 
@@ -178,7 +187,11 @@ class SlidingWindow:
             self._sequence += len(frame)
         else:
             stamps = timestamps if timestamps is not None else np.full(len(frame), now)
-            keys = np.floor(stamps / self._bucket_seconds).astype(np.int64)
+            newest = math.floor(now / self._bucket_seconds)
+            keys = np.minimum(np.floor(stamps / self._bucket_seconds), newest).astype(np.int64)
+            inside = keys > newest - self.buckets
+            if not inside.all():
+                frame, keys = frame[inside], keys[inside]
         unique = np.unique(keys)
         for key in unique:
             self._add_to_bucket(int(key), frame[keys == key] if len(unique) > 1 else frame)

@@ -1,0 +1,67 @@
+"""A window by seconds stays bounded whatever the timestamps its rows carry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from modelmon.config import Window
+from modelmon.engine.profile import ProfileSpec
+from modelmon.schema import Schema
+from modelmon.service.window import SlidingWindow
+
+SCHEMA = Schema(numerical=["x"], categorical=["c"], prediction="y", target="t", id="id")
+NOW = 1_800_000_000.0
+
+
+def _spec() -> ProfileSpec:
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(
+        {"x": rng.normal(size=500), "c": rng.choice(list("abc"), 500), "y": rng.normal(size=500)}
+    )
+    return ProfileSpec.fit(reference.assign(t=reference["y"]), SCHEMA)
+
+
+def _rows(count: int, start: int = 0) -> pd.DataFrame:
+    ids = [f"e{i}" for i in range(start, start + count)]
+    return pd.DataFrame({"x": 0.5, "c": "a", "y": 1.0, "t": None, "id": ids})
+
+
+def test_rows_stamped_ahead_go_to_the_newest_bucket_so_the_buckets_stay_bounded():
+    window = SlidingWindow(_spec(), Window(seconds=3600), buckets=50)
+    ahead = NOW + 100.0 * np.arange(5000)  # up to 5.8 days ahead: 6,944 buckets if placed by stamp
+    window.add(_rows(5000), now=NOW, timestamps=ahead)
+    assert window.bucket_count == 1
+    assert window.rows == 5000 and window.current().rows == 5000
+    # they leave with the newest bucket of their receipt, not days later
+    window.add(pd.DataFrame(), now=NOW + 3600 + 72)
+    assert window.rows == 0 and window.bucket_count == 0
+
+
+def test_rows_older_than_the_window_are_not_profiled():
+    window = SlidingWindow(_spec(), Window(seconds=3600), buckets=50)
+    stamps = np.concatenate([NOW - 3600 * np.arange(2, 1002), NOW - 3500 + 3 * np.arange(1000)])
+    window.add(_rows(2000), now=NOW, timestamps=stamps)
+    assert window.rows == 1000
+    assert window.bucket_count <= 50
+    joined, missed = window.add_targets({"e0": 1.0, "e1999": 2.0})
+    assert [row["id"] for row in joined] == ["e1999"] and missed == ["e0"]
+
+
+def test_whatever_the_timestamps_a_window_holds_at_most_its_buckets():
+    window = SlidingWindow(_spec(), Window(seconds=600), buckets=20)
+    rng = np.random.default_rng(1)
+    for step in range(30):
+        now = NOW + 30.0 * step
+        stamps = now + rng.uniform(-1e7, 1e7, size=400)
+        window.add(_rows(400, start=400 * step), now=now, timestamps=stamps)
+        assert window.bucket_count <= 20
+
+
+def test_a_quiet_window_by_seconds_empties_in_time():
+    window = SlidingWindow(_spec(), Window(seconds=600), buckets=10)
+    window.add(_rows(100), now=NOW, timestamps=np.full(100, NOW))
+    window.add(pd.DataFrame(), now=NOW + 300)
+    assert window.rows == 100
+    window.add(pd.DataFrame(), now=NOW + 660)
+    assert window.rows == 0
