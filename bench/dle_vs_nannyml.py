@@ -43,15 +43,28 @@ def heteroscedastic(rows: int, seed: int, shifted: bool = False) -> pd.DataFrame
 
 
 def modelmon_dle(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, Any]:
-    from modelmon.engine.dle import estimate_losses
+    """modelmon's estimate as it runs (on at most ``SAMPLE_ROWS`` rows of a chunk, with its
+    standard error), and the estimate over every row (``every_row``, as before the sample)."""
+    from unittest import mock
+
+    from modelmon.engine import dle
     from modelmon.engine.profile import ProfileSpec
     from modelmon.schema import Schema
 
     started = time.perf_counter()
     schema = Schema(numerical=["load", "size"], categorical=["kind"], prediction="pred", target="y")
     spec = ProfileSpec.fit(reference, schema, parts=["dle"])
-    estimate = estimate_losses(spec.profile(current.drop(columns="y")).parts["dle"])
-    return {**estimate, "seconds": time.perf_counter() - started}
+    part = spec.profile(current.drop(columns="y")).parts["dle"]
+    seconds = time.perf_counter() - started
+    with mock.patch.object(dle, "SAMPLE_ROWS", len(current)):
+        every_row = dle.estimate_losses(spec.profile(current.drop(columns="y")).parts["dle"])
+    return {
+        **dle.estimate_losses(part),
+        "seconds": seconds,
+        "sampled_rows": part.sampled,
+        "sampling_error": dle.sampling_error(part),
+        "every_row": every_row,
+    }
 
 
 SCENARIOS = {"unchanged": False, "load shifted": True}
@@ -92,6 +105,8 @@ def run(
             row["nannyml"] = {**nannyml.output, "process_seconds": nannyml.seconds}
             for metric in ("mae", "rmse"):
                 row[f"{metric}_vs_nannyml"] = ours[metric] / nannyml.output[metric] - 1
+                row[f"{metric}_vs_every_row"] = ours[metric] / ours["every_row"][metric] - 1
+                row[f"{metric}_every_row_vs_nannyml"] = ours["every_row"][metric] / nannyml.output[metric] - 1
                 row[f"{metric}_vs_realized"] = ours[metric] / row["realized"][metric] - 1
             results.append(row)
     return results
@@ -99,16 +114,20 @@ def run(
 
 def table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| seed | current | realized MAE | modelmon MAE | NannyML MAE | modelmon vs NannyML | "
-        "realized RMSE | modelmon RMSE | NannyML RMSE | modelmon vs NannyML | modelmon s | NannyML s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| seed | current | realized MAE | modelmon MAE (sampled rows, s.e.) | every row | NannyML MAE "
+        "| modelmon vs NannyML | realized RMSE | modelmon RMSE (s.e.) | every row | NannyML RMSE "
+        "| modelmon vs NannyML | modelmon s | NannyML s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results:
+        ours = row["modelmon"]
         lines.append(
             f"| {row['seed']} | {row['scenario']} | {row['realized']['mae']:.4f} "
-            f"| {row['modelmon']['mae']:.4f} "
+            f"| {ours['mae']:.4f} ({ours['sampled_rows']:,}, {ours['sampling_error']['mae']:.4f}) "
+            f"| {ours['every_row']['mae']:.4f} "
             f"| {row['nannyml']['mae']:.4f} | {100 * row['mae_vs_nannyml']:+.2f}% "
-            f"| {row['realized']['rmse']:.4f} | {row['modelmon']['rmse']:.4f} | {row['nannyml']['rmse']:.4f} "
+            f"| {row['realized']['rmse']:.4f} | {ours['rmse']:.4f} ({ours['sampling_error']['rmse']:.4f}) "
+            f"| {ours['every_row']['rmse']:.4f} | {row['nannyml']['rmse']:.4f} "
             f"| {100 * row['rmse_vs_nannyml']:+.2f}% | {row['modelmon']['seconds']:.2f} "
             f"| {row['nannyml']['process_seconds']:.2f} |"
         )

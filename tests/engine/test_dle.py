@@ -73,8 +73,45 @@ def test_the_estimate_streams_chunk_by_chunk_and_round_trips(spec):
 
 def test_rows_without_a_prediction_are_counted_unscored(spec):
     current = heteroscedastic(300, 3).assign(pred=lambda f: f["pred"].where(f.index % 3 > 0))
+    part = spec.profile(current.drop(columns="y")).parts["dle"]
+    assert (part.rows, part.unscored, part.labelled) == (200, 100, 0)
+
+
+def test_only_rows_without_a_target_are_estimated(spec):
+    current = heteroscedastic(3_000, 5, shifted=True)
+    current["y"] = current["y"].where(current.index % 3 == 0)  # a third labelled so far
     part = spec.profile(current).parts["dle"]
-    assert (part.rows, part.unscored) == (200, 100)
+    assert (part.rows, part.labelled, part.sampled) == (2_000, 1_000, 2_000)
+    unlabelled = current[current["y"].isna()].drop(columns="y")
+    alone = spec.profile(unlabelled).parts["dle"]
+    assert estimate_losses(part)["mae"] == pytest.approx(estimate_losses(alone)["mae"], rel=1e-12)
+    section = performance_section(ReportInputs(spec.profile(heteroscedastic(500, 0)), spec.profile(current)))
+    assert section["applicable"] is True and section["labelled_rows"] == 1_000
+    assert section["estimated"]["rows"] == 2_000 and section["estimated"]["labelled_rows"] == 1_000
+    labelled = performance_section(
+        ReportInputs(spec.profile(heteroscedastic(500, 0)), spec.profile(heteroscedastic(500, 6)))
+    )
+    assert labelled["applicable"] is True
+    assert labelled["estimated"]["applicable"] is False and "realized" in labelled["estimated"]["reason"]
+
+
+def test_a_sampled_estimate_is_within_its_stated_error_of_every_rows(spec, monkeypatch):
+    """The sample bounds the cost (10,000 rows of a 100,000-row chunk) and says its own error; the
+    estimate over every row (as before the sample) is within four standard errors of it, and that
+    error is under 1% of the estimate."""
+    from modelmon.engine import dle
+
+    current = heteroscedastic(100_000, 7, shifted=True).drop(columns="y")
+    sampled = spec.profile(current).parts["dle"]
+    assert (sampled.rows, sampled.sampled) == (100_000, dle.SAMPLE_ROWS)
+    monkeypatch.setattr(dle, "SAMPLE_ROWS", 10**9)
+    every = spec.profile(current).parts["dle"]
+    assert every.sampled == 100_000 and dle.sampling_error(every) == {"mae": 0.0, "rmse": 0.0}
+    error = dle.sampling_error(sampled)
+    for metric in ("mae", "rmse"):
+        estimate, exact = estimate_losses(sampled)[metric], estimate_losses(every)[metric]
+        assert 0 < error[metric] < 0.01 * exact
+        assert abs(estimate - exact) < 4 * error[metric], (metric, estimate, exact, error)
 
 
 def test_not_applicable_without_a_target_in_the_reference():

@@ -37,7 +37,7 @@ from modelmon.errors import ConfigError, InputError
 __all__ = ["CACHE_FORMAT", "ReferenceState", "cache_key", "load_reference", "wanted_columns"]
 
 #: bump when the cached object changes shape, so old cache files are ignored
-CACHE_FORMAT = 3  # 3: the spec carries the segment_drift and dle parts
+CACHE_FORMAT = 4  # 4: the dle state carries the reference's estimate
 #: rows kept from each side for the sections that need raw rows (SHAP, outliers, domain classifier)
 SAMPLE_ROWS = 5_000
 
