@@ -42,6 +42,7 @@ __all__ = [
     "Config",
     "DriftSettings",
     "IngestSettings",
+    "Limits",
     "ModelConfig",
     "Window",
     "load_config",
@@ -60,11 +61,13 @@ _TOP_KEYS = {
     "models",
     "max_body_bytes",
     "ingest",
+    "limits",
     "shards",
 }
 _INGEST_KEYS = {"journal_dir", "max_backlog", "fsync", "future_tolerance_seconds"}
 #: how far ahead of the service's clock an event's timestamp may be (a sender's clock runs a little fast)
 FUTURE_TOLERANCE_SECONDS = 300.0
+_LIMITS_KEYS = {"header_seconds", "body_seconds", "connections"}
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,37 @@ def _ingest(data: Any, base: Path) -> IngestSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one client may hold of the service (see docs/guarantees.md).
+
+    ``header_seconds``: a request's headers must arrive within this time of the connection (or of
+    the previous answer on a kept-alive one), else 408 and the connection is closed;
+    ``body_seconds``: its body within this time of its headers, else 408; ``connections``: open
+    connections beyond which the oldest one still waiting for its headers (or idle) is closed to
+    make room (never more than the process's file limit less 128).
+    """
+
+    header_seconds: float = 10.0
+    body_seconds: float = 60.0
+    connections: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("header_seconds", "body_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+                raise ConfigError(f"limits.{name}: expected seconds from 0 to 3600, got {value!r}")
+        connections = self.connections
+        if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
+            raise ConfigError(f"limits.connections: expected a positive integer, got {connections!r}")
+
+
+def _limits(data: Any) -> Limits:
+    if not isinstance(data, Mapping) or set(data) - _LIMITS_KEYS:
+        raise ConfigError(f"limits: expected a mapping with keys among {sorted(_LIMITS_KEYS)}, got {data!r}")
+    return Limits(**data)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole monitoring config."""
 
@@ -170,6 +204,7 @@ class Config:
     max_body_bytes: int = 10 * 1024 * 1024
     path: Path | None = None
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    limits: Limits = field(default_factory=Limits)
     #: shard name -> :class:`Shard`, in the config's order; empty when the service runs as one process
     shards: Mapping[str, Shard] = field(default_factory=dict)
 
@@ -307,6 +342,7 @@ def parse_config(
         max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),
         path=path,
         ingest=_ingest(data.get("ingest") or {}, base),
+        limits=_limits(data.get("limits") or {}),
         shards=parse_shards_section(data.get("shards") or {}, list(models)),
     )
 

@@ -116,6 +116,7 @@ def serve(
         )
     try:
         from modelmon.service.app import create_app
+        from modelmon.service.connections import guarded_protocol
         from modelmon.service.runtime import MonitoringService
 
         service = MonitoringService(config, shard=shard_name).start()
@@ -126,6 +127,13 @@ def serve(
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     click.echo(f"modelmon monitoring service on {url} ({serving}models: {', '.join(service.monitors)})")
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            http=guarded_protocol(service.connections),
+        )
     finally:
         service.close()

@@ -66,7 +66,9 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
 
 
 def _error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    # after a 408 the rest of the body may still be on its way: the connection is not reused
+    headers = {"Connection": "close"} if status == 408 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _refused(exc: StoreReadRefused) -> JSONResponse:
@@ -112,7 +114,12 @@ class _Api:
     async def _body(self, request: Request) -> Any:
         """The parsed JSON body, read no further than the size limit, or the error answer."""
         try:
-            body = await read_body(request.stream(), self.max_body, request.headers.get("content-length"))
+            body = await read_body(
+                request.stream(),
+                self.max_body,
+                request.headers.get("content-length"),
+                self.service.config.limits.body_seconds,
+            )
             return parse_json(body)
         except BodyError as exc:
             return _error(str(exc), exc.status)
@@ -333,7 +340,11 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
     if config.auth_token is not None:
         middleware.append(
             Middleware(
-                TokenAuth, token=config.auth_token, read_token=config.read_token, open_paths=open_paths()
+                TokenAuth,
+                token=config.auth_token,
+                read_token=config.read_token,
+                open_paths=open_paths(),
+                body_seconds=config.limits.body_seconds,
             )
         )
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={500: _server_error})

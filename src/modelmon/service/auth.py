@@ -82,9 +82,15 @@ class TokenAuth:
     """ASGI middleware: ``app`` is reached only with the right token, except at ``open_paths``."""
 
     def __init__(
-        self, app: App, token: str, read_token: str | None = None, open_paths: Collection[str] = ()
+        self,
+        app: App,
+        token: str,
+        read_token: str | None = None,
+        open_paths: Collection[str] = (),
+        body_seconds: float | None = None,
     ) -> None:
         self.app = app
+        self.body_seconds = body_seconds
         self.open_paths = frozenset(open_paths)
         self._write = _digest(token)
         self._read = _digest(read_token) if read_token else None
@@ -133,7 +139,10 @@ class TokenAuth:
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await read_body(
-                request_chunks(receive), LOGIN_BODY_LIMIT, _header(scope, b"content-length") or None
+                request_chunks(receive),
+                LOGIN_BODY_LIMIT,
+                _header(scope, b"content-length") or None,
+                self.body_seconds,
             )
         except BodyError as exc:
             await _answer(send, exc.status, str(exc))
@@ -190,6 +199,8 @@ async def _page(send: Send, status: int, body: bytes) -> None:
 async def _answer(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 408:  # the rest of the body may still be on its way: the connection is not reused
+        headers.append((b"connection", b"close"))
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="modelmon"'))
     await send({"type": "http.response.start", "status": status, "headers": headers})

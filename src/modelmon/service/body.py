@@ -16,6 +16,7 @@ modelmon.errors.BodyError: body: the number 18446744073709551616 is outside the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -42,11 +43,14 @@ _NOT_AN_INTEGER = frozenset(b".eE")  # beside a run of digits: a float, which is
 _LONG_DIGITS = 19
 
 
-async def read_body(chunks: AsyncIterator[bytes], limit: int, declared: str | None = None) -> bytes:
+async def read_body(
+    chunks: AsyncIterator[bytes], limit: int, declared: str | None = None, seconds: float | None = None
+) -> bytes:
     """The whole body from ``chunks``, or 413 as soon as it is known to be over ``limit`` bytes.
 
     ``declared`` is the ``Content-Length`` header: a larger one is refused before anything is
-    read; a smaller one does not stop a longer stream from being cut at the limit.
+    read; a smaller one does not stop a longer stream from being cut at the limit. A body that
+    has not all arrived within ``seconds`` is refused with 408 (a slow client holds nothing long).
     """
     if declared is not None:
         if not declared.isascii() or not declared.isdecimal():
@@ -55,11 +59,18 @@ async def read_body(chunks: AsyncIterator[bytes], limit: int, declared: str | No
             raise BodyError(f"body of {declared} bytes is larger than the limit of {limit} bytes", 413)
     parts: list[bytes] = []
     size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise BodyError(f"body is larger than the limit of {limit} bytes (reading stopped there)", 413)
-        parts.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    message = f"body is larger than the limit of {limit} bytes (reading stopped there)"
+                    raise BodyError(message, 413)
+                parts.append(chunk)
+    except TimeoutError as exc:
+        came = f"{size} bytes came"
+        message = f"the body did not arrive within {seconds:g} s of its headers ({came}): send it at once"
+        raise BodyError(message, 408) from exc
     return b"".join(parts)
 
 

@@ -143,6 +143,7 @@ def service_health(service: Any) -> dict[str, Any]:
             "history_dropped": service.history.dropped,
         },
         "store_reads": reads.health(),
+        "connections": service.connections.health(),
         "journal": {
             "folder": None if journal.folder is None else str(journal.folder),
             "fsync": journal.fsync,

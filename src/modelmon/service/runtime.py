@@ -27,6 +27,7 @@ import pandas as pd
 from modelmon.config import Config
 from modelmon.engine.report import headline_numbers
 from modelmon.errors import JournalError, ServiceBusy
+from modelmon.service.connections import ConnectionGuard
 from modelmon.service.events import CheckedBatch
 from modelmon.service.fitted_reference import ReferenceCache
 from modelmon.service.health import HealthProber, service_health
@@ -127,6 +128,8 @@ class MonitoringService:
         self.history = HistoryWriter(self.store)
         #: the store reads of requests, apart from every other thread
         self.reads = StoreReads()
+        #: the HTTP server's connections: header deadline and limit (used by ``modelmon serve``)
+        self.connections = ConnectionGuard(config.limits.connections, config.limits.header_seconds)
         self.journal.start()
         self._recovered: dict[str, list[dict[str, Any]]] = {}
         for entry in recovered:
