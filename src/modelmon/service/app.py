@@ -35,7 +35,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from modelmon.errors import BodyError, InputError, ServiceBusy
+from modelmon.errors import BodyError, ServiceBusy
 from modelmon.render.json import to_jsonable
 from modelmon.service import api_schema
 from modelmon.service.auth import TokenAuth
@@ -45,7 +45,6 @@ from modelmon.service.events import records_to_events
 from modelmon.service.evidently_collector import EvidentlyCollector
 from modelmon.service.openapi import OPERATIONS, open_paths, openapi_document
 from modelmon.service.runtime import MonitoringService
-from modelmon.service.store_reads import StoreReadRefused
 from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
 
 __all__ = ["create_app"]
@@ -69,11 +68,6 @@ def _error(message: str, status: int) -> JSONResponse:
     # after a 408 the rest of the body may still be on its way: the connection is not reused
     headers = {"Connection": "close"} if status == 408 else None
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _refused(exc: StoreReadRefused) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.status == 503 else None
-    return JSONResponse({"error": str(exc), "reason": exc.reason}, status_code=exc.status, headers=headers)
 
 
 def _busy(exc: ServiceBusy) -> JSONResponse:
@@ -193,7 +187,7 @@ class _Api:
         return await self._ingest(model, events, old_answer=bool(monitor.config.compat))
 
     async def _read_store(self, work: Callable[[], Any]) -> Any:
-        """A store read in a read thread, answered within its deadline (else :class:`StoreReadRefused`)."""
+        """A store read in a read thread, answered within its deadline (see :mod:`.store_reads`)."""
         return await self.service.reads.run(work)
 
     async def models(self, request: Request) -> Response:
@@ -252,8 +246,10 @@ class _Api:
                     model, names.split(",") if names else None, limit=limit
                 )
             )
-        except StoreReadRefused as exc:
-            return _refused(exc)
+        except ServiceBusy as exc:
+            return _busy(exc)
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
         return _json(
             {
                 "model": model,
@@ -268,8 +264,10 @@ class _Api:
             return _error(str(exc), exc.status)
         try:
             found = await self._read_store(lambda: self.service.store.reports.list_reports(model, limit=100))
-        except StoreReadRefused as exc:
-            return _refused(exc)
+        except ServiceBusy as exc:
+            return _busy(exc)
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
         return _json({"reports": found})
 
     async def _report_entry(self, report_id: str) -> dict[str, Any] | Response:
@@ -277,10 +275,10 @@ class _Api:
             entry: dict[str, Any] = await self._read_store(
                 lambda: self.service.store.reports.get_report(report_id)
             )
-        except StoreReadRefused as exc:
-            if isinstance(exc.__cause__, InputError):
-                return _unknown_report(report_id)
-            return _refused(exc)
+        except BodyError:  # the store refused the id: no report has it
+            return _unknown_report(report_id)
+        except ServiceBusy as exc:
+            return _busy(exc)
         return entry
 
     async def report(self, request: Request) -> Response:

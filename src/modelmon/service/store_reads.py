@@ -24,9 +24,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from modelmon.errors import InputError, StoreError
+from modelmon.errors import BodyError, InputError, ServiceBusy, StoreError
 
-__all__ = ["STORE_READS", "STORE_READ_SECONDS", "StoreReadRefused", "StoreReads"]
+__all__ = ["STORE_READS", "STORE_READ_SECONDS", "StoreReads"]
 
 T = TypeVar("T")
 
@@ -36,16 +36,6 @@ STORE_READS = 4
 STORE_READ_SECONDS = 5.0
 #: a read failure this recent makes /health say so
 _RECENT_SECONDS = 30.0
-
-
-class StoreReadRefused(Exception):
-    """A read answered without the store: ``status`` 503 (with ``retry_after``) or 400, and why."""
-
-    def __init__(self, message: str, status: int, reason: str, retry_after: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 class StoreReads:
@@ -93,11 +83,11 @@ class StoreReads:
         waited = 0.0 if oldest is None else time.monotonic() - oldest
         return waited if waited > self.seconds else 0.0
 
-    def _refuse(self, message: str, reason: str, store_failed: bool = True) -> StoreReadRefused:
+    def _refuse(self, message: str, reason: str, store_failed: bool = True) -> ServiceBusy:
         if store_failed:  # (all threads taken is load, not a fault of the store)
             self.last_failure_at = time.monotonic()
             self.last_error = message
-        return StoreReadRefused(message, 503, reason, self.retry_after)
+        return ServiceBusy(message, reason, self.retry_after)
 
     def _admit(self) -> int:
         stuck = self._stuck_for()
@@ -123,7 +113,8 @@ class StoreReads:
         return done
 
     async def run(self, work: Callable[[], T]) -> T:
-        """``work()`` in a read thread, or :class:`StoreReadRefused` saying why it was not answered."""
+        """``work()`` in a read thread; :class:`~modelmon.errors.ServiceBusy` (503) when the store does not
+        answer in time or fails, :class:`~modelmon.errors.BodyError` (400) when it refuses the input."""
         number = self._admit()
         future: Future[T] = Future()
         future.add_done_callback(self._finished(number))
@@ -147,8 +138,8 @@ class StoreReads:
             raise self._refuse(f"the store cannot be read now: {exc}", "store_unavailable") from exc
         except InputError as exc:
             # the store's message may name its URL or file: the client is told what it can change
-            raise StoreReadRefused(
-                "the store refused this request's parameters (a value it cannot search for)", 400, "input"
+            raise BodyError(
+                "the store refused this request's parameters (a value it cannot search for)"
             ) from exc
 
     def health(self) -> dict[str, Any]:
