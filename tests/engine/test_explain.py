@@ -140,11 +140,11 @@ def test_not_applicable_without_model_or_attributions(reference: pd.DataFrame) -
 
 @pytest.mark.slow
 def test_permutation_attributions_equal_shap_and_add_up(reference: pd.DataFrame) -> None:
-    # not a tree model: the permutation explainer on raw features; shap compiles numba helpers once here
+    # not a tree model: antithetic permutations on raw features, shap's own orders for the seed
     model = make_pipeline(StandardScaler(), Ridge()).fit(reference[NUMERICAL], reference[models.TAXI_TARGET])
     rows, background = taxi_trips(20, seed=1), reference.iloc[:30]
     ours = explain_rows(model, rows, background, NUMERICAL, seed=3)
-    assert ours.method == "shap.explainers.Permutation"
+    assert ours.method == "permutation SHAP (as shap.explainers.Permutation)"
     data = background[NUMERICAL].to_numpy(dtype=float)
 
     def masker(mask: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -158,10 +158,65 @@ def test_permutation_attributions_equal_shap_and_add_up(reference: pd.DataFrame)
     theirs = explainer(
         rows[NUMERICAL].to_numpy(dtype=float), max_evals=2 * (2 * len(NUMERICAL) + 1), silent=True
     )
-    np.testing.assert_array_equal(ours.values, theirs.values)
+    # the same orders and steps; only the sums over the background are added up in another order
+    np.testing.assert_allclose(ours.values, theirs.values, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ours.base_values, theirs.base_values, rtol=1e-12)
     np.testing.assert_allclose(
         ours.values.sum(axis=1) + ours.base_values, model.predict(rows[NUMERICAL]), atol=1e-6
     )
+
+
+def test_permutation_values_of_a_model_with_interactions_equal_shaps() -> None:
+    """Where the order matters (a product of features), the values are shap's for the same seed."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(size=(400, 4)), columns=["a", "b", "c", "d"])
+    target = frame["a"] * frame["b"] + np.maximum(frame["c"], 0) * 3 - frame["d"]
+    model = make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=20, random_state=0))
+    model.fit(frame, target)
+    rows, background = frame.iloc[:25], frame.iloc[100:130]
+    ours = explain_rows(model, rows, background, list(frame.columns), seed=11)
+    data = background.to_numpy(dtype=float)
+
+    def masker(mask: np.ndarray, row: np.ndarray) -> np.ndarray:
+        out = data.copy()
+        out[:, mask] = row[mask]
+        return out
+
+    masker.shape = data.shape
+    predict = lambda matrix: model.predict(pd.DataFrame(matrix, columns=frame.columns))  # noqa: E731
+    theirs = shap.explainers.Permutation(predict, masker, seed=11)(
+        rows.to_numpy(dtype=float), max_evals=2 * (2 * 4 + 1), silent=True
+    )
+    np.testing.assert_allclose(ours.values, theirs.values, rtol=1e-9, atol=1e-9)
+
+
+class _CountingModel:
+    """A regression model that counts its calls and the rows it is given."""
+
+    def __init__(self, model) -> None:
+        self.model, self.calls, self.rows = model, 0, 0
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        self.calls, self.rows = self.calls + 1, self.rows + len(frame)
+        return self.model.predict(frame)
+
+
+def test_permutation_model_calls_are_few_and_bounded(reference: pd.DataFrame, monkeypatch) -> None:
+    from modelmon.engine import explain
+
+    fitted = make_pipeline(StandardScaler(), Ridge()).fit(reference[NUMERICAL], reference[models.TAXI_TARGET])
+    model = _CountingModel(fitted)
+    rows, background = taxi_trips(60, seed=2), reference.iloc[:30]
+    ours = explain_rows(model, rows, background, NUMERICAL)
+    width = len(NUMERICAL)
+    per_row = explain.PERMUTATIONS * (2 * width - 1) * 30
+    assert model.rows == ours.model_rows == 30 + 60 * per_row
+    assert model.calls == ours.model_calls == 2  # the background once, every explained row at once
+    monkeypatch.setattr(explain, "MODEL_ROWS", 10 * per_row)  # at most ten explained rows a call
+    model.calls = model.rows = 0
+    bounded = explain_rows(model, rows, background, NUMERICAL)
+    assert model.calls == 1 + 6 and model.rows == 30 + 60 * per_row
+    np.testing.assert_allclose(bounded.values, ours.values, rtol=1e-12)
 
 
 @pytest.mark.slow
