@@ -122,3 +122,17 @@ def test_a_running_total_starts_over_when_a_bucket_opens_between_others():
         total.dropped(key)
         del buckets[key]
         _same(total.profile().to_dict(), Profile.total(spec, list(buckets.values())).to_dict())
+
+
+def test_the_kept_rows_are_scored_once_as_the_outliers_section_would_score_them():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    sliding = SlidingWindow(spec, Window(rows=1000), buckets=5, sample_rows=30)
+    rng = np.random.default_rng(3)
+    for start in range(0, 1500, 250):
+        frame = _rows(rng, 250, start, labelled=0.0)
+        if start == 500:
+            frame = frame.drop(columns=["z"])  # an absent feature is imputed, as when scored whole
+        sliding.add(frame, now=0.0)
+    sample, scores = sliding.sample(), sliding.sample_scores()
+    assert sample is not None and scores is not None and len(scores) == len(sample) == 150
+    np.testing.assert_allclose(scores, spec.state["outliers"].scores(sample), rtol=1e-12)

@@ -300,8 +300,10 @@ def _share(count: int, total: int) -> float | None:
     return count / total if total else None
 
 
-def _top_rows(state: OutlierState, sample: pd.DataFrame, id_column: str | None) -> list[dict[str, Any]]:
-    scores = state.scores(sample)
+def _top_rows(
+    state: OutlierState, sample: pd.DataFrame, id_column: str | None, scores: np.ndarray | None
+) -> list[dict[str, Any]]:
+    scores = state.scores(sample) if scores is None else scores
     broken = state.violations(sample)
     rows = []
     for position in np.argsort(-scores, kind="stable")[:TOP_ROWS]:
@@ -347,7 +349,8 @@ def outliers_section(inputs: ReportInputs) -> dict[str, Any]:
             "reference_share": _share(reference.violations.get(name, 0), reference.rows),
         }
     sample = inputs.current_sample
-    top = _top_rows(state, sample, inputs.schema.id) if sample is not None and len(sample) else []
+    scores = inputs.current_sample_scores
+    top = _top_rows(state, sample, inputs.schema.id, scores) if sample is not None and len(sample) else []
     return {
         "applicable": True,
         "detected": detected,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,9 +313,13 @@ class ProfileSpec:
                 columns[name] = CategoricalColumn.empty(self.categories[name], self.tails.get(name))
         return Profile(self, 0, columns)
 
-    def profile(self, frame: pd.DataFrame) -> Profile:
-        """Profile one frame or chunk; schema columns missing from it are recorded, not fatal."""
-        return self._profile(frame, {})
+    def profile(self, frame: pd.DataFrame, parts: Collection[str] | None = None) -> Profile:
+        """Profile one frame or chunk; schema columns missing from it are recorded, not fatal.
+
+        ``parts`` names the model-level parts to build (every fitted one by default), for a caller
+        that reads only some of them.
+        """
+        return self._profile(frame, {}, parts)
 
     def column_summary(self, frame: pd.DataFrame, name: str) -> Column:
         """The summary of one profiled column of ``frame`` (per-segment parts build theirs with it)."""
@@ -345,7 +349,9 @@ class ProfileSpec:
             self.categories[name], frame[name], self._index(name), self.tails.get(name)
         )
 
-    def _profile(self, frame: pd.DataFrame, ready: Mapping[str, Column]) -> Profile:
+    def _profile(
+        self, frame: pd.DataFrame, ready: Mapping[str, Column], wanted: Collection[str] | None = None
+    ) -> Profile:
         """The profile of ``frame``, taking the columns in ``ready`` as they are."""
         names = list(self.columns)
         for name in names:  # build shared lookups before the threads use them
@@ -368,7 +374,7 @@ class ProfileSpec:
             from modelmon.engine.parts import PART_TYPES
 
             for part_name, part_type in PART_TYPES.items():
-                if part_name in self.state:
+                if part_name in self.state and (wanted is None or part_name in wanted):
                     part = part_type.build(frame, self)
                     if part is not None:
                         parts[part_name] = part

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelmon.config import DriftSettings
@@ -37,6 +38,9 @@ class ReportInputs:
     reference_sample: pd.DataFrame | None = None
     current_sample: pd.DataFrame | None = None
     current_stream: pd.DataFrame | None = None
+    #: the outlier score of each row of ``current_sample`` when the caller kept them as the rows
+    #: came (the online window scores each kept row once), so the section does not score them again
+    current_sample_scores: np.ndarray | None = None
     drift: DriftSettings = field(default_factory=DriftSettings)
     model: Any = None
     options: Mapping[str, Any] = field(default_factory=dict)

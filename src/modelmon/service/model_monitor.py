@@ -409,6 +409,7 @@ class ModelMonitor:
             current=current,
             reference_sample=self.reference_sample,
             current_sample=self.window.sample(),
+            current_sample_scores=self.window.sample_scores(),
             drift=self.config.drift,
         )
         online = (

@@ -49,7 +49,7 @@ from modelmon.service.window_total import RunningTotal
 
 __all__ = ["Bucket", "SlidingWindow"]
 
-#: parts that need a target and so come from the labelled rows
+#: parts that need a target and so come from the labelled rows (the only parts built for them)
 LABELLED_PARTS = ("performance", "segments", "fairness")
 #: a bucket of a window by rows holds at least this many rows (fewer only for tiny windows):
 #: profiling a bucket has a fixed cost, so thousands of tiny buckets would cost more than they give
@@ -69,6 +69,8 @@ class Bucket:
     label_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     sample: list[pd.DataFrame] = field(default_factory=list)
     sample_rows: int = 0
+    #: the outlier score of each kept row, scored once as it was kept (when the spec has outliers)
+    sample_scores: list[np.ndarray] = field(default_factory=list)
 
 
 class SlidingWindow:
@@ -212,10 +214,14 @@ class SlidingWindow:
             take = frame.iloc[: self.sample_rows - bucket.sample_rows]
             bucket.sample.append(take)
             bucket.sample_rows += len(take)
+            outliers = self.spec.state.get("outliers")
+            if outliers is not None:
+                absent = [name for name in outliers.encoder.columns if name not in take.columns]
+                bucket.sample_scores.append(outliers.scores(take.assign(**dict.fromkeys(absent, np.nan))))
         if has_target:
             labelled = frame[frame[target].notna()]
             if not labelled.empty:
-                added = self.spec.profile(labelled)
+                added = self.spec.profile(labelled, parts=LABELLED_PARTS)
                 bucket.labelled = bucket.labelled + added
                 self._labelled_total.grew(key, added)
         if schema.id and schema.id in frame.columns:
@@ -242,7 +248,7 @@ class SlidingWindow:
             per_bucket.setdefault(key, []).append({**record, target: value})
         for key, records in per_bucket.items():
             bucket = self._ring[key]
-            added = self.spec.profile(pd.DataFrame.from_records(records))
+            added = self.spec.profile(pd.DataFrame.from_records(records), parts=LABELLED_PARTS)
             bucket.labelled = bucket.labelled + added
             self._labelled_total.grew(key, added)
         return [record for records in per_bucket.values() for record in records], missed
@@ -265,3 +271,10 @@ class SlidingWindow:
         """The kept raw rows of every bucket, oldest first."""
         frames = [frame for bucket in self._ring.values() for frame in bucket.sample]
         return pd.concat(frames, ignore_index=True) if frames else None
+
+    def sample_scores(self) -> np.ndarray | None:
+        """The outlier scores of :meth:`sample`'s rows (``None`` when the spec has no outliers)."""
+        if "outliers" not in self.spec.state:
+            return None
+        scores = [scores for bucket in self._ring.values() for scores in bucket.sample_scores]
+        return np.concatenate(scores) if scores else None
