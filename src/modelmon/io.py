@@ -36,6 +36,7 @@ __all__ = [
     "file_columns",
     "file_format",
     "frame_row_bytes",
+    "nested_columns",
     "parquet_partitions",
     "parse_bytes",
     "read_ahead",
@@ -136,6 +137,30 @@ def file_columns(path: PathLike) -> list[str]:
         raise
     except Exception as exc:
         raise InputError(f"{file}: cannot read the column names: {exc}") from exc
+
+
+def nested_columns(path: PathLike) -> dict[str, str]:
+    """The struct, list and map columns of a parquet file, with their types (a CSV file has none):
+    read from its metadata only.
+
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> path = Path(tempfile.mkdtemp()) / "nested.parquet"
+    >>> pq.write_table(pa.table({"x": [1.0], "tags": [["a", "b"]]}), path)
+    >>> nested_columns(path)
+    {'tags': 'list<element: string>'}
+    """
+    import pyarrow as pa
+
+    file = Path(path)
+    if file_format(file) != "parquet":
+        return {}
+    try:
+        arrow = _RowGroups.open(file).schema_arrow
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{file}: cannot read the column types: {exc}") from exc
+    return {str(field.name): str(field.type) for field in arrow if pa.types.is_nested(field.type)}
 
 
 def count_rows(path: PathLike) -> int:

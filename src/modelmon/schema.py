@@ -13,6 +13,7 @@ segments or sensitive groups. It is loaded from the config file or inferred from
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -22,7 +23,7 @@ import pandas as pd
 
 from modelmon.errors import SchemaError
 
-__all__ = ["TASKS", "Schema", "looks_like_code"]
+__all__ = ["TASKS", "Schema", "looks_like_code", "nested_type", "suggest_column"]
 
 TASKS = ("regression", "classification")
 Task = Literal["regression", "classification"]
@@ -34,6 +35,57 @@ INFER_CATEGORICAL_MAX_VALUES = 10
 INFER_CODE_MAX_SHARE = 0.005
 INFER_CODE_MAX_VALUES = 50
 _CODE_NAME = re.compile(r"(?:ID|Id|_id|^id|code|Code)$")
+#: a text column with a distinct value on every row of at least this many rows holds ids, not a feature
+ID_LIKE_MIN_ROWS = 20
+#: roles naming one column each, then roles naming several, as in the config file and the CLI options
+_SINGLE_ROLES = ("prediction", "target", "id", "timestamp")
+_MANY_ROLES = ("numerical", "categorical", "probabilities", "segments", "sensitive")
+
+
+def nested_type(series: pd.Series) -> str | None:
+    """``"struct"`` or ``"list"`` for a column whose values are mappings or sequences (a parquet
+    struct or list column), which cannot be profiled as a feature; ``None`` for a column of scalars.
+
+    >>> [nested_type(pd.Series(values)) for values in ([None, {"a": 1}], [[1, 2]], ["x"])]
+    ['struct', 'list', None]
+    """
+    if series.dtype != object:
+        return None
+    valid = series.dropna()
+    if valid.empty:
+        return None
+    value = valid.iloc[0]
+    if isinstance(value, Mapping):
+        return "struct"
+    if hasattr(value, "__len__") and not isinstance(value, str | bytes):
+        return "list"
+    return None
+
+
+def suggest_column(name: str, columns: Iterable[str]) -> str | None:
+    """The column of ``columns`` that ``name`` most likely misspells, if any is close.
+
+    >>> suggest_column("progresion", ["age", "bmi", "progression"]), suggest_column("BMI", ["bmi"])
+    ('progression', 'bmi')
+    >>> suggest_column("zzz", ["age", "bmi"]) is None
+    True
+    """
+    names = [str(column) for column in columns]
+    folded = {column.casefold(): column for column in names}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _id_like(frame: pd.DataFrame, name: Any) -> bool:
+    """Whether a text column has a distinct value on every row of a frame large enough to tell."""
+    series = frame[name]
+    return (
+        len(frame) >= ID_LIKE_MIN_ROWS
+        and not pd.api.types.is_numeric_dtype(series)
+        and series.nunique() == len(frame)
+    )
 
 
 def looks_like_code(name: str, series: pd.Series) -> bool:
@@ -171,6 +223,48 @@ class Schema:
         unexpected = [name for name in present if name not in expected]
         return {"missing": missing, "unexpected": unexpected}
 
+    def check_columns(
+        self,
+        columns: Iterable[str],
+        *,
+        data: str = "the reference",
+        unsupported: Mapping[str, str] | None = None,
+    ) -> None:
+        """Raise a :class:`SchemaError` naming each role whose column ``data`` does not have (with
+        the closest column it has), or whose column holds values of an ``unsupported`` type
+        (column -> type, such as a parquet struct): a misspelt ``target`` must not pass as "no labels".
+
+        >>> Schema(numerical=["bmi"], target="progresion").check_columns(["bmi", "progression"])
+        Traceback (most recent call last):
+        ...
+        modelmon.errors.SchemaError: target 'progresion': the reference has no such column (did you mean \
+'progression'?); its columns: bmi, progression
+        """
+        present = [str(name) for name in columns]
+        known = set(present)
+        unsupported = unsupported or {}
+        embedded = {name for names in self.embeddings.values() for name in names}
+        problems = []
+        for role in (*_MANY_ROLES, *_SINGLE_ROLES, "embeddings"):
+            value = getattr(self, role)
+            if role == "embeddings":
+                names = tuple(name for names in value.values() for name in names)
+            else:
+                names = (value,) if isinstance(value, str) else value or ()
+            for name in names:
+                if name not in known:
+                    close = suggest_column(name, present)
+                    hint = f" (did you mean {close!r}?)" if close else ""
+                    problems.append(f"{role} {name!r}: {data} has no such column{hint}")
+                elif name in unsupported and name not in embedded:
+                    problems.append(
+                        f"{role} {name!r}: a {unsupported[name]} column, which cannot be monitored as "
+                        "a number or a category; leave it out of the schema"
+                    )
+        if problems:
+            shown = ", ".join(present[:30]) + (f", ... ({len(present)} in all)" if len(present) > 30 else "")
+            raise SchemaError(f"{'; '.join(problems)}; its columns: {shown or 'none'}")
+
     def with_overrides(self, **overrides: Any) -> Schema:
         """A copy with some roles replaced (``None`` values are ignored)."""
         return replace(self, **{key: value for key, value in overrides.items() if value is not None})
@@ -224,18 +318,32 @@ class Schema:
         task: Task | None = None,
         exclude: Iterable[str] = (),
         floats: Sequence[str] = (),
+        only_given: bool = False,
         **roles: Any,
     ) -> Schema:
         """Infer roles from dtypes: numbers with many values are numerical, the rest categorical;
-        integer codes (see :func:`looks_like_code`) are categorical.
+        integer codes (see :func:`looks_like_code`) are categorical. Text with a distinct value on
+        every row (ids), dates and struct or list columns are not features.
 
-        Explicit roles (``numerical=[...]``, ``id=...``) override what is inferred. ``floats`` names
-        float columns of the data left out of ``frame`` because their values decide nothing (they
-        are numerical); they are taken in the order given, after the frame's own columns.
+        Explicit roles (``numerical=[...]``, ``id=...``) override what is inferred: the columns
+        given as ``numerical`` or ``categorical`` take that role and the other columns are still
+        inferred, unless ``only_given`` (then the features are the given ones only). ``floats``
+        names float columns of the data left out of ``frame`` because their values decide nothing
+        (they are numerical); they are taken in the order given, after the frame's own columns.
 
+        >>> frame = pd.DataFrame({"sex": [1, 2] * 15, "bmi": [20.5 + i for i in range(30)]})
+        >>> Schema.infer(frame, categorical=["sex"]).numerical
+        ('bmi',)
+        >>> Schema.infer(frame, categorical=["sex"], only_given=True).numerical
+        ()
         >>> Schema.infer(pd.DataFrame({"zone": ["a", "b"]}), floats=["fare"]).numerical
         ('fare',)
         """
+        given = {
+            **dict.fromkeys(_names(roles.pop("numerical", None), "numerical"), "numerical"),
+            **dict.fromkeys(_names(roles.pop("categorical", None), "categorical"), "categorical"),
+        }
+        inferring = not (only_given and given)
         taken = set(exclude) | {prediction, target}
         for value in roles.values():
             taken |= set(_names(value, "role")) if not isinstance(value, str) else {value}
@@ -243,21 +351,26 @@ class Schema:
         taken |= {
             column for columns in _embedding_sets(roles.get("embeddings")).values() for column in columns
         }
-        numerical: list[str] = []
-        categorical: list[str] = []
+        features: dict[str, list[str]] = {"numerical": [], "categorical": []}
         left_out = [name for name in floats if name not in frame.columns]
-        for name in [*frame.columns, *left_out]:
-            if name in taken:
+        for name in [*frame.columns, *left_out, *given]:
+            if name in given:
+                if str(name) not in features[given[name]]:
+                    features[given[name]].append(str(name))
+                continue
+            if name in taken or not inferring:
                 continue
             if name in left_out:
-                numerical.append(str(name))
+                features["numerical"].append(str(name))
                 continue
             series = frame[name]
-            if pd.api.types.is_datetime64_any_dtype(series):
+            if pd.api.types.is_datetime64_any_dtype(series) or nested_type(series) or _id_like(frame, name):
                 continue
             few_integers = looks_like_code(str(name), series)
             is_number = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-            (numerical if is_number and not few_integers else categorical).append(str(name))
+            features["numerical" if is_number and not few_integers else "categorical"].append(str(name))
+        if task is None and roles.get("probabilities"):
+            task = "classification"
         if task is None:
             task = "regression"
             label = target or prediction
@@ -265,6 +378,6 @@ class Schema:
                 series = frame[label]
                 if not pd.api.types.is_float_dtype(series) or series.nunique(dropna=True) <= 2:
                     task = "classification"
-        inferred: dict[str, Any] = {"numerical": numerical, "categorical": categorical}
+        inferred: dict[str, Any] = dict(features)
         inferred.update({key: value for key, value in roles.items() if value is not None})
         return cls(task=task, prediction=prediction, target=target, **inferred)

@@ -61,13 +61,13 @@ def test_writes_json_and_html_and_prints_a_summary(tmp_path, data):
     assert "zone: 13.7% categories never seen in the reference" in result.output
 
 
-def test_column_options_override_inference(tmp_path, data):
+def test_column_options_set_their_roles_and_the_rest_is_still_inferred(tmp_path, data):
     reference, current = data
     out_json = tmp_path / "r.json"
     args = [
         str(reference),
         str(current),
-        "--numerical",
+        "--categorical",
         "distance",
         "--id",
         "ride_id",
@@ -77,7 +77,21 @@ def test_column_options_override_inference(tmp_path, data):
     result = CliRunner().invoke(report, args)
     assert result.exit_code == 0, result.output
     schema = json.loads(out_json.read_text())["schema"]
-    assert schema["numerical"] == ["distance"] and schema["categorical"] == [] and schema["id"] == "ride_id"
+    # the flag took its column; the columns it did not name are inferred as without flags
+    assert schema["categorical"] == ["distance", "zone"] and schema["numerical"] == ["duration"]
+    assert schema["id"] == "ride_id"
+    assert "categorical: [distance, zone]" in result.stderr
+
+
+def test_only_given_keeps_the_features_to_those_named(tmp_path, data):
+    reference, current = data
+    out_json = tmp_path / "r.json"
+    args = [str(reference), str(current), "--numerical", "distance", "--only-given", "--json", str(out_json)]
+    result = CliRunner().invoke(report, args)
+    assert result.exit_code == 0, result.output
+    schema = json.loads(out_json.read_text())["schema"]
+    assert schema["numerical"] == ["distance"] and schema["categorical"] == []
+    assert "# not monitored: ride_id, zone, duration" in result.stderr
 
 
 def test_schema_and_drift_settings_from_the_config(tmp_path, data):

@@ -56,7 +56,7 @@ def test_each_operator(condition, passed):
 
 def test_a_null_value_fails_an_ordered_comparison_saying_why():
     (result,) = run_checks(REPORT, ["performance.current.r2 > 0.5"]).checks
-    assert not result.passed and result.detail == "None is not a number to compare"
+    assert not result.passed and result.detail.startswith("no value (null)")
     assert run_checks(REPORT, ["performance.current.r2 == null"]).passed
 
 
@@ -126,7 +126,7 @@ def test_default_conditions_come_from_the_reference_and_pass_on_like_data():
     )
     conditions = default_conditions(report.to_dict())
     texts = [condition.text for condition in conditions]
-    assert texts[0] == "drift.dataset_drift == false"
+    assert texts[:2] == ["current_rows > 0", "drift.dataset_drift == false"]
     assert "quality.columns.x.missing_share <= 0.02" in texts
     assert "quality.columns.x.out_of_range_share <= 0.05" in texts
     assert "quality.columns.kind.new_category_share <= 0.02" in texts
@@ -153,3 +153,35 @@ def test_without_labels_the_defaults_hold_the_estimated_metrics():
     paths = [".".join(c.path) for c in default_conditions(report.to_dict())]
     assert "performance.estimated.current.mae" in paths and "performance.current.mae" not in paths
     assert run_checks(report).passed
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "performance.current.r2 != 0.5",
+        "performance.current.r2 not_in [0.1, 0.2]",
+        "performance.current.r2 == 0.5",
+        "performance.current.r2 in [0.1, 0.2]",
+    ],
+)
+def test_a_null_value_fails_whatever_the_operator(condition):
+    (result,) = run_checks(REPORT, [condition]).checks
+    assert not result.passed and "could not evaluate" in result.detail
+
+
+def test_defaults_fail_when_the_current_data_has_no_rows_or_no_testable_feature():
+    reference = _frame(3000, 0)
+    empty = build_report(reference, reference.iloc[:0], SCHEMA, sections=("drift", "quality"))
+    assert empty.sections["drift"]["dataset_drift"] is None
+    failed = {check.name for check in run_checks(empty).failed}
+    assert {"the current data has rows", "no dataset drift"} <= failed
+
+
+def test_defaults_fail_when_the_schema_has_a_target_but_no_performance_can_be_had():
+    report = {
+        "current_rows": 10,
+        "schema": {"task": "regression", "target": "y"},
+        "performance": {"applicable": False, "reason": "no labelled rows in the current data"},
+    }
+    (check,) = [c for c in run_checks(report).checks if c.path == "performance.applicable"]
+    assert not check.passed and "no labelled rows" in check.name

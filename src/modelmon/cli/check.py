@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from modelmon.cli.options import column_options, column_roles
 from modelmon.errors import ModelmonError
 
 __all__ = ["check", "load_conditions"]
@@ -82,9 +83,13 @@ def _table(suite: Any) -> None:
     help="YAML list of conditions such as 'drift.dataset_drift == false' (default: generated from the "
     "reference).",
 )
-@click.option("--prediction", help="Prediction column (when the schema is inferred).")
-@click.option("--target", help="Target column (when the schema is inferred).")
-@click.option("--task", type=click.Choice(["regression", "classification"]), help="Model task.")
+@column_options
+@click.option(
+    "--memory-budget",
+    default="256MiB",
+    show_default=True,
+    help="Memory for one chunk of data and the work on it (e.g. 512MiB, 2GB).",
+)
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the check results here.")
 def check(
@@ -93,40 +98,42 @@ def check(
     config_path: Path | None,
     model_name: str | None,
     conditions_path: Path | None,
-    prediction: str | None,
-    target: str | None,
-    task: str | None,
+    memory_budget: str,
     junit_path: Path | None,
     json_path: Path | None,
+    **columns: Any,
 ) -> None:
     """Check CURRENT against REFERENCE (parquet or CSV): exit 0 when every condition holds, 1 when
-    one fails, 2 on a usage error."""
+    one fails, 2 on a usage error.
+
+    The schema is found as ``modelmon report`` finds it (the same column options). A current file
+    without rows or without the schema's columns is a usage error (exit 2): it is never a pass.
+    """
     try:
-        from modelmon.cli.report import _model_config, _schema
+        from modelmon.cli.report import _check_current, _check_rows, _model_config, _say_schema, _schema
         from modelmon.engine.build import build_report
         from modelmon.engine.checks import run_checks
-        from modelmon.io import file_format, read_frame
+        from modelmon.io import file_format
+        from modelmon.sizes import parse_bytes
 
+        budget = parse_bytes(memory_budget)
         conditions = load_conditions(conditions_path) if conditions_path is not None else None
         model = _model_config(config_path, model_name)
         file_format(current)
-        reference_frame = read_frame(reference)
-        options: dict[str, Any] = {
-            "numerical": None,
-            "categorical": None,
-            "prediction": prediction,
-            "target": target,
-            "task": task,
-        }
-        schema = _schema(reference_frame, model, options)
+        schema = _schema(reference, model, column_roles(columns), budget=budget)
+        if model is None:
+            _say_schema(schema, reference)
+        _check_current(current, schema)
         report = build_report(
-            reference_frame,
+            reference,
             current,
             schema,
             drift=model.drift if model is not None else None,
             sections=_sections(conditions),
+            memory_budget=budget,
             progress=True,
         )
+        _check_rows(report, current)
         suite = run_checks(report, conditions)
         if json_path is not None:
             from modelmon.render.json import write_json

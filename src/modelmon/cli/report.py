@@ -9,18 +9,10 @@ from typing import Any
 
 import click
 
-from modelmon.errors import ConfigError, ModelmonError
+from modelmon.cli.options import column_options, column_roles, split_names
+from modelmon.errors import ConfigError, InputError, ModelmonError, SchemaError
 
 __all__ = ["report"]
-
-#: string columns with a distinct value on every row (ids) are not inferred as features
-_ID_LIKE_MIN_ROWS = 20
-
-
-def _names(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 def _model_config(config_path: Path | None, model_name: str | None) -> Any:
@@ -37,18 +29,6 @@ def _model_config(config_path: Path | None, model_name: str | None) -> Any:
         return next(iter(config.models.values()))
     known = ", ".join(sorted(config.models)) or "none"
     raise ConfigError(f"{config_path}: say which model with --model NAME (models in the config: {known})")
-
-
-def _id_like(frame: Any) -> list[str]:
-    import pandas as pd
-
-    if len(frame) < _ID_LIKE_MIN_ROWS:
-        return []
-    return [
-        str(name)
-        for name in frame.columns
-        if not pd.api.types.is_numeric_dtype(frame[name]) and frame[name].nunique() == len(frame)
-    ]
 
 
 def _inference_head(
@@ -90,6 +70,19 @@ def _inference_head(
     return head, floats, order or [str(name) for name in head.columns]
 
 
+def _columns(data: Any) -> tuple[list[str], dict[str, str]]:
+    """The columns of a frame or a file, and those of them holding structs or lists (with their type)."""
+    if isinstance(data, str | Path):
+        from modelmon.io import file_columns, nested_columns
+
+        return file_columns(data), nested_columns(data)
+    from modelmon.schema import nested_type
+
+    columns = [str(name) for name in data.columns]
+    kinds = {name: nested_type(data[name]) for name in columns}
+    return columns, {name: kind for name, kind in kinds.items() if kind}
+
+
 def _schema(
     reference: Any,
     model: Any,
@@ -98,17 +91,20 @@ def _schema(
     budget: int | None = None,
 ) -> Any:
     """The config model's schema, else one inferred from the reference's first chunk; options
-    override either."""
+    override either. Every column it names must be one of the reference's (a typo is an error
+    with the closest name), and not a struct or list column."""
     from modelmon.schema import Schema
 
     numerical, categorical = options.pop("numerical"), options.pop("categorical")
+    only_given = options.pop("only_given", False)
     if model is not None:
         schema = model.schema.with_overrides(**options)
+        if numerical is not None or categorical is not None:
+            schema = schema.with_overrides(numerical=numerical or (), categorical=categorical or ())
     else:
         labels = [name for name in (options["prediction"], options["target"]) if name]
         head, floats, order = _inference_head(reference, chunk_rows, budget, labels)
         exclude = [name for name in (options.get("id"), options.get("timestamp")) if name]
-        exclude += [name for name in _id_like(head) if name not in exclude]
         roles = {key: value for key, value in options.items() if key not in ("prediction", "target", "task")}
         schema = Schema.infer(
             head,
@@ -117,16 +113,64 @@ def _schema(
             task=options["task"],
             exclude=exclude,
             floats=floats,
+            numerical=numerical,
+            categorical=categorical,
+            only_given=only_given,
             **roles,
         )
-        if floats:  # numerical columns in the file's order, as inferred from a whole first chunk
+        if floats:  # features in the file's order, as inferred from a whole first chunk
             position = {name: i for i, name in enumerate(order)}
             schema = dataclasses.replace(
-                schema, numerical=tuple(sorted(schema.numerical, key=lambda name: position.get(name, -1)))
+                schema,
+                numerical=tuple(sorted(schema.numerical, key=lambda name: position.get(name, -1))),
+                categorical=tuple(sorted(schema.categorical, key=lambda name: position.get(name, -1))),
             )
-    if numerical is not None or categorical is not None:
-        schema = schema.with_overrides(numerical=numerical or (), categorical=categorical or ())
+    columns, nested = _columns(reference)
+    where = f"the reference ({reference})" if isinstance(reference, str | Path) else "the reference"
+    schema.check_columns(columns, data=where, unsupported=nested)
     return schema
+
+
+def _check_current(current: Any, schema: Any) -> None:
+    """Fail when the current data lacks a column the schema needs (target, segments and sensitive
+    may be missing) or holds structs or lists in one: its report would test nothing."""
+    columns, nested = _columns(current)
+    missing = [name for name in schema.required_columns() if name not in columns]
+    where = f"the current data ({current})" if isinstance(current, str | Path) else "the current data"
+    if missing:
+        shown = ", ".join(columns[:30]) or "none"
+        raise SchemaError(
+            f"{where} has no column(s) {', '.join(map(repr, missing))} of the schema; its columns: {shown}"
+        )
+    wrong = {name: nested[name] for name in schema.named_columns if name in nested}
+    if wrong:
+        kinds = ", ".join(f"{name!r} is {kind}" for name, kind in wrong.items())
+        raise SchemaError(f"{where}: {kinds}, which cannot be monitored as a number or a category")
+
+
+def _check_rows(result: Any, current: Any) -> None:
+    """Fail on a current dataset without rows: nothing was compared, so nothing can pass."""
+    if result.current_rows == 0:
+        where = f"the current data ({current})" if isinstance(current, str | Path) else "the current data"
+        raise InputError(f"{where} has no rows: there is nothing to compare with the reference")
+
+
+def _say_schema(schema: Any, reference: Any) -> None:
+    """The schema a command inferred and the reference's columns it leaves out, on stderr, said
+    before the long part so that a wrong guess can be corrected at once."""
+    columns, nested = _columns(reference)
+    named = set(schema.named_columns)
+    left_out = [
+        f"{name} ({nested[name]})" if name in nested else name for name in columns if name not in named
+    ]
+    lines = schema.to_config_text().splitlines()
+    if left_out:
+        lines.append(f"# not monitored: {', '.join(left_out)}")
+    inferred = "\n".join(f"  {line}" for line in lines)
+    click.echo(
+        f"Inferred schema (correct it with --numerical, --categorical, ... or a config):\n{inferred}",
+        err=True,
+    )
 
 
 def _number(value: Any) -> str:
@@ -187,15 +231,7 @@ def _summary(result: Any, written: list[Path]) -> None:
 @click.argument("current", type=click.Path(path_type=Path))
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Monitoring config (YAML).")
 @click.option("--model", "model_name", help="Model of the config whose schema and drift settings to use.")
-@click.option("--numerical", help="Numerical feature columns, comma separated.")
-@click.option("--categorical", help="Categorical feature columns, comma separated.")
-@click.option("--prediction", help="Prediction column.")
-@click.option("--target", help="Target (ground truth) column.")
-@click.option("--segments", help="Columns whose values define segments, comma separated.")
-@click.option("--sensitive", help="Sensitive attribute columns (fairness), comma separated.")
-@click.option("--id", "id_column", help="Row id column (not a feature).")
-@click.option("--timestamp", help="Timestamp column (not a feature; orders the error stream).")
-@click.option("--task", type=click.Choice(["regression", "classification"]), help="Model task.")
+@column_options
 @click.option(
     "--model-file", type=click.Path(path_type=Path), help="Fitted estimator (joblib/pickle) for SHAP."
 )
@@ -231,15 +267,6 @@ def report(
     current: Path,
     config_path: Path | None,
     model_name: str | None,
-    numerical: str | None,
-    categorical: str | None,
-    prediction: str | None,
-    target: str | None,
-    segments: str | None,
-    sensitive: str | None,
-    id_column: str | None,
-    timestamp: str | None,
-    task: str | None,
     model_file: Path | None,
     json_path: Path | None,
     html_path: Path | None,
@@ -248,6 +275,7 @@ def report(
     workers: int | None,
     scheduler: str | None,
     chunk_rows: int | None,
+    **columns: Any,
 ) -> None:
     """Compare CURRENT with REFERENCE (parquet or CSV files): drift, data quality and model health.
 
@@ -268,29 +296,15 @@ def report(
             raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
         if chunk_rows is not None:
             click.echo("Warning: --chunk-rows is deprecated; chunks are sized by --memory-budget.", err=True)
-        chosen = _names(sections)
+        chosen = split_names(sections)
         if chosen is not None:
             check_sections(chosen)
         model = _model_config(config_path, model_name)
         file_format(current)  # fail on a missing current file before the reference is read
-        options = {
-            "numerical": _names(numerical),
-            "categorical": _names(categorical),
-            "prediction": prediction,
-            "target": target,
-            "segments": _names(segments),
-            "sensitive": _names(sensitive),
-            "id": id_column,
-            "timestamp": timestamp,
-            "task": task,
-        }
-        schema = _schema(reference, model, options, chunk_rows, budget)
-        if model is None:  # said before the long part, so a wrong guess can be corrected at once
-            inferred = "\n".join(f"  {line}" for line in schema.to_config_text().splitlines())
-            click.echo(
-                f"Inferred schema (correct it with --numerical, --categorical, ... or a config):\n{inferred}",
-                err=True,
-            )
+        schema = _schema(reference, model, column_roles(columns), chunk_rows, budget)
+        if model is None:
+            _say_schema(schema, reference)
+        _check_current(current, schema)
         settings: dict[str, Any] = {
             "drift": model.drift if model is not None else None,
             "model": model_file or (model.model_file if model is not None else None),
@@ -304,6 +318,7 @@ def report(
             result = dask_report(reference, current, schema, workers=workers, scheduler=scheduler, **settings)
         else:
             result = build_report(reference, current, schema, progress=True, **settings)
+        _check_rows(result, current)
         written = []
         if json_path is not None:
             written.append(result.save_json(json_path))

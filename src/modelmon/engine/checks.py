@@ -15,10 +15,13 @@ space goes in double quotes: ``quality.columns."fare.amount".missing_share``); `
 ``== != < <= > >= in not_in between``; ``VALUE`` is a YAML literal (``true``, ``null``, ``0.05``,
 ``card``, ``[a, b]``). A path the report does not have is an error (:class:`CheckError`) that names
 the first missing key and, when a section does not apply, says why: a misspelt path must not pass.
-A value that cannot be compared (``null`` against a number) fails its check, saying so.
+A value that cannot be compared (``null`` against a number) fails its check, saying so: a value the
+report could not compute (``drift.dataset_drift`` is ``null`` when no feature could be tested) fails
+whatever the operator, unless the condition asks for ``null`` itself.
 
 Without conditions, :func:`default_conditions` derives them from the report's reference side:
 
+* the current data has rows: ``current_rows > 0``;
 * no dataset drift: ``drift.dataset_drift == false``;
 * per feature, missing share at most the reference's plus ``MISSING_MARGIN`` (0.02), out-of-range
   share at most ``OUT_OF_RANGE_MARGIN`` (0.05: by chance alone about ``2 / (n + 1)`` of a sample
@@ -26,7 +29,9 @@ Without conditions, :func:`default_conditions` derives them from the report's re
   reference's plus ``NEW_CATEGORY_MARGIN`` (0.02);
 * each headline metric (MAE and RMSE, or accuracy, precision, recall and F1) within
   ``METRIC_TOLERANCE`` (10%) of its reference value, both ways, as Evidently's tests default to;
-  realized metrics when the current data is labelled, else the label-free estimates.
+  realized metrics when the current data is labelled, else the label-free estimates; when the
+  schema names a target but neither can be had, ``performance.applicable == true`` (it fails,
+  saying why: a performance gate that cannot be evaluated never passes).
 
 >>> report = {"drift": {"dataset_drift": False}, "performance": {"current": {"mae": 3.2}}}
 >>> suite = run_checks(report, ["drift.dataset_drift == false", "performance.current.mae < 3"])
@@ -267,7 +272,9 @@ def _evaluate(condition: Condition, report: Mapping[str, Any]) -> CheckResult:
     actual = resolve(report, condition.path)
     shown = OPERATORS[condition.operator]
     ordered = condition.operator in ("<", "<=", ">", ">=", "between")
-    if ordered and not _is_number(actual):
+    if actual is None and condition.expected is not None:
+        passed, detail = False, "no value (null): the report could not evaluate it, so it does not hold"
+    elif ordered and not _is_number(actual):
         passed, detail = False, f"{actual!r} is not a number to compare"
     elif isinstance(actual, float) and math.isnan(actual):
         passed, detail = False, "the value is NaN"
@@ -312,6 +319,7 @@ def default_conditions(report: Mapping[str, Any]) -> list[Condition]:
     def add(text: str, name: str) -> None:
         conditions.append(parse_condition(text, name))
 
+    add("current_rows > 0", "the current data has rows")
     drift = report.get("drift") or {}
     if "dataset_drift" in drift:
         add("drift.dataset_drift == false", "no dataset drift")
@@ -333,8 +341,12 @@ def default_conditions(report: Mapping[str, Any]) -> list[Condition]:
     block, prefix, label = performance, "performance", ""
     if performance.get("applicable") is False and estimated.get("applicable"):
         block, prefix, label = estimated, "performance.estimated", " (estimated)"
+    schema = report.get("schema") or {}
+    if performance and not block.get("applicable") and schema.get("target"):
+        why = performance.get("reason") or "the performance section does not apply"
+        add("performance.applicable == true", f"performance measured against {schema['target']!r} ({why})")
     if block.get("applicable"):
-        task = (report.get("schema") or {}).get("task") or performance.get("task") or "regression"
+        task = schema.get("task") or performance.get("task") or "regression"
         for metric in DEFAULT_METRICS.get(task, ()):
             reference: Any = (block.get("reference") or {}).get(metric)
             if not _is_number((block.get("current") or {}).get(metric)) or not _is_number(reference):

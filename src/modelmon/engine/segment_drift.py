@@ -480,7 +480,10 @@ def segment_drift(
                     "drifted_columns": entry["drifted_columns"],
                 }
             )
-    ranking.sort(key=lambda item: (-item["drifted_share"], -item["rows"]))
+    # a segment whose features could not be tested (share None) ranks last
+    ranking.sort(
+        key=lambda item: (item["drifted_share"] is None, -(item["drifted_share"] or 0.0), -item["rows"])
+    )
     return {
         "drift": drift,
         "drift_ranking": ranking,

@@ -87,6 +87,15 @@ def test_untested_features_are_left_out_of_the_share() -> None:
     assert (result.drifted_count, result.to_dict()["tested_features"], result.drifted_share) == (1, 3, 1 / 3)
 
 
+def test_no_dataset_verdict_when_no_feature_could_be_tested() -> None:
+    current = _frame(2000, ("label",)).drop(columns=["f1", "f2", "f3", "f4", "zone"])
+    reference, current_profile = profiles(_frame(3000), current, SCHEMA)
+    result = data_drift(reference, current_profile)
+    assert result.columns["label"].detected  # the prediction was tested, but it is not a feature
+    assert (result.drifted_share, result.dataset_drift) == (None, None)
+    assert result.to_dict()["tested_features"] == 0
+
+
 def test_benjamini_hochberg_adjusts_p_values_across_columns() -> None:
     reference, current = profiles(_frame(800), _frame(600, ("f1",)), SCHEMA)
     plain = data_drift(reference, current)

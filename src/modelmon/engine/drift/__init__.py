@@ -144,15 +144,19 @@ class DriftResult:
         return sum(bool(column.detected) for column in self.tested_features)
 
     @property
-    def drifted_share(self) -> float:
+    def drifted_share(self) -> float | None:
+        """The share of tested features that drifted; ``None`` when no feature could be tested."""
         tested = len(self.tested_features)
-        return self.drifted_count / tested if tested else 0.0
+        return self.drifted_count / tested if tested else None
 
     @property
     def dataset_drift(self) -> bool | None:
-        if self.insufficient_data:
+        """``None`` (no verdict) while the data is too short for the tests or when no feature could
+        be tested: a drift check that tested nothing must not read as "no drift"."""
+        share = self.drifted_share
+        if self.insufficient_data or share is None:
             return None
-        return bool(self.tested_features) and self.drifted_share >= self.share_threshold
+        return share >= self.share_threshold
 
     def to_dict(self) -> dict[str, Any]:
         return {
