@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from modelmon.cli import COMMANDS, cli
@@ -36,4 +38,58 @@ def test_a_command_loads_only_its_own_module():
         "print(sorted(name for name in sys.modules if name.startswith('modelmon.cli.')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == "['modelmon.cli.report']"
+    loaded = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    # the command modules of the table: report's own, and the options it shares with check
+    assert [name for name in loaded if name.rsplit(".", 1)[1] in COMMANDS] == ["modelmon.cli.report"]
+    assert set(loaded) <= {"modelmon.cli.report", "modelmon.cli.options"}
+
+
+_WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # as if the extra were not installed: importing it fails
+from modelmon.cli import main
+sys.argv = ["modelmon", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("missing", "arguments", "extra"),
+    [
+        ("uvicorn,starlette", ["serve", "--config", "{config}"], "service"),
+        ("prefect", ["batch", "--config", "{config}", "--model", "m"], "batch"),
+        ("dask,distributed", ["report", "{data}", "{data}", "--workers", "1"], "dask"),
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_what_to_install_and_exit_2(tmp_path, missing, arguments, extra):
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(40)))
+    config = tmp_path / "modelmon.yml"
+    config.write_text(f"models:\n  m:\n    reference: {data}\n    numerical: [x]\n    prediction: y\n")
+    filled = [argument.format(config=config, data=data) for argument in arguments]
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT, missing, *filled], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"pip install 'modelmon[{extra}]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_config_error_is_exit_2_in_every_command(tmp_path):
+    config = tmp_path / "modelmon.yml"
+    config.write_text("models:\n  m:\n    numerical: [x]\n    colour: blue\n")
+    data = tmp_path / "data.csv"
+    data.write_text("x\n1\n")
+    commands = [
+        ["serve", "--config", str(config)],
+        ["batch", "--config", str(config), "--model", "m"],
+        ["report", str(data), str(data), "--config", str(config)],
+        ["check", str(data), str(data), "--config", str(config)],
+        ["targets", "upload", str(data), "--config", str(config), "--model", "m"],
+        ["config", "from-evidently", str(config)],
+    ]
+    for command in commands:
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "Traceback" not in result.output

@@ -112,7 +112,7 @@ def test_serve_refuses_shard_and_models_together(tmp_path, listened):
 )
 def test_serve_refuses_a_shard_the_config_lacks(tmp_path, listened, shards, message):
     result = _serve(_config(tmp_path, shards), "--shard", "monitor-c")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.output
     assert listened == []
 

@@ -44,7 +44,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "monitoring.example"])
 def test_a_non_loopback_address_without_a_token_is_refused_saying_what_to_do(tmp_path, host):
     result = CliRunner().invoke(serve, ["--config", str(_config(tmp_path)), "--host", host], env=_NO_TOKEN)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"refusing to listen on {host} without a token" in result.output
     assert "MODELMON_TOKEN" in result.output and "--insecure" in result.output
 

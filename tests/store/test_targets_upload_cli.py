@@ -68,7 +68,7 @@ def test_missing_column_names_the_file(config) -> None:
     file = config.parent / "late.csv"
     file.write_text("ride_id,target\n1,2\n")
     result = upload(config, file)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{file} has no column id; it needs id and target" in result.output
 
 
@@ -76,17 +76,17 @@ def test_unknown_model_and_unknown_file_type(config) -> None:
     file = config.parent / "late.csv"
     file.write_text("id,target\n1,2\n")
     result = upload(config, file, model="bikes")
-    assert result.exit_code == 1 and "model 'bikes' is not in the config" in result.output
+    assert result.exit_code == 2 and "model 'bikes' is not in the config" in result.output
     other = config.parent / "late.xlsx"
     other.write_text("")
     result = upload(config, other)
-    assert result.exit_code == 1 and "unknown file type '.xlsx'" in result.output
+    assert result.exit_code == 2 and "unknown file type '.xlsx'" in result.output
 
 
 def test_unreadable_file_is_named(config) -> None:
     result = upload(config, config.parent / "absent.csv")
     assert (
-        result.exit_code == 1
+        result.exit_code == 2
         and "cannot read targets from" in result.output
         and "absent.csv" in result.output
     )

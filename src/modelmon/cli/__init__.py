@@ -3,6 +3,9 @@
 Each part of modelmon defines its sub-commands in its own module below; this table is the one
 place that lists them, so nothing is registered by import side effects. A command's module is
 imported only when that command runs (or ``--help`` lists them all).
+
+Exit codes are the same in every command: 0 done, 1 a check or a run failed, 2 a usage error (a
+wrong option, config, file or column, or a missing extra: ``Error: ...`` on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import importlib
 import click
 
 from modelmon.cli import process
+from modelmon.errors import ModelmonError, StoreError
 
 #: module (under modelmon.cli) -> names of the click commands or groups it defines
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -25,6 +29,46 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "shard": ("proxy_config",),
     "targets": ("targets",),
 }
+
+
+#: top-level modules of the optional extras -> the extra that installs them
+EXTRAS = {
+    "starlette": "service",
+    "uvicorn": "service",
+    "httptools": "service",
+    "orjson": "service",
+    "jsonschema_rs": "service",
+    "prometheus_client": "service",
+    "flask": "demo",
+    "prefect": "batch",
+    "pymongo": "mongo",
+    "psycopg": "postgres",
+    "psycopg_pool": "postgres",
+    "shap": "explain",
+    "dask": "dask",
+    "distributed": "dask",
+    "prefect_dask": "dask",
+}
+
+
+class UsageFailure(click.ClickException):
+    """A usage error found while a command runs (a wrong config, file or column): ``Error: ...``
+    and exit code 2, as click's own usage errors."""
+
+    exit_code = 2
+
+
+def failure(exc: ModelmonError) -> click.ClickException:
+    """What a command raises to end on a modelmon error: exit 2, except a store that failed while
+    the command ran (exit 1: the command was used right).
+
+    >>> from modelmon.errors import ConfigError
+    >>> failure(ConfigError("no models")).exit_code, failure(StoreError("disk full")).exit_code
+    (2, 1)
+    """
+    if isinstance(exc, StoreError):
+        return click.ClickException(str(exc))
+    return UsageFailure(str(exc))
 
 
 def _command_name(attribute: str) -> str:
@@ -48,6 +92,20 @@ class _Commands(click.Group):
                     )
                     return command
         return None
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a missing extra or a modelmon error becomes one line and its exit code."""
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            extra = EXTRAS.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            raise UsageFailure(
+                f"{exc.name} is needed for this command: pip install 'modelmon[{extra}]'"
+            ) from exc
+        except ModelmonError as exc:
+            raise failure(exc) from exc
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from modelmon.cli import failure
 from modelmon.errors import ModelmonError
 
 __all__ = ["demo", "demo_service", "simulate"]
@@ -45,7 +46,7 @@ def demo_service(
     try:
         app = create_app(data_dir, monitor_url, token=token or None, mongodb_uri=mongodb_uri)
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     click.echo(f"modelmon demo prediction service on http://{host}:{port} (events to {monitor_url})")
     serve(app, host, port)
 
@@ -120,7 +121,7 @@ def simulate(
             token=token or None,
         )
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: simulator.stop())
     click.echo(
@@ -201,7 +202,7 @@ def demo(
         for text in incidents:
             parse_incident(text)
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     settings = Settings(
         data_dir=data_dir,
         duration=duration,
@@ -234,7 +235,7 @@ def demo(
         for line in format_summary(stack.summary()):
             click.echo(f"  {line}")
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     finally:
         stack.stop()
         if stack.children:

@@ -7,6 +7,7 @@ import logging
 
 import click
 
+from modelmon.cli import UsageFailure, failure
 from modelmon.errors import ModelmonError, require
 
 __all__ = ["is_loopback", "serve"]
@@ -98,12 +99,12 @@ def serve(
                 ", ".join(config.shards),
             )
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     host = "127.0.0.1" if host is None else host
     port = 8085 if port is None else port
     if config.auth_token is None and not is_loopback(host):
         if not insecure:
-            raise click.ClickException(
+            raise UsageFailure(
                 f"refusing to listen on {host} without a token: anyone who can reach it could send events "
                 "and read every result. Set auth_token in the config or MODELMON_TOKEN in the environment "
                 "(clients then send 'Authorization: Bearer <token>'), or listen on 127.0.0.1, or pass "
@@ -121,7 +122,7 @@ def serve(
 
         service = MonitoringService(config, shard=shard_name).start()
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     app = create_app(service)
     serving = f"shard {shard_name}, " if shard_name is not None else ""
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

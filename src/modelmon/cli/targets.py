@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from modelmon.cli import failure
 from modelmon.config import load_config
 from modelmon.errors import InputError, ModelmonError
 from modelmon.store import open_store, redact_url
@@ -126,7 +127,7 @@ def upload(config_path: str, model: str, file: Path) -> None:
         with open_store(config.store) as store:
             written = store.events.upsert_targets(model, pairs)
     except ModelmonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc) from exc
     skipped = int((~present).sum())
     note = f" ({skipped} rows without a target skipped)" if skipped else ""
     click.echo(f"uploaded {written} targets of model {model!r} to {redact_url(config.store)}{note}")
