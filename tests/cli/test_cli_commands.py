@@ -58,7 +58,7 @@ main()
     ("missing", "arguments", "extra"),
     [
         ("uvicorn,starlette", ["serve", "--config", "{config}"], "service"),
-        ("prefect", ["batch", "--config", "{config}", "--model", "m"], "batch"),
+        ("prefect", ["batch", "--config", "{config}", "--model", "m", "--since", "1h"], "batch"),
         ("dask,distributed", ["report", "{data}", "{data}", "--workers", "1"], "dask"),
     ],
 )
