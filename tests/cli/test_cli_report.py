@@ -266,3 +266,28 @@ def test_a_finished_report_ends_the_process_at_once_with_its_output_flushed(tmp_
     failed = run(str(reference), str(tmp_path / "missing.csv"))
     assert failed.returncode == 2 and "missing.csv" in failed.stderr
     assert "exit hooks ran" in failed.stderr  # an error ends the usual way
+
+
+def _labelled(tmp_path, error_scale: float):
+    rng = np.random.default_rng(5)
+    paths = []
+    for name, scale in (("reference", 1.0), ("current", error_scale)):
+        x = rng.normal(0, 1, 500)
+        y = 3 * x + 10
+        frame = pd.DataFrame({"x": x, "pred": y + rng.normal(0, scale, 500), "y": y})
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        paths.append(str(tmp_path / f"{name}.csv"))
+    return paths
+
+
+def test_the_closing_summary_shows_performance_when_there_are_labels(tmp_path):
+    reference, current = _labelled(tmp_path, error_scale=3.0)
+    result = CliRunner().invoke(report, [reference, current, "--prediction", "pred", "--target", "y"])
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("Performance")]
+    mae_before, mae_after = (float(v) for v in line.split("mae ")[1].split(",")[0].split(" -> "))
+    assert line.startswith("Performance (regression, 500 labelled rows): mae ") and mae_after > 2 * mae_before
+    unlabelled = CliRunner().invoke(
+        report, [reference, current, "--prediction", "pred", "--sections", "performance"]
+    )
+    assert "Performance: not measured (" in unlabelled.stdout

@@ -77,4 +77,4 @@ def test_a_header_without_id_still_names_what_is_missing(stored):
     file = config.parent / "late.csv"
     file.write_text("ride,duration\nx,1.0\n")
     result = _upload(config, file)
-    assert result.exit_code == 1 and "has no column id" in result.output
+    assert result.exit_code == 2 and "has no column id" in result.output

@@ -177,6 +177,41 @@ def _number(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+#: the metrics the closing summary shows, per task, when the report has them
+SUMMARY_METRICS = {
+    "regression": ("mae", "rmse", "r2"),
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+}
+
+
+def performance_line(performance: dict[str, Any]) -> str | None:
+    """The closing summary's line on performance: reference -> current of the headline metrics, the
+    label-free estimate when the current data has no labels, or why there is none.
+
+    >>> performance_line({"applicable": True, "task": "regression", "labelled_rows": 142,
+    ...                   "reference": {"mae": 18.04, "rmse": 22.5}, "current": {"mae": 49.2, "rmse": 61.0}})
+    'Performance (regression, 142 labelled rows): mae 18.04 -> 49.2, rmse 22.5 -> 61'
+    """
+    if not performance:
+        return None
+    block, title = (
+        performance,
+        f"Performance ({performance.get('task')}, {performance.get('labelled_rows')} labelled rows)",
+    )
+    estimated = performance.get("estimated") or {}
+    if not performance.get("applicable"):
+        if not estimated.get("applicable"):
+            reason = performance.get("reason") or performance.get("error") or "it does not apply"
+            return f"Performance: not measured ({reason})"
+        block, title = estimated, f"Estimated performance ({estimated.get('method')}, no labels)"
+    before, after = block.get("reference") or {}, block.get("current") or {}
+    names = SUMMARY_METRICS.get(str(performance.get("task")), SUMMARY_METRICS["regression"])
+    shown = [
+        f"{name} {_number(before.get(name))} -> {_number(after.get(name))}" for name in names if name in after
+    ]
+    return f"{title}: {', '.join(shown)}" if shown else None
+
+
 def _summary(result: Any, written: list[Path]) -> None:
     import io
     import shutil
@@ -212,6 +247,9 @@ def _summary(result: Any, written: list[Path]) -> None:
                 values = (col.get("score"), col.get("p_value"), col.get("threshold"))
                 table.add_row(name, str(col.get("role")), str(col["method"]), *map(_number, values))
             console.print(table)
+    line = performance_line(data["performance"]) if "performance" in result.sections else None
+    if line is not None:
+        console.print(line, markup=False, soft_wrap=True)
     if "quality" in result.sections:
         issues = data["quality"].get("issues", [])
         console.print(f"Data quality issues: {len(issues)}")
