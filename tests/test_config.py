@@ -18,3 +18,23 @@ def test_the_future_tolerance_has_a_stated_default_and_can_be_set():
 def test_a_future_tolerance_that_is_not_a_number_of_seconds_is_refused_naming_the_key(value):
     with pytest.raises(ConfigError, match=r"ingest\.future_tolerance_seconds: expected a number of seconds"):
         parse_config({"ingest": {"future_tolerance_seconds": value}})
+
+
+def _model(**settings):
+    model = {"task": "regression", "numerical": ["x"], "prediction": "y", **settings}
+    return parse_config({"models": {"m": model}}, environ={}).models["m"]
+
+
+def test_the_resend_horizon_is_at_least_200k_ids_twice_a_larger_window_or_as_set():
+    assert _model().resend_horizon == 200_000
+    assert _model(window={"rows": 300_000}).resend_horizon == 600_000
+    assert _model(window={"rows": 5_000_000}).resend_horizon == 1_000_000
+    assert _model(window={"seconds": 86400}).resend_horizon == 200_000
+    assert _model(dedup_ids=5000).resend_horizon == 5000
+
+
+@pytest.mark.parametrize("key", ["dedup_ids", "max_awaiting_target"])
+@pytest.mark.parametrize("value", [-1, 1.5, "10", True])
+def test_a_count_that_is_not_a_whole_number_is_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError, match=rf"models\.m\.{key}: expected a whole number >= 0"):
+        _model(**{key: value})

@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 _MODEL_KEYS = {
-    "reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets", "compat"
+    "reference", "window", "refresh_seconds", "model_file", "drift", "health_url", "buckets", "compat",
+    "dedup_ids", "max_awaiting_target",
 }  # fmt: skip
 _TOP_KEYS = {
     "store",
@@ -67,6 +68,10 @@ _TOP_KEYS = {
 _INGEST_KEYS = {"journal_dir", "max_backlog", "fsync", "future_tolerance_seconds"}
 #: how far ahead of the service's clock an event's timestamp may be (a sender's clock runs a little fast)
 FUTURE_TOLERANCE_SECONDS = 300.0
+#: event ids of a model remembered to know a resend, at least (twice a larger window by rows, up to 1M)
+DEDUP_IDS = 200_000
+#: events of a model whose record waits in the window for a late target, at most
+MAX_AWAITING_TARGET = 100_000
 _LIMITS_KEYS = {"header_seconds", "body_seconds", "connections"}
 
 
@@ -116,6 +121,20 @@ class ModelConfig:
     buckets: int = 50
     #: the old Evidently monitors whose ``evidently:*`` series are exported too (``compat:``)
     compat: tuple[str, ...] | None = None
+    #: how many of the latest event ids a resend is recognised by (counted and windowed once);
+    #: None: :data:`DEDUP_IDS`, or twice a larger window by rows (up to a million)
+    dedup_ids: int | None = None
+    #: events whose record waits in the window for a late target; beyond, the oldest are forgotten
+    #: (counted) and their targets count as unmatched
+    max_awaiting_target: int = MAX_AWAITING_TARGET
+
+    @property
+    def resend_horizon(self) -> int:
+        """The number of latest event ids a resend is recognised by."""
+        if self.dedup_ids is not None:
+            return self.dedup_ids
+        rows = self.window.rows or 0
+        return max(DEDUP_IDS, min(2 * rows, 1_000_000))
 
 
 @dataclass(frozen=True)
@@ -273,7 +292,17 @@ def _model(name: str, data: Any, base: Path) -> ModelConfig:
         health_url=data.get("health_url"),
         buckets=int(data.get("buckets", 50)),
         compat=compat_monitors(data.get("compat"), schema.task, f"{where}.compat"),
+        dedup_ids=None if data.get("dedup_ids") is None else _count(data["dedup_ids"], f"{where}.dedup_ids"),
+        max_awaiting_target=_count(
+            data.get("max_awaiting_target", MAX_AWAITING_TARGET), f"{where}.max_awaiting_target"
+        ),
     )
+
+
+def _count(value: Any, where: str) -> int:
+    if type(value) is not int or value < 0:
+        raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
+    return value
 
 
 def _token(data: Mapping[str, Any], environ: Mapping[str, str], key: str, variable: str) -> str | None:

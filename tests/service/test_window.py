@@ -65,3 +65,27 @@ def test_a_quiet_window_by_seconds_empties_in_time():
     assert window.rows == 100
     window.add(pd.DataFrame(), now=NOW + 660)
     assert window.rows == 0
+
+
+def test_records_waiting_for_a_target_are_capped_and_the_oldest_forgotten_are_counted():
+    window = SlidingWindow(_spec(), Window(seconds=86400), buckets=50, max_awaiting_target=1000)
+    for step in range(20):  # 10,000 unlabelled events over 20 minutes of a one-day window
+        now = NOW + 60.0 * step
+        window.add(_rows(500, start=500 * step), now=now, timestamps=np.full(500, now))
+        assert window.awaiting_target <= 1000
+    assert window.rows == 10_000  # every event stays in the window's profiles
+    assert window.awaiting_target == 1000 and window.forgotten == 9000
+    joined, missed = window.add_targets({"e0": 1.0, "e8999": 1.0, "e9000": 2.0, "e9999": 3.0})
+    assert sorted(row["id"] for row in joined) == ["e9000", "e9999"]
+    assert sorted(missed) == ["e0", "e8999"]
+    assert window.awaiting_target == 998 and window.labelled_rows == 2
+
+
+def test_without_a_target_column_no_record_waits():
+    spec = ProfileSpec.fit(
+        pd.DataFrame({"x": [0.1, 0.2], "c": ["a", "b"], "y": [1.0, 2.0]}),
+        Schema(numerical=["x"], categorical=["c"], prediction="y", id="id"),
+    )
+    window = SlidingWindow(spec, Window(seconds=3600))
+    window.add(_rows(100).drop(columns=["t"]), now=NOW, timestamps=np.full(100, NOW))
+    assert window.rows == 100 and window.awaiting_target == 0

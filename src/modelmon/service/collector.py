@@ -292,6 +292,16 @@ class MonitorCollector(Collector):
             "Feature values of columns the schema does not name (left out of the window).",
             labels=["model"],
         )
+        awaiting = GaugeMetricFamily(
+            "modelmon_awaiting_target",
+            "Events whose record waits in the window for a late target (at most max_awaiting_target).",
+            labels=["model"],
+        )
+        forgotten = CounterMetricFamily(
+            "modelmon_awaiting_target_forgotten",
+            "Records of events waiting for a target forgotten beyond max_awaiting_target, oldest first.",
+            labels=["model"],
+        )
         latency = HistogramMetricFamily(
             "modelmon_prediction_latency_seconds",
             "Prediction latency reported with events.",
@@ -311,6 +321,8 @@ class MonitorCollector(Collector):
                 section_errors.add_metric([monitor.name, section], count)
             unexpected.add_metric([monitor.name], counters.unexpected_features)
             duplicates.add_metric([monitor.name], counters.duplicates)
+            awaiting.add_metric([monitor.name], monitor.window.awaiting_target)
+            forgotten.add_metric([monitor.name], monitor.window.forgotten)
             cumulative, buckets = 0, []
             for bound, count in zip((*LATENCY_BUCKETS, math.inf), counters.latency_counts, strict=True):
                 cumulative += count
@@ -325,6 +337,8 @@ class MonitorCollector(Collector):
         yield section_errors
         yield unexpected
         yield duplicates
+        yield awaiting
+        yield forgotten
         yield latency
         if self._health is not None:
             yield from _health_series(self._health())

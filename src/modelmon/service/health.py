@@ -156,5 +156,13 @@ def service_health(service: Any) -> dict[str, Any]:
         "rejected": {name: sum(m.counters.rejected.values()) for name, m in service.monitors.items()},
         # by reason: ``timestamp`` counts, among others, events stamped beyond the future tolerance
         "rejected_by_reason": {name: dict(m.counters.rejected) for name, m in service.monitors.items()},
+        "awaiting_target": {
+            name: {
+                "events": m.window.awaiting_target,
+                "max": m.config.max_awaiting_target,
+                "forgotten": m.window.forgotten,
+            }
+            for name, m in service.monitors.items()
+        },
         "section_errors": {name: dict(m.counters.section_errors) for name, m in service.monitors.items()},
     }

@@ -122,7 +122,9 @@ class ModelMonitor:
         self.reference_notes = fitted.notes
         self.spec, self.reference = fitted.spec, fitted.profile
         self.reference_sample = fitted.sample
-        self.window = SlidingWindow(self.spec, config.window, buckets=config.buckets)
+        self.window = SlidingWindow(
+            self.spec, config.window, buckets=config.buckets, max_awaiting_target=config.max_awaiting_target
+        )
         self.counters = Counters()
         self.latest: dict[str, Any] | None = None
         #: the window's profile and row sample of the latest result (the old Evidently series read them)
@@ -144,9 +146,9 @@ class ModelMonitor:
         )
         self._unexpected: set[str] = set()
         self._live_ids: set[str] | None = None  # ids accepted while the window is rebuilt
-        # ids of the latest events: a resend (after a timeout, a replay) is stored once and counted once
-        window_rows = config.window.rows if config.window.rows is not None else 100_000
-        self._recent = RecentIds(min(2 * window_rows, 1_000_000))
+        # ids of the latest events: a resend (after a timeout, a replay) is stored once and counted once;
+        # one older than the horizon is stored once but counted and windowed again
+        self._recent = RecentIds(config.resend_horizon)
         self.recompute_error: str | None = None
         self.rebuild_error: str | None = None
         self.recomputed_at = time.monotonic()

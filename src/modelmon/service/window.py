@@ -13,7 +13,10 @@ holds at most ``buckets`` buckets whatever the timestamps, and every bucket leav
 Ground truth often arrives later than the event. Each bucket therefore has two profiles: the
 events as they arrived (features, prediction) and the rows completed with a target
 (performance, segments, fairness, target drift). A late target finds its event's bucket by id;
-when that bucket has left the window the target is counted as expired.
+when that bucket has left the window the target is counted as expired. What an unlabelled event
+keeps for its target (id, prediction, segments) is capped by ``max_awaiting_target`` records per
+window whatever its length and rate: beyond, the oldest are forgotten and counted
+(:attr:`SlidingWindow.forgotten`), and their targets are then missed as those of expired buckets.
 
 >>> import pandas as pd
 >>> from modelmon.config import Window
@@ -38,6 +41,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -80,13 +84,23 @@ class SlidingWindow:
     such as the top outliers.
     """
 
-    def __init__(self, spec: ProfileSpec, window: Window, buckets: int = 50, sample_rows: int = 40) -> None:
+    def __init__(
+        self,
+        spec: ProfileSpec,
+        window: Window,
+        buckets: int = 50,
+        sample_rows: int = 40,
+        max_awaiting_target: int | None = None,
+    ) -> None:
         if buckets < 1:
             raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
+        if max_awaiting_target is not None and max_awaiting_target < 0:
+            raise ValueError(f"max_awaiting_target must be None or >= 0, got {max_awaiting_target!r}")
         self.spec = spec
         self.window = window
         self.buckets = buckets
         self.sample_rows = sample_rows
+        self.max_awaiting_target = max_awaiting_target
         self._reset()
 
     def _reset(self) -> None:
@@ -95,6 +109,9 @@ class SlidingWindow:
         self._events_total = RunningTotal(self.spec, lambda key: self._ring[key].events)
         self._labelled_total = RunningTotal(self.spec, lambda key: self._ring[key].labelled)
         self._id_bucket: dict[str, int] = {}
+        self._awaiting = 0  # records in the buckets' label_rows
+        #: records of events that waited for a target, forgotten beyond ``max_awaiting_target``
+        self.forgotten = 0
         self._unexpected: OrderedDict[str, int] = OrderedDict()  # name -> bucket key when last seen
         self._sequence = 0
         schema = self.spec.schema
@@ -117,6 +134,11 @@ class SlidingWindow:
     def bucket_count(self) -> int:
         """Buckets held now (at most ``buckets``, or ``rows`` over the rows of a bucket)."""
         return len(self._ring)
+
+    @property
+    def awaiting_target(self) -> int:
+        """Events whose record waits in the window for a late target."""
+        return self._awaiting
 
     @property
     def labelled_rows(self) -> int:
@@ -151,6 +173,7 @@ class SlidingWindow:
         self._events_total.dropped(key)
         self._labelled_total.dropped(key)
         bucket = self._ring.pop(key)
+        self._awaiting -= len(bucket.label_rows)
         for event_id in bucket.label_rows:
             if self._id_bucket.get(event_id) == key:
                 del self._id_bucket[event_id]
@@ -199,6 +222,24 @@ class SlidingWindow:
             self._add_to_bucket(int(key), frame[keys == key] if len(unique) > 1 else frame)
         self._ring = OrderedDict(sorted(self._ring.items()))
         self._expire(now)
+        self._forget_beyond_cap()
+
+    def _forget_beyond_cap(self) -> None:
+        """Forget the oldest records waiting for a target beyond ``max_awaiting_target``."""
+        if self.max_awaiting_target is None:
+            return
+        excess = self._awaiting - self.max_awaiting_target
+        for key, bucket in self._ring.items():
+            if excess <= 0:
+                break
+            oldest = list(islice(bucket.label_rows, excess))
+            for event_id in oldest:
+                del bucket.label_rows[event_id]
+                if self._id_bucket.get(event_id) == key:
+                    del self._id_bucket[event_id]
+            excess -= len(oldest)
+            self._awaiting -= len(oldest)
+            self.forgotten += len(oldest)
 
     def _add_to_bucket(self, key: int, frame: pd.DataFrame) -> None:
         schema = self.spec.schema
@@ -224,12 +265,15 @@ class SlidingWindow:
                 added = self.spec.profile(labelled, parts=LABELLED_PARTS)
                 bucket.labelled = bucket.labelled + added
                 self._labelled_total.grew(key, added)
-        if schema.id and schema.id in frame.columns:
+        if target is not None and schema.id and schema.id in frame.columns:
             waiting = frame if not has_target else frame[frame[target].isna()]
             columns = [name for name in self._label_columns if name in waiting.columns]
+            label_rows = bucket.label_rows
             for record in waiting[columns].to_dict("records"):
                 event_id = str(record[schema.id])
-                bucket.label_rows[event_id] = record
+                if event_id not in label_rows:
+                    self._awaiting += 1
+                label_rows[event_id] = record
                 self._id_bucket[event_id] = key
 
     def add_targets(self, targets: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -245,6 +289,7 @@ class SlidingWindow:
                 missed.append(str(event_id))
                 continue
             record = self._ring[key].label_rows.pop(str(event_id))
+            self._awaiting -= 1
             per_bucket.setdefault(key, []).append({**record, target: value})
         for key, records in per_bucket.items():
             bucket = self._ring[key]
