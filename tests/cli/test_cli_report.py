@@ -291,3 +291,24 @@ def test_the_closing_summary_shows_performance_when_there_are_labels(tmp_path):
         report, [reference, current, "--prediction", "pred", "--sections", "performance"]
     )
     assert "Performance: not measured (" in unlabelled.stdout
+
+
+def test_probabilities_on_the_command_line_give_roc_auc_and_log_loss_and_are_not_features(tmp_path):
+    rng = np.random.default_rng(8)
+    paths = []
+    for name in ("reference", "current"):
+        x = rng.normal(0, 1, 600)
+        proba = 1 / (1 + np.exp(-2 * x))
+        label = (rng.random(600) < proba).astype(int)
+        frame = pd.DataFrame({"x": x, "proba": proba, "pred": (proba > 0.5).astype(int), "label": label})
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        paths.append(str(tmp_path / f"{name}.csv"))
+    out = tmp_path / "report.json"
+    args = [*paths, "--prediction", "pred", "--target", "label", "--probabilities", "proba", "--json", str(out)]
+    result = CliRunner().invoke(report, args)
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert written["schema"]["probabilities"] == ["proba"] and written["schema"]["task"] == "classification"
+    assert "proba" not in written["schema"]["numerical"] + written["schema"]["categorical"]
+    current = written["performance"]["current"]
+    assert 0.7 < current["roc_auc"] <= 1 and current["log_loss"] > 0
