@@ -165,7 +165,9 @@ def test_full_queue_drops_and_counts_without_blocking(ingest, make_monitor):
     assert monitor.queue_depth <= 10
     assert elapsed < 5.0  # far below the 30 s the sender waits for the hanging service
     ingest.gate.set()
-    assert monitor.flush(timeout=5.0)
+    delivery = monitor.flush(timeout=5.0)
+    assert delivery.finished and not delivery and delivery.dropped == monitor.dropped
+    assert "is full" in delivery.reasons[0] and delivery.rejected == 0
     assert monitor.sent + monitor.dropped == 101
 
 
@@ -175,7 +177,8 @@ def test_refused_batch_is_dropped_and_not_retried(ingest, make_monitor, caplog):
     with caplog.at_level(logging.WARNING, logger="modelmon.client"):
         for i in range(7):
             monitor.log({"x": i}, i)
-        assert monitor.flush(timeout=5.0)
+        delivery = monitor.flush(timeout=5.0)
+        assert delivery.finished and (delivery.rejected, delivery.sent) == (7, 0)
         time.sleep(0.3)
     assert len(ingest.requests) == 1
     assert (monitor.dropped, monitor.sent, monitor.spooled) == (7, 0, 0)
@@ -198,9 +201,33 @@ def test_rejected_events_in_an_accepted_batch_count_as_dropped(ingest, make_moni
     with caplog.at_level(logging.WARNING, logger="modelmon.client"):
         for i in range(4):
             monitor.log({"x": i}, i)
-        assert monitor.flush(timeout=5.0)
-    assert (monitor.sent, monitor.dropped) == (3, 1)
+        delivery = monitor.flush(timeout=5.0)
+    assert (monitor.sent, monitor.dropped, monitor.rejected) == (3, 1, 1)
     assert "item 1: prediction: missing" in caplog.text
+    assert not delivery and (delivery.sent, delivery.rejected) == (3, 1)
+    assert "item 1: prediction: missing" in delivery.reasons[0]
+
+
+def test_flush_and_close_say_that_every_event_was_refused_and_the_counter_shows_it(ingest, make_monitor):
+    from prometheus_client import CollectorRegistry
+
+    from modelmon.client import register_monitor
+
+    ingest.reject = set(range(269))  # the service refuses every event of the batch (a wrong type)
+    monitor = make_monitor(ingest.url, batch_size=300)
+    registry = CollectorRegistry()
+    register_monitor(monitor, registry)
+    for i in range(269):
+        monitor.log({"x": i}, i)
+    delivery = monitor.flush(timeout=10.0)
+    assert delivery.finished and not delivery
+    assert (delivery.sent, delivery.rejected, delivery.dropped) == (0, 269, 269)
+    assert "refused 269 of 269 events" in delivery.reasons[0]
+    assert registry.get_sample_value("modelmon_client_rejected_events_total", {"model": monitor.model}) == 269
+    ingest.reject = set()
+    monitor.log({"x": 1}, 1)
+    closed = monitor.close(timeout=10.0)  # counted afresh since the flush
+    assert closed and (closed.sent, closed.rejected, closed.reasons) == (1, 0, ())
 
 
 def test_values_are_converted_to_json_or_dropped_never_raised(ingest, make_monitor, caplog):
@@ -215,7 +242,8 @@ def test_values_are_converted_to_json_or_dropped_never_raised(ingest, make_monit
     with caplog.at_level(logging.WARNING, logger="modelmon.client"):
         monitor.log({"x": object()}, 1)  # cannot be written as JSON
         monitor.log(5, 1)  # not a mapping of features
-        assert monitor.flush(timeout=5.0)
+        delivery = monitor.flush(timeout=5.0)
+    assert delivery.finished and (delivery.sent, delivery.dropped, delivery.rejected) == (1, 2, 0)
 
     (event,) = ingest.items()
     assert event["id"] == "42" and event["timestamp"] == "2024-05-01T08:30:00+00:00"
@@ -278,7 +306,7 @@ monitor.flush(5.0)
 pid = os.fork()
 who = "child" if pid == 0 else "parent"
 monitor.log({"who": who}, 1)
-delivered = monitor.flush(5.0) and monitor.close(5.0)
+delivered = bool(monitor.flush(5.0)) and bool(monitor.close(5.0))
 if pid == 0:
     os._exit(0 if delivered else 1)
 _, status = os.waitpid(pid, 0)

@@ -3,8 +3,9 @@
 Two kinds:
 
 - the client's own state, read from each :class:`~modelmon.client.Monitor` at scrape time by
-  :class:`MonitorCollector`: ``modelmon_client_queue_depth``, ``modelmon_client_spooled_events`` and
-  ``modelmon_client_dropped_events_total``, each labelled ``model``;
+  :class:`MonitorCollector`: ``modelmon_client_queue_depth``, ``modelmon_client_spooled_events``,
+  ``modelmon_client_dropped_events_total`` and ``modelmon_client_rejected_events_total`` (the dropped
+  items the service refused), each labelled ``model``;
 - the service's HTTP traffic, recorded by the middlewares through :class:`HttpMetrics`:
   ``modelmon_http_requests_total{endpoint,status}`` and ``modelmon_http_request_duration_seconds{endpoint}``.
 
@@ -15,7 +16,7 @@ Two kinds:
 >>> monitor = Monitor("http://127.0.0.1:9", "churn", spool_path=pathlib.Path(folder.name) / "churn.jsonl")
 >>> _ = register_monitor(monitor, registry)
 >>> _ = monitor.log({"tenure": 3}, 0)
->>> monitor.close()          # nothing listens on port 9: the event waits in the spool
+>>> bool(monitor.close())    # nothing listens on port 9: the event waits in the spool
 True
 >>> registry.get_sample_value("modelmon_client_spooled_events", {"model": "churn"})
 1.0
@@ -84,13 +85,23 @@ class MonitorCollector:
             "modelmon_client_spooled_events", "Events waiting in the disk spool.", labels=["model"]
         )
         dropped = core.CounterMetricFamily(
-            "modelmon_client_dropped_events_total", "Events given up by the client.", labels=["model"]
+            "modelmon_client_dropped_events_total",
+            "Events and targets given up by the client (refused by the service, queue or spool full, "
+            "values that cannot be sent).",
+            labels=["model"],
+        )
+        rejected = core.CounterMetricFamily(
+            "modelmon_client_rejected_events_total",
+            "Events and targets the monitoring service refused (a wrong type, a missing field); also "
+            "counted in modelmon_client_dropped_events_total.",
+            labels=["model"],
         )
         for monitor in monitors:
             depth.add_metric([monitor.model], float(monitor.queue_depth))
             spooled.add_metric([monitor.model], float(monitor.spooled))
             dropped.add_metric([monitor.model], float(monitor.dropped))
-        yield from (depth, spooled, dropped)
+            rejected.add_metric([monitor.model], float(monitor.rejected))
+        yield from (depth, spooled, dropped, rejected)
 
 
 _collectors: weakref.WeakKeyDictionary[Any, MonitorCollector] = weakref.WeakKeyDictionary()

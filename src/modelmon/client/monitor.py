@@ -3,8 +3,10 @@
 :meth:`Monitor.log` builds a dict and appends it to a bounded in-memory queue: it never blocks and never
 raises, whatever happens to the monitoring service. A daemon thread wakes every ``flush_interval`` (or as
 soon as ``batch_size`` events wait), sends what is queued in batches (:mod:`modelmon.client.sender`), and
-spools them to disk while the service is unreachable. The counters ``sent``, ``dropped``, ``spooled`` and
-``queue_depth`` say where events went.
+spools them to disk while the service is unreachable. The counters ``sent``, ``rejected``, ``dropped``,
+``spooled`` and ``queue_depth`` say where events went; :meth:`Monitor.flush` and :meth:`Monitor.close`
+answer a :class:`~modelmon.client.delivery.Delivery`: what became of the items logged since the
+previous answer, false when the service refused some, with the first reasons.
 
 The spool file defaults to ``$MODELMON_SPOOL_DIR/<model>.jsonl`` (or a ``modelmon-spool`` folder in the
 temporary directory); when another process holds it, this process uses ``<model>-<pid>.jsonl``.
@@ -15,8 +17,9 @@ temporary directory); when another process holds it, this process uses ``<model>
 >>> event_id = monitor.log({"trip_distance": 3.2, "PULocationID": "132"}, 17.5)
 >>> len(event_id)
 32
->>> monitor.close(timeout=5.0)   # nothing listens on port 9: the event waits in the spool
-True
+>>> delivery = monitor.close(timeout=5.0)   # nothing listens on port 9: the event waits in the spool
+>>> bool(delivery), delivery.spooled, delivery.dropped
+(True, 1, 0)
 >>> monitor.sent, monitor.spooled, monitor.dropped
 (0, 1, 0)
 >>> folder.cleanup()
@@ -37,6 +40,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from modelmon.client.delivery import MAX_REASONS, Delivery
 from modelmon.client.sender import Sender
 from modelmon.client.spool import Spool
 from modelmon.client.timing import REQUEST_START
@@ -113,6 +117,9 @@ class Monitor:
         self._lock = threading.Lock()
         self._idle = threading.Condition()
         self._dropped = 0
+        self._rejected = 0
+        self._reasons: list[str] = []  # the first reasons of losses since the last flush() or close()
+        self._reported = (0, 0, 0)  # sent, rejected, dropped when flush() or close() last answered
         self._warned: dict[str, tuple[float, int]] = {}
         self._closed = False
         self._stop = threading.Event()
@@ -213,6 +220,11 @@ class Monitor:
         return self._sender.sent
 
     @property
+    def rejected(self) -> int:
+        """Events and targets the service refused (a wrong type, a missing field); also in ``dropped``."""
+        return self._rejected
+
+    @property
     def dropped(self) -> int:
         """Events and targets given up: queue or spool full, not serializable, refused by the service."""
         return self._dropped
@@ -234,8 +246,9 @@ class Monitor:
 
     # -- flushing and closing ------------------------------------------------------------------------
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything logged so far reached the service; False when ``timeout`` ran out first."""
+    def flush(self, timeout: float = 5.0) -> Delivery:
+        """Wait until everything logged so far reached the service, and say what became of it: false
+        when ``timeout`` ran out first or when items were refused or dropped (counts and first reasons)."""
         deadline = time.monotonic() + timeout
         self._replay_now.set()
         self._ready.set()
@@ -243,12 +256,29 @@ class Monitor:
             while self._items or self._in_flight or self.spooled:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._thread.is_alive():
-                    return False
+                    return self._delivery(finished=False)
                 self._idle.wait(min(remaining, 0.05))
-        return True
+        return self._delivery(finished=True)
 
-    def close(self, timeout: float = 5.0) -> bool:
-        """Send what is queued (spooling what the service does not take) and stop; True when stopped in time.
+    def _delivery(self, finished: bool) -> Delivery:
+        """What became of the items since the previous answer (and start counting afresh)."""
+        with self._lock:
+            sent, rejected, dropped = self.sent, self._rejected, self._dropped
+            before = self._reported
+            self._reported = (sent, rejected, dropped)
+            reasons, self._reasons = tuple(self._reasons), []
+        return Delivery(
+            finished=finished,
+            sent=sent - before[0],
+            rejected=rejected - before[1],
+            dropped=dropped - before[2],
+            spooled=self.spooled,
+            reasons=reasons,
+        )
+
+    def close(self, timeout: float = 5.0) -> Delivery:
+        """Send what is queued (spooling what the service does not take) and stop; the answer is true
+        when the sender stopped in time and nothing was refused or dropped (see :meth:`flush`).
 
         Events still spooled stay on disk and are replayed by the next Monitor that opens the same spool.
         """
@@ -259,7 +289,7 @@ class Monitor:
             self._stop.set()
             self._ready.set()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._delivery(finished=not self._thread.is_alive())
 
     def __enter__(self) -> Monitor:
         return self
@@ -331,6 +361,12 @@ class Monitor:
         now = time.monotonic()
         with self._lock:
             self._dropped += count
+            if key == "rejected" or key.startswith(
+                "refused-"
+            ):  # the service said no: sending again won't help
+                self._rejected += count
+            if len(self._reasons) < MAX_REASONS:
+                self._reasons.append(message)
             last, suppressed = self._warned.get(key, (-_WARN_EVERY, 0))
             if now - last < _WARN_EVERY:
                 self._warned[key] = (last, suppressed + 1)
