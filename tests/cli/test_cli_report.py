@@ -304,7 +304,17 @@ def test_probabilities_on_the_command_line_give_roc_auc_and_log_loss_and_are_not
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
         paths.append(str(tmp_path / f"{name}.csv"))
     out = tmp_path / "report.json"
-    args = [*paths, "--prediction", "pred", "--target", "label", "--probabilities", "proba", "--json", str(out)]
+    args = [
+        *paths,
+        "--prediction",
+        "pred",
+        "--target",
+        "label",
+        "--probabilities",
+        "proba",
+        "--json",
+        str(out),
+    ]
     result = CliRunner().invoke(report, args)
     assert result.exit_code == 0, result.output
     written = json.loads(out.read_text())
