@@ -177,6 +177,31 @@ def test_metrics_exposes_design_series(client, service):
     assert 'modelmon_drift_score{column="x",method="wasserstein",model="m"}' in text
 
 
+def test_the_p_value_is_its_own_series_and_help_says_which_number_is_which():
+    config = _config(drift={"columns": {"x": {"method": "ks"}}})
+    service = MonitoringService(config, store=open_store("memory://"), references={"m": _reference()})
+    try:
+        client = TestClient(create_app(service, CollectorRegistry()))
+        client.post("/v1/models/m/events", json={"events": _events(700, shift=2.0)})
+        service.recompute("m")
+        text = client.get("/metrics").text
+        x = service.monitors["m"].latest["drift"]["columns"]["x"]
+    finally:
+        service.close()
+    assert x["method"] == "ks" and x["p_value"] < 0.05 and x["score"] > 0.5  # the score is KS D
+    p_value = float(text.split('modelmon_drift_p_value{column="x",method="ks",model="m"} ')[1].split()[0])
+    assert p_value == pytest.approx(x["p_value"])
+    assert 'modelmon_drift_p_value{column="z",method="wasserstein"' not in text  # a distance has none
+    assert "# HELP modelmon_drift_score Drift statistic of a column" in text and "Never a p-value" in text
+    assert "# HELP modelmon_drift_threshold What decides a column's drift: the significance level" in text
+
+
+def test_metrics_have_the_process_and_python_collectors(service):
+    text = TestClient(create_app(service)).get("/metrics").text
+    for family in ("process_cpu_seconds_total", "process_resident_memory_bytes", "python_info", "python_gc_"):
+        assert f"\n{family}" in text, family
+
+
 def test_history_and_health(client, service):
     client.post("/v1/models/m/events", json={"events": _events(100)})
     service.recompute("m")

@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -317,8 +317,17 @@ class _Api:
 
 
 def create_app(service: MonitoringService, registry: CollectorRegistry | None = None) -> Starlette:
-    """The Starlette app serving ``service``; the collector is registered in ``registry``."""
-    registry = registry if registry is not None else CollectorRegistry()
+    """The Starlette app serving ``service``; the collector is registered in ``registry``.
+
+    Without a ``registry`` the app makes its own, with the process, platform and garbage-collector
+    collectors that prometheus_client's default registry has (``process_*``, ``python_info``,
+    ``python_gc_*``), as users of prometheus_client expect of a Python service.
+    """
+    if registry is None:
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
     registry.register(
         MonitorCollector(lambda: service.monitors.values(), service.prober.results, service.health)
     )

@@ -56,6 +56,21 @@ _QUALITY_SHARES = {
     "type_error_share": "Share of values of the wrong type.",
 }
 _MODEL_METRIC = "Model metric on the labelled rows of the window."
+_DRIFT_SCORE = (
+    "Drift statistic of a column: the test's statistic for a test with a p-value (ks: KS D, chisquare: "
+    "chi-square, z: z), the distance for a distance test (wasserstein, jensenshannon, psi, kl_div, "
+    "hellinger). Never a p-value: see modelmon_drift_p_value."
+)
+_DRIFT_P_VALUE = (
+    "P-value of a column's drift test, for the tests that have one (ks, chisquare, z); drift when it is "
+    "below modelmon_drift_threshold (its Benjamini-Hochberg adjustment, with correction: bh). Not exported "
+    "for distance tests."
+)
+_DRIFT_THRESHOLD = (
+    "What decides a column's drift: the significance level (alpha) that modelmon_drift_p_value is "
+    "compared with for a test with a p-value (drift when p < alpha), else the distance that "
+    "modelmon_drift_score is compared with (drift when score >= threshold)."
+)
 
 
 def _metric_values(section: Any) -> dict[str, Any]:
@@ -91,18 +106,10 @@ def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) ->
             None if warming else drift.get("drifted_share"),
         )
         for column, info in _metric_values(drift.get("columns")).items():
-            gauge(
-                "modelmon_drift_score",
-                "Drift score of a column (a p-value or a distance, see method).",
-                {"model": model, "column": column, "method": str(info.get("method"))},
-                info.get("score"),
-            )
-            gauge(
-                "modelmon_drift_threshold",
-                "Threshold the drift score is compared with.",
-                {"model": model, "column": column, "method": str(info.get("method"))},
-                info.get("threshold"),
-            )
+            labels = {"model": model, "column": column, "method": str(info.get("method"))}
+            gauge("modelmon_drift_score", _DRIFT_SCORE, labels, info.get("score"))
+            gauge("modelmon_drift_p_value", _DRIFT_P_VALUE, labels, info.get("p_value"))
+            gauge("modelmon_drift_threshold", _DRIFT_THRESHOLD, labels, info.get("threshold"))
             gauge(
                 "modelmon_drift_detected",
                 "1 when the column drifted.",
