@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelmon.alert_config import AlertSettings, parse_alerts_section
 from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
@@ -64,6 +65,7 @@ _TOP_KEYS = {
     "ingest",
     "limits",
     "shards",
+    "alerts",
 }
 _INGEST_KEYS = {"journal_dir", "max_backlog", "fsync", "future_tolerance_seconds"}
 #: how far ahead of the service's clock an event's timestamp may be (a sender's clock runs a little fast)
@@ -226,6 +228,8 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     #: shard name -> :class:`Shard`, in the config's order; empty when the service runs as one process
     shards: Mapping[str, Shard] = field(default_factory=dict)
+    #: what the service does with Alertmanager's notifications (``alerts:``)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def shard(self, name: str) -> Shard:
         """The shard called ``name``, or an error listing the known ones."""
@@ -373,6 +377,7 @@ def parse_config(
         ingest=_ingest(data.get("ingest") or {}, base),
         limits=_limits(data.get("limits") or {}),
         shards=parse_shards_section(data.get("shards") or {}, list(models)),
+        alerts=parse_alerts_section(data.get("alerts"), list(models), base, environ),
     )
 
 

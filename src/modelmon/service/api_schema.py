@@ -15,9 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmon.service.alerts.payload import ALERTS_ANSWER, ALERTS_BODY
 from modelmon.store.base import RESERVED_COLUMNS
 
 __all__ = [
+    "ALERTS_BODY",
+    "ALERTS_QUERY",
     "ANSWERS",
     "EARLIEST",
     "ERROR",
@@ -163,6 +166,11 @@ HISTORY_QUERY: dict[str, Schema] = {
     },
     "limit": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 500},
 }
+ALERTS_QUERY: dict[str, Schema] = {
+    "model": {"type": "string", "maxLength": 512, "description": "Only the alerts of this model."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+}
+
 REPORTS_QUERY: dict[str, Schema] = {
     "model": {"type": "string", "maxLength": 512, "description": "Only the reports of this model."},
 }
@@ -224,4 +232,16 @@ ANSWERS: dict[str, Schema] = {
         },
     },
     "openapi": {"type": "object", "required": ["openapi", "paths"]},
+    "alerts": ALERTS_ANSWER,
+    "alert_list": {
+        "type": "object",
+        "required": ["alerts"],
+        "properties": {
+            "alerts": {
+                "type": "array",
+                "description": "Newest first: each alert with its report, deliveries and action.",
+                "items": {"type": "object", "required": ["key", "model", "status"]},
+            }
+        },
+    },
 }

@@ -38,6 +38,8 @@ from starlette.routing import Route
 from modelmon.errors import BodyError, ServiceBusy
 from modelmon.render.json import to_jsonable
 from modelmon.service import api_schema
+from modelmon.service.alerts.metrics import AlertCollector
+from modelmon.service.alerts.payload import parse_alerts
 from modelmon.service.auth import TokenAuth
 from modelmon.service.body import parse_json, read_body
 from modelmon.service.collector import MonitorCollector
@@ -55,6 +57,7 @@ _ENVELOPES = {
     "iterate": SchemaCheck(shallow(api_schema.ITERATE_BODY)),
 }
 _TARGET = SchemaCheck(api_schema.TARGET, root="target")
+_ALERTS = SchemaCheck(api_schema.ALERTS_BODY)
 #: batches up to this many events are checked on the event loop; larger ones in a worker thread
 _INLINE_EVENTS = 64
 
@@ -295,6 +298,28 @@ class _Api:
             return _error(f"report {report_id[:100]!r} has no HTML file on this machine", 404)
         return FileResponse(html_path, media_type="text/html")
 
+    async def alerts(self, request: Request) -> Response:
+        """Alertmanager's webhook: record each alert and queue its diagnostic report (answered at once)."""
+        data = await self._body(request)
+        if isinstance(data, Response):
+            return data
+        problem = _ALERTS.first_error(data)
+        if problem is not None:
+            return _error(problem, 422)
+        try:
+            alerts = parse_alerts(data)
+        except ValueError as exc:
+            return _error(str(exc), 422)
+        answer = await run_in_threadpool(self.service.alerts.receive, alerts, str(request.base_url))
+        return _json(answer)
+
+    async def alert_list(self, request: Request) -> Response:
+        try:
+            query = parse_query(api_schema.ALERTS_QUERY, request.query_params)
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
+        return _json({"alerts": self.service.alerts.recent(query["model"], query["limit"])})
+
     async def health(self, request: Request) -> Response:
         return _json(self.service.health())
 
@@ -332,6 +357,7 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
         MonitorCollector(lambda: service.monitors.values(), service.prober.results, service.health)
     )
     registry.register(EvidentlyCollector(lambda: service.monitors.values()))
+    registry.register(AlertCollector(service.alerts))
     api = _Api(service, registry)
     ingest = {"events": api.events, "targets": api.targets, "iterate": api.iterate}
     routes = [

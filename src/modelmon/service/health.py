@@ -164,5 +164,6 @@ def service_health(service: Any) -> dict[str, Any]:
             }
             for name, m in service.monitors.items()
         },
+        "alerts": {"queued": service.alerts.pending(), "ignored": service.alerts.ignored},
         "section_errors": {name: dict(m.counters.section_errors) for name, m in service.monitors.items()},
     }

@@ -57,6 +57,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("report", "GET", "/v1/reports/{report_id}", "One stored batch report", errors=(404, 503)),
     Operation("report_html", "GET", "/v1/reports/{report_id}/html", "A stored report's HTML file",
               answer="text/html", errors=(404, 503)),
+    Operation("alerts", "POST", "/v1/alerts", "Alertmanager's webhook (v4): a diagnostic report per alert",
+              body=s.ALERTS_BODY, errors=(400, 403, 413, 422)),
+    Operation("alert_list", "GET", "/v1/alerts", "Recent alerts with their reports and actions",
+              query=s.ALERTS_QUERY, errors=(400,)),
     Operation("health", "GET", "/health", "Health of the service (no token needed)", public=True),
     Operation("metrics", "GET", "/metrics", "Prometheus exposition", answer="text/plain"),
     Operation("dashboard", "GET", "/", "The built-in dashboard", answer="text/html"),
@@ -108,7 +112,9 @@ def _parameters(op: Operation, models: Sequence[str]) -> list[dict[str, Any]]:
 
 def _answers(op: Operation) -> dict[str, Any]:
     if op.answer == "application/json":
-        answer: s.Schema = s.INGEST_ANSWER if op.body is not None else s.ANSWERS[op.name]
+        answer: s.Schema = (
+            s.ANSWERS.get(op.name, s.INGEST_ANSWER) if op.body is not None else s.ANSWERS[op.name]
+        )
         ok: dict[str, Any] = {
             "description": "OK",
             "content": {op.answer: {"schema": _refs(answer, top=False)}},

@@ -27,6 +27,7 @@ import pandas as pd
 from modelmon.config import Config
 from modelmon.engine.report import headline_numbers
 from modelmon.errors import JournalError, ServiceBusy
+from modelmon.service.alerts.desk import AlertDesk
 from modelmon.service.connections import ConnectionGuard
 from modelmon.service.events import CheckedBatch
 from modelmon.service.fitted_reference import ReferenceCache
@@ -149,6 +150,8 @@ class MonitoringService:
         self.last_loop_at = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Alertmanager's notifications, their diagnostic reports and actions (POST /v1/alerts)
+        self.alerts = AlertDesk(self.store, self.monitors, config.alerts, config.reports_dir)
 
     def start(self) -> MonitoringService:
         """Rebuild the windows from the store, then recompute in the background; probe health."""
@@ -304,6 +307,7 @@ class MonitoringService:
         if self._thread is not None:
             self._thread.join(10)
         self.prober.close()
+        self.alerts.close()
         self.persister.close()
         self.journal.close()
         self.history.close()
