@@ -30,6 +30,7 @@ _BODIES = {
     "events": event(),
     "targets": {"targets": [{"id": "0", "target": 1.0}]},
     "iterate": [{"x": 1.0, "c": "a", "y": 2.0, "rid": "r1"}],
+    "alerts": {"version": "4", "alerts": []},
 }
 
 

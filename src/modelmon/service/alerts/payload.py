@@ -31,7 +31,17 @@ _LABELS = {
     "maxProperties": 64,
     "additionalProperties": {"type": "string", "maxLength": 1024},
 }
-_TIME = {"type": "string", "format": "date-time", "maxLength": 64, "description": "RFC 3339 time."}
+#: RFC 3339 date-time (what Alertmanager sends; Go's zero time marks an alert without an end)
+RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_TIME = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": RFC3339,
+    "maxLength": 64,
+    "description": "RFC 3339 time.",
+}
 
 ALERT: dict[str, Any] = {
     "type": "object",
