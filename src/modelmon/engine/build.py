@@ -162,6 +162,19 @@ class Report:
 
         return write_html(path, self.to_dict())
 
+    def to_frame(self, section: str = "drift") -> pd.DataFrame:
+        """The ``drift`` or ``quality`` table, one row per column (see :mod:`modelmon.render.notebook`)."""
+        from modelmon.render.notebook import column_frame
+
+        return column_frame(self.sections, section)
+
+    def _repr_html_(self) -> str:
+        """The page of :meth:`save_html`, shown in a notebook cell."""
+        from modelmon.render.html import render_html
+        from modelmon.render.notebook import cell_html
+
+        return cell_html(render_html(self.to_dict()))
+
 
 def _numerical_distribution(reference: NumericalColumn, current: NumericalColumn) -> dict[str, Any] | None:
     if not (reference.count or current.count):
