@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelmon.engine.build import REPORT_KEYS, DuplicateCounter, build_report
+from modelmon.engine.build import DuplicateCounter, build_report
 from modelmon.engine.report import ReportInputs
+from modelmon.engine.sections import section_names
 from modelmon.errors import InputError, SchemaError
 from modelmon.schema import Schema
 
@@ -51,9 +52,9 @@ def frames(rows: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]
 def test_report_has_every_design_key_and_is_strict_json():
     reference, current = frames(500)
     data = build_report(reference, current, SCHEMA).to_dict()
-    assert DESIGN_KEYS | set(REPORT_KEYS) | {"schema", "generated_at", "modelmon_version"} <= set(data)
+    assert DESIGN_KEYS | set(section_names()) | {"schema", "generated_at", "modelmon_version"} <= set(data)
     assert data["reference_rows"] == 500 and data["current_rows"] == 500
-    for key in REPORT_KEYS:
+    for key in section_names():
         assert isinstance(data[key], dict)
         if data[key].get("applicable") is False:
             assert data[key]["reason"]
@@ -129,10 +130,11 @@ def test_duplicate_counter_hashes_integers_and_floats_alike():
 
 
 def test_sections_get_bounded_samples_and_a_time_ordered_stream(monkeypatch):
-    from modelmon.engine import sections
+    from modelmon import sections
 
     seen: list[ReportInputs] = []
-    monkeypatch.setitem(sections.SECTIONS, "probe", lambda inputs: seen.append(inputs) or {"ok": True})
+    probe = sections.Section("probe", lambda inputs: seen.append(inputs) or {"ok": True}, reads_rows=True)
+    monkeypatch.setattr(sections, "REGISTRY", (*sections.REGISTRY, probe))
     reference, current = frames(4000)
     shuffled = current.sample(frac=1.0, random_state=1)
     report = build_report(reference, shuffled, SCHEMA, chunk_rows=500, sample_rows=300, stream_rows=1000)

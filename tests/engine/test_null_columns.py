@@ -7,7 +7,7 @@ import pandas as pd
 
 from modelmon.engine.build import build_report
 from modelmon.engine.multivariate import domain_classifier
-from modelmon.engine.sections import SECTIONS
+from modelmon.engine.sections import section_names
 from modelmon.render.html import render_html
 from modelmon.render.json import to_jsonable
 from modelmon.schema import Schema
@@ -46,7 +46,7 @@ def _taxi_like(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 def test_full_report_with_all_null_columns() -> None:
     report = build_report(_taxi_like(400, seed=0), _taxi_like(300, seed=1, shift=1.0), SCHEMA)
     data = to_jsonable(report.to_dict())
-    for section in SECTIONS:
+    for section in section_names():
         assert section in data, section
         failed = isinstance(data[section], dict) and data[section].get("applicable") is False
         assert not (failed and "error" in data[section]), (section, data[section])

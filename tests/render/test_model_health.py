@@ -85,8 +85,10 @@ def test_bars_escape_labels_and_mark_the_reference():
 
 
 def test_the_html_report_uses_these_renderers(sections):
-    from modelmon.render.html import SECTION_RENDERERS, render_html
+    from modelmon.render.html import render_html
+    from modelmon.sections import named
 
-    assert SECTION_RENDERERS["segments"] is render_segments
+    for key, renderer in (("performance", render_performance), ("segments", render_segments)):
+        assert named()[key].fragment(sections[key], sections) == renderer(sections[key])
     page = render_html({"reference_rows": 4000, "current_rows": 4000, **sections})
     assert "Worst segments by accuracy" in page and "selection_rate per gender" in page

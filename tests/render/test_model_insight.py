@@ -11,7 +11,7 @@ from modelmon.demo import models
 from modelmon.demo.data import taxi_trips
 from modelmon.demo.incidents import apply_incident
 from modelmon.engine.build import build_report
-from modelmon.render.html import SECTION_RENDERERS, render_html
+from modelmon.render.html import render_html
 from modelmon.render.model_insight import (
     error_stream_chart,
     render_concept,
@@ -20,6 +20,7 @@ from modelmon.render.model_insight import (
     render_outliers,
 )
 from modelmon.schema import Schema
+from modelmon.sections import named
 
 SCHEMA = Schema(
     task="regression",
@@ -44,11 +45,11 @@ def report() -> dict:
     return build_report(reference, current, SCHEMA, model=model, sections=SECTIONS, sample_rows=800).to_dict()
 
 
-def test_renderers_are_registered() -> None:
+def test_the_sections_declare_these_fragments(report: dict) -> None:
     for key, renderer in zip(
         SECTIONS, (render_outliers, render_explain, render_concept, render_multivariate), strict=True
     ):
-        assert SECTION_RENDERERS[key] is renderer
+        assert named()[key].fragment(report[key], report) == renderer(report[key])
 
 
 def test_each_section_is_drawn_with_its_chart(report: dict) -> None:

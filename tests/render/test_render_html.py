@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelmon.render.html import SECTION_RENDERERS, generic_section, render_html, write_html
+from modelmon.render.html import render_html, write_html
+from modelmon.render.widgets import generic_section
+from modelmon.sections import REGISTRY
 
 
 class Page(HTMLParser):
@@ -153,9 +155,10 @@ def test_twenty_columns_stay_well_under_a_megabyte(tmp_path):
     assert path.stat().st_size < 1_000_000
 
 
-def test_section_renderers_table_is_explicit():
-    assert set(SECTION_RENDERERS) >= {"drift", "quality"}
-    assert all(callable(renderer) for renderer in SECTION_RENDERERS.values())
+def test_every_registered_section_declares_its_fragment():
+    assert [section.name for section in REGISTRY if callable(section.fragment)] == [
+        section.name for section in REGISTRY
+    ]
 
 
 @pytest.mark.parametrize(

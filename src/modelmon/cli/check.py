@@ -41,11 +41,12 @@ def load_conditions(path: Path) -> list[Any]:
 
 def _sections(conditions: list[Any] | None) -> tuple[str, ...] | None:
     """The report sections the conditions read (the default conditions read three)."""
-    from modelmon.engine.sections import SECTIONS
+    from modelmon.engine.sections import section_names
 
     if conditions is None:
         return ("drift", "quality", "performance")
-    wanted = tuple(dict.fromkeys(c.path[0] for c in conditions if c.path[0] in SECTIONS))
+    known = section_names()
+    wanted = tuple(dict.fromkeys(c.path[0] for c in conditions if c.path[0] in known))
     return wanted or ("drift",)
 
 

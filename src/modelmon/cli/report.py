@@ -235,7 +235,7 @@ def _summary(result: Any, written: list[Path]) -> None:
             f"Dataset drift: {verdict} ({drift['drifted_count']} of {tested} tested features, "
             f"share {_number(drift['drifted_share'])}, threshold {_number(drift['share_threshold'])})"
         )
-        from modelmon.render.html import drift_severity
+        from modelmon.render.data_health import drift_severity
 
         drifted = [(name, col) for name, col in drift["columns"].items() if col.get("detected")]
         drifted.sort(key=lambda pair: -drift_severity(pair[1]))

@@ -41,13 +41,13 @@ import pandas as pd
 from modelmon.config import DriftSettings
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.profile import Profile, ProfileSpec
-from modelmon.engine.report import ReportInputs, not_applicable, run_sections
+from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.engine.streaming import PrioritySample, StrideSample
 from modelmon.errors import InputError
 from modelmon.schema import Schema
+from modelmon.sections import run_sections
 
 __all__ = [
-    "REPORT_KEYS",
     "CurrentSide",
     "DuplicateCounter",
     "ReferenceSide",
@@ -56,18 +56,6 @@ __all__ = [
     "column_distributions",
 ]
 
-#: section keys every report has, in order (a section that is not available says why)
-REPORT_KEYS = (
-    "drift",
-    "quality",
-    "performance",
-    "segments",
-    "fairness",
-    "outliers",
-    "explain",
-    "concept",
-    "multivariate",
-)
 #: display bins of the numerical distributions in the report
 DISPLAY_BINS = 30
 #: categories drawn by name in the report; the rest are summed as "(other)" (not "other": a real value)
@@ -139,15 +127,14 @@ class Report:
             "current_rows": self.current_rows,
             "schema": self.schema.to_dict(),
         }
-        from modelmon.engine.sections import SECTIONS
+        from modelmon.engine.sections import section_names
 
-        for key in REPORT_KEYS:
+        # every registered section has its key, in order; one not run says why
+        for key in section_names():
             if key in self.sections:
                 data[key] = self.sections[key]
-            elif key in SECTIONS:
-                data[key] = not_applicable(f"the {key} section was not requested for this report")
             else:
-                data[key] = not_applicable(f"the {key} section is not available in this version of modelmon")
+                data[key] = not_applicable(f"the {key} section was not requested for this report")
         data.update({key: value for key, value in self.sections.items() if key not in data})
         data["distributions"] = self.distributions
         return data

@@ -9,18 +9,20 @@ every key and says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from modelmon.config import DriftSettings
-from modelmon.engine.profile import Profile
 from modelmon.schema import Schema
 
-__all__ = ["ReportInputs", "Section", "headline_numbers", "not_applicable", "run_sections"]
+if TYPE_CHECKING:
+    from modelmon.engine.profile import Profile
+
+__all__ = ["ReportInputs", "headline_numbers", "not_applicable"]
 
 
 @dataclass
@@ -53,21 +55,6 @@ class ReportInputs:
 def not_applicable(reason: str, **extra: Any) -> dict[str, Any]:
     """The body of a section that does not apply, saying why."""
     return {"applicable": False, "reason": reason, **extra}
-
-
-Section = Callable[[ReportInputs], dict[str, Any]]
-
-
-def run_sections(inputs: ReportInputs, only: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Run every registered section (or ``only`` those) and return ``{key: section result}``."""
-    from modelmon.engine.sections import SECTIONS
-
-    results: dict[str, Any] = {}
-    for key, section in SECTIONS.items():
-        if only is not None and key not in only:
-            continue
-        results[key] = section(inputs)
-    return results
 
 
 def headline_numbers(result: Mapping[str, Any], rows_name: str = "current_rows") -> dict[str, float]:

@@ -14,26 +14,9 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from modelmon.render.widgets import badge, fmt, table
+
 __all__ = ["render_checks", "render_segment_drift"]
-
-
-def _fmt(value: Any) -> str:
-    from modelmon.render.html import fmt
-
-    return fmt(value)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    from modelmon.render.html import table
-
-    return table(headers, rows)
-
-
-def _badge(flag: Any, bad: str, good: str = "ok") -> str:
-    if flag is None:
-        return '<span class="badge na">n/a</span>'
-    kind, text = ("bad", bad) if flag else ("good", good)
-    return f'<span class="badge {kind}">{escape(text)}</span>'
 
 
 def render_segment_drift(section: Mapping[str, Any]) -> str:
@@ -46,16 +29,16 @@ def render_segment_drift(section: Mapping[str, Any]) -> str:
     rows = [
         [
             escape(str(item.get("segment"))),
-            _fmt(item.get("rows")),
-            _fmt(item.get("drifted_share")),
+            fmt(item.get("rows")),
+            fmt(item.get("drifted_share")),
             escape(", ".join(map(str, item.get("drifted_columns") or [])) or "-"),
-            _badge(item.get("dataset_drift"), "drift"),
+            badge(item.get("dataset_drift"), "drift"),
         ]
         for item in section.get("drift_ranking") or []
     ]
     parts = ["<h3>Drift per segment (against the same segment of the reference)</h3>"]
     headers = ["segment", "rows", "drifted share", "drifted columns", ""]
-    parts.append(_table(headers, rows) if rows else "<p>No segment large enough to test.</p>")
+    parts.append(table(headers, rows) if rows else "<p>No segment large enough to test.</p>")
     small = [
         f"{column}={value}"
         for column, values in (section.get("drift_too_small") or {}).items()
@@ -71,16 +54,14 @@ def render_checks(section: Mapping[str, Any]) -> str:
     checks = sorted(section.get("checks") or [], key=lambda check: bool(check.get("passed")))
     rows = [
         [
-            _badge(not check.get("passed"), "fail", "pass"),
+            badge(not check.get("passed"), "fail", "pass"),
             escape(str(check.get("name"))),
-            _fmt(check.get("actual")),
+            fmt(check.get("actual")),
             escape(str(check.get("condition"))),
             escape(str(check.get("detail") or "")),
         ]
         for check in checks
     ]
     verdict = "all passed" if section.get("passed") else f"{section.get('failed')} failed"
-    summary = f"<p>{_fmt(section.get('total'))} checks ({escape(str(section.get('conditions', '')))}): "
-    return (
-        summary + f"<b>{escape(verdict)}</b></p>" + _table(["", "check", "value", "condition", "why"], rows)
-    )
+    summary = f"<p>{fmt(section.get('total'))} checks ({escape(str(section.get('conditions', '')))}): "
+    return summary + f"<b>{escape(verdict)}</b></p>" + table(["", "check", "value", "condition", "why"], rows)

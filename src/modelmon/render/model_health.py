@@ -17,42 +17,9 @@ from html import escape
 from typing import Any
 
 from modelmon.render.svg import CURRENT_COLOR, DRIFT_COLOR, REFERENCE_COLOR
+from modelmon.render.widgets import badge, fmt, not_applicable, short, svg_frame, table
 
 __all__ = ["metric_bars", "render_fairness", "render_performance", "render_segments"]
-
-
-def _fmt(value: Any) -> str:
-    from modelmon.render.html import fmt
-
-    return fmt(value)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    from modelmon.render.html import table
-
-    return table(headers, rows)
-
-
-def _badge(flag: bool | None, bad: str, good: str = "ok") -> str:
-    if flag is None:
-        return '<span class="badge na">n/a</span>'
-    kind, text = ("bad", bad) if flag else ("good", good)
-    return f'<span class="badge {kind}">{escape(text)}</span>'
-
-
-def _not_applicable(section: Mapping[str, Any]) -> str:
-    return f'<p class="muted">Not applicable: {escape(str(section.get("reason", "")))}</p>'
-
-
-def _short(label: str, length: int = 18) -> str:
-    return label if len(label) <= length else label[: length - 1] + "\u2026"
-
-
-def _svg(width: int, height: int, body: str, label: str) -> str:
-    return (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(label)}">{body}</svg>'
-    )
 
 
 def metric_bars(
@@ -68,7 +35,7 @@ def metric_bars(
     parts = []
     for i, (label, current, reference, highlighted) in enumerate(rows):
         y = 3 + i * row
-        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(_short(label))}</text>')
+        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(short(label))}</text>')
         if current is None:
             parts.append(f'<text x="{label_width}" y="{y + 13}" font-size="10" fill="#777">no value</text>')
         else:
@@ -86,7 +53,7 @@ def metric_bars(
                 f'<line x1="{mark:.1f}" y1="{y}" x2="{mark:.1f}" y2="{y + 17}" stroke="{REFERENCE_COLOR}" '
                 'stroke-width="3"/>'
             )
-    return _svg(width, height, "".join(parts), title)
+    return svg_frame(width, height, "".join(parts), title)
 
 
 def _legend() -> str:
@@ -106,22 +73,22 @@ def _metrics_table(section: Mapping[str, Any], estimated: Mapping[str, Any] | No
         headers.append(f"estimated ({(estimated or {}).get('method', 'CBPE')})")
     rows = []
     for name in current:
-        row = [escape(name), _fmt(reference.get(name)), _fmt(current.get(name)), _fmt(delta.get(name))]
-        row.append(_fmt(relative.get(name)))
+        row = [escape(name), fmt(reference.get(name)), fmt(current.get(name)), fmt(delta.get(name))]
+        row.append(fmt(relative.get(name)))
         if guess:
-            row.append(_fmt(guess.get(name)))
+            row.append(fmt(guess.get(name)))
         rows.append(row)
-    return _table(headers, rows)
+    return table(headers, rows)
 
 
 def _estimated_only(estimated: Mapping[str, Any]) -> str:
     if not estimated.get("applicable"):
         return f'<p class="muted">Estimated performance: {escape(str(estimated.get("reason", "")))}</p>'
     now, before = estimated.get("current", {}), estimated.get("reference", {})
-    rows = [[escape(name), _fmt(before.get(name)), _fmt(value)] for name, value in now.items()]
+    rows = [[escape(name), fmt(before.get(name)), fmt(value)] for name, value in now.items()]
     return (
         f"<h3>Estimated performance ({escape(str(estimated.get('method', 'CBPE')))}, no labels needed)</h3>"
-        + _table(["metric", "reference (estimated)", "current (estimated)"], rows)
+        + table(["metric", "reference (estimated)", "current (estimated)"], rows)
         + f'<p class="muted">{escape(str(estimated.get("note", "")))}</p>'
     )
 
@@ -130,11 +97,11 @@ def render_performance(section: dict[str, Any]) -> str:
     """Current against reference metrics, the CBPE estimate beside them, and the confusion matrix."""
     estimated = section.get("estimated") or {}
     if section.get("applicable") is False:
-        return _not_applicable(section) + (_estimated_only(estimated) if estimated else "")
+        return not_applicable(section) + (_estimated_only(estimated) if estimated else "")
     parts = [
-        f'<p class="stats"><span>labelled rows: <b>{_fmt(section.get("labelled_rows"))}</b></span>'
-        f"<span>awaiting target: <b>{_fmt(section.get('unlabelled_rows'))}</b></span>"
-        f"<span>invalid: <b>{_fmt(section.get('invalid_rows'))}</b></span></p>",
+        f'<p class="stats"><span>labelled rows: <b>{fmt(section.get("labelled_rows"))}</b></span>'
+        f"<span>awaiting target: <b>{fmt(section.get('unlabelled_rows'))}</b></span>"
+        f"<span>invalid: <b>{fmt(section.get('invalid_rows'))}</b></span></p>",
         _metrics_table(section, estimated),
     ]
     bars = [
@@ -148,11 +115,11 @@ def render_performance(section: dict[str, Any]) -> str:
     if confusion:
         labels = [str(label) for label in confusion["labels"]]
         rows = [
-            [f"<b>{escape(label)}</b>", *(_fmt(count) for count in counts)]
+            [f"<b>{escape(label)}</b>", *(fmt(count) for count in counts)]
             for label, counts in zip(labels, confusion["counts"], strict=False)
         ]
         parts.append("<h3>Confusion matrix (rows: true, columns: predicted)</h3>")
-        parts.append(_table(["", *labels], rows))
+        parts.append(table(["", *labels], rows))
     if estimated and not estimated.get("applicable"):
         parts.append(_estimated_only(estimated))
     notes = section.get("notes") or []
@@ -168,7 +135,7 @@ def render_segments(section: dict[str, Any]) -> str:
     from modelmon.render.detection import render_segment_drift
 
     if section.get("applicable") is False:
-        return _not_applicable(section)
+        return not_applicable(section)
     if section.get("performance_reason"):
         reason = escape(str(section["performance_reason"]))
         return f'<p class="muted">Performance per segment: {reason}</p>' + render_segment_drift(section)
@@ -178,17 +145,17 @@ def render_segments(section: dict[str, Any]) -> str:
         [
             escape(str(item.get("column"))),
             escape(str(item.get("value"))),
-            _fmt(item.get("reference")),
-            _fmt(item.get("current")),
-            _fmt(item.get("degradation")),
-            _fmt(item.get("z")),
-            _badge(item.get("degraded"), "degraded"),
+            fmt(item.get("reference")),
+            fmt(item.get("current")),
+            fmt(item.get("degradation")),
+            fmt(item.get("z")),
+            badge(item.get("degraded"), "degraded"),
         ]
         for item in worst
     ]
     parts = [f"<h3>Worst segments by {escape(metric)}</h3>"]
     headers = ["column", "value", f"reference {metric}", f"current {metric}", "degradation", "z", ""]
-    parts.append(_table(headers, rows) if rows else "<p>No segment large enough to rank.</p>")
+    parts.append(table(headers, rows) if rows else "<p>No segment large enough to rank.</p>")
     for column, data in (section.get("columns") or {}).items():
         bars = []
         for value, entry in data.get("values", {}).items():
@@ -235,7 +202,7 @@ def _group_charts(attribute: str, result: Mapping[str, Any]) -> str:
 def render_fairness(section: dict[str, Any]) -> str:
     """Per sensitive attribute: the fairness aggregates now and on the reference, and per-group bars."""
     if section.get("applicable") is False:
-        return _not_applicable(section)
+        return not_applicable(section)
     parts = []
     for attribute, result in (section.get("attributes") or {}).items():
         regression = "max_error_gap" in result
@@ -250,12 +217,12 @@ def render_fairness(section: dict[str, Any]) -> str:
             )
         )
         before = result.get("reference", {})
-        rows = [[escape(key), _fmt(before.get(key)), _fmt(result.get(key))] for key in keys]
+        rows = [[escape(key), fmt(before.get(key)), fmt(result.get(key))] for key in keys]
         small = result.get("too_small") or []
         parts.append(
-            f"<h3>{escape(str(attribute))} {_badge(result.get('flagged'), 'worse than reference')} "
-            f"{_badge(result.get('above_threshold'), 'above threshold', 'within threshold')}</h3>"
-            + _table(["", "reference", "current"], rows)
+            f"<h3>{escape(str(attribute))} {badge(result.get('flagged'), 'worse than reference')} "
+            f"{badge(result.get('above_threshold'), 'above threshold', 'within threshold')}</h3>"
+            + table(["", "reference", "current"], rows)
             + _group_charts(str(attribute), result)
             + (
                 f'<p class="muted">Too small to measure: {escape(", ".join(map(str, small)))}</p>'

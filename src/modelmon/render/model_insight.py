@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from modelmon.render.model_health import _badge, _fmt, _not_applicable, _short, _svg, _table
 from modelmon.render.svg import CURRENT_COLOR, DRIFT_COLOR, REFERENCE_COLOR, histogram
+from modelmon.render.widgets import badge, fmt, not_applicable, short, svg_frame, table
 
 __all__ = [
     "attribution_bars",
@@ -57,7 +57,7 @@ def attribution_bars(
     parts = []
     for i, name in enumerate(features):
         y = 2 + i * row
-        parts.append(f'<text x="0" y="{y + 14}" font-size="11">{escape(_short(name))}</text>')
+        parts.append(f'<text x="0" y="{y + 14}" font-size="11">{escape(short(name))}</text>')
         for offset, value, color in ((0, reference[i], REFERENCE_COLOR), (10, current[i], CURRENT_COLOR)):
             if value is None:
                 continue
@@ -67,7 +67,7 @@ def attribution_bars(
                 f'<text x="{label_width + length + 4:.1f}" y="{y + offset + 8}" font-size="9">'
                 f"{escape(f'{value:.3g}')}</text>"
             )
-    return _svg(width, row * len(features) + 4, "".join(parts), "mean absolute attribution per feature")
+    return svg_frame(width, row * len(features) + 4, "".join(parts), "mean absolute attribution per feature")
 
 
 def importance_bars(features: Sequence[str], importances: Sequence[float], width: int = 420) -> str:
@@ -83,12 +83,14 @@ def importance_bars(features: Sequence[str], importances: Sequence[float], width
         y = 2 + i * row
         length = max(value, 0.0) * scale
         parts.append(
-            f'<text x="0" y="{y + 12}" font-size="11">{escape(_short(name))}</text>'
+            f'<text x="0" y="{y + 12}" font-size="11">{escape(short(name))}</text>'
             f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="11" fill="{CURRENT_COLOR}"/>'
             f'<text x="{label_width + length + 4:.1f}" y="{y + 12}" font-size="9">'
             f"{escape(f'{value:.3g}')}</text>"
         )
-    return _svg(width, row * len(features) + 4, "".join(parts), "features separating reference and current")
+    return svg_frame(
+        width, row * len(features) + 4, "".join(parts), "features separating reference and current"
+    )
 
 
 def error_stream_chart(
@@ -133,18 +135,18 @@ def error_stream_chart(
                 f'y2="{top_margin + plot_height}" stroke="{color}" stroke-dasharray="4 3">'
                 f"<title>{escape(name)} at row {position}</title></line>"
             )
-    return _svg(width, height, "".join(parts), "error stream with detected change points")
+    return svg_frame(width, height, "".join(parts), "error stream with detected change points")
 
 
 def render_outliers(section: Mapping[str, Any]) -> str:
     """Outlier share against the expected one, the score histogram, rule violations, the top rows."""
     if section.get("applicable") is False:
-        return _not_applicable(section)
+        return not_applicable(section)
     summary = (
-        f"<p>{_badge(section.get('detected'), 'more outliers than expected')} "
-        f"outlier share <b>{_fmt(section.get('share'))}</b> (expected {_fmt(section.get('expected_share'))}, "
-        f"reference {_fmt(section.get('reference_share'))}, p = {_fmt(section.get('p_value'))}); "
-        f"rows breaking a range rule: <b>{_fmt(section.get('rule_share'))}</b></p>"
+        f"<p>{badge(section.get('detected'), 'more outliers than expected')} "
+        f"outlier share <b>{fmt(section.get('share'))}</b> (expected {fmt(section.get('expected_share'))}, "
+        f"reference {fmt(section.get('reference_share'))}, p = {fmt(section.get('p_value'))}); "
+        f"rows breaking a range rule: <b>{fmt(section.get('rule_share'))}</b></p>"
     )
     chart = ""
     shape = section.get("histogram")
@@ -155,17 +157,17 @@ def render_outliers(section: Mapping[str, Any]) -> str:
     rules = [
         [
             escape(name),
-            _fmt(column.get("low")),
-            _fmt(column.get("high")),
-            _fmt(column.get("current_violations")),
-            _fmt(column.get("current_share")),
-            _fmt(column.get("reference_share")),
+            fmt(column.get("low")),
+            fmt(column.get("high")),
+            fmt(column.get("current_violations")),
+            fmt(column.get("current_share")),
+            fmt(column.get("reference_share")),
         ]
         for name, column in section.get("columns", {}).items()
         if column.get("current_violations")
     ]
     rule_table = (
-        _table(["column", "low", "high", "violations", "share", "reference share"], rules)
+        table(["column", "low", "high", "violations", "share", "reference share"], rules)
         if rules
         else "<p>No value outside the reference range.</p>"
     )
@@ -173,14 +175,14 @@ def render_outliers(section: Mapping[str, Any]) -> str:
     feature_names = list(top_rows[0]["features"]) if top_rows else []
     rows = [
         [
-            _fmt(row.get("id") or row.get("row")),
-            _fmt(row.get("score")),
-            _fmt(", ".join(row.get("rules", [])) or None),
-            *(_fmt(row["features"].get(name)) for name in feature_names),
+            fmt(row.get("id") or row.get("row")),
+            fmt(row.get("score")),
+            fmt(", ".join(row.get("rules", [])) or None),
+            *(fmt(row["features"].get(name)) for name in feature_names),
         ]
         for row in top_rows
     ]
-    top_table = _table(["row", "score", "rules broken", *feature_names], rows) if rows else ""
+    top_table = table(["row", "score", "rules broken", *feature_names], rows) if rows else ""
     return (
         f"{summary}<h3>Outlier scores</h3>{chart}<h3>Range rules</h3>{rule_table}"
         f"<h3>Top outlier rows (current sample)</h3>{top_table}"
@@ -191,10 +193,10 @@ def render_outliers(section: Mapping[str, Any]) -> str:
 def render_explain(section: Mapping[str, Any]) -> str:
     """Attribution bars, reference against current, and the per-feature drift table."""
     if section.get("applicable") is False:
-        return _not_applicable(section)
+        return not_applicable(section)
     features = section.get("features")
     summary = (
-        f"<p>{_badge(section.get('detected'), 'attribution drift')} "
+        f"<p>{badge(section.get('detected'), 'attribution drift')} "
         f"source: {escape(str(section.get('source')))} ({escape(str(section.get('method', '')))}"
         f"{', output: ' + escape(str(section['output'])) if section.get('output') else ''})</p>"
     )
@@ -209,12 +211,12 @@ def render_explain(section: Mapping[str, Any]) -> str:
     rows = [
         [
             escape(name),
-            _fmt(features[name]["reference"]),
-            _fmt(features[name]["current"]),
-            _fmt(features[name]["reference_share"]),
-            _fmt(features[name]["current_share"]),
-            _fmt(features[name]["relative_change"]),
-            _badge(features[name]["drifted"], "drift"),
+            fmt(features[name]["reference"]),
+            fmt(features[name]["current"]),
+            fmt(features[name]["reference_share"]),
+            fmt(features[name]["current_share"]),
+            fmt(features[name]["relative_change"]),
+            badge(features[name]["drifted"], "drift"),
         ]
         for name in names
     ]
@@ -228,13 +230,13 @@ def render_explain(section: Mapping[str, Any]) -> str:
         "",
     ]
     changed = "<p>The most important feature changed.</p>" if section.get("top_feature_changed") else ""
-    return f"{summary}{changed}{chart}{_table(headers, rows)}"
+    return f"{summary}{changed}{chart}{table(headers, rows)}"
 
 
 def render_concept(section: Mapping[str, Any]) -> str:
     """The error stream with each detector's change points, the detections and the performance change."""
     if section.get("applicable") is False:
-        return _not_applicable(section)
+        return not_applicable(section)
     detectors = section.get("detectors", {})
     changes = {name: [item["index"] for item in found["detections"]] for name, found in detectors.items()}
     series = section.get("series", {"index": [], "error": []})
@@ -247,8 +249,8 @@ def render_concept(section: Mapping[str, Any]) -> str:
     rows = [
         [
             escape(name),
-            _badge(found.get("detected"), "change"),
-            _fmt(
+            badge(found.get("detected"), "change"),
+            fmt(
                 ", ".join(
                     f"{item['index']} ({item['timestamp']})" if item.get("timestamp") else str(item["index"])
                     for item in found["detections"][:10]
@@ -260,29 +262,29 @@ def render_concept(section: Mapping[str, Any]) -> str:
     ]
     performance = section.get("performance", {})
     perf = (
-        f"<p>{escape(str(performance.get('metric')))}: reference {_fmt(performance.get('reference'))}, "
-        f"current {_fmt(performance.get('current'))} (change {_fmt(performance.get('change'))}, "
-        f"relative {_fmt(performance.get('relative_change'))}; "
+        f"<p>{escape(str(performance.get('metric')))}: reference {fmt(performance.get('reference'))}, "
+        f"current {fmt(performance.get('current'))} (change {fmt(performance.get('change'))}, "
+        f"relative {fmt(performance.get('relative_change'))}; "
         f"from the {escape(str(performance.get('source')))})</p>"
     )
     return (
-        f"<p>{_badge(section.get('detected'), 'concept drift')} {_fmt(section.get('rows'))} labelled rows in "
+        f"<p>{badge(section.get('detected'), 'concept drift')} {fmt(section.get('rows'))} labelled rows in "
         f"time order; baseline: {escape(str(section.get('baseline')))}</p>{chart}"
-        f"{_table(['detector', '', 'change points (row, time)'], rows)}{perf}"
+        f"{table(['detector', '', 'change points (row, time)'], rows)}{perf}"
     )
 
 
 def render_multivariate(section: Mapping[str, Any]) -> str:
     """The domain classifier's AUC against its threshold, and the features that separate the samples."""
     if section.get("applicable") is False:
-        return _not_applicable(section)
+        return not_applicable(section)
     features = section.get("features", [])[:15]
     chart = importance_bars([item["feature"] for item in features], [item["importance"] for item in features])
     return (
-        f"<p>{_badge(section.get('detected'), 'multivariate drift')} "
-        f"ROC AUC <b>{_fmt(section.get('auc'))}</b> (drift at {_fmt(section.get('threshold'))}; "
-        f"{_fmt(section.get('reference_rows'))} reference and "
-        f"{_fmt(section.get('current_rows'))} current rows)</p>"
+        f"<p>{badge(section.get('detected'), 'multivariate drift')} "
+        f"ROC AUC <b>{fmt(section.get('auc'))}</b> (drift at {fmt(section.get('threshold'))}; "
+        f"{fmt(section.get('reference_rows'))} reference and "
+        f"{fmt(section.get('current_rows'))} current rows)</p>"
         f"<h3>Features that separate the samples</h3>{chart}"
         f'<p class="muted">{escape(str(section.get("method", "")))}</p>'
     )

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from modelmon import sections
+from modelmon.sections.section import mapping
 from modelmon.service.model_monitor import LATENCY_BUCKETS
 
 if TYPE_CHECKING:
@@ -48,35 +50,6 @@ class _Families:
         family.add_metric(list(labels.values()), number)
 
 
-#: the quality section's per-column shares, each exported as ``modelmon_<share>``
-_QUALITY_SHARES = {
-    "missing_share": "Share of missing values.",
-    "out_of_range_share": "Share of values outside the reference range.",
-    "new_category_share": "Share of values not seen in the reference.",
-    "type_error_share": "Share of values of the wrong type.",
-}
-_MODEL_METRIC = "Model metric on the labelled rows of the window."
-_DRIFT_SCORE = (
-    "Drift statistic of a column: the test's statistic for a test with a p-value (ks: KS D, chisquare: "
-    "chi-square, z: z), the distance for a distance test (wasserstein, jensenshannon, psi, kl_div, "
-    "hellinger). Never a p-value: see modelmon_drift_p_value."
-)
-_DRIFT_P_VALUE = (
-    "P-value of a column's drift test, for the tests that have one (ks, chisquare, z); drift when it is "
-    "below modelmon_drift_threshold (its Benjamini-Hochberg adjustment, with correction: bh). Not exported "
-    "for distance tests."
-)
-_DRIFT_THRESHOLD = (
-    "What decides a column's drift: the significance level (alpha) that modelmon_drift_p_value is "
-    "compared with for a test with a p-value (drift when p < alpha), else the distance that "
-    "modelmon_drift_score is compared with (drift when score >= threshold)."
-)
-
-
-def _metric_values(section: Any) -> dict[str, Any]:
-    return dict(section) if isinstance(section, Mapping) else {}
-
-
 def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
     """Gauge families for one model's latest result (the summary JSON)."""
     families = _Families()
@@ -85,140 +58,13 @@ def section_series(model: str, result: Mapping[str, Any]) -> Iterator[Metric]:
 
 
 def _add_sections(families: _Families, model: str, result: Mapping[str, Any]) -> None:
-    gauge = families.gauge
-    gauge(
+    """The window's row count, then each registered section's series from its result."""
+    families.gauge(
         "modelmon_window_rows", "Events in the current window.", {"model": model}, result.get("current_rows")
     )
-    drift = _metric_values(result.get("drift"))
-    if drift.get("applicable", True):
-        # while the window is too small for a verdict (quiet warm-up), no verdict series is exported
-        warming = bool(drift.get("insufficient_data"))
-        gauge(
-            "modelmon_dataset_drift",
-            "1 when the share of drifted features reaches the threshold.",
-            {"model": model},
-            None if warming else drift.get("dataset_drift"),
-        )
-        gauge(
-            "modelmon_drifted_columns_share",
-            "Share of features that drifted.",
-            {"model": model},
-            None if warming else drift.get("drifted_share"),
-        )
-        for column, info in _metric_values(drift.get("columns")).items():
-            labels = {"model": model, "column": column, "method": str(info.get("method"))}
-            gauge("modelmon_drift_score", _DRIFT_SCORE, labels, info.get("score"))
-            gauge("modelmon_drift_p_value", _DRIFT_P_VALUE, labels, info.get("p_value"))
-            gauge("modelmon_drift_threshold", _DRIFT_THRESHOLD, labels, info.get("threshold"))
-            gauge(
-                "modelmon_drift_detected",
-                "1 when the column drifted.",
-                {"model": model, "column": column},
-                info.get("detected"),  # null (not exported) while the column has too few values
-            )
-            gauge(
-                "modelmon_drift_insufficient_data",
-                "1 while the column has fewer current values than its test needs for a verdict.",
-                {"model": model, "column": column},
-                bool(info.get("insufficient_data")),
-            )
-    for name, info in _metric_values(drift.get("embeddings")).items():
-        labels = {"model": model, "embedding": name, "method": str(_metric_values(info).get("method"))}
-        gauge("modelmon_embedding_drift_score", "Drift score of an embedding set.", labels, info.get("score"))
-        gauge(
-            "modelmon_embedding_drift_detected",
-            "1 when the embedding set drifted (not exported without enough rows).",
-            {"model": model, "embedding": name},
-            info.get("detected"),
-        )
-    quality = _metric_values(result.get("quality"))
-    for column, info in _metric_values(quality.get("columns")).items():
-        labels = {"model": model, "column": column}
-        for share, documentation in _QUALITY_SHARES.items():
-            gauge(f"modelmon_{share}", documentation, labels, info.get(share))
-    performance = _metric_values(result.get("performance"))
-    for metric, value in _metric_values(performance.get("current")).items():
-        gauge(
-            "modelmon_model_metric",
-            _MODEL_METRIC,
-            {"model": model, "metric": metric, "segment": "all"},
-            value,
-        )
-    for metric, value in _metric_values(performance.get("reference")).items():
-        gauge(
-            "modelmon_reference_metric",
-            "The same model metric on the reference dataset.",
-            {"model": model, "metric": metric},
-            value,
-        )
-    estimated = _metric_values(performance.get("estimated"))
-    for metric, value in _metric_values(estimated.get("current", estimated)).items():
-        gauge(
-            "modelmon_estimated_metric",
-            "Model metric estimated without labels (CBPE).",
-            {"model": model, "metric": metric},
-            value,
-        )
-    segments = _metric_values(result.get("segments"))
-    for column, per_column in _metric_values(segments.get("columns")).items():
-        for value, info in _metric_values(_metric_values(per_column).get("values")).items():
-            for metric, number in _metric_values(_metric_values(info).get("metrics")).items():
-                gauge(
-                    "modelmon_model_metric",
-                    _MODEL_METRIC,
-                    {"model": model, "metric": metric, "segment": f"{column}={value}"},
-                    number,
-                )
-    ranking = segments.get("drift_ranking")
-    for item in ranking if isinstance(ranking, list) else []:
-        gauge(
-            "modelmon_segment_drifted_share",
-            "Share of features that drifted within a segment, against the same segment of the reference.",
-            {"model": model, "segment": str(_metric_values(item).get("segment"))},
-            _metric_values(item).get("drifted_share"),
-        )
-    fairness = _metric_values(result.get("fairness"))
-    for attribute, info in _metric_values(fairness.get("attributes")).items():
-        for metric in (
-            "demographic_parity_difference",
-            "demographic_parity_ratio",
-            "equalized_odds_difference",
-            "max_error_gap",
-        ):
-            gauge(
-                "modelmon_fairness",
-                "Fairness gap between groups of a sensitive attribute.",
-                {"model": model, "attribute": attribute, "metric": metric},
-                _metric_values(info).get(metric),
-            )
-    outliers = _metric_values(result.get("outliers"))
-    gauge(
-        "modelmon_outlier_share", "Share of outliers in the window.", {"model": model}, outliers.get("share")
-    )
-    explain = _metric_values(result.get("explain"))
-    for feature, value in _metric_values(explain.get("current")).items():
-        gauge(
-            "modelmon_feature_attribution",
-            "Mean absolute attribution of a feature in the window.",
-            {"model": model, "feature": feature},
-            value,
-        )
-    concept = _metric_values(result.get("concept"))
-    for detector, info in _metric_values(concept.get("detectors")).items():
-        gauge(
-            "modelmon_concept_drift_detected",
-            "1 when the detector found a change in the error stream recently (it ages out).",
-            {"model": model, "detector": detector},
-            _metric_values(info).get("detected"),
-        )
-    band = _metric_values(concept.get("band"))
-    if band:
-        gauge(
-            "modelmon_concept_error_beyond_band",
-            "1 when the windowed prediction error is above the reference's band.",
-            {"model": model},
-            bool(band.get("beyond")),
-        )
+    for section in sections.REGISTRY:
+        if section.series is not None:
+            section.series(families.gauge, model, mapping(result.get(section.name)))
 
 
 def _health_series(health: Mapping[str, Any]) -> Iterator[Metric]:

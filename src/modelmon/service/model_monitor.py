@@ -27,20 +27,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelmon import sections as registry
 from modelmon.config import FUTURE_TOLERANCE_SECONDS, ModelConfig
-from modelmon.engine.report import ReportInputs, not_applicable, run_sections
+from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import EventError
+from modelmon.sections import run_sections
 from modelmon.service.events import CheckedBatch, check_events
 from modelmon.service.fitted_reference import FittedReference, fit_reference
 from modelmon.service.reference import add_reference_notes
 from modelmon.service.window import SlidingWindow
 
-__all__ = ["LATENCY_BUCKETS", "ONLINE_SECTIONS", "ModelMonitor", "RecentIds"]
+__all__ = ["LATENCY_BUCKETS", "ModelMonitor", "RecentIds"]
 
 log = logging.getLogger("modelmon.service")
 
-#: sections computed on every recompute; the domain classifier and SHAP run in batch reports
-ONLINE_SECTIONS = ("drift", "quality", "performance", "segments", "fairness", "outliers", "explain")
 #: upper bounds (seconds) of the prediction latency histogram
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: recomputes a target waits for its event before it is counted as unmatched
@@ -414,8 +414,11 @@ class ModelMonitor:
             current_sample_scores=self.window.sample_scores(),
             drift=self.config.drift,
         )
-        online = (
-            ONLINE_SECTIONS if self.model is None else tuple(s for s in ONLINE_SECTIONS if s != "explain")
+        # with a model file the explain section is computed below from attributions of the window
+        online = tuple(
+            section.name
+            for section in registry.REGISTRY
+            if section.online and (self.model is None or section.name != "explain")
         )
         sections = {
             name: self._section(name, lambda name=name: run_sections(inputs, only=(name,))[name])

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from modelmon.errors import ConfigError, UnknownReportError
 from modelmon.store.base import (
@@ -27,6 +26,7 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
+    redact_url,
 )
 
 __all__ = [
@@ -40,22 +40,6 @@ __all__ = [
 ]
 
 SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://", "postgresql://", "postgres://", "memory://")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, fit for messages and logs.
-
-    >>> redact_url("mongodb://monitor:secret@db:27017/modelmon")
-    'mongodb://monitor:***@db:27017/modelmon'
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store(url: str, *, client: Any = None) -> Store:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -93,6 +94,22 @@ def to_utc(value: datetime | str | None, what: str = "timestamp") -> datetime | 
         moment = moment.to_pydatetime()
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, fit for messages and logs.
+
+    >>> redact_url("mongodb://monitor:secret@db:27017/modelmon")
+    'mongodb://monitor:***@db:27017/modelmon'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def utc_now() -> datetime:

@@ -39,6 +39,7 @@ from modelmon.store.base import (
     headline,
     metric_points,
     plain,
+    redact_url,
     report_entry,
     to_json,
     to_ms,
@@ -59,7 +60,6 @@ class MongoDatabase:
     """The database of a URL and the mapping of driver errors to :class:`StoreError`."""
 
     def __init__(self, url: str, database: Any) -> None:
-        from modelmon.store import redact_url
 
         self.url = redact_url(url)
         self.db = database
@@ -324,8 +324,6 @@ def open_mongo_store(url: str, client: Any = None, timeout_ms: int = 5000) -> St
         try:
             client = pymongo.MongoClient(url, tz_aware=True, **options)
         except (pymongo.errors.PyMongoError, ValueError) as exc:
-            from modelmon.store import redact_url
-
             raise StoreError(f"MongoDB store {redact_url(url)}: cannot connect: {exc}") from exc
     database = MongoDatabase(url, client[name])
     try:

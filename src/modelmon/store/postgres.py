@@ -44,6 +44,7 @@ from modelmon.store.base import (
     encode_json,
     event_document,
     from_ms,
+    redact_url,
     to_utc,
     utc_now,
 )
@@ -142,7 +143,6 @@ class PostgresDatabase:
     def __init__(
         self, url: str, statement_timeout: float = STATEMENT_TIMEOUT, connect_timeout: float = 10.0
     ) -> None:
-        from modelmon.store import redact_url
 
         self.url = redact_url(url)
         self.psycopg = require("psycopg", "postgres")

@@ -142,7 +142,7 @@ def test_the_config_declares_embedding_sets():
 
 
 def test_the_html_report_shows_each_embedding_set_and_a_warming_window():
-    from modelmon.render.html import render_drift
+    from modelmon.render.data_health import render_drift
 
     rng = np.random.default_rng(6)
     reference, current = _embeddings(400, 0.8, rng), _embeddings(200, -0.8, rng)

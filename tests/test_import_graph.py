@@ -1,0 +1,99 @@
+"""The import graph of ``src/modelmon``: no circle, and the section modules never import the registry.
+
+Imports under ``if TYPE_CHECKING:`` are left out (they never run). Imports inside functions run
+later, so they can hide a circle; they are counted too, except in the engine, whose profile still
+imports its parts lazily (a circle the sections' registry does not need, left to a later change).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import modelmon
+
+SOURCE = Path(modelmon.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in SOURCE.rglob("*.py"):
+        parts = ("modelmon", *path.relative_to(SOURCE).with_suffix("").parts)
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imported(module: str, path: Path, in_functions: bool) -> Iterator[str]:
+    """Names ``module`` imports (modules, and ``module.name`` for each ``from`` import)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+    def visit(node: ast.AST, in_function: bool) -> Iterator[str]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.Import) and (in_functions or not inner):
+                yield from (alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and (in_functions or not inner):
+                base = package.rsplit(".", child.level - 1)[0] if child.level else ""
+                source = ".".join(part for part in (base, child.module or "") if part)
+                yield source
+                yield from (f"{source}.{alias.name}" for alias in child.names)
+            yield from visit(child, inner)
+
+    yield from visit(ast.parse(path.read_text()), False)
+
+
+def _circles(in_functions: bool, leave_out: str = "\0") -> list[list[str]]:
+    modules = _modules()
+    graph = {
+        name: {other for other in _imported(name, path, in_functions) if other in modules and other != name}
+        for name, path in modules.items()
+        if not name.startswith(leave_out)
+    }
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def connect(name: str) -> None:  # Tarjan's strongly connected components
+        order[name] = low[name] = len(order)
+        stack.append(name)
+        for other in graph[name] & graph.keys():
+            if other not in order:
+                connect(other)
+                low[name] = min(low[name], low[other])
+            elif other in stack:
+                low[name] = min(low[name], order[other])
+        if low[name] == order[name]:
+            component = [stack.pop()]
+            while component[-1] != name:
+                component.append(stack.pop())
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for name in graph:
+        if name not in order:
+            connect(name)
+    return circles
+
+
+def test_no_module_imports_itself_through_others_when_imported() -> None:
+    assert _circles(in_functions=False) == []
+
+
+def test_outside_the_engine_no_circle_hides_behind_imports_inside_functions() -> None:
+    assert _circles(in_functions=True, leave_out="modelmon.engine") == []
+
+
+@pytest.mark.parametrize(
+    "module", sorted(name for name in _modules() if name.startswith("modelmon.sections."))
+)
+def test_a_section_module_never_imports_the_registry(module: str) -> None:
+    imported = set(_imported(module, _modules()[module], in_functions=True))
+    assert "modelmon.sections" not in imported and not {"REGISTRY", "named"} & {
+        name.rpartition(".")[2] for name in imported if name.startswith("modelmon.sections.")
+    }
