@@ -1,4 +1,4 @@
-# modelmon: `make demo` runs the local demo stack, `make test` runs the test suite.
+# modelmon: `make demo` runs the local demo stack, `make test` runs the test suite (the docs build included).
 # Both create the virtual environment (.venv) and install what they need first.
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DURATION ?=
 
-.PHONY: demo test lint typecheck bench venv clean system-deps
+.PHONY: demo test lint typecheck bench venv clean system-deps docs docs-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,17 +24,24 @@ demo: venv
 # installs the integration tests' system packages when it can, else says which tests will skip
 test: venv
 	@bash .ci/integration-deps
-	$(BIN)/ruff check src tests bench deploy
-	$(BIN)/ruff format --check src tests bench deploy
+	$(BIN)/ruff check src tests bench deploy docs
+	$(BIN)/ruff format --check src tests bench deploy docs
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: venv
-	$(BIN)/ruff check src tests bench deploy
-	$(BIN)/ruff format --check src tests bench deploy
+	$(BIN)/ruff check src tests bench deploy docs
+	$(BIN)/ruff format --check src tests bench deploy docs
 
 typecheck: venv
 	$(BIN)/mypy
+
+# the documentation site, built with --strict into site/ (tests/docs builds it too, in make test)
+docs: venv
+	$(BIN)/mkdocs build --strict
+
+docs-serve: venv
+	$(BIN)/mkdocs serve --strict
 
 bench: venv
 	$(BIN)/python -m bench.run
@@ -44,4 +51,4 @@ system-deps:
 	bash .ci/system-deps
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache

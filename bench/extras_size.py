@@ -1,0 +1,83 @@
+"""What each extra adds to a base install: megabytes on disk and packages, in fresh environments.
+
+Builds modelmon's wheel once, then installs it into one fresh virtual environment per extra
+(``pip install 'modelmon[EXTRA]'``, the base alone first) and measures each environment's
+``site-packages``: bytes of its files and the distributions installed. The table printed says what
+each extra adds over the base; the docs' install page quotes it.
+
+    python -m bench.extras_size                       # every extra of pyproject.toml but the dev ones
+    python -m bench.extras_size --extras service dask
+
+Downloads come from the package index (pip's cache makes a second run fast); nothing is measured
+in the environment that runs the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: extras for developing modelmon, not for using it
+NOT_MEASURED = {"dev", "bench", "docs", "all"}
+
+
+def extras() -> list[str]:
+    """The user-facing extras of pyproject.toml, in its order."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    return [name for name in declared if name not in NOT_MEASURED]
+
+
+def build_wheel(out: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)],
+        check=True,
+    )
+    return next(out.glob("modelmon-*.whl"))
+
+
+def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int]:
+    """(bytes of site-packages, distributions installed) of a fresh environment with ``extra``."""
+    venv = folder / f"venv-{extra or 'base'}"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    requirement = f"{wheel}[{extra}]" if extra else str(wheel)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", requirement],
+        check=True,
+    )
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    size = sum(file.stat().st_size for file in site.rglob("*") if file.is_file() and not file.is_symlink())
+    distributions = len(list(site.glob("*.dist-info")))
+    return size, distributions
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--extras", nargs="+", default=None, help="extras to measure (default: all user ones)"
+    )
+    args = parser.parse_args(argv)
+    names = args.extras or extras()
+    with tempfile.TemporaryDirectory(prefix="modelmon-extras-") as tmp:
+        folder = Path(tmp)
+        wheel = build_wheel(folder / "wheel")
+        base_size, base_count = measure(wheel, None, folder)
+        print("| install | size on disk | packages | adds over the base |")
+        print("|---|---|---|---|")
+        print(f"| `pip install modelmon` | {base_size / 2**20:,.0f} MiB | {base_count} | - |", flush=True)
+        for name in names:
+            size, count = measure(wheel, name, folder)
+            added = f"+{(size - base_size) / 2**20:,.0f} MiB, +{count - base_count} packages"
+            print(
+                f"| `pip install 'modelmon[{name}]'` | {size / 2**20:,.0f} MiB | {count} | {added} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The config keys page: every key the config parser accepts, with its default from the code.
+
+The keys come from the parser's own tables and dataclasses; the sentence beside each is written
+here. A key the parser accepts without a sentence here, or a sentence for a key it no longer
+accepts, stops the build, so the page always lists exactly the accepted keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from modelmon import config, shard_config
+from modelmon.engine.drift.registry import DRIFT_TESTS
+from modelmon.schema import Schema
+
+TOP = {
+    "store": "Where events, reports and metric history live: `sqlite:///FILE` (default), "
+    "`postgresql://...` or `mongodb://...`. `MODELMON_STORE` overrides it.",
+    "reports_dir": "Folder of the batch reports' JSON and HTML files, relative to the config file.",
+    "auth_token": "Token that may read and write (at least 16 characters). `MODELMON_TOKEN` or the file "
+    "named by `MODELMON_TOKEN_FILE` override it. Without one, `modelmon serve` listens on loopback only.",
+    "read_token": "Token that may only read (GET): dashboards and Prometheus scrapes. "
+    "`MODELMON_READ_TOKEN(_FILE)` override it; needs `auth_token`.",
+    "health": "Service name -> health URL, probed and exported as `modelmon_service_up{service}`.",
+    "models": "Model name -> the model's settings (below).",
+    "max_body_bytes": "Largest request body the service reads; beyond it, 413.",
+    "ingest": "How accepted events are made durable (below).",
+    "shards": "Shard name -> `{address, models}`: which monitoring process owns which models.",
+}
+MODEL = {
+    "reference": "The reference dataset (parquet or CSV), relative to the config file.",
+    "window": "The sliding window: `{rows: N}` or `{seconds: S}`.",
+    "refresh_seconds": "How often the window is recomputed in the background.",
+    "model_file": "A pickled model: SHAP attributions, and predictions for a reference without them. "
+    "Keep it where only you can write.",
+    "drift": "Drift test settings (below).",
+    "health_url": "A health URL probed for this model.",
+    "buckets": "How many bucket profiles make up the window's ring.",
+    "compat": "`evidently`, or a list of old Evidently monitors: also export the old `evidently:*` series.",
+}
+SCHEMA = {
+    "task": "`regression` or `classification`.",
+    "numerical": "Numerical feature columns.",
+    "categorical": "Categorical feature columns.",
+    "prediction": "The column of the model's prediction (a label for a classifier).",
+    "probabilities": "Probability columns: one (the positive class) or one per class.",
+    "target": "The ground-truth column, in the reference and in late targets.",
+    "id": "The id column that joins late targets to events.",
+    "timestamp": "The event time column.",
+    "segments": "Columns whose values define segments (top 20 values, the rest `other`).",
+    "sensitive": "Protected attributes for the fairness section.",
+    "positive_class": "The label counted as positive for precision, recall, F1 and selection rates.",
+    "embeddings": "Embedding set name -> its columns; a set's drift is tested on the space as a whole.",
+}
+WINDOW = {
+    "rows": "The window holds the most recent N events.",
+    "seconds": "The window holds the events of the last S seconds.",
+}
+DRIFT = {
+    "method": "One drift test for every column (see the table of tests below); by default chosen per "
+    "column by the reference's size.",
+    "threshold": "One threshold for every column.",
+    "columns": "Column -> `{method, threshold}`, overriding the above for that column.",
+    "correction": "`bh`: Benjamini-Hochberg correction of the p-value tests.",
+    "dataset_share": "Share of drifted features from which the dataset drifted.",
+    "min_rows": "One minimum of current values for every test's verdict (0: no warm-up).",
+    "embeddings": "Embedding set -> `{method, threshold}` (`model` or `mmd`).",
+}
+INGEST = {
+    "journal_dir": "Where accepted batches are journaled until the store has them.",
+    "max_backlog": "Events accepted but not yet stored beyond which ingest answers 503.",
+    "fsync": "`interval` (written to the OS before the answer, fsynced every 50 ms) or `group` "
+    "(fsynced before each answer).",
+}
+SHARD = {
+    "address": "`HOST:PORT` the shard listens on (IPv6 in brackets).",
+    "models": "The models this shard owns; each model belongs to exactly one shard.",
+}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    defaults = {}
+    for field in dataclasses.fields(cls):
+        if field.default is not dataclasses.MISSING:
+            defaults[field.name] = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            defaults[field.name] = field.default_factory()
+    return defaults
+
+
+def _shown(value: Any) -> str:
+    if value is None or value in ((), {}):
+        return ""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {key: item for key, item in dataclasses.asdict(value).items() if item is not None}
+        return f"`{fields}`" if len(fields) == 1 else ""
+    return f"`{value}`"
+
+
+def _table(
+    title: str, prefix: str, keys: set[str], sentences: dict[str, str], defaults: dict[str, Any]
+) -> str:
+    if keys != set(sentences):
+        raise ValueError(
+            f"{title}: the parser accepts {sorted(keys)} but the page describes {sorted(sentences)}: "
+            "describe every accepted key in docs/hooks/pages_config.py, and only those"
+        )
+    rows = [f"## {title}\n", "| key | default | what it sets |", "|---|---|---|"]
+    for key in sorted(keys):
+        rows.append(f"| `{prefix}{key}` | {_shown(defaults.get(key))} | {sentences[key]} |")
+    return "\n".join(rows) + "\n"
+
+
+def _drift_tests() -> str:
+    rows = [
+        "Drift tests (`method`), from the registry of tests:\n",
+        "| method | test | score | default threshold | drift when | current values needed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, test in DRIFT_TESTS.items():
+        when = "score < threshold" if test.kind == "p_value" else "score >= threshold"
+        rows.append(
+            f"| `{name}` | {test.description} | {test.kind} | {test.threshold} | {when} | {test.min_rows} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def page() -> str:
+    """The page, one table per section of the config file."""
+    model_defaults = _defaults(config.ModelConfig)
+    top_defaults = _defaults(config.Config)
+    top_defaults["store"] = "sqlite:///modelmon.db"
+    return "\n".join(
+        [
+            "# Config keys\n",
+            "The monitoring config is one YAML file (`modelmon serve --config F`, `modelmon batch "
+            "--config F`, `modelmon report --config F --model NAME`). Relative paths are relative to "
+            "the file. An unknown key is an error naming it. An Evidently-service `config.yaml` is "
+            "accepted too: see [migrating from Evidently's service](../how-to/evidently-migration.md).\n",
+            "```yaml\nstore: sqlite:///modelmon.db\nmodels:\n  taxi-duration:\n    task: regression\n"
+            "    reference: data/reference.parquet\n    numerical: [trip_distance, fare_amount]\n"
+            "    categorical: [PULocationID]\n    prediction: duration\n    target: duration_actual\n"
+            "    id: ride_id\n    window: {rows: 1000}\n```\n",
+            _table("Top level", "", config._TOP_KEYS, TOP, top_defaults),
+            _table("A model: its settings", "models.NAME.", config._MODEL_KEYS, MODEL, model_defaults),
+            _table(
+                "A model: its columns",
+                "models.NAME.",
+                {name for name in Schema.__dataclass_fields__ if name != "extra"},
+                SCHEMA,
+                _defaults(Schema),
+            ),
+            _table("The window", "models.NAME.window.", {"rows", "seconds"}, WINDOW, {}),
+            _table(
+                "Drift settings",
+                "models.NAME.drift.",
+                set(config.DriftSettings.__dataclass_fields__),
+                DRIFT,
+                _defaults(config.DriftSettings),
+            ),
+            _drift_tests(),
+            _table("Ingest", "ingest.", config._INGEST_KEYS, INGEST, _defaults(config.IngestSettings)),
+            _table("Shards", "shards.NAME.", shard_config._SHARD_KEYS, SHARD, {}),
+        ]
+    )
