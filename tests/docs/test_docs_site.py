@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     need(
-        subprocess.run([sys.executable, "-c", "import mkdocs, material"], capture_output=True).returncode == 0,
+        subprocess.run([sys.executable, "-c", "import mkdocs, material"], capture_output=True).returncode
+        == 0,
         "mkdocs-material is not installed (pip install 'modelmon[docs]')",
     )
     out = tmp_path_factory.mktemp("site")
@@ -42,7 +43,9 @@ def site(tmp_path_factory):
         timeout=600,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
-    assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stdout[-3000:]}{build.stderr[-6000:]}"
+    assert build.returncode == 0, (
+        f"mkdocs build --strict failed:\n{build.stdout[-3000:]}{build.stderr[-6000:]}"
+    )
     assert "WARNING" not in build.stderr, build.stderr
     return out
 
@@ -118,7 +121,9 @@ def test_every_page_renders_and_no_internal_link_is_broken(site, served):
             page.goto(f"{served}/{path}")
             title = page.inner_text("article h1").strip()
             assert title, f"{path} renders no title"
-            assert page.locator("article").inner_text().strip() != title, f"{path} renders nothing but its title"
+            assert page.locator("article").inner_text().strip() != title, (
+                f"{path} renders nothing but its title"
+            )
             hrefs = page.eval_on_selector_all("a[href]", "anchors => anchors.map(a => a.href)")
             links[path] = {href for href in hrefs if href.startswith(served)}
         browser.close()
