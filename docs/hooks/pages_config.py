@@ -26,6 +26,7 @@ TOP = {
     "models": "Model name -> the model's settings (below).",
     "max_body_bytes": "Largest request body the service reads; beyond it, 413.",
     "ingest": "How accepted events are made durable (below).",
+    "limits": "What one client may hold of the service: read deadlines and connections (below).",
     "shards": "Shard name -> `{address, models}`: which monitoring process owns which models.",
 }
 MODEL = {
@@ -72,6 +73,14 @@ INGEST = {
     "max_backlog": "Events accepted but not yet stored beyond which ingest answers 503.",
     "fsync": "`interval` (written to the OS before the answer, fsynced every 50 ms) or `group` "
     "(fsynced before each answer).",
+    "future_tolerance_seconds": "How far ahead of the time of receipt an event's timestamp may be; "
+    "further ahead, the event is rejected (`timestamp_ahead`).",
+}
+LIMITS = {
+    "header_seconds": "A request's headers must arrive within this time, else 408 and the connection closes.",
+    "body_seconds": "A request's body must arrive within this time of its headers, else 408.",
+    "connections": "Open connections at most (capped at the file limit less 128); a new one closes the "
+    "oldest connection still waiting for its headers or idle.",
 }
 SHARD = {
     "address": "`HOST:PORT` the shard listens on (IPv6 in brackets).",
@@ -161,6 +170,7 @@ def page() -> str:
             ),
             _drift_tests(),
             _table("Ingest", "ingest.", config._INGEST_KEYS, INGEST, _defaults(config.IngestSettings)),
+            _table("Limits", "limits.", config._LIMITS_KEYS, LIMITS, _defaults(config.Limits)),
             _table("Shards", "shards.NAME.", shard_config._SHARD_KEYS, SHARD, {}),
         ]
     )
