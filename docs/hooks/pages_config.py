@@ -39,6 +39,10 @@ MODEL = {
     "health_url": "A health URL probed for this model.",
     "buckets": "How many bucket profiles make up the window's ring.",
     "compat": "`evidently`, or a list of old Evidently monitors: also export the old `evidently:*` series.",
+    "dedup_ids": "How many of the model's latest event ids tell a resend (200,000, or twice a larger "
+    "window by rows).",
+    "max_awaiting_target": "Unlabelled events that wait for their late target at most; beyond, the "
+    "oldest is forgotten (counted).",
 }
 SCHEMA = {
     "task": "`regression` or `classification`.",
