@@ -120,3 +120,68 @@ def test_dashboard_shows_the_summary_without_console_errors(tmp_path):
     assert segment_bars and ranking, "drift per segment is drawn"
     assert segment_rows == {item["segment"] for item in ranking if item["drifted_columns"]}
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_regression_fairness_is_shown_as_errors_and_outlier_rows_as_rounded_numbers():
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from modelmon.config import parse_config
+
+    chromium = require_binary("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a dev dependency
+        need(False, "playwright is not installed (pip install playwright)")
+    rng = np.random.default_rng(2)
+
+    def rows(count: int) -> pd.DataFrame:
+        bmi = np.round(rng.normal(26, 4, count), 2) + 0.0000000000000001  # floats like 35.879999999999995
+        frame = pd.DataFrame(
+            {"bmi": bmi * 1.38, "bp": rng.normal(95, 14, count), "sex": rng.choice(["1", "2"], count)}
+        )
+        frame["pred"] = 3 * frame["bmi"] + frame["bp"]
+        frame["y"] = frame["pred"] + rng.normal(0, 10, count)
+        return frame
+
+    spec = {
+        "task": "regression",
+        "numerical": ["bmi", "bp"],
+        "categorical": ["sex"],
+        "prediction": "pred",
+        "target": "y",
+        "id": "rid",
+        "sensitive": ["sex"],
+        "window": {"rows": 1000},
+    }
+    config = parse_config({"models": {"m": spec}}, environ={})
+    current = rows(600)
+    current.loc[:5, "bmi"] = 95.879999999999995  # a few far outliers
+    with ServiceThread(config, open_store("memory://"), references={"m": rows(2000)}) as server:
+        events = [
+            {"id": str(i), "features": {k: row[k] for k in ("bmi", "bp", "sex")}, "prediction": row["pred"]}
+            for i, row in enumerate(current.to_dict("records"))
+        ]
+        assert _post(f"{server.url}/v1/models/m/events", {"events": events})["accepted"] == 600
+        targets = [{"id": str(i), "target": y} for i, y in enumerate(current["y"])]
+        _post(f"{server.url}/v1/models/m/targets", {"targets": targets})
+        server.service.recompute("m")
+        summary = _get(f"{server.url}/v1/models/m/summary")
+        assert summary["fairness"]["attributes"]["sex"]["max_error_gap"] is not None
+        assert summary["outliers"]["top_rows"]
+        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile_dir:
+            browser = playwright.chromium.launch_persistent_context(
+                profile_dir, executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"{server.url}/?model=m")
+            page.wait_for_selector("body[data-loaded='m']", timeout=20_000)
+            fairness = page.inner_text("#fairness")
+            outlier_rows = [row.inner_text() for row in page.query_selector_all("#outliers tr[data-outlier]")]
+            browser.close()
+    assert "MAE per group" in fairness and "MAE gap" in fairness and "selection rate" not in fairness
+    assert outlier_rows and all("bmi=" in row for row in outlier_rows)
+    long_numbers = [n for row in outlier_rows for n in re.findall(r"\d+\.\d+", row) if len(n) > 8]
+    assert long_numbers == [], outlier_rows

@@ -68,6 +68,7 @@ def test_log_in_at_the_form_then_the_dashboard_and_docs_load(url):
         page.goto(f"{url}/docs")
         page.wait_for_selector("body[data-loaded='true']", timeout=20_000)
         operations = page.eval_on_selector_all("details[data-operation]", "nodes => nodes.length")
+        docs_text = page.inner_text("body")
         script_cookie = page.evaluate("document.cookie")
         browser.close()
     assert errors == []
@@ -75,3 +76,5 @@ def test_log_in_at_the_form_then_the_dashboard_and_docs_load(url):
     assert cookie["name"] == COOKIE and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert TOKEN not in cookie["value"] and script_cookie == ""  # scripts on the page cannot read it
     assert operations == len(OPERATIONS) + 1  # and POST /login, since the service has a token
+    health = [line for line in docs_text.splitlines() if "/health" in line and "token" in line]
+    assert health and all(line.count("(no token needed)") == 1 for line in health), health

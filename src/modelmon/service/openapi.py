@@ -61,7 +61,7 @@ OPERATIONS: tuple[Operation, ...] = (
               body=s.ALERTS_BODY, errors=(400, 403, 413, 422)),
     Operation("alert_list", "GET", "/v1/alerts", "Recent alerts with their reports and actions",
               query=s.ALERTS_QUERY, errors=(400,)),
-    Operation("health", "GET", "/health", "Health of the service (no token needed)", public=True),
+    Operation("health", "GET", "/health", "Health of the service", public=True),  # /docs says it is open
     Operation("metrics", "GET", "/metrics", "Prometheus exposition", answer="text/plain"),
     Operation("dashboard", "GET", "/", "The built-in dashboard", answer="text/html"),
     Operation("openapi", "GET", "/openapi.json", "This document"),
