@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from modelmon import config, shard_config
+from modelmon import alert_config, config, shard_config
 from modelmon.engine.drift.registry import DRIFT_TESTS
 from modelmon.schema import Schema
 
@@ -22,6 +22,7 @@ TOP = {
     "named by `MODELMON_TOKEN_FILE` override it. Without one, `modelmon serve` listens on loopback only.",
     "read_token": "Token that may only read (GET): dashboards and Prometheus scrapes. "
     "`MODELMON_READ_TOKEN(_FILE)` override it; needs `auth_token`.",
+    "alerts": "What the service does with Alertmanager's notifications at `POST /v1/alerts` (below).",
     "health": "Service name -> health URL, probed and exported as `modelmon_service_up{service}`.",
     "models": "Model name -> the model's settings (below).",
     "max_body_bytes": "Largest request body the service reads; beyond it, 413.",
@@ -85,6 +86,28 @@ LIMITS = {
     "body_seconds": "A request's body must arrive within this time of its headers, else 408.",
     "connections": "Open connections at most (capped at the file limit less 128); a new one closes the "
     "oldest connection still waiting for its headers or idle.",
+}
+ALERTS = {
+    "public_url": "The service's address as people reach it, for the report links of notifications.",
+    "receivers": "Where enriched notifications are posted: a list of receivers (below).",
+    "actions": "Model -> a Prefect deployment started when an alert of that model fires (below).",
+    "prefect_api_url": "Prefect's API for the actions (`PREFECT_API_URL` when unset).",
+    "lookback_seconds": "How far before an alert's start its report looks when the model's window "
+    "counts rows.",
+}
+RECEIVER = {
+    "name": "The receiver's name.",
+    "type": "`webhook` (a JSON document) or `slack` (a Slack-compatible incoming-webhook body).",
+    "url": "Where the notification is posted.",
+    "url_file": "A file holding the URL, instead of `url` (keeps a secret URL out of the config).",
+    "timeout_seconds": "How long a post may take.",
+}
+ACTION = {
+    "deployment": "The Prefect deployment (`flow-name/deployment-name`) to start, with the parameters "
+    "`model`, `since`, `until` and `report_id`.",
+    "cooldown_seconds": "At most one run starts per this many seconds.",
+    "alerts": "Only these alert names start it (empty: any alert).",
+    "prefect_api_url": "Prefect's API for this action.",
 }
 SHARD = {
     "address": "`HOST:PORT` the shard listens on (IPv6 in brackets).",
@@ -175,6 +198,21 @@ def page() -> str:
             _drift_tests(),
             _table("Ingest", "ingest.", config._INGEST_KEYS, INGEST, _defaults(config.IngestSettings)),
             _table("Limits", "limits.", config._LIMITS_KEYS, LIMITS, _defaults(config.Limits)),
+            _table("Alerts", "alerts.", alert_config._KEYS, ALERTS, _defaults(alert_config.AlertSettings)),
+            _table(
+                "An alert receiver",
+                "alerts.receivers[].",
+                alert_config._RECEIVER_KEYS,
+                RECEIVER,
+                _defaults(alert_config.Receiver),
+            ),
+            _table(
+                "An alert action",
+                "alerts.actions.MODEL.",
+                alert_config._ACTION_KEYS,
+                ACTION,
+                _defaults(alert_config.AlertAction),
+            ),
             _table("Shards", "shards.NAME.", shard_config._SHARD_KEYS, SHARD, {}),
         ]
     )
