@@ -286,25 +286,29 @@ class ModelMonitor:
                 targets, self._pending_targets = self._pending_targets, {}
                 unexpected, self._unexpected = self._unexpected, set()
             self.window.note_unexpected(unexpected, now)
-            if rows:
-                frame = pd.DataFrame.from_records(rows)
-                # only a window by seconds places rows by their timestamps
-                stamps = (
-                    np.array([row["__timestamp"].timestamp() for row in rows])
-                    if self.config.window.seconds is not None
-                    else None
-                )
-                self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
-                inline = self._inline_labelled(frame)
-                if inline is not None:
-                    self._feed_concept(inline, now)
-            else:
-                self.window.add(pd.DataFrame(), now=now)
+            self._add_rows(rows, now)
             self._join_targets(targets, now)
             self.latest = self._results(now)
             self.recompute_error = None
             self.recomputed_at = time.monotonic()
             return self.latest
+
+    def _add_rows(self, rows: list[dict[str, Any]], now: float) -> None:
+        """Profile checked rows into the window (under the recompute lock); time moves on without."""
+        if not rows:
+            self.window.add(pd.DataFrame(), now=now)
+            return
+        frame = pd.DataFrame.from_records(rows)
+        # only a window by seconds places rows by their timestamps
+        stamps = (
+            np.array([row["__timestamp"].timestamp() for row in rows])
+            if self.config.window.seconds is not None
+            else None
+        )
+        self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
+        inline = self._inline_labelled(frame)
+        if inline is not None:
+            self._feed_concept(inline, now)
 
     def _inline_labelled(self, frame: pd.DataFrame) -> pd.DataFrame | None:
         target = self.schema.target
@@ -382,27 +386,38 @@ class ModelMonitor:
             self._live_ids = set()
 
     def rebuild(self, events: Any, recovered: list[dict[str, Any]], deadline: float) -> int:
-        """Refill the window from the store's newest events (then the journal's); returns the rows."""
-        from modelmon.service.rebuild import rebuild_events
+        """Refill the window from the store's newest events (then the journal's); returns the rows.
+
+        Each store chunk is profiled into the window as it is read, so a rebuild holds one chunk of
+        events, not the window's; it stops at ``deadline`` with what it has."""
+        from modelmon.service.rebuild import rebuild_batches
 
         with self._lock:
             live = self._live_ids or set()
-        fresh = rebuild_events(events, self.name, self.config.window, self.schema, recovered, live, deadline)
-        # stored before the tolerance was checked, or under another clock: left out as at ingest
-        batch = check_events(fresh, self.schema, future_tolerance=self.future_tolerance)
-        if batch.rejected:
+        window, schema = self.config.window, self.schema
+        added, left_out, first_error = 0, 0, ""
+        for chunk in rebuild_batches(events, self.name, window, schema, recovered, live, deadline):
+            # stored before the tolerance was checked, or under another clock: left out as at ingest
+            batch = check_events(chunk, schema, future_tolerance=self.future_tolerance)
+            if batch.rejected:
+                left_out += len(batch.rejected)
+                first_error = first_error or batch.rejected[0]["error"]
+            self._normalise(batch)
+            with self._recompute_lock:
+                with self._lock:
+                    rows = self._recent.keep_new(batch.rows)  # the journal repeats stored events
+                self._add_rows(rows, time.time())
+            added += len(rows)
+        if left_out:
             log.warning(
-                "window of %s: %d stored events left out of the rebuild: %s",
+                "window of %s: %d stored events left out of the rebuild, the first: %s",
                 self.name,
-                len(batch.rejected),
-                batch.rejected[0]["error"],
+                left_out,
+                first_error,
             )
-        self._normalise(batch)
-        with self._recompute_lock, self._lock:
-            self._recent.keep_new(batch.rows)
-            self._pending_rows[:0] = batch.rows  # before what arrived meanwhile
+        with self._lock:
             self._live_ids = None
-        return len(batch.rows)
+        return added
 
     def _results(self, now: float) -> dict[str, Any]:
         current = self.window.current()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from modelmon.config import Window
 from modelmon.schema import Schema
 from modelmon.store.base import EventStore
 
-__all__ = ["MAX_REBUILD_ROWS", "frame_events", "rebuild_events"]
+__all__ = ["MAX_REBUILD_ROWS", "frame_events", "rebuild_batches"]
 
 log = logging.getLogger("modelmon.service")
 
@@ -67,7 +67,7 @@ def _journal_event(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key not in ("received_at", "model")}
 
 
-def rebuild_events(
+def rebuild_batches(
     store: EventStore,
     model: str,
     window: Window,
@@ -75,20 +75,24 @@ def rebuild_events(
     recovered: Iterable[dict[str, Any]],
     skip_ids: set[str],
     deadline: float,
-) -> list[dict[str, Any]]:
-    """The events that refill ``model``'s window, oldest first, without ``skip_ids`` (accepted since)."""
+    chunk_rows: int = 50_000,
+) -> Iterator[list[dict[str, Any]]]:
+    """The events that refill ``model``'s window, oldest first, a store chunk at a time (so memory
+    holds one chunk, whatever the window), then the journal's; without ``skip_ids`` (accepted since).
+
+    The journal's events may repeat stored ones: the window's caller knows them by id."""
     if window.rows is not None:
-        frames = store.recent_frames(model, rows=min(window.rows, MAX_REBUILD_ROWS))
+        frames = store.recent_frames(model, rows=min(window.rows, MAX_REBUILD_ROWS), chunk_rows=chunk_rows)
     else:
         assert window.seconds is not None
-        frames = store.recent_frames(model, since=datetime.now(UTC) - timedelta(seconds=window.seconds))
-    events: list[dict[str, Any]] = []
+        since = datetime.now(UTC) - timedelta(seconds=window.seconds)
+        frames = store.recent_frames(model, since=since, chunk_rows=chunk_rows)
+    read = 0
     for frame in frames:
-        events.extend(frame_events(frame, schema))
-        if len(events) >= MAX_REBUILD_ROWS or time.monotonic() > deadline:
-            log.warning("window of %s: rebuilt from its first %d stored rows only", model, len(events))
+        events = [event for event in frame_events(frame, schema) if str(event["id"]) not in skip_ids]
+        read += len(frame)
+        yield events
+        if read >= MAX_REBUILD_ROWS or time.monotonic() > deadline:
+            log.warning("window of %s: rebuilt from its first %d stored rows only", model, read)
             break
-    stored = {event["id"] for event in events}
-    events.extend(_journal_event(doc) for doc in recovered if doc.get("id") not in stored)
-    events = [event for event in events if str(event["id"]) not in skip_ids]
-    return events[-window.rows :] if window.rows is not None else events
+    yield [_journal_event(doc) for doc in recovered if str(doc.get("id")) not in skip_ids]
