@@ -106,3 +106,61 @@ def test_compat_evidently_on_a_modelmon_model_picks_the_monitors_of_its_task():
     assert parse_config({"models": {"m": model}}, environ={}).models["m"].compat is None
     with pytest.raises(ConfigError, match=r"models\.m\.compat"):
         parse_config({"models": {"m": {**model, "compat": "grafana"}}}, environ={})
+
+
+def test_from_evidently_writes_no_yaml_anchors_when_datasets_share_the_service_settings():
+    from modelmon.compat.evidently_config import render
+
+    text = render(translate(old_config(window_size=5, period=2)))
+    assert "&id" not in text and "*id" not in text
+    models = yaml.safe_load(text)["models"]
+    assert models["taxi"]["window"] == models["credit"]["window"] == {"rows": 5}
+
+
+def test_legitimate_old_keys_are_translated_or_commented_not_refused():
+    old = copy.deepcopy(old_config())
+    mapping = old["datasets"]["credit"]["column_mapping"]
+    mapping["pos_label"] = "bad"
+    mapping["text_features"] = ["comment"]
+    old["datasets"]["taxi"]["data_format"] = {"separator": ",", "header": True, "date_column": "pickup"}
+    translation = translate(old)
+    credit, taxi = translation.config["models"]["credit"], translation.config["models"]["taxi"]
+    assert credit["positive_class"] == "bad" and taxi["timestamp"] == "pickup"
+    assert any("column_mapping.text_features: no counterpart" in comment for comment in translation.comments)
+    assert parse_config(translation.config, environ={}).models["credit"].schema.positive_class == "bad"
+
+
+def test_the_february_2022_layout_is_one_model_named_default():
+    old = {
+        "data_format": {"separator": ",", "header": True, "date_column": "dteday"},
+        "column_mapping": {
+            "target": "cnt",
+            "prediction": "prediction",
+            "numerical_features": ["temp", "hum"],
+            "categorical_features": ["season"],
+        },
+        "service": {
+            "reference_path": "./reference.csv",
+            "min_reference_size": 30,
+            "use_reference": True,
+            "moving_reference": False,
+            "window_size": 30,
+            "calculation_period_sec": 10,
+            "monitors": ["data_drift", "regression_performance"],
+        },
+    }
+    assert is_evidently_config(old)
+    (name, model), *others = translate(old).config["models"].items()
+    assert name == "default" and others == []
+    assert model["reference"] == "./reference.csv" and model["timestamp"] == "dteday"
+    assert model["numerical"] == ["temp", "hum"] and model["window"] == {"rows": 30}
+    assert model["compat"] == {"evidently": ["data_drift", "regression_performance"]}
+    assert model["task"] == "regression"
+
+
+def test_a_task_that_contradicts_the_monitors_is_an_error_not_silence():
+    old = _changed("datasets.credit.column_mapping.task", "regression")
+    with pytest.raises(
+        ConfigError, match=r"datasets\.credit\.column_mapping\.task: 'regression'.*classification"
+    ):
+        translate(old)

@@ -214,3 +214,14 @@ def test_target_drift_counts_and_correlations():
     assert values["num_target_drift:current_correlations", key] == pytest.approx(
         current["distance"].corr(current["duration"]), rel=1e-12
     )
+
+
+def test_error_bias_modes_take_the_first_value_seen_among_ties_as_the_old_service():
+    # "zone b" and "zone a" are equally frequent overall; b comes first, so b is the majority
+    rows = pd.DataFrame({"zone": ["2", "1", "1", "2"] * 10, "__error": np.linspace(-1, 1, 40)})
+    samples = {
+        labels["metric"]: value
+        for name, labels, value in series._error_bias(rows, [], ["zone"], "")
+        if labels["feature"] == "zone"
+    }
+    assert samples["majority"] == 2.0  # pandas' mode() would say 1, the smallest

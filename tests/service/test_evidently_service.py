@@ -195,3 +195,14 @@ def test_the_old_percentage_error_series_equal_numpy_on_the_posted_rows(client, 
     percent = 100 * (kept["prediction"] - kept["duration"]).abs() / kept["duration"].abs()
     assert quality["mean_abs_perc_error"] == pytest.approx(percent.mean(), rel=1e-9)
     assert quality["abs_perc_error_std"] == pytest.approx(np.std(percent, ddof=1), rel=1e-9)
+
+
+def test_monitors_of_none_still_answer_iterate_with_the_old_text(tmp_path):
+    service = _service(tmp_path, compat={"evidently": []})
+    try:
+        client = TestClient(create_app(service, CollectorRegistry()))
+        answer = client.post("/iterate/old", json=_records(5))
+        assert answer.status_code == 200 and answer.text == "ok"
+        assert client.post("/iterate/new", json=_records(3)).json() == {"accepted": 3, "rejected": []}
+    finally:
+        service.close()

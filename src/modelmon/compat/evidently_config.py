@@ -7,7 +7,9 @@ becomes a model of the same name, with ``compat: {evidently: [monitors]}`` so th
 also exports the old ``evidently:<monitor>:<metric>`` series.
 
 Every option is either translated, kept as a comment saying why it needs no counterpart, or
-refused with an error that names it: nothing is silently ignored.
+refused with an error that names it: nothing is silently ignored. The February 2022 layout (one
+model: top-level ``column_mapping`` and ``data_format``, ``service.reference_path`` and
+``service.monitors``) is read as one dataset named :data:`SINGLE_DATASET`.
 
 >>> old = {"datasets": {"taxi": {"column_mapping": {"numerical_features": ["trip_distance"],
 ...                                                 "categorical_features": ["PULocationID"]},
@@ -25,13 +27,17 @@ refused with an error that names it: nothing is silently ignored.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelmon.errors import ConfigError
 
-__all__ = ["MONITORS", "EvidentlyTranslation", "is_evidently_config", "render", "translate"]
+__all__ = ["MONITORS", "SINGLE_DATASET", "EvidentlyTranslation", "is_evidently_config", "render", "translate"]
+
+#: the model name of a config in the February 2022 layout, which monitored one unnamed dataset
+SINGLE_DATASET = "default"
 
 #: the old service's monitors that modelmon exports old series for, and the task each implies
 MONITORS: dict[str, str | None] = {
@@ -56,6 +62,8 @@ _SERVICE_KEYS = {
     "datasets_path",
 }
 _DATASET_KEYS = {"column_mapping", "reference_file", "monitors", "data_format", "date_column"}
+#: the February 2022 layout's keys of ``service:`` that belong to its one dataset
+_SINGLE_SERVICE_KEYS = {"reference_path", "monitors"}
 _MAPPING_KEYS = {
     "numerical_features",
     "categorical_features",
@@ -66,6 +74,8 @@ _MAPPING_KEYS = {
     "task",
     "target_names",
     "datetime_features",
+    "pos_label",
+    "text_features",
 }
 
 
@@ -78,8 +88,10 @@ class EvidentlyTranslation:
 
 
 def is_evidently_config(data: Any) -> bool:
-    """Whether parsed YAML is in the old service's format: ``datasets:`` or ``service:``, no ``models:``."""
-    return isinstance(data, Mapping) and "models" not in data and bool({"datasets", "service"} & set(data))
+    """Whether parsed YAML is in the old service's format: ``datasets:`` or ``service:`` (or the
+    February 2022 layout's top-level ``column_mapping``), no ``models:``."""
+    old_keys = {"datasets", "service", "column_mapping"}
+    return isinstance(data, Mapping) and "models" not in data and bool(old_keys & set(data))
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -163,9 +175,12 @@ def _columns(mapping: Mapping[str, Any], where: str, comments: list[str]) -> dic
         model["id"] = str(mapping["id"])
     if mapping.get("task") is not None:
         model["task"] = str(mapping["task"])
+    if mapping.get("pos_label") is not None:
+        model["positive_class"] = mapping["pos_label"]
     for key, why in (
         ("target_names", "modelmon labels classes by their values"),
         ("datetime_features", "date features are not monitored for drift"),
+        ("text_features", "text columns are not monitored (the old monitors skipped them too)"),
     ):
         if mapping.get(key) is not None:
             comments.append(f"{where}.column_mapping.{key}: no counterpart; {why}")
@@ -186,9 +201,10 @@ def _monitors(value: Any, where: str) -> list[str]:
     return monitors
 
 
-def _data_format(value: Any, where: str, comments: list[str]) -> None:
+def _data_format(value: Any, where: str, comments: list[str]) -> Any:
+    """Check the CSV format (modelmon reads ',' with a header line); its ``date_column``, if any."""
     data_format = _mapping(value, f"{where}.data_format")
-    _unknown(data_format, {"separator", "header"}, f"{where}.data_format")
+    _unknown(data_format, {"separator", "header", "date_column"}, f"{where}.data_format")
     if data_format.get("separator", ",") != ",":
         raise ConfigError(
             f"{where}.data_format.separator: {data_format['separator']!r} is not supported: modelmon reads "
@@ -200,6 +216,7 @@ def _data_format(value: Any, where: str, comments: list[str]) -> None:
         )
     if data_format:
         comments.append(f"{where}.data_format: ',' and a header line, as modelmon reads CSV")
+    return data_format.get("date_column")
 
 
 def _dataset(name: str, data: Any, service: Mapping[str, Any], comments: list[str]) -> dict[str, Any]:
@@ -215,30 +232,59 @@ def _dataset(name: str, data: Any, service: Mapping[str, Any], comments: list[st
         raise ConfigError(f"{where}.monitors: {monitors} mix regression and classification monitors")
     if "task" not in model:
         model["task"] = tasks.pop() if tasks else "regression"
+    elif tasks and model["task"] not in tasks:
+        # the old service gave no series for such monitors; say so rather than export nothing
+        raise ConfigError(
+            f"{where}.column_mapping.task: {model['task']!r} but the monitors {monitors} are for "
+            f"{tasks.pop()}: make them agree"
+        )
     reference = dataset.get("reference_file")
     if reference is None:
         reference = f"{service.get('datasets_path', 'datasets')}/{name}/reference.csv"
     model["reference"] = str(reference)
-    _data_format(dataset.get("data_format"), where, comments)
+    date_column = _data_format(dataset.get("data_format"), where, comments)
+    if date_column is not None and "timestamp" not in model:
+        model["timestamp"] = str(date_column)
     model["compat"] = {"evidently": monitors}
     return model
+
+
+def _single_dataset(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The February 2022 layout as the later one: its ``service:`` without the dataset's keys, and
+    ``datasets:`` of one dataset (its ``reference_path``, ``monitors``, ``column_mapping`` and
+    ``data_format``)."""
+    service = dict(_mapping(data.get("service"), "service"))
+    dataset: dict[str, Any] = {
+        "column_mapping": data.get("column_mapping"),
+        "data_format": data.get("data_format"),
+        "monitors": service.pop("monitors", None),
+    }
+    if "reference_path" in service:
+        dataset["reference_file"] = service.pop("reference_path")
+    return service, {SINGLE_DATASET: dataset}
 
 
 def translate(data: Any) -> EvidentlyTranslation:
     """The modelmon config equivalent to an Evidently monitoring-service config (parsed YAML)."""
     if not is_evidently_config(data):
         raise ConfigError("not an Evidently monitoring-service config: expected `datasets:` and `service:`")
-    _unknown(data, {"datasets", "service"}, "config")
     comments: list[str] = []
-    service = _mapping(data.get("service"), "service")
+    if "datasets" not in data:  # the February 2022 layout: one dataset, described at the top level
+        _unknown(data, {"service", "column_mapping", "data_format"}, "config")
+        service, datasets = _single_dataset(data)
+    else:
+        _unknown(data, {"datasets", "service"}, "config")
+        service, datasets = (
+            dict(_mapping(data.get("service"), "service")),
+            _mapping(data["datasets"], "datasets"),
+        )
     shared = _service(service, comments)
-    datasets = _mapping(data.get("datasets"), "datasets")
     if not datasets:
         raise ConfigError("datasets: no dataset is configured; add one under `datasets:`")
     models = {}
     for name, dataset in datasets.items():
         model = _dataset(str(name), dataset, service, comments)
-        models[str(name)] = {**model, **shared}
+        models[str(name)] = {**model, **copy.deepcopy(shared)}  # no object shared: no YAML anchors
     return EvidentlyTranslation({"models": models}, comments)
 
 

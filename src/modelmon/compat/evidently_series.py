@@ -208,6 +208,20 @@ def _errors(sample: pd.DataFrame | None, prediction: str, target: str) -> pd.Dat
     return labelled.assign(__error=labelled[prediction] - labelled[target])
 
 
+def _first_mode(values: pd.Series) -> Any:
+    """The most frequent value, the first one seen among ties (as the old service; ``mode()`` would
+    take the smallest); None without a value.
+
+    >>> _first_mode(pd.Series(["b", "a", "a", "b", None])), _first_mode(pd.Series([None])) is None
+    ('b', True)
+    """
+    valid = values.dropna()
+    if valid.empty:
+        return None
+    counts = valid.map(valid.value_counts())
+    return valid[counts == counts.max()].iloc[0]
+
+
 def _error_bias(
     rows: pd.DataFrame, numerical: list[str], categorical: list[str], prefix: str
 ) -> Iterator[Sample]:
@@ -233,10 +247,10 @@ def _error_bias(
                 labels = {"feature": feature, "feature_type": "num", "metric": f"{prefix}{field}"}
                 yield "regression_performance:feature_error_bias", labels, float(value)
     for feature in categorical:
-        modes = [part[feature].mode() for part in (rows, under, over)]
-        if any(mode.empty for mode in modes):
+        modes = [_first_mode(part[feature]) for part in (rows, under, over)]
+        if any(mode is None for mode in modes):
             continue
-        overall, low, high = (mode.iloc[0] for mode in modes)
+        overall, low, high = modes
         fields = {"range": float(not overall == low == high)}
         # the old service exported the modes too when they were numbers (it skipped text values)
         for field, value in (("majority", overall), ("under", low), ("over", high)):

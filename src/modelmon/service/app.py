@@ -187,7 +187,8 @@ class _Api:
     async def iterate(self, model: str, data: Any) -> Response:
         monitor = self.service.monitors[model]
         events = records_to_events(data, monitor.schema)
-        return await self._ingest(model, events, old_answer=bool(monitor.config.compat))
+        # any compat config answers as the old service did, even one of no monitors (`monitors: []`)
+        return await self._ingest(model, events, old_answer=monitor.config.compat is not None)
 
     async def _read_store(self, work: Callable[[], Any]) -> Any:
         """A store read in a read thread, answered within its deadline (see :mod:`.store_reads`)."""
