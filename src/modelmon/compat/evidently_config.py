@@ -269,15 +269,16 @@ def translate(data: Any) -> EvidentlyTranslation:
     if not is_evidently_config(data):
         raise ConfigError("not an Evidently monitoring-service config: expected `datasets:` and `service:`")
     comments: list[str] = []
-    if "datasets" not in data:  # the February 2022 layout: one dataset, described at the top level
+    service: dict[str, Any]
+    datasets: Mapping[str, Any]
+    single = set(_mapping(data.get("service"), "service")) & _SINGLE_SERVICE_KEYS or "column_mapping" in data
+    if "datasets" not in data and single:  # the February 2022 layout: one dataset, at the top level
         _unknown(data, {"service", "column_mapping", "data_format"}, "config")
         service, datasets = _single_dataset(data)
     else:
         _unknown(data, {"datasets", "service"}, "config")
-        service, datasets = (
-            dict(_mapping(data.get("service"), "service")),
-            _mapping(data["datasets"], "datasets"),
-        )
+        service = dict(_mapping(data.get("service"), "service"))
+        datasets = _mapping(data.get("datasets"), "datasets")
     shared = _service(service, comments)
     if not datasets:
         raise ConfigError("datasets: no dataset is configured; add one under `datasets:`")
