@@ -343,7 +343,7 @@ def parse_config(
     if not isinstance(data, Mapping):
         raise ConfigError(f"config {path or ''}: expected a mapping at the top level".replace("  ", " "))
     if is_evidently_config(data):  # Evidently's monitoring-service config.yaml, served as it is
-        translation = translate(data)
+        translation = translate(data, base)
         for comment in translation.comments:
             logging.getLogger(__name__).info("Evidently config option without a counterpart: %s", comment)
         data = translation.config

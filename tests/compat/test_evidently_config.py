@@ -164,3 +164,33 @@ def test_a_task_that_contradicts_the_monitors_is_an_error_not_silence():
         ConfigError, match=r"datasets\.credit\.column_mapping\.task: 'regression'.*classification"
     ):
         translate(old)
+
+
+def test_a_dataset_with_only_data_drift_gets_its_task_from_the_reference_labels(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=100), "repaid": rng.integers(0, 2, 100)}).to_csv(
+        tmp_path / "credit.csv", index=False
+    )
+    pd.DataFrame({"x": rng.normal(size=100), "cnt": rng.integers(0, 900, 100)}).to_csv(
+        tmp_path / "bikes.csv", index=False
+    )
+    old = {
+        "datasets": {
+            name: {
+                "column_mapping": {"numerical_features": ["x"], "target": target},
+                "monitors": ["data_drift"],
+                "reference_file": f"{name}.csv",
+            }
+            for name, target in (("credit", "repaid"), ("bikes", "cnt"))
+        },
+        "service": {"window_size": 50},
+    }
+    config = parse_config(old, base=tmp_path, environ={})
+    assert config.models["credit"].schema.task == "classification"
+    assert config.models["credit"].schema.kind("repaid") == "categorical"
+    assert config.models["bikes"].schema.task == "regression"  # many integer values: a quantity
+    comments = translate(old, tmp_path).comments
+    assert "datasets.credit: task classification, told from the reference's 'repaid' values" in comments

@@ -30,7 +30,7 @@ def from_evidently(file: Path) -> None:
 
     try:
         data = yaml.safe_load(file.read_text())
-        click.echo(render(translate(data), file.name), nl=False)
+        click.echo(render(translate(data, file.parent), file.name), nl=False)
     except OSError as exc:
         raise click.UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from modelmon.errors import ConfigError
@@ -219,7 +220,53 @@ def _data_format(value: Any, where: str, comments: list[str]) -> Any:
     return data_format.get("date_column")
 
 
-def _dataset(name: str, data: Any, service: Mapping[str, Any], comments: list[str]) -> dict[str, Any]:
+#: Evidently's rule (``recognize_task``): a numerical label with at least this many values is a regression
+TASK_MIN_VALUES = 5
+
+
+def _task_from_reference(
+    model: Mapping[str, Any],
+    dataset: Mapping[str, Any],
+    service: Mapping[str, Any],
+    name: str,
+    base: Path | None,
+    comments: list[str],
+) -> str:
+    """The task of a dataset whose monitors do not say it, told as Evidently told it: from the
+    reference's target (else prediction) values; regression when the reference cannot be read."""
+    where = f"datasets.{name}"
+    reference = (
+        dataset.get("reference_file") or f"{service.get('datasets_path', 'datasets')}/{name}/reference.csv"
+    )
+    if base is not None:
+        import pandas as pd  # here: reading a config loads no pandas unless a task must be told
+
+        from modelmon.errors import InputError
+        from modelmon.io import file_columns, read_frame
+
+        path = Path(reference) if Path(reference).is_absolute() else base / reference
+        try:
+            present = set(file_columns(path))
+            for label in (model.get("target"), model.get("prediction")):
+                if label in present:
+                    values = read_frame(path, [label])[label].dropna()
+                    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+                    task = (
+                        "regression" if numeric and values.nunique() >= TASK_MIN_VALUES else "classification"
+                    )
+                    comments.append(f"{where}: task {task}, told from the reference's {label!r} values")
+                    return task
+        except InputError:
+            pass
+    comments.append(
+        f"{where}: task regression, as no monitor says it and the reference's labels were not read"
+    )
+    return "regression"
+
+
+def _dataset(
+    name: str, data: Any, service: Mapping[str, Any], comments: list[str], base: Path | None = None
+) -> dict[str, Any]:
     where = f"datasets.{name}"
     dataset = _mapping(data, where)
     _unknown(dataset, _DATASET_KEYS, where)
@@ -230,8 +277,10 @@ def _dataset(name: str, data: Any, service: Mapping[str, Any], comments: list[st
     tasks = {MONITORS[name] for name in monitors} - {None}
     if len(tasks) > 1:
         raise ConfigError(f"{where}.monitors: {monitors} mix regression and classification monitors")
-    if "task" not in model:
-        model["task"] = tasks.pop() if tasks else "regression"
+    if "task" not in model and tasks:
+        model["task"] = tasks.pop()
+    elif "task" not in model:
+        model["task"] = _task_from_reference(model, dataset, service, name, base, comments)
     elif tasks and model["task"] not in tasks:
         # the old service gave no series for such monitors; say so rather than export nothing
         raise ConfigError(
@@ -264,8 +313,11 @@ def _single_dataset(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return service, {SINGLE_DATASET: dataset}
 
 
-def translate(data: Any) -> EvidentlyTranslation:
-    """The modelmon config equivalent to an Evidently monitoring-service config (parsed YAML)."""
+def translate(data: Any, base: Path | None = None) -> EvidentlyTranslation:
+    """The modelmon config equivalent to an Evidently monitoring-service config (parsed YAML).
+
+    ``base`` is the folder reference paths are relative to: when given, a dataset whose monitors
+    do not say its task gets it from its reference's labels, as the old service did."""
     if not is_evidently_config(data):
         raise ConfigError("not an Evidently monitoring-service config: expected `datasets:` and `service:`")
     comments: list[str] = []
@@ -284,7 +336,7 @@ def translate(data: Any) -> EvidentlyTranslation:
         raise ConfigError("datasets: no dataset is configured; add one under `datasets:`")
     models = {}
     for name, dataset in datasets.items():
-        model = _dataset(str(name), dataset, service, comments)
+        model = _dataset(str(name), dataset, service, comments, base)
         models[str(name)] = {**model, **copy.deepcopy(shared)}  # no object shared: no YAML anchors
     return EvidentlyTranslation({"models": models}, comments)
 
