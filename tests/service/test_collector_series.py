@@ -14,9 +14,10 @@ from starlette.testclient import TestClient
 
 from modelmon.config import parse_config
 from modelmon.engine.segments import TOP_VALUES
+from modelmon.sections import REGISTRY
 from modelmon.service.app import create_app
 from modelmon.service.events import REJECT_REASONS
-from modelmon.service.model_monitor import LATENCY_BUCKETS, ONLINE_SECTIONS
+from modelmon.service.model_monitor import LATENCY_BUCKETS
 from modelmon.service.runtime import MonitoringService
 from modelmon.store import open_store
 
@@ -46,7 +47,7 @@ def series_bound(columns: int, numerical: int, categorical: int, segment_buckets
         + segment_buckets  # drifted share within each segment
         + len(REJECT_REASONS)
         + len(REFUSED_REASONS)
-        + len(ONLINE_SECTIONS)
+        + sum(1 for section in REGISTRY if section.online)
         + 1  # section errors (the online sections and concept)
     )
 
