@@ -98,8 +98,10 @@ def test_timestamps_ahead_are_rejected_and_cannot_freeze_the_window_or_its_rebui
         assert "ahead" in answer["rejected"][0]["error"]
         status, answer = _post(f"{base}/v1/models/m/events", [_event(k, now) for k in range(500, 600)])
         assert status == 200 and answer["accepted"] == 100
+        status, answer = _post(f"{base}/v1/models/m/events", [_event(600, now + 3600)])
+        assert status == 422 and answer["rejected"][0]["error"].startswith("timestamp:")
         _, health = _get(f"{base}/health")
-        assert health["rejected_by_reason"]["m"] == {"timestamp_ahead": 497}
+        assert health["rejected_by_reason"]["m"] == {"timestamp_ahead": 498}
         assert _wait_for_window(base, 103, "", 60).get("current_rows") == 103
 
         os.killpg(service.pid, signal.SIGKILL)
