@@ -2,6 +2,7 @@
 
     python -m bench.many_models --models 1 10 50 100 200 [--anchor COMMIT --anchor-models 1 10 50]
     python -m bench.many_models --separate-references 50
+    python -m bench.many_models memory     # RSS per model with full 10,000-row windows
     python -m bench.many_models plot
 
 N copies of the demo taxi model (windows of 10,000 rows, refresh 5 s, without the model file:
@@ -17,6 +18,9 @@ SQLite store and the default journal (``fsync: interval``), all naming the same 
 - idle: as long with no traffic: the process's CPU;
 - memory: the process's RSS after the traffic, per model beside one model's;
 - scrape: ``GET /metrics`` seconds (median of 3) and its series count.
+
+``memory`` holds 20 models in one process (not a service), sharing one fitted reference, each
+with its 10,000-row window full, and divides the RSS they added by 20.
 
 ``--anchor COMMIT`` runs the same for that commit's code (``--anchor-models`` of them: start-up of
 the earlier code takes about 1.5 s a model). Results go to ``bench/results/many_models.json``;
@@ -259,6 +263,37 @@ def run(args: argparse.Namespace) -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(anchor.parent)])
 
 
+def memory(count: int, window_rows: int = 10_000) -> None:
+    """RSS per model of ``count`` demo models sharing one fitted reference, each window full."""
+    from dataclasses import replace
+
+    from bench.online import demo_events
+    from modelmon.config import Window, load_config
+    from modelmon.demo.files import write_demo_files
+    from modelmon.service.fitted_reference import ReferenceCache
+    from modelmon.service.model_monitor import ModelMonitor
+
+    with tempfile.TemporaryDirectory(prefix="bench-many-") as temporary:
+        folder = Path(temporary)
+        config = load_config(write_demo_files(folder, rows=5_000)).model("taxi-duration")
+        config = replace(config, model_file=None, window=Window(rows=window_rows))
+        events = demo_events(folder, window_rows)
+        shared = ReferenceCache().get(config)
+        monitors = [ModelMonitor(config, fitted=shared)]
+        monitors[0].ingest(events)
+        monitors[0].recompute()
+        before = _rss_mib(os.getpid())
+        for i in range(count):
+            monitor = ModelMonitor(replace(config, name=f"taxi-{i}"), fitted=shared)
+            monitor.ingest([dict(event, id=f"{i}-{event['id']}") for event in events])
+            monitor.recompute()
+            monitors.append(monitor)
+        per_model = (_rss_mib(os.getpid()) - before) / count
+        rows = [monitor.window.rows for monitor in monitors]
+        _save(f"memory per model|{window_rows}", {"models": count, "rss_mib_per_model": round(per_model, 1)})
+        assert min(rows) == window_rows, rows
+
+
 def plot() -> None:
     import matplotlib
 
@@ -305,7 +340,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", nargs="?", choices=["run", "plot"], default="run")
+    parser.add_argument("action", nargs="?", choices=["run", "memory", "plot"], default="run")
     parser.add_argument("--models", type=int, nargs="*", default=[1, 10, 50, 100, 200])
     parser.add_argument("--anchor", help="a commit to run beside this checkout")
     parser.add_argument("--anchor-models", type=int, nargs="*", default=[1, 10, 50])
@@ -315,6 +350,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.action == "plot":
         plot()
+    elif args.action == "memory":
+        memory(20)
     else:
         run(args)
 
