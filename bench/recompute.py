@@ -1,6 +1,6 @@
 """One model's window recompute, this checkout beside other commits, their rounds interleaved.
 
-    python -m bench.recompute HEAD~3 [--window-rows 10000] [--new-events 50] [--rounds 15]
+    python -m bench.recompute HEAD~3 [--window-rows 10000] [--new-events 50] [--rounds 15] [--phases]
 
 Each version runs in its own worker process (``python -m bench.recompute --worker`` with that
 commit's ``src`` first on ``PYTHONPATH``, as ``bench.versions`` does) holding the demo taxi model
@@ -12,7 +12,9 @@ with demo events. A round, taken by each worker in turn, times two recomputes:
   get 50 events each);
 - ``forced, nothing new``: ``recompute()`` again at once: every online section on the same window.
 
-Prints, per commit, the median and quartiles of wall and CPU milliseconds of each.
+Prints, per commit, the median and quartiles of wall and CPU milliseconds of each; with
+``--phases``, the share of a recompute with new events spent in each phase (:data:`PHASES`, from
+cProfile's cumulative times over 8 more rounds).
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ def _worker(window_rows: int, new_events: int) -> None:
         sent = 0
         print("ready", flush=True)
         for line in sys.stdin:
+            if line.strip() == "phases":
+                print(json.dumps(_phases(monitor, events, sent, new_events)), flush=True)
+                continue
             if line.strip() != "round":
                 break
             fresh = [dict(events[(sent + i) % len(events)], id=f"new-{sent + i}") for i in range(new_events)]
@@ -68,6 +73,45 @@ def _worker(window_rows: int, new_events: int) -> None:
             print(json.dumps(timings), flush=True)
 
 
+#: where a recompute's time goes: (label, module file suffix, function name), read from cProfile
+PHASES = (
+    ("profiling the new rows", "engine/profile.py", "profile"),
+    ("adding profiles (buckets, window total)", "engine/profile.py", "__add__"),
+    ("summing the window (current)", "service/window.py", "current"),
+    ("section: segments (per-segment drift)", "engine/segments.py", "segments_section"),
+    ("section: outliers", "engine/outliers.py", "outliers_section"),
+    ("section: drift", "engine/sections.py", "drift_section"),
+    ("section: quality", "engine/quality.py", "quality_section"),
+    ("section: performance", "engine/performance.py", "performance_section"),
+    ("section: fairness", "engine/fairness.py", "fairness_section"),
+    ("KS p-values (scipy)", "drift/ks.py", "_p_value"),
+)
+
+
+def _phases(monitor: Any, events: list[dict[str, Any]], sent: int, new_events: int, rounds: int = 8) -> dict:
+    """Share of the recompute (with new events) spent in each of :data:`PHASES`, under cProfile."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    for number in range(rounds):
+        start = sent + (number + 1) * 10_000_000  # ids never sent
+        monitor.ingest([dict(events[i % len(events)], id=f"p-{start + i}") for i in range(new_events)])
+        profiler.enable()
+        monitor.recompute()
+        profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cumulative: dict[str, float] = {}
+    total = 0.0
+    for (path, _, function), (_, _, _, seconds, _) in stats.items():
+        if path.endswith("service/model_monitor.py") and function == "recompute":
+            total += seconds
+        for label, suffix, name in PHASES:
+            if path.endswith(suffix) and function == name:
+                cumulative[label] = cumulative.get(label, 0.0) + seconds
+    return {label: round(100 * cumulative.get(label, 0.0) / total, 1) for label, _, _ in PHASES}
+
+
 def _start(source: Path, window_rows: int, new_events: int) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(source)}
     command = [python(), "-m", "bench.recompute", "--worker", str(window_rows), str(new_events)]
@@ -77,9 +121,9 @@ def _start(source: Path, window_rows: int, new_events: int) -> subprocess.Popen[
     return worker
 
 
-def _ask(worker: subprocess.Popen[str]) -> dict[str, Any]:
+def _ask(worker: subprocess.Popen[str], what: str = "round") -> dict[str, Any]:
     assert worker.stdin is not None and worker.stdout is not None
-    worker.stdin.write("round\n")
+    worker.stdin.write(f"{what}\n")
     worker.stdin.flush()
     return dict(json.loads(worker.stdout.readline()))
 
@@ -92,6 +136,7 @@ def main() -> None:
     parser.add_argument("--window-rows", type=int, default=10_000)
     parser.add_argument("--new-events", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--phases", action="store_true", help="also where the time goes (cProfile)")
     parser.add_argument("--worker", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -114,6 +159,7 @@ def main() -> None:
             for number in range(args.rounds):
                 for label in labels if number % 2 == 0 else labels[::-1]:
                     rounds[label].append(_ask(workers[label]))
+            phases = {label: _ask(workers[label], "phases") for label in labels} if args.phases else {}
         finally:
             for worker in workers.values():
                 worker.kill()
@@ -134,6 +180,18 @@ def main() -> None:
             walls = [entry[name][0] for entry in measured]
             cpus = [entry[name][1] for entry in measured]
             print(f"| {label} | {name} | {_spread(walls)} | {_spread(cpus)} |")
+    _print_phases(phases)
+
+
+def _print_phases(phases: dict[str, dict[str, float]]) -> None:
+    if not phases:
+        return
+    labels = list(phases)
+    print("\nShare of a recompute with new events (cProfile, cumulative; a phase may contain another)")
+    print("| phase | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for phase, _, _ in PHASES:
+        print(f"| {phase} | " + " | ".join(f"{phases[label].get(phase, 0.0)}%" for label in labels) + " |")
 
 
 def _spread(values: list[float]) -> str:
