@@ -40,8 +40,27 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("modelmon-*.whl"))
 
 
-def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int]:
-    """(bytes of site-packages, distributions installed) of a fresh environment with ``extra``."""
+def _bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and not file.is_symlink())
+
+
+def largest(site: Path, count: int = 6) -> list[tuple[str, int]]:
+    """The ``count`` largest top-level entries of a ``site-packages`` (a package and its ``.libs``
+    folder of bundled libraries together), with their bytes."""
+    sizes: dict[str, int] = {}
+    for entry in site.iterdir():
+        if entry.name.endswith((".dist-info", ".pth")) or entry.name.startswith(("_", ".")):
+            continue
+        name = entry.name.removesuffix(".libs").removesuffix(".py").replace("scikit_learn", "sklearn")
+        sizes[name] = sizes.get(name, 0) + _bytes(entry)
+    return sorted(sizes.items(), key=lambda item: -item[1])[:count]
+
+
+def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int, list[tuple[str, int]]]:
+    """(bytes of site-packages, distributions installed, its largest packages) of a fresh
+    environment with ``extra``."""
     venv = folder / f"venv-{extra or 'base'}"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     requirement = f"{wheel}[{extra}]" if extra else str(wheel)
@@ -51,9 +70,7 @@ def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int]:
         check=True,
     )
     site = next((venv / "lib").glob("python3*/site-packages"))
-    size = sum(file.stat().st_size for file in site.rglob("*") if file.is_file() and not file.is_symlink())
-    distributions = len(list(site.glob("*.dist-info")))
-    return size, distributions
+    return _bytes(site), len(list(site.glob("*.dist-info"))), largest(site)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,17 +83,19 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="modelmon-extras-") as tmp:
         folder = Path(tmp)
         wheel = build_wheel(folder / "wheel")
-        base_size, base_count = measure(wheel, None, folder)
+        base_size, base_count, base_largest = measure(wheel, None, folder)
         print("| install | size on disk | packages | adds over the base |")
         print("|---|---|---|---|")
         print(f"| `pip install modelmon` | {base_size / 2**20:,.0f} MiB | {base_count} | - |", flush=True)
         for name in names:
-            size, count = measure(wheel, name, folder)
+            size, count, _ = measure(wheel, name, folder)
             added = f"+{(size - base_size) / 2**20:,.0f} MiB, +{count - base_count} packages"
             print(
                 f"| `pip install 'modelmon[{name}]'` | {size / 2**20:,.0f} MiB | {count} | {added} |",
                 flush=True,
             )
+        shown = ", ".join(f"{package} {size / 2**20:,.0f} MiB" for package, size in base_largest)
+        print(f"\nLargest in the base install: {shown}.")
 
 
 if __name__ == "__main__":
