@@ -1,35 +1,73 @@
-# modelmon: the monitoring service, the example prediction service, the batch flow and the CLI.
-#   docker build -t modelmon .
+# modelmon in two images from one file:
+#   docker build -t modelmon .                                # the monitoring service, the example
+#                                                             # prediction service, the demo and the CLI
+#   docker build --target batch -t modelmon-batch .          # the same plus Prefect: the batch flow,
+#                                                             # its schedule and the Prefect server
 #   docker run --rm -p 8085:8085 -v $PWD/modelmon.yml:/etc/modelmon/modelmon.yml:ro modelmon
 # The default command serves the config at /etc/modelmon/modelmon.yml; any other `modelmon` command
 # can be given instead (docker run modelmon report --help). See deploy/README.md.
+# Both run as uid 10001 and need no write access to their root filesystem (run them with --read-only
+# and a tmpfs on /tmp): what they keep goes to /var/lib/modelmon, where volumes belong.
 
-FROM python:3.11-slim AS build
+# Dependencies first, so editing the source does not reinstall them.
+FROM python:3.11-slim AS dependencies
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/modelmon
 WORKDIR /src
-# Dependencies first, so editing the source does not reinstall them.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md deploy/slim-venv.sh ./
 RUN mkdir -p src/modelmon && touch src/modelmon/__init__.py \
-    && /opt/modelmon/bin/pip install ".[service,demo,batch,mongo,postgres,explain]" \
-    && /opt/modelmon/bin/pip uninstall -y modelmon
-COPY src ./src
-RUN /opt/modelmon/bin/pip install --no-deps . && /opt/modelmon/bin/modelmon --help > /dev/null
+    && /opt/modelmon/bin/pip install --no-compile ".[service,demo,mongo,postgres,explain]" \
+    && /opt/modelmon/bin/pip uninstall --quiet -y modelmon && sh slim-venv.sh /opt/modelmon
 
-FROM python:3.11-slim
+FROM dependencies AS batch-dependencies
+RUN /opt/modelmon/bin/pip install --no-compile ".[batch]" \
+    && /opt/modelmon/bin/pip uninstall --quiet -y modelmon && sh slim-venv.sh /opt/modelmon
+# The Prefect UI, copied where the server serves it from: it would otherwise copy it into its own
+# package folder at start, which a read-only filesystem refuses (the UI then answers 404).
+RUN PREFECT_HOME=/tmp/prefect PREFECT_UI_STATIC_DIRECTORY=/opt/modelmon/prefect-ui \
+    /opt/modelmon/bin/python -c "from prefect.server.api.server import create_ui_app; create_ui_app(False)" \
+    && test -f /opt/modelmon/prefect-ui/v1/index.html
+
+# The source, then pip goes; byte code is compiled now because at run time nothing can write it.
+FROM dependencies AS build
+COPY src ./src
+RUN /opt/modelmon/bin/pip install --no-compile --no-deps . && /opt/modelmon/bin/pip uninstall --quiet -y pip \
+    && /opt/modelmon/bin/python -m compileall -q -j 0 /opt/modelmon/lib > /dev/null \
+    && /opt/modelmon/bin/modelmon --help > /dev/null
+
+FROM batch-dependencies AS batch-build
+COPY src ./src
+RUN /opt/modelmon/bin/pip install --no-compile --no-deps . && /opt/modelmon/bin/pip uninstall --quiet -y pip \
+    && /opt/modelmon/bin/python -m compileall -q -j 0 /opt/modelmon/lib > /dev/null \
+    && /opt/modelmon/bin/modelmon --help > /dev/null
+
+FROM python:3.11-slim AS runtime
 ENV PATH=/opt/modelmon/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    MODELMON_DATA_DIR=/var/lib/modelmon/data \
+    NUMBA_CACHE_DIR=/tmp/numba \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 modelmon \
     && useradd --system --uid 10001 --gid modelmon --home-dir /var/lib/modelmon --create-home modelmon \
-    && mkdir -p /data /etc/modelmon /var/lib/modelmon/reports /var/lib/modelmon/prefect /var/lib/modelmon/spool \
+    && mkdir -p /data /etc/modelmon /var/lib/modelmon/data /var/lib/modelmon/reports \
+        /var/lib/modelmon/prefect /var/lib/modelmon/spool \
     && chown -R modelmon:modelmon /data /var/lib/modelmon
-COPY --from=build /opt/modelmon /opt/modelmon
 USER modelmon
 WORKDIR /var/lib/modelmon
 EXPOSE 8085 9696
-# Probes the monitoring service; compose overrides it for the other services this image runs.
+# Probes the monitoring service; compose overrides it for the other services these images run.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8085/health', timeout=4)"]
 ENTRYPOINT ["modelmon"]
 CMD ["serve", "--config", "/etc/modelmon/modelmon.yml", "--host", "0.0.0.0", "--port", "8085"]
+
+FROM runtime AS batch
+ENV PREFECT_HOME=/tmp/prefect \
+    PREFECT_UI_STATIC_DIRECTORY=/opt/modelmon/prefect-ui \
+    PREFECT_SERVER_ANALYTICS_ENABLED=false
+COPY --from=batch-build /opt/modelmon /opt/modelmon
+
+# The default image (last, so that a plain `docker build` makes it).
+FROM runtime AS service
+COPY --from=build /opt/modelmon /opt/modelmon

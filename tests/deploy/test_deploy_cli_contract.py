@@ -14,7 +14,8 @@ from prometheus_harness import DEPLOY, REPO
 
 BIN = Path(sys.executable).parent
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
-MODELMON_IMAGE = COMPOSE["x-modelmon"]["image"]
+#: the Dockerfile's two images: the services' and the batch flow's (with Prefect)
+MODELMON_IMAGES = {COMPOSE["x-modelmon"]["image"], COMPOSE["x-modelmon-batch"]["image"]}
 #: the override files' own services on the modelmon image (the sharded monitoring processes)
 OVERRIDES = {
     f"{path.name} {name}": service
@@ -36,7 +37,7 @@ def command_lines() -> list[tuple[str, list[str]]]:
     found = [("Dockerfile", dockerfile_instruction("ENTRYPOINT") + dockerfile_instruction("CMD"))]
     services = {**COMPOSE["services"], **OVERRIDES}
     for name, service in services.items():
-        if service.get("image") != MODELMON_IMAGE:
+        if service.get("image") not in MODELMON_IMAGES:
             continue
         entrypoint = service.get("entrypoint") or dockerfile_instruction("ENTRYPOINT")
         found.append((f"compose service {name}", [*entrypoint, *service.get("command", [])]))

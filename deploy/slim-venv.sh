@@ -1,0 +1,14 @@
+#!/bin/sh
+# Used by the Dockerfile: removes from a virtualenv what no modelmon service runs, keeping the
+# image small. Test suites, C/Cython headers and sources, type stubs and byte code compiled by pip
+# go (the Dockerfile compiles it once, at the end); so does setuptools, which nothing imports at run
+# time. Shared libraries are left as they are: stripping the ones auditwheel patched breaks them
+# ("ELF load command address/offset not page-aligned").
+#   sh slim-venv.sh /opt/modelmon
+set -eu
+site="$1/lib/python3.11/site-packages"
+find "$site" -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} +
+rm -rf "$site/pyarrow/include" "$site/pyarrow/src" "$site/numpy/_core/include"
+find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pyi' -o -name '*.h' -o -name '*.hpp' \
+    -o -name '*.cpp' -o -name '*.c' \) -delete
+if [ -d "$site/setuptools" ]; then "$1/bin/pip" uninstall --quiet -y setuptools; fi
