@@ -23,22 +23,24 @@ FROM dependencies AS batch-dependencies
 RUN /opt/modelmon/bin/pip install --no-compile ".[batch]" \
     && /opt/modelmon/bin/pip uninstall --quiet -y modelmon && sh slim-venv.sh /opt/modelmon
 # The Prefect UI, copied where the server serves it from: it would otherwise copy it into its own
-# package folder at start, which a read-only filesystem refuses (the UI then answers 404).
+# package folder at start, which a read-only filesystem refuses (the UI then answers 404). Some of
+# its files come out of the wheel readable by their owner only: everyone may read the copy.
 RUN PREFECT_HOME=/tmp/prefect PREFECT_UI_STATIC_DIRECTORY=/opt/modelmon/prefect-ui \
     /opt/modelmon/bin/python -c "from prefect.server.api.server import create_ui_app; create_ui_app(False)" \
-    && test -f /opt/modelmon/prefect-ui/v1/index.html
+    && chmod -R a+rX /opt/modelmon/prefect-ui && test -f /opt/modelmon/prefect-ui/v1/index.html
 
-# The source, then pip goes; byte code is compiled now because at run time nothing can write it.
+# The source, then pip goes; byte code is compiled now because at run time nothing can write it
+# (except for modules written for newer Pythons, which 3.11 never imports).
 FROM dependencies AS build
 COPY src ./src
 RUN /opt/modelmon/bin/pip install --no-compile --no-deps . && /opt/modelmon/bin/pip uninstall --quiet -y pip \
-    && /opt/modelmon/bin/python -m compileall -q -j 0 /opt/modelmon/lib > /dev/null \
+    && /opt/modelmon/bin/python -m compileall -q -j 0 -x '_typing_31[2-9]\.py$' /opt/modelmon/lib \
     && /opt/modelmon/bin/modelmon --help > /dev/null
 
 FROM batch-dependencies AS batch-build
 COPY src ./src
 RUN /opt/modelmon/bin/pip install --no-compile --no-deps . && /opt/modelmon/bin/pip uninstall --quiet -y pip \
-    && /opt/modelmon/bin/python -m compileall -q -j 0 /opt/modelmon/lib > /dev/null \
+    && /opt/modelmon/bin/python -m compileall -q -j 0 -x '_typing_31[2-9]\.py$' /opt/modelmon/lib \
     && /opt/modelmon/bin/modelmon --help > /dev/null
 
 FROM python:3.11-slim AS runtime

@@ -190,7 +190,14 @@ class Stack:
         self.compose("up", "--detach", *services)
 
     def down(self) -> None:
+        """Containers, volumes and networks of the project go (a network made before the DNS plugin
+        was installed would keep the containers from finding each other by name)."""
         self.compose("down", "--volumes", "--timeout", "5", timeout=300)
+        networks = podman(
+            "network", "ls", "--quiet", "--filter", f"label=io.podman.compose.project={PROJECT}"
+        )
+        if networks.split():
+            podman("network", "rm", "--force", *networks.split())
 
     def containers(self) -> dict[str, dict[str, Any]]:
         """The project's containers by compose service name (``podman ps --all``)."""

@@ -34,7 +34,6 @@ from container_stack import (
     ensure_base_images,
     http,
     image_bytes,
-    image_exists,
     podman,
     podman_environment,
     prometheus_query,
@@ -102,8 +101,7 @@ def check() -> Iterator[Check]:
         timings[f"modelmon {target} image build"] = build(tag, REPO / "Dockerfile", REPO, target)
     images = Path(__file__).parent / "containers"
     for name, tag in LOCAL_IMAGES.items():
-        if not image_exists(tag):
-            timings[f"{name} image build"] = build(tag, images / f"{name}.Containerfile", images)
+        timings[f"{name} image build"] = build(tag, images / f"{name}.Containerfile", images)
     for target, tag in MODELMON_IMAGES.items():
         print(f"\nmodelmon {target} image: {image_bytes(tag) / 1e6:.0f} MB", end="")
     folder = Path(tempfile.mkdtemp(prefix="check-", dir=STATE))
@@ -275,7 +273,7 @@ def _events(count: int) -> list[dict[str, Any]]:
             "features": {name: row[name] for name in columns},
             "prediction": row["duration"],
         }
-        for row in json.loads(frame.to_json(orient="records"))
+        for row in json.loads(frame[["ride_id", *columns, "duration"]].to_json(orient="records"))
     ]
 
 

@@ -5,7 +5,7 @@ set -eu
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   password=$(mktemp)
   printf '%s\n' "${POSTGRES_PASSWORD:?the password of POSTGRES_USER is required}" > "$password"
-  initdb --username="$POSTGRES_USER" --pwfile="$password" --auth-local=trust \
+  initdb --username="$POSTGRES_USER" --pwfile="$password" --encoding=UTF8 --locale=C.UTF-8 --auth-local=trust \
     --auth-host=scram-sha-256 --pgdata="$PGDATA" > /dev/null
   rm -f "$password"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
