@@ -129,6 +129,20 @@ def test_stateful_services_keep_their_data_in_named_volumes(resolved: dict[str, 
         assert mounts[target]["type"] == "volume", name
 
 
+def test_modelmon_services_run_on_a_read_only_root_and_keep_the_journal_on_a_volume(
+    resolved: dict[str, Any],
+) -> None:
+    services = resolved["services"]
+    modelmon = [name for name, service in services.items() if "modelmon" in service["image"]]
+    assert set(modelmon) == {"demo-data", "monitoring", "prediction", "traffic", "prefect-server", "batch"}
+    for name in modelmon:
+        assert services[name]["read_only"] is True, name
+        assert "/tmp" in services[name]["tmpfs"], name
+    assert {services[name]["image"] for name in ("prefect-server", "batch")} == {"modelmon-batch:latest"}
+    mounts = {v["target"]: v for v in map(_mount, services["monitoring"]["volumes"])}
+    assert mounts["/var/lib/modelmon/data"]["type"] == "volume"  # MODELMON_DATA_DIR: the journal
+
+
 def test_mounted_files_exist_in_the_repository(resolved: dict[str, Any]) -> None:
     for name, service in resolved["services"].items():
         for mount in map(_mount, service.get("volumes", [])):
