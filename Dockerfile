@@ -14,13 +14,15 @@ FROM python:3.11-slim AS dependencies
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/modelmon
 WORKDIR /src
-COPY pyproject.toml README.md deploy/slim-venv.sh ./
-RUN mkdir -p src/modelmon && touch src/modelmon/__init__.py \
-    && /opt/modelmon/bin/pip install --no-compile ".[service,demo,mongo,postgres,explain]" \
+COPY pyproject.toml README.md LICENSE deploy/slim-venv.sh deploy/compile-imports.py ./
+# SHAP (with numba and llvmlite, 190 MB) is left to the batch image: the service explains a pipeline,
+# such as the demo's, without it, and says which extra to install for a tree model on its own.
+RUN mkdir -p src/modelmon && echo "__version__ = \"0\"" > src/modelmon/__init__.py \
+    && /opt/modelmon/bin/pip install --no-compile ".[service,demo,mongo,postgres]" \
     && /opt/modelmon/bin/pip uninstall --quiet -y modelmon && sh slim-venv.sh /opt/modelmon
 
 FROM dependencies AS batch-dependencies
-RUN /opt/modelmon/bin/pip install --no-compile ".[batch]" \
+RUN /opt/modelmon/bin/pip install --no-compile ".[batch,explain]" \
     && /opt/modelmon/bin/pip uninstall --quiet -y modelmon && sh slim-venv.sh /opt/modelmon
 # The Prefect UI, copied where the server serves it from: it would otherwise copy it into its own
 # package folder at start, which a read-only filesystem refuses (the UI then answers 404). Some of
@@ -29,13 +31,14 @@ RUN PREFECT_HOME=/tmp/prefect PREFECT_UI_STATIC_DIRECTORY=/opt/modelmon/prefect-
     /opt/modelmon/bin/python -c "from prefect.server.api.server import create_ui_app; create_ui_app(False)" \
     && chmod -R a+rX /opt/modelmon/prefect-ui && test -f /opt/modelmon/prefect-ui/v1/index.html
 
-# The source, then pip goes; byte code is compiled now because at run time nothing can write it
-# (except for modules written for newer Pythons, which 3.11 never imports).
+# The source, then pip goes; byte code is written now because at run time nothing can write it: in
+# the service image for what its services import (compile-imports.py), in the batch image for all
+# (Prefect imports a thousand modules at start), except modules for newer Pythons, never imported.
 FROM dependencies AS build
 COPY src ./src
 RUN /opt/modelmon/bin/pip install --no-compile --no-deps . && /opt/modelmon/bin/pip uninstall --quiet -y pip \
-    && /opt/modelmon/bin/python -m compileall -q -j 0 -x '_typing_31[2-9]\.py$' /opt/modelmon/lib \
-    && /opt/modelmon/bin/modelmon --help > /dev/null
+    && /opt/modelmon/bin/python -m compileall -q /opt/modelmon/lib/python3.11/site-packages/modelmon \
+    && /opt/modelmon/bin/python compile-imports.py && /opt/modelmon/bin/modelmon --help > /dev/null
 
 FROM batch-dependencies AS batch-build
 COPY src ./src
