@@ -30,18 +30,16 @@ def phases(reference: Path, current: Path, budget: int) -> dict[str, float]:
     process.own()  # this process is the command's stand-in: it tunes itself as the command does
     process.prepare_report((reference, current), head_bytes=budget)
     import modelmon.engine.build as build
-    from modelmon.cli.report import _schema
-    from modelmon.io import read_ahead
+    from modelmon.reading.plan import ReadPlan
 
     marks.append(("import numpy, pandas and the engine", time.perf_counter()))
-    names = "numerical categorical prediction target segments sensitive id timestamp task"
-    options = dict.fromkeys(names.split())
-    schema = _schema(reference, None, options, None, budget)
+    plan = ReadPlan(budget)
+    schema = plan.schema_for(reference)
     marks.append(("infer the schema", time.perf_counter()))
     side = build.fit_reference(reference, schema, sections=("drift",), memory_budget=budget)
     marks.append(("read and fit the reference", time.perf_counter()))
     current_side = build.CurrentSide(side, seed=1)
-    chunks = list(read_ahead(build._frames(current, build.wanted_columns(schema), None, budget)))
+    chunks = list(plan.chunks_ahead(current, build.wanted_columns(schema)))
     marks.append(("read the current file", time.perf_counter()))
     for chunk in chunks:
         current_side.update(chunk)

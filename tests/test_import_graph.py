@@ -97,3 +97,21 @@ def test_a_section_module_never_imports_the_registry(module: str) -> None:
     assert "modelmon.sections" not in imported and not {"REGISTRY", "named"} & {
         name.rpartition(".")[2] for name in imported if name.startswith("modelmon.sections.")
     }
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_module_imports_a_private_name_of_another_package() -> None:
+    modules = _modules()
+    crossing = [
+        f"{name} imports {imported}"
+        for name, path in modules.items()
+        for imported in _imported(name, path, in_functions=True)
+        if imported.rpartition(".")[2].startswith("_")
+        and not imported.rpartition(".")[2].startswith("__")
+        and imported.rpartition(".")[0] in modules
+        and _package(imported.rpartition(".")[0]) != _package(name)
+    ]
+    assert crossing == []

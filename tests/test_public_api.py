@@ -17,6 +17,7 @@ EXPECTED = {
     "ModelmonError",
     "Profile",
     "ProfileSpec",
+    "ReadPlan",
     "Report",
     "Schema",
     "SchemaError",

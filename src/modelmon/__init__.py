@@ -9,6 +9,7 @@ The public API for notebooks and pipelines::
     report.sections["drift"]["dataset_drift"]
     report.save_html("report.html")
     modelmon.run_checks(report, ["drift.dataset_drift == false"]).passed   # gate a pipeline
+    modelmon.ReadPlan().schema_for("reference.parquet")   # the schema `modelmon report` infers
 
 Names are loaded on first use, so ``import modelmon`` (and ``modelmon.client`` inside a prediction
 service) stays cheap: numpy, pandas and the engine are imported only when an engine name is used.
@@ -35,6 +36,7 @@ __all__ = [
     "ModelmonError",
     "Profile",
     "ProfileSpec",
+    "ReadPlan",
     "Report",
     "Schema",
     "SchemaError",
@@ -61,6 +63,7 @@ _EXPORTS = {
     "Schema": "modelmon.schema",
     "Profile": "modelmon.engine.profile",
     "ProfileSpec": "modelmon.engine.profile",
+    "ReadPlan": "modelmon.reading.plan",
     "Report": "modelmon.engine.build",
     "build_report": "modelmon.engine.build",
     "CheckSuite": "modelmon.engine.checks",
@@ -82,6 +85,7 @@ if TYPE_CHECKING:
         StoreError,
         UnknownModelError,
     )
+    from modelmon.reading.plan import ReadPlan
     from modelmon.schema import Schema
 
 

@@ -25,20 +25,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from modelmon.config import DriftSettings
 from modelmon.engine.build import (
-    DEFAULT_MEMORY_BUDGET,
     CurrentSide,
-    Data,
     ReferenceSide,
     Report,
-    _exact_rows,
-    _frames,
     fit_reference,
     fits_in_memory,
     note_unexpected_columns,
@@ -47,12 +42,11 @@ from modelmon.engine.build import (
     wanted_columns,
 )
 from modelmon.errors import InputError, require
+from modelmon.reading.plan import Data, Partition, ReadPlan, exact_rows
 from modelmon.schema import Schema
+from modelmon.sizes import DEFAULT_MEMORY_BUDGET
 
-__all__ = ["Partition", "dask_client", "dask_report", "partitions"]
-
-#: (what to read, position of its first row): a parquet path and its row groups, or a frame
-Partition = tuple[Any, int]
+__all__ = ["dask_client", "dask_report"]
 
 
 def dask_client(
@@ -84,33 +78,6 @@ def _closing(client: Any, cluster: Any) -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
-
-
-def partitions(
-    data: Data, columns: list[str], memory_budget: int, chunk_rows: int | None = None, workers: int = 1
-) -> Iterator[Partition]:
-    """The partitions of ``data``, in order, each with the position of its first row.
-
-    A parquet file is cut into about four partitions per worker (at least a chunk each), so each
-    worker returns a few profiles rather than one per chunk.
-    """
-    from modelmon.io import count_rows, file_format, parquet_partitions
-
-    if isinstance(data, pd.DataFrame):
-        position = 0
-        for chunk in _frames(data, None, chunk_rows, memory_budget):
-            yield chunk, position
-            position += len(chunk)
-        return
-    if file_format(data) == "parquet":
-        rows = -(-count_rows(data) // (4 * workers))
-        for groups, first_row in parquet_partitions(data, columns, memory_budget, max(rows, chunk_rows or 1)):
-            yield (str(Path(data).resolve()), groups), first_row
-        return
-    position = 0  # CSV: the driver reads it in chunks (a CSV file cannot be split by position)
-    for chunk in _frames(data, columns, chunk_rows, memory_budget):
-        yield chunk, position
-        position += len(chunk)
 
 
 def _chunks(
@@ -205,11 +172,11 @@ def _sketched_reference(
     sketch = _gather_sum(
         client,
         sketch_partition,
-        partitions(reference, columns, memory_budget, chunk_rows, count),
+        ReadPlan(memory_budget, chunk_rows).partitions(reference, columns, count),
         schema,
         memory_budget,
         chunk_rows,
-        _exact_rows(reference),
+        exact_rows(reference),
     )
     spec = sketch.spec(parts_for(sections))
     del sketch
@@ -218,7 +185,7 @@ def _sketched_reference(
     fitted: ReferenceSide = _gather_sum(
         client,
         profile_partition,
-        partitions(reference, columns, memory_budget, chunk_rows, count),
+        ReadPlan(memory_budget, chunk_rows).partitions(reference, columns, count),
         unprofiled,
         reference_settings,
         memory_budget,
@@ -277,7 +244,7 @@ def dask_report(
         current_side = _gather_sum(
             client,
             profile_partition,
-            partitions(current, columns, memory_budget, chunk_rows, count),
+            ReadPlan(memory_budget, chunk_rows).partitions(current, columns, count),
             side,
             settings,
             memory_budget,

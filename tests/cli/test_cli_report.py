@@ -196,47 +196,6 @@ def test_chunk_rows_still_works_and_says_it_is_deprecated(tmp_path, data):
     assert json.loads(out.read_text())["current_rows"] == 300
 
 
-@pytest.mark.parametrize("target", [None, "label"])
-def test_inferring_from_a_parquet_head_without_its_floats_gives_the_whole_chunks_schema(tmp_path, target):
-    from modelmon.cli.report import _schema
-    from modelmon.io import read_frames
-    from modelmon.schema import Schema
-
-    rng = np.random.default_rng(3)
-    n = 3_000
-    frame = pd.DataFrame(
-        {
-            "fare": rng.normal(20, 4, n),
-            "hour": rng.integers(0, 4, n),  # few integers: a code, told from its values
-            "age": rng.integers(18, 90, n),
-            "zone": rng.choice(["a", "b"], n),
-            "tip": rng.lognormal(0, 1, n),
-            "label": rng.integers(0, 2, n).astype(float),  # a float label: its values tell the task
-            "ride": [f"r{i}" for i in range(n)],
-        }
-    )
-    path = tmp_path / "reference.parquet"
-    frame.to_parquet(path, row_group_size=1_000)
-    options = {
-        "numerical": None,
-        "categorical": None,
-        "prediction": None,
-        "target": target,
-        "task": None,
-        "segments": None,
-        "sensitive": None,
-        "id": None,
-        "timestamp": None,
-    }
-    inferred = _schema(path, None, dict(options), chunk_rows=1_000)
-    first = next(iter(read_frames(path, chunk_rows=1_000)))
-    exclude = ["ride"]  # id-like: every value distinct
-    whole = Schema.infer(first, target=target, exclude=exclude)
-    assert inferred == whole
-    assert inferred.numerical[0] == "fare" and ("label" in inferred.numerical) == (target is None)
-    assert inferred.task == ("classification" if target else "regression") and "hour" in inferred.categorical
-
-
 _WITH_EXIT_HOOK = """
 import atexit, sys
 atexit.register(lambda: print("exit hooks ran", file=sys.stderr))

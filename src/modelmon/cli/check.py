@@ -111,20 +111,23 @@ def check(
     without rows or without the schema's columns is a usage error (exit 2): it is never a pass.
     """
     try:
-        from modelmon.cli.report import _check_current, _check_rows, _model_config, _say_schema, _schema
+        from modelmon.cli.report import _check_rows, _model_config, _say_schema
         from modelmon.engine.build import build_report
         from modelmon.engine.checks import run_checks
         from modelmon.io import file_format
+        from modelmon.reading.plan import ReadPlan, check_current
         from modelmon.sizes import parse_bytes
 
         budget = parse_bytes(memory_budget)
         conditions = load_conditions(conditions_path) if conditions_path is not None else None
         model = _model_config(config_path, model_name)
         file_format(current)
-        schema = _schema(reference, model, column_roles(columns), budget=budget)
+        schema = ReadPlan(budget).schema_for(
+            reference, model.schema if model is not None else None, **column_roles(columns)
+        )
         if model is None:
             _say_schema(schema, reference)
-        _check_current(current, schema)
+        check_current(current, schema)
         report = build_report(
             reference,
             current,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from modelmon.cli.options import column_options, column_roles, split_names
-from modelmon.errors import ConfigError, InputError, ModelmonError, SchemaError
+from modelmon.errors import ConfigError, InputError, ModelmonError
 
 __all__ = ["report"]
 
@@ -31,123 +30,6 @@ def _model_config(config_path: Path | None, model_name: str | None) -> Any:
     raise ConfigError(f"{config_path}: say which model with --model NAME (models in the config: {known})")
 
 
-def _inference_head(
-    reference: Any, chunk_rows: int | None, budget: int | None, labels: list[str]
-) -> tuple[Any, list[str], list[str]]:
-    """The reference's first chunk (a frame: itself), to infer a schema from, the float columns
-    left out of it and every column in the file's order.
-
-    A float column is numerical whatever its values (unless it is a label, whose values tell the
-    task), so a parquet file's float columns are not read; the file is never read whole.
-    """
-    from modelmon.io import DEFAULT_MEMORY_BUDGET, chunk_rows_for, file_format, read_frames, row_bytes
-
-    if not isinstance(reference, str | Path):
-        return reference, [], [str(name) for name in reference.columns]
-    budget = budget or DEFAULT_MEMORY_BUDGET
-
-    # the chunk of the whole rows, whichever columns are read: the same rows decide as before
-    rows = chunk_rows or chunk_rows_for(row_bytes(reference), budget)
-    floats: list[str] = []
-    columns = order = None
-    if file_format(reference) == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        arrow = pq.ParquetFile(reference).schema_arrow
-        order = [str(name) for name in arrow.names]
-        floats = [
-            name
-            for name in arrow.names
-            if pa.types.is_floating(arrow.field(name).type) and name not in labels
-        ]
-        columns = [name for name in arrow.names if name not in floats]
-        if not columns:
-            import pandas as pd
-
-            return pd.DataFrame(), floats, order
-    head = next(iter(read_frames(reference, columns, chunk_rows=rows, memory_budget=budget)))
-    return head, floats, order or [str(name) for name in head.columns]
-
-
-def _columns(data: Any) -> tuple[list[str], dict[str, str]]:
-    """The columns of a frame or a file, and those of them holding structs or lists (with their type)."""
-    if isinstance(data, str | Path):
-        from modelmon.io import file_columns, nested_columns
-
-        return file_columns(data), nested_columns(data)
-    from modelmon.schema import nested_type
-
-    columns = [str(name) for name in data.columns]
-    kinds = {name: nested_type(data[name]) for name in columns}
-    return columns, {name: kind for name, kind in kinds.items() if kind}
-
-
-def _schema(
-    reference: Any,
-    model: Any,
-    options: dict[str, Any],
-    chunk_rows: int | None = None,
-    budget: int | None = None,
-) -> Any:
-    """The config model's schema, else one inferred from the reference's first chunk; options
-    override either. Every column it names must be one of the reference's (a typo is an error
-    with the closest name), and not a struct or list column."""
-    from modelmon.schema import Schema
-
-    numerical, categorical = options.pop("numerical"), options.pop("categorical")
-    only_given = options.pop("only_given", False)
-    if model is not None:
-        schema = model.schema.with_overrides(**options)
-        if numerical is not None or categorical is not None:
-            schema = schema.with_overrides(numerical=numerical or (), categorical=categorical or ())
-    else:
-        labels = [name for name in (options["prediction"], options["target"]) if name]
-        head, floats, order = _inference_head(reference, chunk_rows, budget, labels)
-        exclude = [name for name in (options.get("id"), options.get("timestamp")) if name]
-        roles = {key: value for key, value in options.items() if key not in ("prediction", "target", "task")}
-        schema = Schema.infer(
-            head,
-            prediction=options["prediction"],
-            target=options["target"],
-            task=options["task"],
-            exclude=exclude,
-            floats=floats,
-            numerical=numerical,
-            categorical=categorical,
-            only_given=only_given,
-            **roles,
-        )
-        if floats:  # features in the file's order, as inferred from a whole first chunk
-            position = {name: i for i, name in enumerate(order)}
-            schema = dataclasses.replace(
-                schema,
-                numerical=tuple(sorted(schema.numerical, key=lambda name: position.get(name, -1))),
-                categorical=tuple(sorted(schema.categorical, key=lambda name: position.get(name, -1))),
-            )
-    columns, nested = _columns(reference)
-    where = f"the reference ({reference})" if isinstance(reference, str | Path) else "the reference"
-    schema.check_columns(columns, data=where, unsupported=nested)
-    return schema
-
-
-def _check_current(current: Any, schema: Any) -> None:
-    """Fail when the current data lacks a column the schema needs (target, segments and sensitive
-    may be missing) or holds structs or lists in one: its report would test nothing."""
-    columns, nested = _columns(current)
-    missing = [name for name in schema.required_columns() if name not in columns]
-    where = f"the current data ({current})" if isinstance(current, str | Path) else "the current data"
-    if missing:
-        shown = ", ".join(columns[:30]) or "none"
-        raise SchemaError(
-            f"{where} has no column(s) {', '.join(map(repr, missing))} of the schema; its columns: {shown}"
-        )
-    wrong = {name: nested[name] for name in schema.named_columns if name in nested}
-    if wrong:
-        kinds = ", ".join(f"{name!r} is {kind}" for name, kind in wrong.items())
-        raise SchemaError(f"{where}: {kinds}, which cannot be monitored as a number or a category")
-
-
 def _check_rows(result: Any, current: Any) -> None:
     """Fail on a current dataset without rows: nothing was compared, so nothing can pass."""
     if result.current_rows == 0:
@@ -158,7 +40,9 @@ def _check_rows(result: Any, current: Any) -> None:
 def _say_schema(schema: Any, reference: Any) -> None:
     """The schema a command inferred and the reference's columns it leaves out, on stderr, said
     before the long part so that a wrong guess can be corrected at once."""
-    columns, nested = _columns(reference)
+    from modelmon.reading.plan import columns_of
+
+    columns, nested = columns_of(reference)
     named = set(schema.named_columns)
     left_out = [
         f"{name} ({nested[name]})" if name in nested else name for name in columns if name not in named
@@ -329,6 +213,7 @@ def report(
         from modelmon.engine.build import build_report
         from modelmon.engine.sections import check_sections
         from modelmon.io import file_format
+        from modelmon.reading.plan import ReadPlan, check_current
 
         if workers is not None and scheduler is not None:
             raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
@@ -339,10 +224,13 @@ def report(
             check_sections(chosen)
         model = _model_config(config_path, model_name)
         file_format(current)  # fail on a missing current file before the reference is read
-        schema = _schema(reference, model, column_roles(columns), chunk_rows, budget)
+        plan = ReadPlan(budget, chunk_rows)
+        schema = plan.schema_for(
+            reference, model.schema if model is not None else None, **column_roles(columns)
+        )
         if model is None:
             _say_schema(schema, reference)
-        _check_current(current, schema)
+        check_current(current, schema)
         settings: dict[str, Any] = {
             "drift": model.drift if model is not None else None,
             "model": model_file or (model.model_file if model is not None else None),

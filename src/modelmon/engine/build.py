@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,10 @@ from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.engine.streaming import PrioritySample, StrideSample
-from modelmon.errors import InputError
+from modelmon.reading.plan import Data, ReadPlan, exact_rows, load_model, total_rows
 from modelmon.schema import Schema
 from modelmon.sections import run_sections
+from modelmon.sizes import DEFAULT_MEMORY_BUDGET
 
 __all__ = [
     "CurrentSide",
@@ -60,10 +61,6 @@ __all__ = [
 DISPLAY_BINS = 30
 #: categories drawn by name in the report; the rest are summed as "(other)" (not "other": a real value)
 DISPLAY_CATEGORIES = 20
-
-Data: TypeAlias = pd.DataFrame | str | os.PathLike[str]
-#: the memory budget of a report unless told otherwise (the same as :data:`modelmon.io.DEFAULT_MEMORY_BUDGET`)
-DEFAULT_MEMORY_BUDGET = 256 << 20
 
 
 class DuplicateCounter:
@@ -230,53 +227,6 @@ def wanted_columns(schema: Schema) -> list[str]:
     return list(schema.named_columns)
 
 
-def _frames(
-    data: Data, columns: list[str] | None, chunk_rows: int | None, memory_budget: int
-) -> Iterator[pd.DataFrame]:
-    """Chunks of ``data``: ``chunk_rows`` rows each, or as many as ``memory_budget`` allows."""
-    from modelmon.io import chunk_rows_for, frame_row_bytes, read_frames
-
-    if isinstance(data, pd.DataFrame):  # every column: the profile lists those the schema lacks
-        rows = chunk_rows or chunk_rows_for(frame_row_bytes(data), memory_budget)
-        for start in range(0, max(len(data), 1), rows):
-            yield data.iloc[start : start + rows]
-        return
-    yield from read_frames(data, columns, chunk_rows, memory_budget=memory_budget)
-
-
-def _rows_total(data: Data) -> int | None:
-    if isinstance(data, pd.DataFrame):
-        return len(data)
-    from modelmon.io import count_rows
-
-    return count_rows(data)
-
-
-def _exact_rows(data: Data) -> int | None:
-    """Rows of a frame or a parquet file (from its metadata); ``None`` for CSV, whose line count can
-    differ from its rows when a quoted value spans lines."""
-    from modelmon.io import file_format
-
-    if not isinstance(data, pd.DataFrame) and file_format(data) != "parquet":
-        return None
-    return _rows_total(data)
-
-
-def _load_model(model: Any) -> Any:
-    if not isinstance(model, str | os.PathLike):
-        return model
-    import joblib
-
-    try:
-        return joblib.load(model)
-    except FileNotFoundError as exc:
-        raise InputError(f"{model}: no such model file") from exc
-    except Exception as exc:
-        raise InputError(
-            f"{model}: cannot load a model from it (expected a joblib or pickle file): {exc}"
-        ) from exc
-
-
 def _progress(enabled: bool) -> Any:
     from contextlib import nullcontext
 
@@ -351,7 +301,7 @@ class ReferenceSide:
         sections that read rows, and duplicate rows are counted only for the quality section.
         """
         return cls.fit_chunks(
-            lambda: _frames(frame, None, None, memory_budget),
+            lambda: ReadPlan(memory_budget).chunks(frame),
             schema,
             sample_rows=sample_rows,
             seed=seed,
@@ -522,7 +472,7 @@ class CurrentSide:
             current_sample=self.sample.frame() if self.sample is not None else None,
             current_stream=self.stream.frame() if self.stream.columns else None,
             drift=drift or DriftSettings(),
-            model=_load_model(model),
+            model=load_model(model),
             options={**self._duplicates(), **(options or {})},
         )
         return Report(
@@ -552,7 +502,7 @@ def reference_bytes(data: Data, columns: list[str] | None) -> float:
 
     if isinstance(data, pd.DataFrame):
         return frame_row_bytes(data) * len(data)
-    return row_bytes(data, columns) * (_rows_total(data) or 0)
+    return row_bytes(data, columns) * total_rows(data)
 
 
 def fits_in_memory(size: float, memory_budget: int, sections: Sequence[str] | None) -> bool:
@@ -580,17 +530,16 @@ def fit_reference(
 ) -> ReferenceSide:
     """The reference side of a report on ``reference`` (a frame or a parquet/CSV path): held and
     fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks."""
-    from modelmon.io import read_ahead
-
     wanted = wanted_columns(schema)
+    plan = ReadPlan(memory_budget, chunk_rows)
     side = ReferenceSide.fit_chunks(
-        lambda: read_ahead(_frames(reference, wanted, chunk_rows, memory_budget)),
+        lambda: plan.chunks_ahead(reference, wanted),
         schema,
         sample_rows=sample_rows,
         seed=seed,
         sections=sections,
         memory_budget=memory_budget,
-        total_rows=_exact_rows(reference),
+        total_rows=exact_rows(reference),
         in_memory=fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections),
     )
     note_unexpected_columns(side.profile, reference, schema)
@@ -622,24 +571,18 @@ def build_report(
     ``chunk_rows`` rows when given. ``progress`` draws a bar on stderr when the current data spans
     more than one chunk.
     """
-    if chunk_rows is not None and chunk_rows < 1:
-        raise InputError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+    plan = ReadPlan(memory_budget, chunk_rows)
     if sections is not None:
         from modelmon.engine.sections import check_sections
 
         sections = check_sections(sections)
-    from modelmon.io import read_ahead, read_footers
-
-    # a large parquet footer is walked now, while little else is in memory (it is then kept small)
-    read_footers(
-        *(data for data in (reference, current) if not isinstance(data, pd.DataFrame | ReferenceSide))
-    )
+    plan.walk_footers(reference, current)
     if isinstance(reference, ReferenceSide):
         reference_side = reference
         schema = reference.schema
     else:
         if schema is None:
-            schema = Schema.infer(next(iter(_frames(reference, None, chunk_rows, memory_budget))))
+            schema = plan.infer_schema(reference)
         reference_side = fit_reference(
             reference,
             schema,
@@ -653,10 +596,10 @@ def build_report(
     current_side = CurrentSide(
         reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
     )
-    total = _rows_total(current) if progress else None
+    total = total_rows(current) if progress else None
     with _progress(total is not None and total > (chunk_rows or 200_000)) as bar:
         task = bar.add_task("profile", total=total) if bar is not None else None
-        for chunk in read_ahead(_frames(current, wanted_columns(schema), chunk_rows, memory_budget)):
+        for chunk in plan.chunks_ahead(current, wanted_columns(schema)):
             current_side.update(chunk)
             if bar is not None:
                 bar.advance(task, len(chunk))

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from modelmon.config import ModelConfig
-from modelmon.engine.build import CurrentSide, Report, _load_model
+from modelmon.engine.build import CurrentSide, Report
 from modelmon.engine.report import headline_numbers
 from modelmon.flows.frames import store_frame_to_schema
 from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState
@@ -84,7 +84,9 @@ def load_model_file(path: str | os.PathLike[str] | None) -> Any:
     """
     if path is None:
         return None
-    return _load_model(path)  # the loader (and its errors) of build_report and the service
+    from modelmon.reading.plan import load_model
+
+    return load_model(path)  # the loader (and its errors) of build_report and the service
 
 
 def headline_metrics(report: Mapping[str, Any]) -> dict[str, float]:

@@ -30,6 +30,7 @@ import pandas as pd
 from modelmon.config import ModelConfig
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.errors import ConfigError
+from modelmon.reading.plan import load_model
 from modelmon.service.reference import complete_reference
 
 __all__ = ["FittedReference", "ReferenceCache", "fit_reference", "load_reference"]
@@ -45,12 +46,6 @@ def load_reference(config: ModelConfig) -> pd.DataFrame:
     from modelmon.io import read_frame
 
     return read_frame(config.reference)
-
-
-def _load_model(path: Any) -> Any:
-    from modelmon.engine.build import _load_model as load
-
-    return load(path)
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ def fit_reference(config: ModelConfig, frame: pd.DataFrame | None = None) -> Fit
     from modelmon.service.concept import reference_errors
 
     frame = frame if frame is not None else load_reference(config)
-    model = _load_model(config.model_file) if config.model_file is not None else None
+    model = load_model(config.model_file) if config.model_file is not None else None
     frame, notes = complete_reference(frame, config, model)
     spec, profile = ProfileSpec.fit_profile(frame, config.schema)
     sample = frame.sample(min(len(frame), SAMPLE_ROWS), random_state=0) if len(frame) else frame
