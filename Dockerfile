@@ -12,7 +12,9 @@
 # Dependencies first, so editing the source does not reinstall them.
 FROM python:3.11-slim AS dependencies
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/modelmon
+# binutils' strip, for slim-venv.sh (this stage only: the images copy the virtualenv alone)
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils > /dev/null \
+    && python -m venv /opt/modelmon
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE deploy/slim-venv.sh deploy/compile-imports.py ./
 # SHAP (with numba and llvmlite, 190 MB) is left to the batch image: the service explains a pipeline,

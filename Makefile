@@ -33,7 +33,7 @@ test: venv
 test-containers: venv
 	bash .ci/container-deps
 	@echo "container check: MongoDB and Grafana have no image here; the stack runs without them (store: PostgreSQL)"
-	MODELMON_CONTAINER_CHECK=1 $(BIN)/pytest -q -p no:cacheprovider tests/deploy/test_deploy_containers.py
+	MODELMON_CONTAINER_CHECK=1 $(BIN)/pytest -q -s -p no:cacheprovider --durations=10 tests/deploy/test_deploy_containers.py
 
 lint: venv
 	$(BIN)/ruff check src tests bench deploy docs

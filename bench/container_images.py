@@ -30,7 +30,11 @@ BEFORE = "2cb639a"
 
 
 def _podman(*arguments: str, timeout: float = 3600) -> str:
-    environment = {**os.environ, "CONTAINERS_CONF": str(STATE / "containers.conf")}
+    environment = {
+        **os.environ,
+        "CONTAINERS_CONF": str(STATE / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(STATE / "storage.conf"),
+    }
     result = subprocess.run(
         ["podman", *arguments], capture_output=True, text=True, timeout=timeout, env=environment
     )

@@ -4,8 +4,9 @@ At run time the image's root filesystem is read-only, so what has no byte code i
 import; compiling every module of the virtualenv instead (``compileall``) adds about 80 MB, most of it
 for modules no service imports. This imports every modelmon module the installed extras allow (a
 missing extra, such as Prefect in the service image, is passed over) and the libraries they import
-only when called, so their byte code is written beside them. Then pyarrow, without its Flight and S3
-parts (slim-venv.sh), writes and reads a parquet file, or the build fails here.
+only when called, so their byte code is written beside them. Then pyarrow and uvloop, stripped and
+pyarrow without its Flight and S3 parts (slim-venv.sh), write and read a parquet file and run an event
+loop, or the build fails here.
 
     /opt/modelmon/bin/python compile-imports.py
 """
@@ -41,3 +42,10 @@ import pyarrow.parquet  # noqa: E402
 written = io.BytesIO()
 pyarrow.parquet.write_table(pyarrow.table({"x": [1.5, 2.5]}), written)
 assert pyarrow.parquet.read_table(io.BytesIO(written.getvalue())).num_rows == 2
+with contextlib.suppress(ImportError):  # the service extra's event loop
+    import uvloop
+
+    async def answer() -> int:
+        return 2
+
+    assert uvloop.run(answer()) == 2

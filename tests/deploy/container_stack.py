@@ -33,7 +33,8 @@ from typing import Any
 
 from prometheus_harness import DEPLOY, REPO
 
-#: podman's configuration, podman-compose's venv and the base image's files (``.ci/container-deps``)
+#: podman's configuration and storage, podman-compose's venv and the base image's files
+#: (``.ci/container-deps``)
 STATE = Path(os.environ.get("MODELMON_CONTAINERS_DIR", "/var/tmp/modelmon-containers"))
 IMAGES = Path(__file__).parent / "containers"
 PROJECT = "modelmon-check"
@@ -59,7 +60,12 @@ class ContainerError(AssertionError):
 
 
 def podman_environment() -> dict[str, str]:
-    return {**os.environ, "CONTAINERS_CONF": str(STATE / "containers.conf")}
+    """podman's settings and storage root of the check (``.ci/container-deps`` writes them)."""
+    return {
+        **os.environ,
+        "CONTAINERS_CONF": str(STATE / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(STATE / "storage.conf"),
+    }
 
 
 def run(command: list[str], timeout: float, env: Mapping[str, str] | None = None) -> str:

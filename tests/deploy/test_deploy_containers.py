@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +98,30 @@ def check() -> Iterator[Check]:
     started = time.monotonic()
     ensure_base_images()
     timings["base images"] = time.monotonic() - started
-    for target, tag in MODELMON_IMAGES.items():
-        timings[f"modelmon {target} image build"] = build(tag, REPO / "Dockerfile", REPO, target)
     images = Path(__file__).parent / "containers"
-    for name, tag in LOCAL_IMAGES.items():
-        timings[f"{name} image build"] = build(tag, images / f"{name}.Containerfile", images)
+
+    def build_local_images() -> dict[str, float]:
+        return {
+            f"{name} image build": build(tag, images / f"{name}.Containerfile", images)
+            for name, tag in LOCAL_IMAGES.items()
+        }
+
+    # Debian's packages download while the project's images build: each mostly waits on something else
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        local = pool.submit(build_local_images)
+        for target, tag in MODELMON_IMAGES.items():
+            timings[f"modelmon {target} image build"] = build(tag, REPO / "Dockerfile", REPO, target)
+        timings.update(local.result())
     for target, tag in MODELMON_IMAGES.items():
         print(f"\nmodelmon {target} image: {image_bytes(tag) / 1e6:.0f} MB", end="")
     folder = Path(tempfile.mkdtemp(prefix="check-", dir=STATE))
     folder.chmod(0o755)
     token, read_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     (folder / "secrets").mkdir(mode=0o755)
-    (folder / "secrets" / "modelmon-read-token").write_text(read_token + "\n")
-    (folder / "secrets" / "modelmon-read-token").chmod(0o644)
+    # the read token Prometheus scrapes with, the write token Alertmanager's webhook sends
+    for name, value in (("modelmon-read-token", read_token), ("modelmon-token", token)):
+        (folder / "secrets" / name).write_text(value + "\n")
+        (folder / "secrets" / name).chmod(0o644)
     _prometheus_files(folder)
     ports = {name: free_port() for name in PORTS}
     environment = {
@@ -234,6 +246,22 @@ def test_the_incident_fires_its_alert_in_alertmanager(check: Check) -> None:
     expected = ("ModelmonFeatureDrift", "taxi-duration")
     alerts = wait_until(lambda: expected in (found := firing()) and found, timeout=420, interval=2)
     assert alerts, (firing(), check.stack.tail("prometheus"), check.stack.tail("alertmanager"))
+
+    def received() -> list[dict[str, Any]]:
+        """The alert as the monitoring service's webhook got it from Alertmanager (after group_wait)."""
+        status, listing = check.monitoring("/v1/alerts?model=taxi-duration", token="read")
+        assert status == 200, listing
+        return [
+            alert
+            for alert in listing["alerts"]
+            if alert["alertname"] == expected[0] and alert["status"] == "firing"
+        ]
+
+    assert wait_until(received, timeout=180, interval=2), (
+        check.monitoring("/v1/alerts", token="read"),
+        check.stack.tail("alertmanager"),
+        check.stack.tail("monitoring"),
+    )
 
 
 def test_the_prefect_batch_flow_writes_a_report_the_monitoring_service_serves(check: Check) -> None:
