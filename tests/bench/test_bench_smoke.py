@@ -179,3 +179,17 @@ def test_versions_runs_each_commit_from_its_own_worktree_and_removes_them() -> N
     assert all(float(row.split(" | ")[1]) > 0 for row in rows)  # the median wall time of two runs
     after = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
     assert after.stdout == before.stdout
+
+
+def test_window_memory_child_holds_at_most_the_cap_of_records_waiting_for_a_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setattr("modelmon.config.MAX_AWAITING_TARGET", 1_000)
+    from bench.window_memory import _child
+
+    # 3,000 events at 100/s fit a window of 10 minutes: every row stays, a third of them wait
+    figures = _child(600, 100, 3_000)
+    assert figures["window_rows"] == 3_000
+    assert figures["awaiting_target"] == 1_000
+    assert figures["rss_mib"] > 0
