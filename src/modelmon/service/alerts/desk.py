@@ -170,7 +170,8 @@ class AlertDesk:
             return
         if done is None:
             self.reports[(entry["model"], "empty")] += 1
-            error = f"no events of {entry['model']} from {since.isoformat()} to {until.isoformat()}"
+            start = "its first event" if since is None else since.isoformat()
+            error = f"no events of {entry['model']} from {start} to {until.isoformat()}"
             self.book.update(key, report={"state": "empty", "error": error})
             return
         self.reports[(entry["model"], "ready")] += 1

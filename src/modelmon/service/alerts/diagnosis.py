@@ -34,15 +34,16 @@ class Diagnosis:
     report: dict[str, Any]
 
 
-def period_start(store: Store, monitor: Any, starts_at: datetime, lookback_seconds: float) -> datetime:
-    """The start of an alert's period: its start minus the model's window."""
+def period_start(store: Store, monitor: Any, starts_at: datetime, lookback_seconds: float) -> datetime | None:
+    """The start of an alert's period: its start minus the model's window (``None``: from the first event,
+    when fewer events than a window of rows came before the alert)."""
     window = monitor.config.window
     if window.seconds is not None:
         return starts_at - timedelta(seconds=window.seconds)
     rows, span = window.rows, timedelta(seconds=1)
     fallback = starts_at - timedelta(seconds=lookback_seconds)
     if store.events.count(monitor.name, None, starts_at) <= rows:
-        return min(fallback, store.events.latest_timestamp(monitor.name) or fallback)
+        return None
     while span < timedelta(days=366):  # widen back from the start until the span holds the window's rows
         if store.events.count(monitor.name, starts_at - span, starts_at) >= rows:
             return starts_at - span
@@ -53,14 +54,15 @@ def period_start(store: Store, monitor: Any, starts_at: datetime, lookback_secon
 def diagnose(
     store: Store,
     monitor: Any,
-    since: datetime,
+    since: datetime | None,
     until: datetime,
     reports_dir: Path,
     name: str,
     extra: dict[str, Any],
 ) -> Diagnosis | None:
-    """Build, write and store the report of ``monitor``'s events in ``[since, until)``; ``None`` when
-    the period has no events. ``extra`` (the alert, the findings) is added to the report's JSON."""
+    """Build, write and store the report of ``monitor``'s events in ``[since, until)`` (``since=None``:
+    from the first event); ``None`` when the period has no events. ``extra`` (the alert, the
+    findings) is added to the report's JSON."""
     from modelmon.engine.build import CurrentSide, ReferenceSide
     from modelmon.flows.frames import store_frame_to_schema
     from modelmon.render.html import write_html
@@ -70,10 +72,14 @@ def diagnose(
     schema = monitor.schema
     reference = ReferenceSide(monitor.spec, monitor.reference, monitor.reference_sample)
     current = CurrentSide(reference)
+    first: datetime | None = since
     for frame in store.events.read_frames(monitor.name, since, until, chunk_rows=CHUNK_ROWS):
+        if first is None and len(frame):
+            first = frame["timestamp"].min().to_pydatetime()
         current.update(store_frame_to_schema(frame, schema))
-    if current.rows == 0:
+    if current.rows == 0 or first is None:
         return None
+    since = first
     report = current.report(drift=monitor.config.drift, model=monitor.model)
     data = to_jsonable(
         {**report.to_dict(), "model": monitor.name, "period": {"start": since, "end": until}, **extra}
