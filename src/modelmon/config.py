@@ -26,6 +26,7 @@ monitoring processes (:mod:`modelmon.shard_config`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -74,7 +75,7 @@ FUTURE_TOLERANCE_SECONDS = 300.0
 DEDUP_IDS = 200_000
 #: events of a model whose record waits in the window for a late target, at most
 MAX_AWAITING_TARGET = 100_000
-_LIMITS_KEYS = {"header_seconds", "body_seconds", "connections"}
+_LIMITS_KEYS = {"header_seconds", "body_seconds", "connections", "body_bytes_in_flight"}
 
 
 @dataclass(frozen=True)
@@ -189,27 +190,45 @@ class Limits:
     the previous answer on a kept-alive one), else 408 and the connection is closed;
     ``body_seconds``: its body within this time of its headers, else 408; ``connections``: open
     connections beyond which the oldest one still waiting for its headers (or idle) is closed to
-    make room (never more than the process's file limit less 128).
+    make room (never more than the process's file limit less 128); ``body_bytes_in_flight``: bytes
+    of request bodies read, parsed and checked at once (by default twice ``max_body_bytes``), a body
+    beyond that answered 503 with ``Retry-After``.
     """
 
     header_seconds: float = 10.0
     body_seconds: float = 60.0
     connections: int = 1000
+    body_bytes_in_flight: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("header_seconds", "body_seconds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
                 raise ConfigError(f"limits.{name}: expected seconds from 0 to 3600, got {value!r}")
-        connections = self.connections
-        if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
-            raise ConfigError(f"limits.connections: expected a positive integer, got {connections!r}")
+        for name in ("connections", "body_bytes_in_flight"):
+            value = getattr(self, name)
+            if value is None and name == "body_bytes_in_flight":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"limits.{name}: expected a positive integer, got {value!r}")
 
 
 def _limits(data: Any) -> Limits:
     if not isinstance(data, Mapping) or set(data) - _LIMITS_KEYS:
         raise ConfigError(f"limits: expected a mapping with keys among {sorted(_LIMITS_KEYS)}, got {data!r}")
     return Limits(**data)
+
+
+def _body_budget(limits: Limits, max_body_bytes: int) -> Limits:
+    """``limits`` with the bodies' budget filled in: it must hold at least one body of the largest size."""
+    if limits.body_bytes_in_flight is None:
+        return dataclasses.replace(limits, body_bytes_in_flight=2 * max_body_bytes)
+    if limits.body_bytes_in_flight < max_body_bytes:
+        raise ConfigError(
+            f"limits.body_bytes_in_flight: {limits.body_bytes_in_flight} cannot hold one body of "
+            f"max_body_bytes ({max_body_bytes}); give at least that"
+        )
+    return limits
 
 
 @dataclass(frozen=True)
@@ -365,6 +384,7 @@ def parse_config(
         )
     if read_token is not None and read_token == auth_token:
         raise ConfigError("read_token: must differ from auth_token")
+    max_body_bytes = int(data.get("max_body_bytes", 10 * 1024 * 1024))
     return Config(
         store=environ.get("MODELMON_STORE") or data.get("store") or "sqlite:///modelmon.db",
         reports_dir=_path(data.get("reports_dir", "reports"), base, "reports_dir") or Path("reports"),
@@ -372,10 +392,10 @@ def parse_config(
         read_token=read_token,
         health={str(key): str(value) for key, value in health.items()},
         models=models,
-        max_body_bytes=int(data.get("max_body_bytes", 10 * 1024 * 1024)),
+        max_body_bytes=max_body_bytes,
         path=path,
         ingest=_ingest(data.get("ingest") or {}, base),
-        limits=_limits(data.get("limits") or {}),
+        limits=_body_budget(_limits(data.get("limits") or {}), max_body_bytes),
         shards=parse_shards_section(data.get("shards") or {}, list(models)),
         alerts=parse_alerts_section(data.get("alerts"), list(models), base, environ),
     )

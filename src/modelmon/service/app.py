@@ -42,6 +42,7 @@ from modelmon.service.alerts.metrics import AlertCollector
 from modelmon.service.alerts.payload import parse_alerts
 from modelmon.service.auth import TokenAuth
 from modelmon.service.body import parse_json, read_body
+from modelmon.service.body_budget import Claim
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
 from modelmon.service.evidently_collector import EvidentlyCollector
@@ -60,6 +61,9 @@ _TARGET = SchemaCheck(api_schema.TARGET, root="target")
 _ALERTS = SchemaCheck(api_schema.ALERTS_BODY)
 #: batches up to this many events are checked on the event loop; larger ones in a worker thread
 _INLINE_EVENTS = 64
+#: bodies up to this many bytes are parsed on the event loop (well under a millisecond); larger
+#: ones in a worker thread
+_INLINE_BYTES = 64 * 1024
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -108,16 +112,16 @@ class _Api:
             return _error(f"unknown model {model[:100]!r} (known models: {known})", 404)
         return str(model)
 
-    async def _body(self, request: Request) -> Any:
-        """The parsed JSON body, read no further than the size limit, or the error answer."""
+    async def _body(self, request: Request, claim: Claim) -> bytes | Response:
+        """The body, read no further than the size limit and within its deadline, or the error answer."""
         try:
-            body = await read_body(
+            return await read_body(
                 request.stream(),
                 self.max_body,
                 request.headers.get("content-length"),
                 self.service.config.limits.body_seconds,
+                claim,
             )
-            return parse_json(body)
         except BodyError as exc:
             return _error(str(exc), exc.status)
         except ClientDisconnect:
@@ -126,24 +130,38 @@ class _Api:
     def ingest(
         self, handler: Callable[[str, Any], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
-        """An endpoint that checks the model, the size, the JSON and its envelope before ``handler``."""
+        """An endpoint that checks the model, the size, the JSON and its envelope before ``handler``.
+
+        The body's bytes are held from the service's budget of bodies until the answer; a large
+        body is parsed and checked in a worker thread.
+        """
         envelope = _ENVELOPES[handler.__name__]
         one_event = handler.__name__ == "events"
+
+        def parse(body: bytes) -> Any:
+            try:
+                data = parse_json(body)
+            except BodyError as exc:
+                return _error(str(exc), exc.status)
+            if one_event and isinstance(data, dict) and "events" not in data:
+                data = {"events": [data]}  # one event: checked as a batch of one
+            problem = envelope.first_error(data)
+            return data if problem is None else _error(problem, 422)
 
         async def endpoint(request: Request) -> Response:
             model = self._model(request)
             if isinstance(model, Response):
                 return model
-            data = await self._body(request)
-            if isinstance(data, Response):
-                return data
-            if one_event and isinstance(data, dict) and "events" not in data:
-                data = {"events": [data]}  # one event: checked as a batch of one
-            problem = envelope.first_error(data)
-            if problem is not None:
-                return _error(problem, 422)
             try:
-                return await handler(model, data)
+                with self.service.bodies.claim() as claim:
+                    body = await self._body(request, claim)
+                    if isinstance(body, Response):
+                        return body
+                    data = await run_in_threadpool(parse, body) if len(body) > _INLINE_BYTES else parse(body)
+                    del body  # parsed: its bytes need not wait for the answer
+                    if isinstance(data, Response):
+                        return data
+                    return await handler(model, data)
             except ServiceBusy as exc:
                 return _busy(exc)
 
@@ -176,8 +194,14 @@ class _Api:
 
     async def targets(self, model: str, data: Any) -> Response:
         items = data["targets"]
-        valid, rejected = check_items(items, _TARGET)
-        pairs, refused, future = self.service.targets_future(model, [items[i] for i in valid])
+
+        def check() -> tuple[list[int], list[dict[str, Any]], list[Any], list[dict[str, Any]], Future[int]]:
+            valid, rejected = check_items(items, _TARGET)
+            pairs, refused, future = self.service.targets_future(model, [items[i] for i in valid])
+            return valid, rejected, pairs, refused, future
+
+        checked = await run_in_threadpool(check) if len(items) > _INLINE_EVENTS else check()
+        valid, rejected, pairs, refused, future = checked
         await self._durable(future)
         rejected += [{**item, "index": valid[item["index"]]} for item in refused]
         rejected.sort(key=lambda item: item["index"])
@@ -186,7 +210,10 @@ class _Api:
 
     async def iterate(self, model: str, data: Any) -> Response:
         monitor = self.service.monitors[model]
-        events = records_to_events(data, monitor.schema)
+        if len(data) > _INLINE_EVENTS:
+            events = await run_in_threadpool(records_to_events, data, monitor.schema)
+        else:
+            events = records_to_events(data, monitor.schema)
         # any compat config answers as the old service did, even one of no monitors (`monitors: []`)
         return await self._ingest(model, events, old_answer=monitor.config.compat is not None)
 
@@ -301,17 +328,25 @@ class _Api:
 
     async def alerts(self, request: Request) -> Response:
         """Alertmanager's webhook: record each alert and queue its diagnostic report (answered at once)."""
-        data = await self._body(request)
-        if isinstance(data, Response):
-            return data
-        problem = _ALERTS.first_error(data)
-        if problem is not None:
-            return _error(problem, 422)
         try:
-            alerts = parse_alerts(data)
-        except ValueError as exc:
-            return _error(str(exc), 422)
-        answer = await run_in_threadpool(self.service.alerts.receive, alerts, str(request.base_url))
+            with self.service.bodies.claim() as claim:
+                body = await self._body(request, claim)
+                if isinstance(body, Response):
+                    return body
+                big = len(body) > _INLINE_BYTES
+                data = await run_in_threadpool(parse_json, body) if big else parse_json(body)
+                problem = _ALERTS.first_error(data)
+                if problem is not None:
+                    return _error(problem, 422)
+                try:
+                    alerts = parse_alerts(data)
+                except ValueError as exc:
+                    return _error(str(exc), 422)
+                answer = await run_in_threadpool(self.service.alerts.receive, alerts, str(request.base_url))
+        except BodyError as exc:
+            return _error(str(exc), exc.status)
+        except ServiceBusy as exc:
+            return _busy(exc)
         return _json(answer)
 
     async def alert_list(self, request: Request) -> Response:

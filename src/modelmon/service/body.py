@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 
 from modelmon.errors import BodyError
+from modelmon.service.body_budget import Claim
 
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "parse_json", "read_body"]
 
@@ -44,19 +45,29 @@ _LONG_DIGITS = 19
 
 
 async def read_body(
-    chunks: AsyncIterator[bytes], limit: int, declared: str | None = None, seconds: float | None = None
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    declared: str | None = None,
+    seconds: float | None = None,
+    claim: Claim | None = None,
 ) -> bytes:
     """The whole body from ``chunks``, or 413 as soon as it is known to be over ``limit`` bytes.
 
     ``declared`` is the ``Content-Length`` header: a larger one is refused before anything is
     read; a smaller one does not stop a longer stream from being cut at the limit. A body that
     has not all arrived within ``seconds`` is refused with 408 (a slow client holds nothing long).
+    Its bytes are taken from ``claim`` (the declared length before reading, else as they come):
+    :class:`~modelmon.errors.ServiceBusy` when the service's budget of bodies cannot hold them.
     """
+    held = 0
     if declared is not None:
         if not declared.isascii() or not declared.isdecimal():
             raise BodyError(f"Content-Length: expected a number of bytes, got {declared[:40]!r}")
         if int(declared) > limit:
             raise BodyError(f"body of {declared} bytes is larger than the limit of {limit} bytes", 413)
+        if claim is not None:
+            claim.take(int(declared))
+            held = int(declared)
     parts: list[bytes] = []
     size = 0
     try:
@@ -66,6 +77,9 @@ async def read_body(
                 if size > limit:
                     message = f"body is larger than the limit of {limit} bytes (reading stopped there)"
                     raise BodyError(message, 413)
+                if claim is not None and size > held:
+                    claim.take(size - held)
+                    held = size
                 parts.append(chunk)
     except TimeoutError as exc:
         came = f"{size} bytes came"

@@ -144,6 +144,7 @@ def service_health(service: Any) -> dict[str, Any]:
         },
         "store_reads": reads.health(),
         "connections": service.connections.health(),
+        "bodies": service.bodies.health(),
         "journal": {
             "folder": None if journal.folder is None else str(journal.folder),
             "fsync": journal.fsync,

@@ -28,6 +28,7 @@ from modelmon.config import Config
 from modelmon.engine.report import headline_numbers
 from modelmon.errors import JournalError, ServiceBusy
 from modelmon.service.alerts.desk import AlertDesk
+from modelmon.service.body_budget import BodyBudget
 from modelmon.service.connections import ConnectionGuard
 from modelmon.service.events import CheckedBatch
 from modelmon.service.fitted_reference import ReferenceCache
@@ -129,6 +130,8 @@ class MonitoringService:
         self.history = HistoryWriter(self.store)
         #: the store reads of requests, apart from every other thread
         self.reads = StoreReads()
+        #: bytes of request bodies worked on at once
+        self.bodies = BodyBudget(config.limits.body_bytes_in_flight or 2 * config.max_body_bytes)
         #: the HTTP server's connections: header deadline and limit (used by ``modelmon serve``)
         self.connections = ConnectionGuard(config.limits.connections, config.limits.header_seconds)
         self.journal.start()
@@ -165,14 +168,18 @@ class MonitoringService:
 
     # -- ingest ----------------------------------------------------------------------------------
 
-    def _journaled(self, kind: str, model: str, items: list[Any]) -> Future[int]:
-        if not self.persister.reserve(len(items)):
-            self.monitors[model].count_refused("backlog_full", len(items))
+    def _reserve(self, model: str, count: int) -> None:
+        """Take room for ``count`` items in the store writer's backlog, before any work is done on them."""
+        if not self.persister.reserve(count):
+            self.monitors[model].count_refused("backlog_full", count)
             raise ServiceBusy(
                 f"the store writer is behind ({self.persister.backlog} items wait for the store, "
                 f"the limit is {self.persister.max_backlog}): send again later",
                 "backlog_full",
             )
+
+    def _journaled(self, kind: str, model: str, items: list[Any]) -> Future[int]:
+        """Journal reserved ``items``; their room is given back when the journal cannot take them."""
         try:
             future = self.journal.append(entry_line(kind, model, items), len(items))
         except JournalError as exc:
@@ -201,10 +208,17 @@ class MonitoringService:
         """Check ``events`` and journal the valid ones; the future is done once they are durable.
 
         Once done, the events are in the window's queue and the store writer's. Raises
-        :class:`ServiceBusy` when the backlog is full or the journal cannot write.
+        :class:`ServiceBusy` when the backlog is full (checked before the events are) or the journal
+        cannot write.
         """
         monitor = self.monitors[model]
-        batch = monitor.check(events, datetime.now(UTC))
+        self._reserve(model, len(events))
+        try:
+            batch = monitor.check(events, datetime.now(UTC))
+        except BaseException:
+            self.persister.release(len(events))
+            raise
+        self.persister.release(len(events) - len(batch.documents))
         if not batch.documents:
             done: Future[int] = Future()
             done.set_result(0)
@@ -218,7 +232,13 @@ class MonitoringService:
     ) -> tuple[list[tuple[str, Any]], list[dict[str, Any]], Future[int]]:
         """Check late targets and journal the valid ones (as :meth:`ingest_future` for events)."""
         monitor = self.monitors[model]
-        pairs, rejected = monitor.check_targets(targets)
+        self._reserve(model, len(targets))
+        try:
+            pairs, rejected = monitor.check_targets(targets)
+        except BaseException:
+            self.persister.release(len(targets))
+            raise
+        self.persister.release(len(targets) - len(pairs))
         if not pairs:
             done: Future[int] = Future()
             done.set_result(0)

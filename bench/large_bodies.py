@@ -1,0 +1,215 @@
+"""Large bodies at once against ``modelmon serve``: peak memory, ``/health``, answers; commits side by side.
+
+    python -m bench.large_bodies HEAD~1 HEAD --runs 2
+
+Each commit is checked out into a temporary worktree and served (``modelmon serve``, SQLite store)
+with that worktree first on ``PYTHONPATH``; the commits take turns, ``--runs`` times each, and
+every run sends the same mixes of bodies to a fresh service:
+
+- ``alone``: one body of 9.5 MiB (about 300,000 small events, the most the 10 MiB limit allows);
+- ``six``: six such bodies at once;
+- ``mixed``: two such bodies with 200 small batches (100 events each) at once.
+
+While a mix is sent, ``/health`` is asked every 0.2 s. Prints, per commit and mix, the service's
+peak resident memory (``VmHWM``; the mixes run in this order, so each peak includes the earlier
+mixes'), the slowest ``/health``, the answers by status and the seconds until the last answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.harness import ROOT, python
+from bench.versions import _worktree
+
+#: events in a body of about 9.5 MiB
+LARGE_EVENTS = 300_000
+MIXES = ("alone", "six", "mixed")
+
+
+def large_body(events: int = LARGE_EVENTS, start: int = 0) -> bytes:
+    """A batch of ``events`` small events (ids from ``start``) as JSON bytes."""
+    items = b",".join(
+        b'{"id":"%d","features":{"x":%d},"prediction":1}' % (start + i, i % 97) for i in range(events)
+    )
+    return b'{"events":[' + items + b"]}"
+
+
+def write_config(folder: Path) -> Path:
+    """A config of one model ``m`` (a numerical ``x``, a prediction ``y``) with its reference."""
+    lines = ["x,y", *(f"{i % 97},{i % 5}" for i in range(500))]
+    (folder / "reference.csv").write_text("\n".join(lines) + "\n")
+    model = {"task": "regression", "reference": "reference.csv", "numerical": ["x"], "prediction": "y"}
+    config = {"store": f"sqlite:///{folder / 'store.db'}", "models": {"m": model}}
+    path = folder / "modelmon.yml"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def post(port: int, body: bytes, timeout: float = 300.0) -> tuple[int, str | None, float]:
+    """POST a batch to model ``m``: (status, Retry-After, seconds); status 0 when the connection failed."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    started = time.perf_counter()
+    try:
+        connection.request("POST", "/v1/models/m/events", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Retry-After"), time.perf_counter() - started
+    except OSError:
+        return 0, None, time.perf_counter() - started
+    finally:
+        connection.close()
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def health_seconds(port: int) -> float:
+    """Seconds ``/health`` took to answer 200 (``inf`` when it did not within 30 s)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        response.read()
+        return time.perf_counter() - started if response.status == 200 else float("inf")
+    except OSError:
+        return float("inf")
+    finally:
+        connection.close()
+
+
+def send_mix(port: int, bodies: list[bytes]) -> dict[str, Any]:
+    """Send ``bodies`` at once while polling ``/health``; the answers and the slowest ``/health``."""
+    done = threading.Event()
+    polls: list[float] = []
+
+    def poll() -> None:
+        while not done.is_set():
+            polls.append(health_seconds(port))
+            done.wait(0.2)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda body: post(port, body), bodies))
+    seconds = time.perf_counter() - started
+    done.set()
+    poller.join(60)
+    return {"answers": answers, "seconds": seconds, "slowest_health": max(polls, default=0.0)}
+
+
+def mix_bodies(mix: str, large: bytes) -> list[bytes]:
+    if mix == "alone":
+        return [large]
+    if mix == "six":
+        return [large] * 6
+    small = [large_body(100, 10_000_000 + 100 * i) for i in range(200)]
+    return [large, large, *small]
+
+
+def _serve(source: Path | None, config: Path, port: int) -> subprocess.Popen[bytes]:
+    env = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
+    command = [python(), "-m", "modelmon", "serve", "--config", str(config), "--port", str(port)]
+    log = (config.parent / "serve.log").open("ab")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
+    deadline = time.monotonic() + 60
+    while health_seconds(port) == float("inf"):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(
+                f"modelmon serve did not start: {(config.parent / 'serve.log').read_text()[-2000:]}"
+            )
+        time.sleep(0.2)
+    return process
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_once(source: Path | None, folder: Path, large: bytes) -> dict[str, dict[str, Any]]:
+    """Every mix, in order, against one fresh service of ``source`` (None: this checkout's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = write_config(folder)
+    port = _free_port()
+    process = _serve(source, config, port)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for mix in MIXES:
+            result = send_mix(port, mix_bodies(mix, large))
+            result["peak_mib"] = peak_rss_mib(process.pid)
+            results[mix] = result
+    finally:
+        process.terminate()
+        process.wait(60)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("commits", nargs="*", help="commits to compare (none: this checkout only)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each commit")
+    args = parser.parse_args()
+    large = large_body()
+    print(f"large body: {len(large) / 2**20:.2f} MiB, {LARGE_EVENTS:,} events", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as folder:
+        sources: dict[str, Path | None] = {}
+        try:
+            for number, commit in enumerate(args.commits):
+                sources[commit] = _worktree(commit, Path(folder) / f"v{number}")
+            if not sources:
+                sources["this checkout"] = None
+            runs: dict[str, list[dict[str, dict[str, Any]]]] = {name: [] for name in sources}
+            for run in range(args.runs):
+                for name, source in sources.items():
+                    runs[name].append(
+                        run_once(source, Path(folder) / f"run-{run}-{len(runs[name])}-{id(name)}", large)
+                    )
+        finally:
+            for source in sources.values():
+                if source is not None:
+                    subprocess.run(
+                        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(source.parent)]
+                    )
+    print(f"`python -m bench.large_bodies {' '.join(args.commits)} --runs {args.runs}`, runs interleaved")
+    print("| commit | mix | peak RSS MiB | slowest /health s | answers | seconds to the last answer |")
+    print("|---|---|---|---|---|---|")
+    for name, measured in runs.items():
+        for run in measured:
+            for mix, result in run.items():
+                statuses = Counter(status for status, _, _ in result["answers"])
+                shown = ", ".join(
+                    f"{count} x {status or 'failed'}" for status, count in sorted(statuses.items())
+                )
+                print(
+                    f"| {name} | {mix} | {result['peak_mib']:.0f} | {result['slowest_health']:.2f} "
+                    f"| {shown} | {result['seconds']:.1f} |"
+                )
+
+
+if __name__ == "__main__":
+    main()
