@@ -6,7 +6,8 @@ Each commit is checked out into a temporary worktree and served (``modelmon serv
 with that worktree first on ``PYTHONPATH``; the commits take turns, ``--runs`` times each, and
 every run sends the same mixes of bodies to a fresh service:
 
-- ``alone``: one body of 9.5 MiB (about 300,000 small events, the most the 10 MiB limit allows);
+- ``alone``: one body of 9.5 MiB (320,000 of the smallest valid events, the most objects a body
+  within the 10 MiB limit can make);
 - ``six``: six such bodies at once;
 - ``mixed``: two such bodies with 200 small batches (100 events each) at once.
 
@@ -35,17 +36,14 @@ from typing import Any
 from bench.harness import ROOT, python
 from bench.versions import _worktree
 
-#: events in a body of about 9.5 MiB
-LARGE_EVENTS = 300_000
+#: the smallest valid events (31 bytes each): the most objects a body of the 10 MiB limit can make
+LARGE_EVENTS = 320_000
 MIXES = ("alone", "six", "mixed")
 
 
-def large_body(events: int = LARGE_EVENTS, start: int = 0) -> bytes:
-    """A batch of ``events`` small events (ids from ``start``) as JSON bytes."""
-    items = b",".join(
-        b'{"id":"%d","features":{"x":%d},"prediction":1}' % (start + i, i % 97) for i in range(events)
-    )
-    return b'{"events":[' + items + b"]}"
+def large_body(events: int = LARGE_EVENTS) -> bytes:
+    """A batch of ``events`` of the smallest valid event, as JSON bytes (320,000 make 9.5 MiB)."""
+    return b'{"events":[' + b",".join([b'{"features":{},"prediction":1}'] * events) + b"]}"
 
 
 def write_config(folder: Path) -> Path:
@@ -123,7 +121,7 @@ def mix_bodies(mix: str, large: bytes) -> list[bytes]:
         return [large]
     if mix == "six":
         return [large] * 6
-    small = [large_body(100, 10_000_000 + 100 * i) for i in range(200)]
+    small = [large_body(100) for _ in range(200)]
     return [large, large, *small]
 
 

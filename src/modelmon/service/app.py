@@ -11,10 +11,12 @@ backlog is full or the journal cannot write) -- nothing of that batch was accept
 again is safe.
 
 Nothing here blocks the event loop: ingest waits for its batch's journal write as an awaited
-future, checking large batches in a worker thread; first recomputes and the Prometheus exposition
-run in worker threads, and store reads in threads of their own, bounded in number and time
-(:mod:`modelmon.service.store_reads`), so a locked, slow or stopped store delays only the requests
-that read it, and those by at most a few seconds before a 503.
+future, parsing bodies over 64 KiB and checking batches of over 64 items in the service's two
+check threads, within a budget of body bytes (:mod:`modelmon.service.body_budget`); first
+recomputes and the Prometheus exposition run in worker threads, and store reads in threads of
+their own, bounded in number and time (:mod:`modelmon.service.store_reads`), so a locked, slow or
+stopped store delays only the requests that read it, and those by at most a few seconds before a
+503.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -51,6 +54,8 @@ from modelmon.service.runtime import MonitoringService
 from modelmon.service.validation import SchemaCheck, check_items, parse_query, shallow
 
 __all__ = ["create_app"]
+
+T = TypeVar("T")
 
 _ENVELOPES = {
     "events": SchemaCheck(shallow(api_schema.EVENTS_BATCH)),
@@ -105,6 +110,11 @@ class _Api:
         self.registry = registry
         self.max_body = service.config.max_body_bytes
 
+    async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in one of the service's few check threads: more threads would take the
+        interpreter from the event loop, and ``/health`` with it."""
+        return await asyncio.get_running_loop().run_in_executor(self.service.checks, partial(work, *args))
+
     def _model(self, request: Request) -> str | JSONResponse:
         model = request.path_params["model"]
         if model not in self.service.monitors:
@@ -157,7 +167,7 @@ class _Api:
                     body = await self._body(request, claim)
                     if isinstance(body, Response):
                         return body
-                    data = await run_in_threadpool(parse, body) if len(body) > _INLINE_BYTES else parse(body)
+                    data = await self._off_loop(parse, body) if len(body) > _INLINE_BYTES else parse(body)
                     del body  # parsed: its bytes need not wait for the answer
                     if isinstance(data, Response):
                         return data
@@ -180,7 +190,7 @@ class _Api:
 
     async def _ingest(self, model: str, events: list[Any], old_answer: bool = False) -> Response:
         if len(events) > _INLINE_EVENTS:
-            batch, future = await run_in_threadpool(self.service.ingest_future, model, events)
+            batch, future = await self._off_loop(self.service.ingest_future, model, events)
         else:
             batch, future = self.service.ingest_future(model, events)
         await self._durable(future)
@@ -200,7 +210,7 @@ class _Api:
             pairs, refused, future = self.service.targets_future(model, [items[i] for i in valid])
             return valid, rejected, pairs, refused, future
 
-        checked = await run_in_threadpool(check) if len(items) > _INLINE_EVENTS else check()
+        checked = await self._off_loop(check) if len(items) > _INLINE_EVENTS else check()
         valid, rejected, pairs, refused, future = checked
         await self._durable(future)
         rejected += [{**item, "index": valid[item["index"]]} for item in refused]
@@ -211,7 +221,7 @@ class _Api:
     async def iterate(self, model: str, data: Any) -> Response:
         monitor = self.service.monitors[model]
         if len(data) > _INLINE_EVENTS:
-            events = await run_in_threadpool(records_to_events, data, monitor.schema)
+            events = await self._off_loop(records_to_events, data, monitor.schema)
         else:
             events = records_to_events(data, monitor.schema)
         # any compat config answers as the old service did, even one of no monitors (`monitors: []`)

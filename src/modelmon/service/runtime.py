@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ __all__ = ["MonitoringService", "data_folder", "history_values", "journal_folder
 
 log = logging.getLogger("modelmon.service")
 
+#: threads that parse and check large requests
+CHECK_THREADS = 2
 #: the longest a window rebuild at start may take before the service reports what it has
 REBUILD_SECONDS = 60.0
 
@@ -130,6 +132,9 @@ class MonitoringService:
         self.history = HistoryWriter(self.store)
         #: the store reads of requests, apart from every other thread
         self.reads = StoreReads()
+        #: the threads that parse and check large requests (few: each competes with the event loop for
+        #: the interpreter, and /health is answered on the loop)
+        self.checks = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="modelmon-check")
         #: bytes of request bodies worked on at once
         self.bodies = BodyBudget(config.limits.body_bytes_in_flight or 2 * config.max_body_bytes)
         #: the HTTP server's connections: header deadline and limit (used by ``modelmon serve``)
@@ -331,4 +336,5 @@ class MonitoringService:
         self.persister.close()
         self.journal.close()
         self.history.close()
+        self.checks.shutdown(wait=False)
         self.store.close()
