@@ -11,7 +11,8 @@ every run sends the same mixes of bodies to a fresh service:
 - ``six``: six such bodies at once;
 - ``mixed``: two such bodies with 200 small batches (100 events each) at once.
 
-While a mix is sent, ``/health`` is asked every 0.2 s. Prints, per commit and mix, the service's
+Each mix starts once the store has every event of the earlier ones; while it is sent, ``/health``
+is asked every 0.2 s. Prints, per commit and mix, the service's
 peak resident memory (``VmHWM``; the mixes run in this order, so each peak includes the earlier
 mixes'), the slowest ``/health``, the answers by status and the seconds until the last answer.
 """
@@ -19,6 +20,7 @@ mixes'), the slowest ``/health``, the answers by status and the seconds until th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -95,6 +97,19 @@ def health_seconds(port: int) -> float:
         connection.close()
 
 
+def wait_until_stored(port: int, timeout: float = 600.0) -> None:
+    """Until ``/health`` says no accepted event waits for the store."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/health")
+            if json.loads(connection.getresponse().read())["store"]["backlog"] == 0:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"events still wait for the store after {timeout:.0f} s")
+
+
 def send_mix(port: int, bodies: list[bytes]) -> dict[str, Any]:
     """Send ``bodies`` at once while polling ``/health``; the answers and the slowest ``/health``."""
     done = threading.Event()
@@ -156,6 +171,7 @@ def run_once(source: Path | None, folder: Path, large: bytes) -> dict[str, dict[
     results: dict[str, dict[str, Any]] = {}
     try:
         for mix in MIXES:
+            wait_until_stored(port)  # each mix starts with the store writer idle
             result = send_mix(port, mix_bodies(mix, large))
             result["peak_mib"] = peak_rss_mib(process.pid)
             results[mix] = result

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import zlib
 
+import orjson
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 from test_service_api import _config, _events, _reference
 
 from modelmon.config import IngestSettings
 from modelmon.service.app import create_app
-from modelmon.service.journal_records import read_segment
+from modelmon.service.journal import ITEMS_PER_DUMP, entry_line
+from modelmon.service.journal_records import frame, read_segment
 from modelmon.service.runtime import MonitoringService
 from modelmon.store import open_store
 
@@ -98,3 +100,10 @@ def test_a_record_cut_by_a_crash_at_the_end_loses_only_itself(tmp_path):
         assert service.health()["journal"]["damaged_records"] == 1
     finally:
         service.close()
+
+
+def test_a_large_batch_written_in_slices_is_the_record_of_one_write():
+    items = [{"id": str(i), "features": {"x": i, "c": "a,]"}} for i in range(2 * ITEMS_PER_DUMP + 1)]
+    line = entry_line("events", "m", items)
+    assert line == frame(orjson.dumps({"kind": "events", "model": "m", "items": items}))
+    assert read_segment(line).entries == [{"kind": "events", "model": "m", "items": items}]

@@ -25,6 +25,7 @@ import orjson
 
 from modelmon.errors import BodyError
 from modelmon.service.body_budget import Claim
+from modelmon.service.sliced_json import parse_in_slices
 
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "parse_json", "read_body"]
 
@@ -42,6 +43,8 @@ _DIGIT[list(b"0123456789")] = True
 _NOT_AN_INTEGER = frozenset(b".eE")  # beside a run of digits: a float, which is never out of range
 #: integer literals of fewer digits always fit in 64 bits
 _LONG_DIGITS = 19
+#: bodies larger than this are parsed a slice of their main array at a time
+SLICED_BYTES = 1 << 20
 
 
 async def read_body(
@@ -105,10 +108,10 @@ def _outside_strings(codes: np.ndarray) -> np.ndarray:
     return np.bitwise_xor.accumulate(toggles) == 0
 
 
-def _check_structure(body: bytes, max_depth: int) -> None:
+def _check_structure(body: bytes, max_depth: int, outside: np.ndarray | None = None) -> None:
     """Refuse nesting beyond ``max_depth`` and integer literals beyond 64 bits in valid JSON ``body``."""
     codes = np.frombuffer(body, dtype=np.uint8)
-    outside = _outside_strings(codes)
+    outside = _outside_strings(codes) if outside is None else outside
     # parsed already, so the depth is at most the parser's own limit: 16 bits hold it
     depth = int(np.cumsum(np.where(outside, _STEP[codes], 0), dtype=np.int16).max(initial=0))
     if depth > max_depth:
@@ -132,11 +135,17 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     """``body`` parsed as strict JSON, or :class:`BodyError` (400) naming the problem."""
     if not body.strip():
         raise BodyError("body: empty; expected a JSON document")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BodyError(f"body is not valid JSON (UTF-8, no NaN or Infinity): {exc}") from exc
-    _check_structure(body, max_depth)
+    outside = None
+    data = None
+    if len(body) > SLICED_BYTES:  # a large body: never one parse that holds the interpreter long
+        outside = _outside_strings(np.frombuffer(body, dtype=np.uint8))
+        data = parse_in_slices(body, outside)
+    if data is None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BodyError(f"body is not valid JSON (UTF-8, no NaN or Infinity): {exc}") from exc
+    _check_structure(body, max_depth, outside)
     return data
 
 

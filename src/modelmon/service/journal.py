@@ -71,9 +71,19 @@ class JournalEntry:
     items: list[Any]
 
 
+#: items of a batch written as JSON in one call: a larger batch is written in slices, so that no one
+#: call holds the interpreter (and the service's event loop) for long
+ITEMS_PER_DUMP = 10_000
+
+
 def entry_line(kind: str, model: str, items: list[Any]) -> bytes:
     """The journal record of a batch; ``TypeError``/``ValueError`` when an item cannot be written as JSON."""
-    return frame(_dumps({"kind": kind, "model": model, "items": items}))
+    if len(items) <= ITEMS_PER_DUMP:
+        return frame(_dumps({"kind": kind, "model": model, "items": items}))
+    slices = b",".join(
+        _dumps(items[i : i + ITEMS_PER_DUMP])[1:-1] for i in range(0, len(items), ITEMS_PER_DUMP)
+    )
+    return frame(b'{"kind":%s,"model":%s,"items":[%s]}' % (_dumps(kind), _dumps(model), slices))
 
 
 class Journal:

@@ -1,0 +1,52 @@
+"""Six bodies of the largest size at once against a real ``modelmon serve``: memory stays bounded,
+``/health`` keeps answering, and what is not worked on is answered 503 with ``Retry-After`` at once.
+
+The bodies hold 320,000 of the smallest valid events (9.5 MiB, within the 10 MiB limit): the most
+Python objects a body can make. Before the budget of body bytes, six took the service from 270 MB
+to 3.27 GB and ``/health`` timed out."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from integration_support import free_port, serve_until_healthy, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.integration]
+
+#: the peak resident memory the service may reach under any mix of allowed bodies (docs/guarantees.md;
+#: measured by bench.large_bodies, bench/RESULTS.md)
+PEAK_MIB = 1200
+
+
+@pytest.mark.slow
+def test_six_bodies_of_the_largest_size_at_once_keep_memory_bounded_and_health_answering(
+    tmp_path, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(ROOT))  # the traffic is the benchmark's (bench.large_bodies)
+    from bench.large_bodies import health_seconds, large_body, peak_rss_mib, send_mix, write_config
+
+    config = write_config(tmp_path)
+    port = free_port()
+    process = serve_until_healthy(config, port)
+    try:
+        result = send_mix(port, [large_body()] * 6)
+        statuses = sorted(status for status, _, _ in result["answers"])
+        assert statuses == [200, 200, 503, 503, 503, 503], statuses  # the budget holds two at once
+        refused = [
+            (retry_after, seconds) for status, retry_after, seconds in result["answers"] if status == 503
+        ]
+        assert all(retry_after == "1" and seconds < 5.0 for retry_after, seconds in refused), refused
+        assert result["slowest_health"] < 1.0, result["slowest_health"]
+        assert peak_rss_mib(process.pid) < PEAK_MIB
+        assert health_seconds(port) < 1.0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            bodies = json.loads(answer.read())["bodies"]
+        assert bodies["refused"] == 4 and bodies["peak"] <= bodies["limit"] == 20 * 2**20
+    finally:
+        stop_process(process)
