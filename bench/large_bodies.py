@@ -145,7 +145,7 @@ def _serve(source: Path | None, config: Path, port: int) -> subprocess.Popen[byt
     command = [python(), "-m", "modelmon", "serve", "--config", str(config), "--port", str(port)]
     log = (config.parent / "serve.log").open("ab")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a loaded machine can take a minute to import and start it
     while health_seconds(port) == float("inf"):
         if time.monotonic() > deadline or process.poll() is not None:
             process.kill()
