@@ -26,7 +26,6 @@ monitoring processes (:mod:`modelmon.shard_config`).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -220,12 +219,12 @@ def _limits(data: Any) -> Limits:
 
 
 def _body_budget(limits: Limits, max_body_bytes: int) -> Limits:
-    """``limits`` with the bodies' budget filled in: it must hold at least one body of the largest size."""
-    if limits.body_bytes_in_flight is None:
-        return dataclasses.replace(limits, body_bytes_in_flight=2 * max_body_bytes)
-    if limits.body_bytes_in_flight < max_body_bytes:
+    """``limits``, once its budget of bodies (when given) is known to hold one body of the largest size;
+    without one, the service takes twice ``max_body_bytes``."""
+    budget = limits.body_bytes_in_flight
+    if budget is not None and budget < max_body_bytes:
         raise ConfigError(
-            f"limits.body_bytes_in_flight: {limits.body_bytes_in_flight} cannot hold one body of "
+            f"limits.body_bytes_in_flight: {budget} cannot hold one body of "
             f"max_body_bytes ({max_body_bytes}); give at least that"
         )
     return limits

@@ -344,7 +344,7 @@ class _Api:
                 if isinstance(body, Response):
                     return body
                 big = len(body) > _INLINE_BYTES
-                data = await run_in_threadpool(parse_json, body) if big else parse_json(body)
+                data = await self._off_loop(parse_json, body) if big else parse_json(body)
                 problem = _ALERTS.first_error(data)
                 if problem is not None:
                     return _error(problem, 422)
