@@ -86,6 +86,8 @@ LIMITS = {
     "body_seconds": "A request's body must arrive within this time of its headers, else 408.",
     "connections": "Open connections at most (capped at the file limit less 128); a new one closes the "
     "oldest connection still waiting for its headers or idle.",
+    "body_bytes_in_flight": "Bytes of request bodies read, parsed and checked at once (by default twice "
+    "`max_body_bytes`); a body beyond them is answered 503 with `Retry-After` before it is read.",
 }
 ALERTS = {
     "public_url": "The service's address as people reach it, for the report links of notifications.",
