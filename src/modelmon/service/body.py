@@ -25,7 +25,7 @@ import orjson
 
 from modelmon.errors import BodyError
 from modelmon.service.body_budget import Claim
-from modelmon.service.sliced_json import parse_in_slices
+from modelmon.service.sliced_json import BRACKET_STEP, outside_strings, parse_in_slices
 
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "parse_json", "read_body"]
 
@@ -34,10 +34,7 @@ __all__ = ["INT64_MAX", "INT64_MIN", "MAX_DEPTH", "parse_json", "read_body"]
 MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_QUOTE, _BACKSLASH, _MINUS = ord('"'), ord("\\"), ord("-")
-_STEP = np.zeros(256, dtype=np.int8)  # +1 for an opening bracket, -1 for a closing one
-_STEP[[ord("["), ord("{")]] = 1
-_STEP[[ord("]"), ord("}")]] = -1
+_MINUS = ord("-")
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[list(b"0123456789")] = True
 _NOT_AN_INTEGER = frozenset(b".eE")  # beside a run of digits: a float, which is never out of range
@@ -91,29 +88,12 @@ async def read_body(
     return b"".join(parts)
 
 
-def _outside_strings(codes: np.ndarray) -> np.ndarray:
-    """For each byte of valid JSON text, whether it lies outside string literals (vectorised)."""
-    quotes = np.flatnonzero(codes == _QUOTE)
-    backslashes = np.flatnonzero(codes == _BACKSLASH)
-    if quotes.size and backslashes.size:
-        # a quote right after a run of an odd number of backslashes is escaped, part of its string
-        breaks = np.flatnonzero(np.diff(backslashes) != 1)
-        run_ends = backslashes[np.r_[breaks, backslashes.size - 1]]
-        run_lengths = run_ends - backslashes[np.r_[0, breaks + 1]] + 1
-        run = np.minimum(np.searchsorted(run_ends, quotes - 1), run_ends.size - 1)
-        escaped = (run_ends[run] == quotes - 1) & (run_lengths[run] % 2 == 1)
-        quotes = quotes[~escaped]
-    toggles = np.zeros(codes.size, dtype=np.uint8)
-    toggles[quotes] = 1
-    return np.bitwise_xor.accumulate(toggles) == 0
-
-
 def _check_structure(body: bytes, max_depth: int, outside: np.ndarray | None = None) -> None:
     """Refuse nesting beyond ``max_depth`` and integer literals beyond 64 bits in valid JSON ``body``."""
     codes = np.frombuffer(body, dtype=np.uint8)
-    outside = _outside_strings(codes) if outside is None else outside
+    outside = outside_strings(codes) if outside is None else outside
     # parsed already, so the depth is at most the parser's own limit: 16 bits hold it
-    depth = int(np.cumsum(np.where(outside, _STEP[codes], 0), dtype=np.int16).max(initial=0))
+    depth = int(np.cumsum(np.where(outside, BRACKET_STEP[codes], 0), dtype=np.int16).max(initial=0))
     if depth > max_depth:
         raise BodyError(f"body: nested {depth} levels deep; at most {max_depth} are accepted")
     digits = _DIGIT[codes] & outside
@@ -138,7 +118,7 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     outside = None
     data = None
     if len(body) > SLICED_BYTES:  # a large body: never one parse that holds the interpreter long
-        outside = _outside_strings(np.frombuffer(body, dtype=np.uint8))
+        outside = outside_strings(np.frombuffer(body, dtype=np.uint8))
         data = parse_in_slices(body, outside)
     if data is None:
         try:

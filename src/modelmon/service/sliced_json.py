@@ -24,12 +24,34 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["SLICE_BYTES", "parse_in_slices"]
+__all__ = ["BRACKET_STEP", "SLICE_BYTES", "outside_strings", "parse_in_slices"]
 
 #: bytes of array elements parsed in one call
 SLICE_BYTES = 256 * 1024
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+#: +1 for an opening bracket, -1 for a closing one: its running sum is the nesting depth
+BRACKET_STEP = np.zeros(256, dtype=np.int8)
+BRACKET_STEP[[ord("["), ord("{")]] = 1
+BRACKET_STEP[[ord("]"), ord("}")]] = -1
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+
+
+def outside_strings(codes: np.ndarray) -> np.ndarray:
+    """For each byte of valid JSON text, whether it lies outside string literals (vectorised)."""
+    quotes = np.flatnonzero(codes == _QUOTE)
+    backslashes = np.flatnonzero(codes == _BACKSLASH)
+    if quotes.size and backslashes.size:
+        # a quote right after a run of an odd number of backslashes is escaped, part of its string
+        breaks = np.flatnonzero(np.diff(backslashes) != 1)
+        run_ends = backslashes[np.r_[breaks, backslashes.size - 1]]
+        run_lengths = run_ends - backslashes[np.r_[0, breaks + 1]] + 1
+        run = np.minimum(np.searchsorted(run_ends, quotes - 1), run_ends.size - 1)
+        escaped = (run_ends[run] == quotes - 1) & (run_lengths[run] % 2 == 1)
+        quotes = quotes[~escaped]
+    toggles = np.zeros(codes.size, dtype=np.uint8)
+    toggles[quotes] = 1
+    return np.bitwise_xor.accumulate(toggles) == 0
 
 
 def parse_in_slices(body: bytes, outside: np.ndarray | None = None, slice_bytes: int = SLICE_BYTES) -> Any:
@@ -37,11 +59,9 @@ def parse_in_slices(body: bytes, outside: np.ndarray | None = None, slice_bytes:
 
     ``outside`` is, for each byte, whether it lies outside string literals (computed when not given).
     """
-    from modelmon.service.body import _STEP, _outside_strings
-
     codes = np.frombuffer(body, dtype=np.uint8)
-    outside = _outside_strings(codes) if outside is None else outside
-    depth = np.cumsum(np.where(outside, _STEP[codes], 0), dtype=np.int32)
+    outside = outside_strings(codes) if outside is None else outside
+    depth = np.cumsum(np.where(outside, BRACKET_STEP[codes], 0), dtype=np.int32)
     opens = np.flatnonzero(outside & (codes == _OPEN) & (depth <= 2))
     if not opens.size:
         return None
