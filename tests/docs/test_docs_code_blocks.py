@@ -1,8 +1,9 @@
-"""The code blocks of the getting-started and how-to pages run, in page order, so they cannot go stale.
+"""The code blocks of the README, the getting-started and the how-to pages run, in page order, so they
+cannot go stale.
 
-Each page runs in a folder of its own: getting started from an empty one (its first command writes
-the demo data), a how-to page from one holding ``data/`` as ``modelmon demo-data --out data`` writes
-it, which the how-to pages say they start from. A fenced block:
+Each page runs in a folder of its own: the README and getting started from an empty one (their
+first command writes the demo data), a how-to page from one holding ``data/`` as ``modelmon
+demo-data --out data`` writes it, which the how-to pages say they start from. A fenced block:
 
 - ``bash`` or ``python``: runs and must succeed;
 - with a ``title="FILE"``: is written to FILE first (a conditions file, a config);
@@ -36,10 +37,17 @@ from integration_support import free_port, require_binary, stop_process
 from modelmon.cli import cli
 from modelmon.demo.stack import wait_for_http
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 #: the deployment page is deploy/README.md, whose commands need a Docker engine (tests/deploy checks them)
-PAGES = ["getting-started.md", *sorted(f"how-to/{p.name}" for p in (DOCS / "how-to").glob("*.md"))]
+PAGES = [
+    "README.md",
+    "getting-started.md",
+    *sorted(f"how-to/{p.name}" for p in (DOCS / "how-to").glob("*.md")),
+]
 PAGES.remove("how-to/deployment.md")
+#: pages whose first block writes the demo data
+FROM_EMPTY = {"README.md", "getting-started.md"}
 FENCE = re.compile(r'^```(\w*)(?:[^\n]*?title="([^"]+)")?[^\n]*\n(.*?)^```', re.MULTILINE | re.DOTALL)
 MARKER = re.compile(r"<!-- docs-test: (skip|background) \((.+?)\) -->\s*$")
 
@@ -56,7 +64,7 @@ class Block:
 
 
 def blocks(page: str) -> list[Block]:
-    text = (DOCS / page).read_text()
+    text = (ROOT / page if page == "README.md" else DOCS / page).read_text()
     found = []
     for match in FENCE.finditer(text):
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
@@ -101,7 +109,7 @@ def check_command(words: list[str], where: str) -> None:
 
 
 def test_every_page_is_covered_and_every_block_is_understood():
-    assert "getting-started.md" in RUNNABLE and "how-to/checks.md" in RUNNABLE
+    assert {"README.md", "getting-started.md", "how-to/checks.md"} <= set(RUNNABLE)
     for page in PAGES:
         for block in blocks(page):
             assert block.language in ("bash", "python", "yaml", "text"), (
@@ -160,7 +168,7 @@ def test_the_blocks_of_a_page_run_in_order(page, tmp_path, request):
     page_blocks = _runnable(page)
     if any("curl " in block.code for block in page_blocks):
         require_binary("curl")
-    if page != "getting-started.md":
+    if page not in FROM_EMPTY:
         shutil.copytree(request.getfixturevalue("demo_data"), tmp_path / "data")
     port = str(free_port())
     bin_dir = str(Path(sys.executable).parent)
