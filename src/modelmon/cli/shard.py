@@ -43,4 +43,4 @@ def proxy_config(config_path: str, shards: tuple[str, ...], listen: str) -> None
     except ModelmonError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    click.echo(nginx_config(owners, listen), nl=False)
+    click.echo(nginx_config(owners, listen, config.limits, config.max_body_bytes), nl=False)
