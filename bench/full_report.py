@@ -1,21 +1,30 @@
-"""The full modelmon report (every section that applies, SHAP on a sample) beside Evidently's drift
-preset alone, on 1M demo taxi trips.
+"""The full modelmon report (every section that applies, SHAP on a sample, the HTML page) beside
+Evidently's DataDriftPreset alone and its DataDriftPreset + DataSummaryPreset with the HTML page,
+on 1M demo taxi trips; then each section of modelmon's report on its own.
 
-    python -m bench.full_report [--rows 1000000] [--skip-evidently]
+    python -m bench.full_report [--rows 1000000] [--repeats 3] [--skip-evidently] [--skip-sections]
 
 The data is written once to ``bench/data/`` (not timed): a reference of demo taxi trips and a
 current set with an incident from its middle on (trip distances shifted by one standard deviation,
 fares following them, and 30% of fares missing), both scored by the demo model, which is trained
 on its own draw of 50k trips. modelmon builds every section with the model (so SHAP runs on a
-sample); Evidently's DataDriftPreset gets the same drifted columns (features, prediction and
-target) declared numerical or categorical as in the demo config. Each tool runs in its own fresh
-process; wall time and peak memory are measured from outside.
+sample) and writes its HTML page; Evidently gets the same drifted columns (features, prediction
+and target) declared numerical or categorical as in the demo config. Each tool runs in its own
+fresh process, the tools in turn within each repeat (so a busy machine slows them alike); wall
+time and peak memory are measured from outside, and the median of the repeats is shown.
+
+The section rows run ``build_report(..., sections=[NAME])`` for each section alone (reading both
+files and building only the profile parts that section reads), so a section that grows shows up
+against its guard: the seconds recorded in :data:`SECTION_GUARDS` (measured with this command,
+see bench/RESULTS.md); a section over twice its guard is marked ``GREW``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,27 +90,52 @@ def schema_columns() -> tuple[list[str], list[str]]:
     return [*models.TAXI_NUMERICAL, models.TAXI_PREDICTION, models.TAXI_TARGET], list(models.TAXI_CATEGORICAL)
 
 
-def child(reference: str, current: str, model_path: str) -> None:
-    """The timed modelmon side: ``build_report`` with every section and the model (``none``: no model)."""
+#: seconds of each section alone on 1M rows (``--rows 1000000``), as recorded in bench/RESULTS.md
+SECTION_GUARDS = {
+    "drift": 2.5,
+    "quality": 3.0,
+    "performance": 3.0,
+    "segments": 4.0,
+    "fairness": 2.5,
+    "outliers": 4.0,
+    "explain": 4.0,
+    "concept": 3.0,
+    "multivariate": 4.0,
+    "checks": 2.5,
+}
+FULL = "modelmon full report (all sections, SHAP on a sample, HTML)"
+DRIFT_ALONE = "Evidently 0.7 DataDriftPreset alone"
+EVIDENTLY_FULL = "Evidently 0.7 DataDriftPreset + DataSummaryPreset, HTML"
+
+
+def child(reference: str, current: str, model_path: str, sections: str, html: str) -> None:
+    """The timed modelmon side: ``build_report`` with the model (``none``: no model) and every
+    section (``all``) or one, then its HTML page (``none``: no page)."""
     started = time.perf_counter()
     from modelmon.engine.build import build_report
 
     schema = taxi_schema()
     imported = time.perf_counter()
     model = None if model_path == "none" else model_path
-    report = build_report(reference, current, schema, model=model).to_dict()
+    chosen = None if sections == "all" else sections.split(",")
+    built = build_report(reference, current, schema, model=model, sections=chosen)
     finished = time.perf_counter()
+    if html != "none":
+        built.save_html(html)
+    written = time.perf_counter()
+    report = built.to_dict()
     ran = [
         name
         for name, section in report.items()
         if isinstance(section, dict) and section.get("applicable", True)
     ]
-    drift = report["drift"]["columns"]
+    drift = report.get("drift", {}).get("columns", {})
     print(
         json.dumps(
             {
                 "import_seconds": imported - started,
                 "report_seconds": finished - imported,
+                "html_seconds": written - finished,
                 "sections": ran,
                 "drifted": sorted(name for name, column in drift.items() if column["detected"]),
             }
@@ -109,48 +143,94 @@ def child(reference: str, current: str, model_path: str) -> None:
     )
 
 
+def _modelmon(reference: str, current: str, model_path: str, sections: str, folder: str) -> list[str]:
+    html = str(Path(folder) / "modelmon.html") if sections == "all" else "none"
+    return [python(), "-m", "bench.full_report", "--child", reference, current, model_path, sections, html]
+
+
+def _median(runs: list[Measurement]) -> Measurement:
+    """The run of median wall time (its own peak and output)."""
+    ordered = sorted(runs, key=lambda run: run.seconds)
+    middle = ordered[len(ordered) // 2]
+    return Measurement(statistics.median(run.seconds for run in runs), middle.peak_mib, middle.output)
+
+
+def compare(rows: int, repeats: int, skip_evidently: bool, folder: str) -> dict[str, Measurement]:
+    """The full report and Evidently's presets, in turn within each repeat; medians."""
+    reference, current, model_path = (str(path) for path in write_data(rows))
+    numerical, categorical = (",".join(names) for names in schema_columns())
+    commands = {FULL: _modelmon(reference, current, model_path, "all", folder)}
+    if not skip_evidently:
+        evidently = evidently_python()
+        drift = [evidently, "bench/evidently_drift.py", reference, current, numerical, categorical]
+        commands[DRIFT_ALONE] = drift
+        page = str(Path(folder) / "evidently.html")
+        commands[EVIDENTLY_FULL] = [
+            evidently,
+            "bench/evidently_full.py",
+            reference,
+            current,
+            numerical,
+            categorical,
+            page,
+        ]
+    runs: dict[str, list[Measurement]] = {label: [] for label in commands}
+    for _ in range(repeats):
+        for label, command in commands.items():
+            runs[label].append(measure(command))
+    return {label: _median(results) for label, results in runs.items()}
+
+
+def sections_alone(rows: int, repeats: int, folder: str) -> dict[str, Measurement]:
+    """Each section of the report on its own (with the model), in turn within each repeat."""
+    reference, current, model_path = (str(path) for path in write_data(rows))
+    runs: dict[str, list[Measurement]] = {name: [] for name in SECTION_GUARDS}
+    for _ in range(repeats):
+        for name in SECTION_GUARDS:
+            runs[name].append(measure(_modelmon(reference, current, model_path, name, folder)))
+    return {name: _median(results) for name, results in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-evidently", action="store_true")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-sections", action="store_true")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
-    reference, current, model_path = (str(path) for path in write_data(args.rows))
-    results: dict[str, Measurement] = {
-        "modelmon full report (all sections, SHAP on a sample)": measure(
-            [python(), "-m", "bench.full_report", "--child", reference, current, model_path]
-        )
-    }
-    if not args.skip_evidently:
-        numerical, categorical = schema_columns()
-        results["Evidently 0.7 DataDriftPreset alone"] = measure(
-            [
-                evidently_python(),
-                "bench/evidently_drift.py",
-                reference,
-                current,
-                ",".join(numerical),
-                ",".join(categorical),
-            ]
-        )
-    anchor = results.get("Evidently 0.7 DataDriftPreset alone")
-    print("| rows | tool | wall s | peak MiB | Evidently time / tool time | tool memory / Evidently memory |")
-    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        results = compare(args.rows, args.repeats, args.skip_evidently, folder)
+        alone = {} if args.skip_sections else sections_alone(args.rows, args.repeats, folder)
+    print(f"median of {args.repeats} runs, tools in turn within each run\n")
+    print("| rows | tool | wall s | peak MiB | tool time / modelmon time |")
+    print("|---|---|---|---|---|")
+    ours = results[FULL]
     for label, result in results.items():
-        speed = f"{anchor.seconds / result.seconds:.2f}x" if anchor else "-"
-        memory = f"{result.peak_mib / anchor.peak_mib:.2f}" if anchor else "-"
         print(
-            f"| {args.rows:,} | {label} | {result.seconds:.1f} | {result.peak_mib:.0f} | {speed} | {memory} |"
+            f"| {args.rows:,} | {label} | {result.seconds:.1f} | {result.peak_mib:.0f} "
+            f"| {result.seconds / ours.seconds:.2f}x |"
         )
-    ours = results["modelmon full report (all sections, SHAP on a sample)"].output
-    print(f"\nmodelmon sections computed: {', '.join(ours['sections'])}")
-    print(f"modelmon drifted columns: {', '.join(ours['drifted']) or 'none'}")
-    if anchor:
-        theirs = sorted(name for name, column in anchor.output["columns"].items() if column["detected"])
+    print(f"\nmodelmon sections computed: {', '.join(ours.output['sections'])}")
+    print(f"modelmon drifted columns: {', '.join(ours.output['drifted']) or 'none'}")
+    if DRIFT_ALONE in results:
+        theirs = sorted(
+            name for name, column in results[DRIFT_ALONE].output["columns"].items() if column["detected"]
+        )
         print(f"Evidently drifted columns: {', '.join(theirs) or 'none'}")
+    if alone:
+        print("\n| section alone | wall s | of which report s | peak MiB | guard s | |")
+        print("|---|---|---|---|---|---|")
+        for name, result in alone.items():
+            guard = SECTION_GUARDS[name]
+            flag = "GREW" if result.seconds > 2 * guard else "ok"
+            print(
+                f"| {name} | {result.seconds:.1f} | {result.output['report_seconds']:.1f} "
+                f"| {result.peak_mib:.0f} | {guard:.1f} | {flag} |"
+            )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Wide float data: ROWS x COLUMNS float columns, written once in chunks to ``bench/data/``.
 
-    python -m bench.wide --rows 200000 --columns 1000 [--dtype float32]
+    python -m bench.wide --rows 200000 --columns 1000 [--dtype float32] [--layout pandas]
 
 Reference and current files have the same column distributions (normal, lognormal and gamma in
 turn) except every fifth column of the current file, moved by half a standard deviation, so a
 report finds drift in a fifth of the columns. Files are written row group by row group (about
 64 MiB each), so generating 3M x 1,000 needs no more memory than one row group. ``float32``
 halves the file for the largest sizes; modelmon and Evidently read the values as float64 alike.
+``--layout pandas`` writes each file as users' files mostly are: the whole frame built in memory
+and written by ``DataFrame.to_parquet()`` with its defaults, which puts up to about a million rows
+in one row group (200k x 1,000 floats: one row group of 1.6 GB).
 """
 
 from __future__ import annotations
@@ -55,16 +58,27 @@ def write(path: Path, rows: int, columns: int, seed: int, shifted: bool, dtype: 
     return path
 
 
-def paths(rows: int, columns: int, dtype: str = "float64") -> tuple[Path, Path]:
-    """(reference, current) paths for a shape, written when missing."""
+def write_as_pandas(path: Path, rows: int, columns: int, seed: int, shifted: bool, dtype: str) -> Path:
+    """Write the file as ``DataFrame.to_parquet()`` does by default (fixed seed)."""
+    frame = _block(np.random.default_rng(seed), rows, columns, shifted, dtype).to_pandas()
+    partial = path.with_suffix(".partial")
+    frame.to_parquet(partial)
+    partial.rename(path)
+    return path
+
+
+def paths(rows: int, columns: int, dtype: str = "float64", layout: str = "groups") -> tuple[Path, Path]:
+    """(reference, current) paths for a shape, written when missing; ``layout`` is ``"groups"``
+    (row groups of about 64 MiB) or ``"pandas"`` (``DataFrame.to_parquet()``'s defaults)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    suffix = "" if dtype == "float64" else f"_{dtype}"
+    suffix = ("" if dtype == "float64" else f"_{dtype}") + ("" if layout == "groups" else f"_{layout}")
     reference = DATA_DIR / f"wide_reference_{rows}x{columns}{suffix}.parquet"
     current = DATA_DIR / f"wide_current_{rows}x{columns}{suffix}.parquet"
+    writer = write if layout == "groups" else write_as_pandas
     if not reference.exists():
-        write(reference, rows, columns, seed=11, shifted=False, dtype=dtype)
+        writer(reference, rows, columns, seed=11, shifted=False, dtype=dtype)
     if not current.exists():
-        write(current, rows, columns, seed=12, shifted=True, dtype=dtype)
+        writer(current, rows, columns, seed=12, shifted=True, dtype=dtype)
     return reference, current
 
 
@@ -73,8 +87,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--columns", type=int, required=True)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument("--layout", choices=["groups", "pandas"], default="groups")
     args = parser.parse_args()
-    print(*paths(args.rows, args.columns, args.dtype))
+    print(*paths(args.rows, args.columns, args.dtype, args.layout))
 
 
 if __name__ == "__main__":

@@ -63,10 +63,14 @@ def test_full_report_child_catches_the_incident(data_dir: Path, capsys: pytest.C
     from bench import full_report
 
     reference, current, _ = full_report.write_data(2000, train_rows=2000)
-    full_report.child(str(reference), str(current), "none")
+    page = data_dir / "full.html"
+    full_report.child(str(reference), str(current), "none", "all", str(page))
     out = last_json(capsys.readouterr().out)
     assert "trip_distance" in out["drifted"] and "explain" not in out["sections"]  # type: ignore[operator]
-    assert out["report_seconds"] > 0  # type: ignore[operator]
+    assert out["report_seconds"] > 0 and page.read_text().startswith("<!")  # type: ignore[operator]
+    full_report.child(str(reference), str(current), "none", "performance", "none")
+    alone = last_json(capsys.readouterr().out)
+    assert "performance" in alone["sections"] and "drift" not in alone["sections"]  # type: ignore[operator]
 
 
 def test_batch_store_report_matches_parquet(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
