@@ -530,8 +530,16 @@ def fit_reference(
 ) -> ReferenceSide:
     """The reference side of a report on ``reference`` (a frame or a parquet/CSV path): held and
     fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks."""
+    from modelmon.engine.column_passes import by_columns, fit_reference_by_columns
+
     wanted = wanted_columns(schema)
     plan = ReadPlan(memory_budget, chunk_rows)
+    in_memory = fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections)
+    subsets = None if in_memory else by_columns(reference, schema, sections, plan)
+    if subsets is not None and sections is not None:  # row groups larger than a chunk
+        side = fit_reference_by_columns(reference, schema, subsets, sections=sections, plan=plan)
+        note_unexpected_columns(side.profile, reference, schema)
+        return side
     side = ReferenceSide.fit_chunks(
         lambda: plan.chunks_ahead(reference, wanted),
         schema,
@@ -540,7 +548,7 @@ def fit_reference(
         sections=sections,
         memory_budget=memory_budget,
         total_rows=exact_rows(reference),
-        in_memory=fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections),
+        in_memory=in_memory,
     )
     note_unexpected_columns(side.profile, reference, schema)
     return side
@@ -596,6 +604,13 @@ def build_report(
     current_side = CurrentSide(
         reference_side, sample_rows=sample_rows, stream_rows=stream_rows, seed=seed + 1
     )
+    from modelmon.engine.column_passes import by_columns, profile_current_by_columns
+
+    subsets = by_columns(current, schema, reference_side.sections, plan)
+    if subsets is not None:  # row groups larger than a chunk, and no section reads whole rows
+        profile_current_by_columns(current_side, current, subsets, plan)
+        note_unexpected_columns(current_side.profile, current, schema)
+        return current_side.report(drift=drift, model=model, sections=sections)
     total = total_rows(current) if progress else None
     with _progress(total is not None and total > (chunk_rows or 200_000)) as bar:
         task = bar.add_task("profile", total=total) if bar is not None else None
