@@ -101,7 +101,6 @@ SECTION_GUARDS = {
     "explain": 4.0,
     "concept": 3.0,
     "multivariate": 4.0,
-    "checks": 2.5,
 }
 FULL = "modelmon full report (all sections, SHAP on a sample, HTML)"
 DRIFT_ALONE = "Evidently 0.7 DataDriftPreset alone"

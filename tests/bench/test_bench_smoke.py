@@ -73,6 +73,13 @@ def test_full_report_child_catches_the_incident(data_dir: Path, capsys: pytest.C
     assert "performance" in alone["sections"] and "drift" not in alone["sections"]  # type: ignore[operator]
 
 
+def test_full_report_guards_every_section() -> None:
+    from bench import full_report
+    from modelmon.engine.sections import section_names
+
+    assert set(full_report.SECTION_GUARDS) == set(section_names())
+
+
 def test_batch_store_report_matches_parquet(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bench import batch_store
 
