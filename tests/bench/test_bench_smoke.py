@@ -204,3 +204,12 @@ def test_window_memory_child_holds_at_most_the_cap_of_records_waiting_for_a_targ
     assert figures["window_rows"] == 3_000
     assert figures["awaiting_target"] == 1_000
     assert figures["rss_mib"] > 0
+
+
+def test_footer_survey_stand_in_has_the_row_groups_and_columns(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from bench import footer_survey
+
+    metadata = pq.ParquetFile(footer_survey.stand_in(tmp_path / "f.parquet", 7, 30)).metadata
+    assert (metadata.num_row_groups, metadata.num_columns, metadata.num_rows) == (7, 30, 70)
