@@ -2,7 +2,7 @@
 
     python -m bench.many_models --models 1 10 50 100 200 [--anchor COMMIT --anchor-models 1 10 50]
     python -m bench.many_models --separate-references 50
-    python -m bench.many_models memory     # RSS per model with full 10,000-row windows
+    python -m bench.many_models memory [--anchor COMMIT]   # RSS per model, full 10,000-row windows
     python -m bench.many_models plot
 
 N copies of the demo taxi model (windows of 10,000 rows, refresh 5 s, without the model file:
@@ -20,7 +20,9 @@ SQLite store and the default journal (``fsync: interval``), all naming the same 
 - scrape: ``GET /metrics`` seconds (median of 3) and its series count.
 
 ``memory`` holds ``--memory-models`` models (5) in one process (not a service), sharing one fitted
-reference, each with its 10,000-row window full, and divides the RSS they added by their number.
+reference, each with its 10,000-row window full and moved on by a fortieth (its running totals then
+hold the most sums), and divides the RSS they added by their number; with ``--anchor``, the same
+for that commit's code, in a process of its own.
 
 ``--anchor COMMIT`` runs the same for that commit's code (``--anchor-models`` of them: start-up of
 the earlier code takes about 1.5 s a model). Results go to ``bench/results/many_models.json``;
@@ -263,9 +265,32 @@ def run(args: argparse.Namespace) -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(anchor.parent)])
 
 
-def memory(count: int, window_rows: int = 10_000) -> None:
-    """RSS per model of ``count`` demo models sharing one fitted reference, each window full
-    (after one model filled first, so the shared parts and the allocator's pools are counted out)."""
+def memory(count: int, anchor: str | None, window_rows: int = 10_000) -> None:
+    """RSS per model of ``count`` models with full windows, this checkout beside ``anchor``."""
+    from bench.versions import _worktree
+
+    with tempfile.TemporaryDirectory(prefix="bench-many-") as temporary:
+        sources = {"this checkout": ROOT / "src"}
+        if anchor:
+            sources[anchor] = _worktree(anchor, Path(temporary) / "anchor")
+        try:
+            for label, source in sources.items():
+                command = [sys.executable, "-m", "bench.many_models", "memory-worker", str(count)]
+                env = {**os.environ, "PYTHONPATH": f"{source}{os.pathsep}{ROOT}"}
+                done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                point = json.loads(done.stdout.splitlines()[-1])
+                _save(f"memory per model, {label}|{window_rows}", point)
+        finally:
+            if anchor:
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(temporary) / "anchor")]
+                )
+
+
+def _memory_worker(count: int, window_rows: int = 10_000) -> None:
+    """Print the RSS ``count`` demo models sharing one fitted reference add, per model, once each
+    window is full and has moved on by a fortieth (so the window's running totals hold their most
+    sums); one model filled first, so the shared parts and the allocator's pools are counted out."""
     from dataclasses import replace
 
     from bench.online import demo_events
@@ -278,21 +303,22 @@ def memory(count: int, window_rows: int = 10_000) -> None:
         folder = Path(temporary)
         config = load_config(write_demo_files(folder, rows=5_000)).model("taxi-duration")
         config = replace(config, model_file=None, window=Window(rows=window_rows))
-        events = demo_events(folder, window_rows)
+        events = demo_events(folder, window_rows + window_rows // 40)
         shared = ReferenceCache().get(config)
-        monitors = [ModelMonitor(config, fitted=shared)]
-        monitors[0].ingest(events)
-        monitors[0].recompute()
+
+        def filled(name: str) -> ModelMonitor:
+            monitor = ModelMonitor(replace(config, name=name), fitted=shared)
+            for start in range(0, len(events), 500):  # as a service recomputes under traffic
+                monitor.ingest([dict(e, id=f"{name}-{e['id']}") for e in events[start : start + 500]])
+                monitor.recompute()
+            return monitor
+
+        monitors = [filled("first")]
         before = _rss_mib(os.getpid())
-        for i in range(count):
-            monitor = ModelMonitor(replace(config, name=f"taxi-{i}"), fitted=shared)
-            monitor.ingest([dict(event, id=f"{i}-{event['id']}") for event in events])
-            monitor.recompute()
-            monitors.append(monitor)
+        monitors += [filled(f"taxi-{i}") for i in range(count)]
         per_model = (_rss_mib(os.getpid()) - before) / count
-        rows = [monitor.window.rows for monitor in monitors]
-        _save(f"memory per model|{window_rows}", {"models": count, "rss_mib_per_model": round(per_model, 1)})
-        assert min(rows) == window_rows, rows
+        assert min(monitor.window.rows for monitor in monitors) >= window_rows * 0.95
+        print(json.dumps({"models": count, "rss_mib_per_model": round(per_model, 1)}))
 
 
 def plot() -> None:
@@ -344,7 +370,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", nargs="?", choices=["run", "memory", "plot"], default="run")
+    parser.add_argument(
+        "action", nargs="?", choices=["run", "memory", "memory-worker", "plot"], default="run"
+    )
+    parser.add_argument("count", nargs="?", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--models", type=int, nargs="*", default=[1, 10, 50, 100, 200])
     parser.add_argument("--anchor", help="a commit to run beside this checkout")
     parser.add_argument("--anchor-models", type=int, nargs="*", default=[1, 10, 50])
@@ -356,7 +385,9 @@ def main() -> None:
     if args.action == "plot":
         plot()
     elif args.action == "memory":
-        memory(args.memory_models)
+        memory(args.memory_models, args.anchor)
+    elif args.action == "memory-worker":
+        _memory_worker(args.count)
     else:
         run(args)
 

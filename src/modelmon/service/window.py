@@ -49,6 +49,7 @@ import pandas as pd
 
 from modelmon.config import Window
 from modelmon.engine.profile import Profile, ProfileSpec
+from modelmon.service.packed_profile import PackedProfile
 from modelmon.service.window_total import RunningTotal
 
 __all__ = ["Bucket", "SlidingWindow"]
@@ -64,17 +65,48 @@ MAX_UNEXPECTED = 50
 
 @dataclass
 class Bucket:
-    """Profiles of one slice of the window, and what a late target needs to complete its rows."""
+    """Profiles of one slice of the window, and what a late target needs to complete its rows.
+
+    A bucket that no longer fills keeps its profiles packed (:mod:`.packed_profile`): reading
+    :attr:`events` or :attr:`labelled` unpacks them.
+    """
 
     key: int
-    events: Profile
-    labelled: Profile
+    stored_events: Profile | PackedProfile
+    stored_labelled: Profile | PackedProfile
     rows: int = 0
     label_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     sample: list[pd.DataFrame] = field(default_factory=list)
     sample_rows: int = 0
     #: the outlier score of each kept row, scored once as it was kept (when the spec has outliers)
     sample_scores: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def events(self) -> Profile:
+        """The profile of the bucket's events as they arrived."""
+        stored = self.stored_events
+        return stored.unpack() if isinstance(stored, PackedProfile) else stored
+
+    @events.setter
+    def events(self, profile: Profile) -> None:
+        self.stored_events = profile
+
+    @property
+    def labelled(self) -> Profile:
+        """The profile of the bucket's rows completed with a target."""
+        stored = self.stored_labelled
+        return stored.unpack() if isinstance(stored, PackedProfile) else stored
+
+    @labelled.setter
+    def labelled(self, profile: Profile) -> None:
+        self.stored_labelled = profile
+
+    def pack(self) -> None:
+        """Keep both profiles packed until they change again."""
+        if isinstance(self.stored_events, Profile):
+            self.stored_events = PackedProfile.of(self.stored_events)
+        if isinstance(self.stored_labelled, Profile):
+            self.stored_labelled = PackedProfile.of(self.stored_labelled)
 
 
 class SlidingWindow:
@@ -142,7 +174,7 @@ class SlidingWindow:
 
     @property
     def labelled_rows(self) -> int:
-        return sum(bucket.labelled.rows for bucket in self._ring.values())
+        return sum(bucket.stored_labelled.rows for bucket in self._ring.values())
 
     def _bucket(self, key: int) -> Bucket:
         bucket = self._ring.get(key)
@@ -223,6 +255,12 @@ class SlidingWindow:
         self._ring = OrderedDict(sorted(self._ring.items()))
         self._expire(now)
         self._forget_beyond_cap()
+        self._pack_older()
+
+    def _pack_older(self) -> None:
+        """Pack every bucket but the newest (which fills): they change only by a late target."""
+        for key in list(self._ring)[:-1]:
+            self._ring[key].pack()
 
     def _forget_beyond_cap(self) -> None:
         """Forget the oldest records waiting for a target beyond ``max_awaiting_target``."""
@@ -296,6 +334,7 @@ class SlidingWindow:
             added = self.spec.profile(pd.DataFrame.from_records(records), parts=LABELLED_PARTS)
             bucket.labelled = bucket.labelled + added
             self._labelled_total.grew(key, added)
+        self._pack_older()
         return [record for records in per_bucket.values() for record in records], missed
 
     def current(self) -> Profile:

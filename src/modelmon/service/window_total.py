@@ -4,8 +4,11 @@ Summing every bucket of a window on each recompute costs one merge per bucket. B
 the new end and leave at the old one, so the total is kept as a queue of two stacks (the classic
 sliding-window aggregation; profiles cannot be subtracted, since a minimum cannot be taken back):
 
-- the *older* buckets, each with the sum of itself and the older buckets newer than it, so the
-  oldest one's sum is the total of the older part, and dropping it leaves the next one's sum;
+- the *older* buckets, with the total of those still in the window, and for every
+  :data:`STRIDE`-th of them (counted from the newest) the sum of itself and the older buckets newer
+  than it: when the oldest leaves, the new total is the next such sum plus the fewer than
+  ``STRIDE`` buckets before it (a sum for every bucket would hold as many profiles as the window,
+  each as large as the whole window's);
 - the *newer* buckets, as one running sum that each change is added to.
 
 When the older part runs out, the newer buckets become the older part (one merge each, once in a
@@ -36,7 +39,10 @@ from collections.abc import Callable
 
 from modelmon.engine.profile import Profile, ProfileSpec
 
-__all__ = ["RunningTotal"]
+__all__ = ["STRIDE", "RunningTotal"]
+
+#: every this many older buckets keep the sum of themselves and the newer older ones
+STRIDE = 5
 
 
 class RunningTotal:
@@ -56,7 +62,9 @@ class RunningTotal:
     def reset(self) -> None:
         """Forget the sums; the next :meth:`profile` adds up the buckets again."""
         self._valid = False
-        self._older: list[tuple[int, Profile]] = []  # the oldest bucket last
+        self._older: list[int] = []  # the oldest bucket last
+        self._sums: dict[int, Profile] = {}  # older bucket -> sum of it and the newer older ones
+        self._older_total: Profile | None = None  # of the older buckets in the window
         self._newer: list[int] = []
         self._newer_total: Profile | None = None
         self._late: dict[int, Profile] = {}
@@ -79,7 +87,7 @@ class RunningTotal:
         """Bucket ``key`` (:meth:`opened` before) had ``added`` added to it."""
         if not self._valid:
             return
-        if self._older and key <= self._older[0][0]:
+        if self._older and key <= self._older[0]:
             self._late[key] = self._late[key] + added if key in self._late else added
         else:
             self._newer_total = added if self._newer_total is None else self._newer_total + added
@@ -97,6 +105,8 @@ class RunningTotal:
             return
         if self._older:
             self._older.pop()
+            self._sums.pop(key, None)
+            self._older_total = self._older_sum()
         else:
             self._newer.pop(0)  # the oldest of the newer buckets; the others become the older part
             self._flip()
@@ -104,10 +114,25 @@ class RunningTotal:
     def _flip(self) -> None:
         """The newer buckets become the older part, each with its sum of itself and newer ones."""
         running: Profile | None = None
-        for key in reversed(self._newer):
+        for number, key in enumerate(reversed(self._newer)):
             running = self.bucket(key) if running is None else self.bucket(key) + running
-            self._older.append((key, running))
+            self._older.append(key)
+            if number % STRIDE == 0:
+                self._sums[key] = running
+        self._older_total = running
         self._newer, self._newer_total = [], None
+
+    def _older_sum(self) -> Profile | None:
+        """The older buckets' total: the oldest kept sum plus the buckets older than its bucket."""
+        for place in range(len(self._older) - 1, -1, -1):  # from the oldest
+            summed = self._sums.get(self._older[place])
+            if summed is not None:
+                older = self._older[place + 1 :]
+                for key in older:  # their late changes are in their profiles, so in the total
+                    self._late.pop(key, None)
+                before = [self.bucket(key) for key in older]
+                return Profile.total(self.spec, [*before, summed]) if before else summed
+        return None
 
     def profile(self) -> Profile:
         """The sum of every bucket's profile (the spec's empty profile for none)."""
@@ -117,7 +142,7 @@ class RunningTotal:
                 Profile.total(self.spec, [self.bucket(key) for key in self._keys]) if self._keys else None
             )
             self._valid = True
-        parts = [self._older[-1][1]] if self._older else []
+        parts = [self._older_total] if self._older_total is not None else []
         parts += self._late.values()
         if self._newer_total is not None:
             parts.append(self._newer_total)
