@@ -130,3 +130,20 @@ def test_a_frame_without_some_features_is_scored_on_the_others(spec: ProfileSpec
     counts = spec.profile(frame).parts["outliers"]
     assert counts.scored == 200 and counts.violations["tip_amount"] == 0
     assert spec.profile(frame[[models.TAXI_ID]]).parts.get("outliers") is None
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5])
+def test_forest_scores_are_scikit_learns_score_samples_exactly(max_features):
+    from sklearn import config_context
+    from sklearn.ensemble import IsolationForest
+
+    from modelmon.engine.outliers import forest_scores
+
+    rng = np.random.default_rng(7)
+    fitted = rng.normal(size=(600, 6)) * [1, 10, 0.1, 1, 5, 2]
+    forest = IsolationForest(n_estimators=50, max_features=max_features, random_state=3).fit(fitted)
+    rows = np.vstack([rng.normal(size=(300, 6)) * 3, fitted[:20], np.full((1, 6), 1e9)])
+    np.testing.assert_array_equal(forest_scores(forest, rows), forest.score_samples(rows))
+    np.testing.assert_array_equal(forest_scores(forest, rows[:1]), forest.score_samples(rows[:1]))
+    with config_context(working_memory=0.001):  # scored in chunks of rows, both alike
+        np.testing.assert_array_equal(forest_scores(forest, rows), forest.score_samples(rows))
