@@ -1,8 +1,7 @@
 """The import graph of ``src/modelmon``: no circle, and the section modules never import the registry.
 
 Imports under ``if TYPE_CHECKING:`` are left out (they never run). Imports inside functions run
-later, so they can hide a circle; they are counted too, except in the engine, whose profile still
-imports its parts lazily (a circle the sections' registry does not need, left to a later change).
+later, so they can hide a circle; they are counted too.
 """
 
 from __future__ import annotations
@@ -47,12 +46,11 @@ def _imported(module: str, path: Path, in_functions: bool) -> Iterator[str]:
     yield from visit(ast.parse(path.read_text()), False)
 
 
-def _circles(in_functions: bool, leave_out: str = "\0") -> list[list[str]]:
+def _circles(in_functions: bool) -> list[list[str]]:
     modules = _modules()
     graph = {
         name: {other for other in _imported(name, path, in_functions) if other in modules and other != name}
         for name, path in modules.items()
-        if not name.startswith(leave_out)
     }
     order: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -85,8 +83,8 @@ def test_no_module_imports_itself_through_others_when_imported() -> None:
     assert _circles(in_functions=False) == []
 
 
-def test_outside_the_engine_no_circle_hides_behind_imports_inside_functions() -> None:
-    assert _circles(in_functions=True, leave_out="modelmon.engine") == []
+def test_no_circle_hides_behind_imports_inside_functions() -> None:
+    assert _circles(in_functions=True) == []
 
 
 @pytest.mark.parametrize(

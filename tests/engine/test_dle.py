@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from modelmon.engine.dle import DLEPart, estimate_losses
-from modelmon.engine.performance import performance_section
+from modelmon.engine.performance_section import performance_section
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.engine.report import ReportInputs
 from modelmon.schema import Schema

@@ -11,7 +11,7 @@ from modelmon.demo import models
 from modelmon.demo.data import credit_applications
 from modelmon.demo.incidents import apply_incident
 from modelmon.engine.estimated import CalibrationState, EstimatedPart, estimate
-from modelmon.engine.performance import performance_section
+from modelmon.engine.performance_section import performance_section
 from modelmon.engine.report import ReportInputs
 from modelmon.schema import Schema
 

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from modelmon.engine.performance import PerformancePart, performance_section
+from modelmon.engine.performance import PerformancePart
 from modelmon.engine.performance_parts import N_SCORE_BINS, roc_auc_from_histograms
+from modelmon.engine.performance_section import performance_section
 from modelmon.engine.report import ReportInputs
 from modelmon.schema import Schema
 

@@ -11,8 +11,9 @@ from sklearn import metrics as skm
 from modelmon.demo import models
 from modelmon.demo.data import credit_applications, taxi_trips
 from modelmon.demo.incidents import apply_incident
+from modelmon.engine.buckets import TOP_VALUES
 from modelmon.engine.report import ReportInputs
-from modelmon.engine.segments import TOP_VALUES, SegmentsPart, segments_section
+from modelmon.engine.segments import SegmentsPart, segments_section
 from modelmon.schema import Schema
 
 REGRESSION = Schema(task="regression", numerical=["x"], prediction="pred", target="y", segments=["zone"])
@@ -163,7 +164,7 @@ def test_not_applicable_without_segments():
 
 def test_an_empty_window_says_there_are_no_rows_yet():
     from modelmon.engine.fairness import fairness_section
-    from modelmon.engine.performance import performance_section
+    from modelmon.engine.performance_section import performance_section
 
     schema = Schema(
         task="classification",

@@ -8,7 +8,7 @@ from modelmon.demo import models
 from modelmon.demo.data import credit_applications
 from modelmon.demo.incidents import apply_incident
 from modelmon.engine.fairness import fairness_section
-from modelmon.engine.performance import performance_section
+from modelmon.engine.performance_section import performance_section
 from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.report import ReportInputs
 from modelmon.engine.segments import segments_section

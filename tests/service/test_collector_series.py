@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 from modelmon.config import parse_config
-from modelmon.engine.segments import TOP_VALUES
+from modelmon.engine.buckets import TOP_VALUES
 from modelmon.sections import REGISTRY
 from modelmon.service.app import create_app
 from modelmon.service.events import REJECT_REASONS

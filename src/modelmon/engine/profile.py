@@ -313,6 +313,11 @@ class ProfileSpec:
                 columns[name] = CategoricalColumn.empty(self.categories[name], self.tails.get(name))
         return Profile(self, 0, columns)
 
+    def assemble(self, rows: int, columns: dict[str, Column]) -> Profile:
+        """The profile of ``rows`` rows with column summaries built elsewhere (a segment's rows,
+        summed by a part): parts build profiles through their spec, so they never import this module."""
+        return Profile(self, rows, columns)
+
     def profile(self, frame: pd.DataFrame, parts: Collection[str] | None = None) -> Profile:
         """Profile one frame or chunk; schema columns missing from it are recorded, not fatal.
 

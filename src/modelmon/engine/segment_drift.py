@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelmon.config import DriftSettings
+from modelmon.engine.buckets import bucket_slots, segment_buckets
 from modelmon.engine.category_counts import prune_names
 from modelmon.engine.columns import (
     CategoricalColumn,
@@ -45,7 +46,6 @@ from modelmon.engine.columns import (
     category_labels,
     sum_all,
 )
-from modelmon.engine.segments import bucket_slots, segment_buckets
 from modelmon.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -381,15 +381,13 @@ class SegmentDriftPart:
 
     def segment_profile(self, spec: ProfileSpec, segment: str, bucket: str) -> Profile:
         """The profile of the rows of one segment (its features only), for the drift tests."""
-        from modelmon.engine.profile import Profile
-
         dense: dict[str, NumericalColumn | CategoricalColumn] = {}
         for name, summary in self.columns.get(segment, {}).get(bucket, {}).items():
             if isinstance(summary, SparseNumerical):
                 dense[name] = summary.dense(spec.edges[name])
             else:
                 dense[name] = summary.dense(spec.categories[name])
-        return Profile(spec, self.rows.get(segment, {}).get(bucket, 0), dense)
+        return spec.assemble(self.rows.get(segment, {}).get(bucket, 0), dense)
 
 
 def _measured(result: Any, rows: int, reference_rows: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.buckets import bucket_slots, segment_buckets
 from modelmon.engine.performance import (
     PerformanceState,
     absent_part,
@@ -38,13 +39,10 @@ from modelmon.engine.performance import (
     performance_state,
 )
 from modelmon.engine.performance_parts import (
-    OTHER,
     ClassificationCounts,
     Counts,
     RegressionCounts,
     counts_from_dict,
-    label_slots,
-    top_labels,
 )
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import SchemaError
@@ -56,19 +54,12 @@ __all__ = [
     "DEFAULT_ACCURACY_DROP",
     "DEFAULT_MAE_INCREASE",
     "DEFAULT_MIN_ROWS",
-    "MISSING",
-    "TOP_VALUES",
     "GroupState",
     "GroupedPart",
     "SegmentsPart",
-    "bucket_slots",
-    "segment_buckets",
     "segments_section",
 ]
 
-#: values of a segment (or sensitive) column kept by name, most frequent in the reference first
-TOP_VALUES = 20
-MISSING = "missing"
 #: fewest labelled rows for a segment to be measured and ranked
 DEFAULT_MIN_ROWS = 30
 #: a segment is degraded when its MAE grows by this share, or its accuracy drops by this much ...
@@ -76,20 +67,6 @@ DEFAULT_MAE_INCREASE = 0.10
 DEFAULT_ACCURACY_DROP = 0.05
 #: ... and the change is this many standard errors away from no change
 Z_DEGRADED = 3.0
-
-
-def segment_buckets(reference: pd.DataFrame, column: str) -> tuple[str, ...]:
-    """A grouping column's buckets: its ``TOP_VALUES`` most frequent reference values, OTHER, MISSING."""
-    top = top_labels(reference[column], TOP_VALUES) if column in reference.columns else []
-    return tuple(dict.fromkeys([*top, OTHER, MISSING]))
-
-
-def bucket_slots(frame: pd.DataFrame, column: str, buckets: tuple[str, ...]) -> np.ndarray:
-    """Bucket index of every row of ``frame`` for ``column`` (MISSING for all when it is absent)."""
-    index = {label: i for i, label in enumerate(buckets)}
-    if column not in frame.columns:
-        return np.full(len(frame), index[MISSING], dtype=np.int64)
-    return label_slots(frame[column], index, other=index[OTHER], missing=index[MISSING])
 
 
 @dataclass(frozen=True)

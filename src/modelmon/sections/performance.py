@@ -43,7 +43,7 @@ def fragment(performance: dict[str, Any], report: Mapping[str, Any]) -> str:
 
 SECTION = Section(
     "performance",
-    imported("modelmon.engine.performance:performance_section"),
+    imported("modelmon.engine.performance_section:performance_section"),
     parts=("performance", "estimated", "dle"),
     online=True,
     series=series,

@@ -43,15 +43,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelmon.config import DriftSettings
 from modelmon.engine.columns import CategoricalColumn
 from modelmon.engine.drift.registry import DRIFT_TESTS, DriftTest
 from modelmon.engine.drift.select import benjamini_hochberg, check_settings, choose
 from modelmon.engine.drift.tails import approximation
-from modelmon.engine.profile import Profile
 from modelmon.errors import InputError, SchemaError
+
+if TYPE_CHECKING:
+    from modelmon.engine.profile import Profile
 
 __all__ = ["DRIFT_TESTS", "ColumnDrift", "DriftResult", "DriftTest", "data_drift"]
 
