@@ -30,6 +30,7 @@ def phases(reference: Path, current: Path, budget: int) -> dict[str, float]:
     process.own()  # this process is the command's stand-in: it tunes itself as the command does
     process.prepare_report((reference, current), head_bytes=budget)
     import modelmon.engine.build as build
+    import modelmon.engine.sides as sides
     from modelmon.reading.plan import ReadPlan
 
     marks.append(("import numpy, pandas and the engine", time.perf_counter()))
@@ -38,8 +39,8 @@ def phases(reference: Path, current: Path, budget: int) -> dict[str, float]:
     marks.append(("infer the schema", time.perf_counter()))
     side = build.fit_reference(reference, schema, sections=("drift",), memory_budget=budget)
     marks.append(("read and fit the reference", time.perf_counter()))
-    current_side = build.CurrentSide(side, seed=1)
-    chunks = list(plan.chunks_ahead(current, build.wanted_columns(schema)))
+    current_side = sides.CurrentSide(side, seed=1)
+    chunks = list(plan.chunks_ahead(current, sides.wanted_columns(schema)))
     marks.append(("read the current file", time.perf_counter()))
     for chunk in chunks:
         current_side.update(chunk)

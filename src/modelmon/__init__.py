@@ -64,7 +64,7 @@ _EXPORTS = {
     "Profile": "modelmon.engine.profile",
     "ProfileSpec": "modelmon.engine.profile",
     "ReadPlan": "modelmon.reading.plan",
-    "Report": "modelmon.engine.build",
+    "Report": "modelmon.engine.result",
     "build_report": "modelmon.engine.build",
     "CheckSuite": "modelmon.engine.checks",
     "run_checks": "modelmon.engine.checks",
@@ -72,7 +72,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from modelmon.config import DriftSettings, load_config
-    from modelmon.engine.build import Report, build_report
+    from modelmon.engine.build import build_report
     from modelmon.engine.checks import CheckSuite, run_checks
     from modelmon.engine.profile import Profile, ProfileSpec
     from modelmon.errors import (

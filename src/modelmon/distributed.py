@@ -8,7 +8,7 @@ result is the single-process one: the same spec, the same counts, samples and st
 same report JSON except for sums of floats (a column's sum, sum of squares, cell sums), which are
 added in another order and may differ in the last bits.
 
-A reference that fits in memory (:func:`~modelmon.engine.build.fits_in_memory`) is fitted whole on
+A reference that fits in memory (:func:`~modelmon.engine.sides.fits_in_memory`) is fitted whole on
 one worker, as one process fits it. A larger one is fitted in two rounds on the cluster: workers
 sketch their partitions, the driver adds the sketches and fits the spec
 (:mod:`modelmon.engine.fitting`), then workers profile their partitions against it and the driver
@@ -30,13 +30,12 @@ from typing import Any
 import pandas as pd
 
 from modelmon.config import DriftSettings
-from modelmon.engine.build import (
+from modelmon.engine.build import fit_reference, note_unexpected_columns
+from modelmon.engine.result import Report
+from modelmon.engine.sides import (
     CurrentSide,
     ReferenceSide,
-    Report,
-    fit_reference,
     fits_in_memory,
-    note_unexpected_columns,
     reference_bytes,
     reference_sketch,
     wanted_columns,

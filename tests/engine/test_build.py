@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelmon.engine.build import DuplicateCounter, build_report
+from modelmon.engine.build import build_report
 from modelmon.engine.report import ReportInputs
 from modelmon.engine.sections import section_names
+from modelmon.engine.sides import DuplicateCounter
 from modelmon.errors import InputError, SchemaError
 from modelmon.schema import Schema
 
@@ -214,7 +215,7 @@ def test_memory_grows_only_by_the_duplicate_hashes(tmp_path, monkeypatch):
 
 
 def test_sections_fit_only_the_parts_and_rows_they_read_and_count_duplicates_only_for_quality():
-    from modelmon.engine.build import CurrentSide, ReferenceSide
+    from modelmon.engine.sides import CurrentSide, ReferenceSide
 
     reference, current = frames(600)
     side = ReferenceSide.fit(reference, SCHEMA, sections=("drift", "fairness"))

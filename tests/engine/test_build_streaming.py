@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 from modelmon.config import DriftSettings
-from modelmon.engine.build import ReferenceSide, build_report, fit_reference, fits_in_memory, reference_bytes
+from modelmon.engine.build import build_report, fit_reference
 from modelmon.engine.drift import data_drift
 from modelmon.engine.fitting import ReferenceSketch
 from modelmon.engine.profile import ProfileSpec
+from modelmon.engine.sides import ReferenceSide, fits_in_memory, reference_bytes
 from modelmon.engine.streaming import PrioritySample, StrideSample
 from modelmon.io import read_ahead, read_frames
 from modelmon.schema import Schema

@@ -300,7 +300,7 @@ def run_checks(
     report: Mapping[str, Any] | Any, conditions: Iterable[Condition | str] | None = None
 ) -> CheckSuite:
     """Evaluate ``conditions`` (texts or :class:`Condition`; default: :func:`default_conditions`)
-    over ``report`` (a :class:`~modelmon.engine.build.Report` or its JSON as a mapping)."""
+    over ``report`` (a :class:`~modelmon.engine.result.Report` or its JSON as a mapping)."""
     data = report.to_dict() if hasattr(report, "to_dict") else report
     generated = conditions is None
     chosen = default_conditions(data) if conditions is None else list(conditions)

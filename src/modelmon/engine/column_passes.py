@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmon.engine.profile import Column, Profile, ProfileSpec, map_columns
+from modelmon.engine.sides import ReferenceSide, reference_sketch, wanted_columns
 from modelmon.errors import SchemaError
 from modelmon.reading.plan import ReadPlan, exact_rows
 from modelmon.schema import Schema
 
 if TYPE_CHECKING:
-    from modelmon.engine.build import CurrentSide, ReferenceSide
+    from modelmon.engine.sides import CurrentSide
 
 __all__ = ["by_columns", "fit_reference_by_columns", "profile_current_by_columns"]
 
@@ -96,7 +97,6 @@ def fit_reference_by_columns(
     plan: ReadPlan,
 ) -> ReferenceSide:
     """The reference side of ``path`` read subset by subset (see the module's docstring)."""
-    from modelmon.engine.build import ReferenceSide, reference_sketch
     from modelmon.engine.fitting import ReferenceSketch
     from modelmon.io import file_columns
 
@@ -130,8 +130,6 @@ def profile_current_by_columns(
 ) -> None:
     """Feed ``side`` the rows of ``path``: the columns kept row by row in whole rows, then each
     subset's columns counted pass by pass."""
-    from modelmon.engine.build import wanted_columns
-
     sliced = {name for subset in subsets for name in subset}
     row_columns = [name for name in wanted_columns(side.reference.schema) if name not in sliced]
     for chunk in plan.chunks_ahead(path, row_columns):

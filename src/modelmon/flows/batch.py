@@ -26,7 +26,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from modelmon.config import Config, load_config  # noqa: E402
-from modelmon.engine.build import Report  # noqa: E402
+from modelmon.engine.result import Report  # noqa: E402
 from modelmon.flows.current import (  # noqa: E402
     CurrentProfile,
     headline_metrics,
@@ -206,7 +206,7 @@ def batch_report(
     config.model(model)  # fail early, naming the known models, before any task runs
     first, last = resolve_period(start, end, period, now=_scheduled_time())
     reference = load_reference_task(config, model)
-    from modelmon.engine.build import wanted_columns
+    from modelmon.engine.sides import wanted_columns
     from modelmon.flows.partitions import store_chunk_rows
     from modelmon.io import parse_bytes
 

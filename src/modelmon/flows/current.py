@@ -34,8 +34,9 @@ from typing import Any
 import pandas as pd
 
 from modelmon.config import ModelConfig
-from modelmon.engine.build import CurrentSide, Report
 from modelmon.engine.report import headline_numbers
+from modelmon.engine.result import Report
+from modelmon.engine.sides import CurrentSide
 from modelmon.flows.frames import store_frame_to_schema
 from modelmon.flows.reference import SAMPLE_ROWS, ReferenceState
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from modelmon.config import ModelConfig
-from modelmon.engine.build import ReferenceSide
-from modelmon.engine.build import wanted_columns as build_wanted_columns
+from modelmon.engine.sides import ReferenceSide
+from modelmon.engine.sides import wanted_columns as build_wanted_columns
 from modelmon.errors import ConfigError, InputError
 
 __all__ = ["CACHE_FORMAT", "ReferenceState", "cache_key", "load_reference", "wanted_columns"]

@@ -63,7 +63,7 @@ def diagnose(
     """Build, write and store the report of ``monitor``'s events in ``[since, until)`` (``since=None``:
     from the first event); ``None`` when the period has no events. ``extra`` (the alert, the
     findings) is added to the report's JSON."""
-    from modelmon.engine.build import CurrentSide, ReferenceSide
+    from modelmon.engine.sides import CurrentSide, ReferenceSide
     from modelmon.flows.frames import store_frame_to_schema
     from modelmon.render.html import write_html
     from modelmon.render.json import to_jsonable, write_json
