@@ -46,20 +46,28 @@ def _bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and not file.is_symlink())
 
 
-def largest(site: Path, count: int = 6) -> list[tuple[str, int]]:
-    """The ``count`` largest top-level entries of a ``site-packages`` (a package and its ``.libs``
-    folder of bundled libraries together), with their bytes."""
+def package_sizes(site: Path) -> dict[str, int]:
+    """Bytes of each top-level entry of a ``site-packages`` (a package and its ``.libs`` folder of
+    bundled libraries together)."""
     sizes: dict[str, int] = {}
     for entry in site.iterdir():
         if entry.name.endswith((".dist-info", ".pth")) or entry.name.startswith(("_", ".")):
             continue
         name = entry.name.removesuffix(".libs").removesuffix(".py").replace("scikit_learn", "sklearn")
         sizes[name] = sizes.get(name, 0) + _bytes(entry)
-    return sorted(sizes.items(), key=lambda item: -item[1])[:count]
+    return sizes
 
 
-def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int, list[tuple[str, int]]]:
-    """(bytes of site-packages, distributions installed, its largest packages) of a fresh
+def largest(sizes: dict[str, int], count: int, leaving_out: dict[str, int] | None = None) -> str:
+    """The ``count`` largest packages of ``sizes`` not in ``leaving_out``, as text."""
+    shown = sorted(
+        (item for item in sizes.items() if item[0] not in (leaving_out or {})), key=lambda i: -i[1]
+    )
+    return ", ".join(f"{package} {size / 2**20:,.0f} MiB" for package, size in shown[:count])
+
+
+def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int, dict[str, int]]:
+    """(bytes of site-packages, distributions installed, bytes of each package) of a fresh
     environment with ``extra``."""
     venv = folder / f"venv-{extra or 'base'}"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -70,7 +78,7 @@ def measure(wheel: Path, extra: str | None, folder: Path) -> tuple[int, int, lis
         check=True,
     )
     site = next((venv / "lib").glob("python3*/site-packages"))
-    return _bytes(site), len(list(site.glob("*.dist-info"))), largest(site)
+    return _bytes(site), len(list(site.glob("*.dist-info"))), package_sizes(site)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,19 +91,22 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="modelmon-extras-") as tmp:
         folder = Path(tmp)
         wheel = build_wheel(folder / "wheel")
-        base_size, base_count, base_largest = measure(wheel, None, folder)
+        base_size, base_count, base_packages = measure(wheel, None, folder)
+        added_by: dict[str, str] = {}
         print("| install | size on disk | packages | adds over the base |")
         print("|---|---|---|---|")
         print(f"| `pip install modelmon` | {base_size / 2**20:,.0f} MiB | {base_count} | - |", flush=True)
         for name in names:
-            size, count, _ = measure(wheel, name, folder)
+            size, count, packages = measure(wheel, name, folder)
+            added_by[name] = largest(packages, 3, leaving_out=base_packages)
             added = f"+{(size - base_size) / 2**20:,.0f} MiB, +{count - base_count} packages"
             print(
                 f"| `pip install 'modelmon[{name}]'` | {size / 2**20:,.0f} MiB | {count} | {added} |",
                 flush=True,
             )
-        shown = ", ".join(f"{package} {size / 2**20:,.0f} MiB" for package, size in base_largest)
-        print(f"\nLargest in the base install: {shown}.")
+        print(f"\nLargest in the base install: {largest(base_packages, 6)}.")
+        for name, shown in added_by.items():
+            print(f"Largest added by {name}: {shown}.")
 
 
 if __name__ == "__main__":
