@@ -11,7 +11,8 @@ SQLite store and the default journal (``fsync: interval``), all naming the same 
 (``--separate-references``: a copy of it per model). For each N, one after the other:
 
 - start: seconds from the process start to ``/health`` answering ``ok`` (references fitted,
-  windows rebuilt);
+  windows rebuilt), and the CPU seconds the process used by then (which a loaded machine does not
+  stretch);
 - traffic: 2,000 events/s in total for ``--seconds`` (batches of 100 events from 4 client
   threads, the models in turn), after as long again to let the first recomputes pass: the
   process's CPU (cores), and whether ``/health`` said a recompute was stale;
@@ -188,6 +189,7 @@ def measure(
     )
     try:
         start = _wait_ok(port, service, limit=900)
+        start_cpu = _cpu(f"/proc/{service.pid}/stat")  # what a loaded machine cannot stretch
         names = [f"taxi-{i}" for i in range(count)]
         # ids differ per round, so no batch is a resend
         _traffic(port, names, bodies, rate, seconds)  # the first recomputes of every model pass
@@ -215,6 +217,7 @@ def measure(
             series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
         return {
             "start_s": round(start, 1),
+            "start_cpu_s": round(start_cpu, 1),
             "events_per_s": round(sent / elapsed),
             "cores_traffic": round(busy, 3),
             "cores_idle": round(idle, 3),
@@ -344,15 +347,16 @@ def plot() -> None:
     ]
     figure, axes = plt.subplots(1, len(panels), figsize=(18, 3.6))
     print(
-        "| code | models | start s | events/s | cores (traffic) | cores (idle) "
+        "| code | models | start s | start CPU s | events/s | cores (traffic) | cores (idle) "
         "| stale | RSS MiB | /metrics s | series |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, points in sorted(series.items()):
         points.sort()
         for count, p in points:
             print(
-                f"| {label} | {count} | {p['start_s']} | {p['events_per_s']:,} | {p['cores_traffic']} "
+                f"| {label} | {count} | {p['start_s']} | {p.get('start_cpu_s', '-')} "
+                f"| {p['events_per_s']:,} | {p['cores_traffic']} "
                 f"| {p['cores_idle']} | {p['stale']} | {p['rss_mib']} "
                 f"| {p['scrape_s']} | {p['series']:,} |"
             )

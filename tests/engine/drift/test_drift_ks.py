@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats
-from drift_cases import numerical_pair
+from drift_cases import DEFAULT_MAX_BINS, numerical_pair
 
 from modelmon.engine.drift.ks import ks, ks_statistic_bounds
 
@@ -89,3 +89,17 @@ def test_large_samples_stay_close_to_scipys_asymptotic_p_value(seed: int) -> Non
     expected = scipy.stats.ks_2samp(reference, current)
     assert statistic == pytest.approx(expected.statistic, abs=1e-12)
     assert p_value == pytest.approx(expected.pvalue, rel=5e-3 if expected.pvalue > 1e-3 else 4e-2)
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize(("n", "m"), [(300, 200), (800, 800), (20, 7), (1285, 2570), (50, 9999)])
+@pytest.mark.parametrize("max_bins", [DEFAULT_MAX_BINS, 40])  # exact edges, then quantile edges
+def test_the_exact_p_value_from_counts_is_ks_2samps_on_the_repeated_cells(name, n, m, max_bins) -> None:
+    from modelmon.engine.drift.ks import _exact_p_value
+
+    reference, current = _samples(name, n, m)
+    ref, cur, _ = numerical_pair(reference, current, max_bins=max_bins)
+    cells = np.arange(len(ref.cell_counts))
+    expected = scipy.stats.ks_2samp(np.repeat(cells, ref.cell_counts), np.repeat(cells, cur.cell_counts))
+    assert _exact_p_value(ref, cur) == expected.pvalue
+    assert _exact_p_value(ref, ref) == 1.0
