@@ -92,9 +92,12 @@ def _wait_ok(port: int, service: subprocess.Popen[bytes], limit: float) -> float
     raise RuntimeError(f"modelmon serve was not ok within {limit} s")
 
 
-def _traffic(port: int, names: list[str], bodies: list[bytes], rate: float, seconds: float) -> int:
-    """Post batches at ``rate`` events/s in total, the models in turn; the events sent."""
-    sent = [0]
+def _traffic(
+    port: int, names: list[str], bodies: list[bytes], rate: float, seconds: float
+) -> tuple[int, int]:
+    """Post batches at ``rate`` events/s in total, the models in turn; the events accepted and the
+    batches answered 503 (the service's back-pressure: counted, not sent again)."""
+    sent, refused = [0], [0]
     stop = time.monotonic() + seconds
     lock = threading.Lock()
     next_batch = [0]
@@ -119,7 +122,10 @@ def _traffic(port: int, names: list[str], bodies: list[bytes], rate: float, seco
             )
             response = connection.getresponse()
             response.read()
-            if response.status != 200:
+            if response.status == 503:  # the service's back-pressure (journal slow, backlog full)
+                with lock:
+                    refused[0] += 1
+            elif response.status != 200:
                 failures.append(str(response.status))
             else:
                 with lock:
@@ -134,7 +140,7 @@ def _traffic(port: int, names: list[str], bodies: list[bytes], rate: float, seco
         thread.join()
     if failures:
         raise RuntimeError(f"{len(failures)} batches failed, first status {failures[0]}")
-    return sent[0]
+    return sent[0], refused[0]
 
 
 def _config(folder: Path, count: int, separate: bool) -> Path:
@@ -195,7 +201,7 @@ def measure(
         _traffic(port, names, bodies, rate, seconds)  # the first recomputes of every model pass
         before, wall = _cpu(f"/proc/{service.pid}/stat"), time.monotonic()
         rebodies = [body.replace(b'"id": "', b'"id": "r') for body in bodies]
-        sent = _traffic(port, names, rebodies, rate, seconds)
+        sent, refused = _traffic(port, names, rebodies, rate, seconds)
         elapsed = time.monotonic() - wall
         busy = (_cpu(f"/proc/{service.pid}/stat") - before) / elapsed
         health = json.loads(_get(port, "/health")[1])
@@ -219,6 +225,7 @@ def measure(
             "start_s": round(start, 1),
             "start_cpu_s": round(start_cpu, 1),
             "events_per_s": round(sent / elapsed),
+            "refused_batches": refused,
             "cores_traffic": round(busy, 3),
             "cores_idle": round(idle, 3),
             "stale": len(stale),

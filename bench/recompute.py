@@ -80,7 +80,7 @@ PHASES = (
     ("summing the window (current)", "service/window.py", "current"),
     ("section: segments (per-segment drift)", "engine/segments.py", "segments_section"),
     ("section: outliers", "engine/outliers.py", "outliers_section"),
-    ("section: drift", "engine/sections.py", "drift_section"),
+    ("section: drift", "sections/drift.py", "compute"),
     ("section: quality", "engine/quality.py", "quality_section"),
     ("section: performance", "engine/performance.py", "performance_section"),
     ("section: fairness", "engine/fairness.py", "fairness_section"),
