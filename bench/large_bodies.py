@@ -9,7 +9,9 @@ every run sends the same mixes of bodies to a fresh service:
 - ``alone``: one body of 9.5 MiB (320,000 of the smallest valid events, the most objects a body
   within the 10 MiB limit can make);
 - ``six``: six such bodies at once;
-- ``mixed``: two such bodies with 200 small batches (100 events each) at once.
+- ``mixed``: two such bodies with 200 small batches (100 events each) at once;
+- ``records``: one body of 10 MiB of empty ``/iterate`` records (``[{},{},...]``, 3.5 million):
+  the most items a body of the size limit can hold.
 
 Each mix starts once the store has every event of the earlier ones; while it is sent, ``/health``
 is asked every 0.2 s. Prints, per commit and mix, the service's
@@ -40,7 +42,7 @@ from bench.versions import _worktree
 
 #: the smallest valid events (31 bytes each): the most objects a body of the 10 MiB limit can make
 LARGE_EVENTS = 320_000
-MIXES = ("alone", "six", "mixed")
+MIXES = ("alone", "six", "mixed", "records")
 
 
 def large_body(events: int = LARGE_EVENTS) -> bytes:
@@ -59,12 +61,19 @@ def write_config(folder: Path) -> Path:
     return path
 
 
-def post(port: int, body: bytes, timeout: float = 300.0) -> tuple[int, str | None, float]:
-    """POST a batch to model ``m``: (status, Retry-After, seconds); status 0 when the connection failed."""
+def records_body(size: int = 10 * 2**20) -> bytes:
+    """An ``/iterate`` body of empty records (3 bytes each) just within ``size`` bytes."""
+    return b"[" + b",".join([b"{}"] * ((size - 2) // 3)) + b"]"
+
+
+def post(port: int, body: bytes, timeout: float = 600.0) -> tuple[int, str | None, float]:
+    """POST a batch to model ``m`` (a list of records to ``/iterate/m``, else to its events):
+    (status, Retry-After, seconds); status 0 when the connection failed."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    path = "/iterate/m" if body.startswith(b"[") else "/v1/models/m/events"
     started = time.perf_counter()
     try:
-        connection.request("POST", "/v1/models/m/events", body, {"Content-Type": "application/json"})
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
         response = connection.getresponse()
         response.read()
         return response.status, response.getheader("Retry-After"), time.perf_counter() - started
@@ -136,6 +145,8 @@ def mix_bodies(mix: str, large: bytes) -> list[bytes]:
         return [large]
     if mix == "six":
         return [large] * 6
+    if mix == "records":
+        return [records_body()]
     small = [large_body(100) for _ in range(200)]
     return [large, large, *small]
 

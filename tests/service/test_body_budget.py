@@ -12,10 +12,10 @@ from test_service_api import _events
 from test_service_durability import _service
 
 from modelmon.config import parse_config
-from modelmon.errors import ConfigError, ServiceBusy
+from modelmon.errors import BodyError, ConfigError, ServiceBusy
 from modelmon.service.app import create_app
-from modelmon.service.body import read_body
-from modelmon.service.body_budget import BodyBudget
+from modelmon.service.body import parse_json, read_body
+from modelmon.service.body_budget import ITEM_BYTES, BodyBudget, items_limit
 
 
 def test_the_budget_defaults_to_two_bodies_and_must_hold_one():
@@ -93,4 +93,40 @@ def test_a_batch_takes_its_room_in_the_backlog_before_it_is_checked(tmp_path, mo
         assert service.health()["refused"] == {"m": {"backlog_full": 40}}
     finally:
         service.persister.release(90)
+        service.close()
+
+
+def test_a_batch_of_more_items_than_a_body_may_hold_is_a_413_and_nothing_is_kept(tmp_path):
+    service = _service(tmp_path, store_url="memory://")
+    client = TestClient(create_app(service, CollectorRegistry()))
+    try:
+        most = items_limit(service.config.max_body_bytes)  # 6,250 for the 200,000 bytes of this config
+        answer = client.post("/iterate/m", content=b"[" + b",".join([b"{}"] * (most + 1)) + b"]")
+        assert answer.status_code == 413
+        assert f"holds {most + 1} items, more than the {most}" in answer.json()["error"]
+        assert service.monitors["m"].counters.events == 0 and service.persister.backlog == 0
+        assert client.post("/iterate/m", content=b"[" + b",".join([b"{}"] * most) + b"]").status_code == 200
+    finally:
+        service.close()
+
+
+def test_a_large_body_of_too_many_items_is_refused_before_it_is_parsed():
+    body = b"[" + b",".join([b"{}"] * 400_000) + b"]"  # 1.2 MB: parsed in slices
+    with pytest.raises(BodyError, match="holds 400000 items, more than the 1000") as caught:
+        parse_json(body, max_items=1000)
+    assert caught.value.status == 413
+
+
+def test_a_body_holds_the_budget_by_its_items_when_they_are_many_for_its_bytes(tmp_path):
+    service = _service(tmp_path, store_url="memory://")
+    client = TestClient(create_app(service, CollectorRegistry()))
+    records = b"[" + b",".join([b"{}"] * 1000) + b"]"  # 3 KB, held as 1,000 items of ITEM_BYTES
+    try:
+        with service.bodies.claim() as held:
+            held.take(service.bodies.limit - 10_000)
+            assert len(records) < 10_000 < 1000 * ITEM_BYTES
+            refused = client.post("/iterate/m", content=records)
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+        assert client.post("/iterate/m", content=records).status_code == 200
+    finally:
         service.close()

@@ -45,7 +45,7 @@ from modelmon.service.alerts.metrics import AlertCollector
 from modelmon.service.alerts.payload import parse_alerts
 from modelmon.service.auth import TokenAuth
 from modelmon.service.body import parse_json, read_body
-from modelmon.service.body_budget import Claim
+from modelmon.service.body_budget import Claim, items_limit
 from modelmon.service.collector import MonitorCollector
 from modelmon.service.events import records_to_events
 from modelmon.service.evidently_collector import EvidentlyCollector
@@ -148,15 +148,27 @@ class _Api:
         envelope = _ENVELOPES[handler.__name__]
         one_event = handler.__name__ == "events"
 
+        max_items = items_limit(self.max_body)
+        batch_of = handler.__name__  # where a body's items are: "events", "targets", or the body (iterate)
+
         def parse(body: bytes) -> Any:
             try:
-                data = parse_json(body)
+                data = parse_json(body, max_items=max_items)
             except BodyError as exc:
                 return _error(str(exc), exc.status)
             if one_event and isinstance(data, dict) and "events" not in data:
                 data = {"events": [data]}  # one event: checked as a batch of one
             problem = envelope.first_error(data)
-            return data if problem is None else _error(problem, 422)
+            if problem is not None:
+                return _error(problem, 422)
+            items = len(data if batch_of == "iterate" else data[batch_of])
+            if items > max_items:
+                return _error(
+                    f"body: its batch holds {items} items, more than the {max_items} one body may hold: "
+                    "send it in smaller batches",
+                    413,
+                )
+            return data
 
         async def endpoint(request: Request) -> Response:
             model = self._model(request)
@@ -171,6 +183,7 @@ class _Api:
                     del body  # parsed: its bytes need not wait for the answer
                     if isinstance(data, Response):
                         return data
+                    claim.hold_items(len(data if batch_of == "iterate" else data[batch_of]))
                     return await handler(model, data)
             except ServiceBusy as exc:
                 return _busy(exc)

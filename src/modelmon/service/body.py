@@ -111,15 +111,18 @@ def _check_structure(body: bytes, max_depth: int, outside: np.ndarray | None = N
             raise BodyError(f"body: the number {literal} is outside the 64-bit integer range")
 
 
-def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """``body`` parsed as strict JSON, or :class:`BodyError` (400) naming the problem."""
+def parse_json(body: bytes, max_depth: int = MAX_DEPTH, max_items: int | None = None) -> Any:
+    """``body`` parsed as strict JSON, or :class:`BodyError` (400) naming the problem.
+
+    A large body whose main array has more than ``max_items`` elements is refused (413) unparsed.
+    """
     if not body.strip():
         raise BodyError("body: empty; expected a JSON document")
     outside = None
     data = None
     if len(body) > SLICED_BYTES:  # a large body: never one parse that holds the interpreter long
         outside = outside_strings(np.frombuffer(body, dtype=np.uint8))
-        data = parse_in_slices(body, outside)
+        data = parse_in_slices(body, outside, max_items=max_items)
     if data is None:
         try:
             data = orjson.loads(body)

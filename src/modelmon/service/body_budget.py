@@ -8,6 +8,12 @@ is answered 503 with ``Retry-After`` at once, counted in :attr:`BodyBudget.refus
 default budget of twice the body limit, at most two bodies of the largest size are worked on
 together, whatever the mix; the peak memory this gives is measured by ``bench.large_bodies``.
 
+A body is held as its bytes or :data:`ITEM_BYTES` per item of its batch, whichever is more: the
+objects a body makes grow with its items, and a batch of ``/iterate`` records of 3 bytes each
+(``{}``) would otherwise make ten times the objects of the smallest events in the same bytes (a
+10 MiB body of them took 6.4 GB). A body of more items than ``max_body_bytes`` holds this way is
+refused with 413 (:func:`items_limit`).
+
 Claims are taken and given back on the event loop only, so no lock is needed.
 
 >>> budget = BodyBudget(100)
@@ -26,7 +32,20 @@ from collections.abc import Iterator
 
 from modelmon.errors import ServiceBusy
 
-__all__ = ["BodyBudget", "Claim"]
+__all__ = ["ITEM_BYTES", "BodyBudget", "Claim", "items_limit"]
+
+#: the bytes an item of a batch holds of the budget at least: the smallest valid event,
+#: ``{"features":{},"prediction":1}``, is 31 bytes
+ITEM_BYTES = 32
+
+
+def items_limit(max_body_bytes: int) -> int:
+    """The most items one body may hold: as many of the smallest events as the body limit takes.
+
+    >>> items_limit(10 * 1024 * 1024)
+    327680
+    """
+    return max_body_bytes // ITEM_BYTES
 
 
 class Claim:
@@ -49,6 +68,11 @@ class Claim:
         budget.in_flight += count
         budget.peak = max(budget.peak, budget.in_flight)
         self.held += count
+
+    def hold_items(self, items: int) -> None:
+        """Hold :data:`ITEM_BYTES` per item of the parsed body, when that is more than its bytes."""
+        if items * ITEM_BYTES > self.held:
+            self.take(items * ITEM_BYTES - self.held)
 
 
 class BodyBudget:

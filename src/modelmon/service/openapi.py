@@ -73,7 +73,7 @@ _ERROR_TEXT = {
     401: "Missing or wrong token",
     403: "The token may only read",
     404: "Unknown model or report",
-    413: "Body larger than the limit",
+    413: "Body larger than the limit, or a batch of more items than a body may hold",
     422: "Invalid events, targets or records (none accepted)",
     503: "Cannot make the batch durable or read the store now: retry after Retry-After seconds",
 }

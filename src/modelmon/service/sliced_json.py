@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelmon.errors import BodyError
+
 __all__ = ["BRACKET_STEP", "SLICE_BYTES", "outside_strings", "parse_in_slices"]
 
 #: bytes of array elements parsed in one call
@@ -54,10 +56,16 @@ def outside_strings(codes: np.ndarray) -> np.ndarray:
     return np.bitwise_xor.accumulate(toggles) == 0
 
 
-def parse_in_slices(body: bytes, outside: np.ndarray | None = None, slice_bytes: int = SLICE_BYTES) -> Any:
+def parse_in_slices(
+    body: bytes,
+    outside: np.ndarray | None = None,
+    slice_bytes: int = SLICE_BYTES,
+    max_items: int | None = None,
+) -> Any:
     """``body`` parsed with its main array in slices, or None when it has no such array or is not valid.
 
     ``outside`` is, for each byte, whether it lies outside string literals (computed when not given).
+    A main array of more than ``max_items`` elements is refused (413) before any of it is parsed.
     """
     codes = np.frombuffer(body, dtype=np.uint8)
     outside = outside_strings(codes) if outside is None else outside
@@ -76,6 +84,12 @@ def parse_in_slices(body: bytes, outside: np.ndarray | None = None, slice_bytes:
     inside = slice(start + 1, end)
     separators = outside[inside] & (codes[inside] == _COMMA) & (depth[inside] == level)
     commas = start + 1 + np.flatnonzero(separators)
+    if max_items is not None and commas.size + 1 > max_items:
+        raise BodyError(
+            f"body: its batch holds {commas.size + 1} items, more than the {max_items} one body may "
+            "hold: send it in smaller batches",
+            413,
+        )
     bounds = [start, end]
     if commas.size:
         wanted = np.arange(start + slice_bytes, end, slice_bytes)
