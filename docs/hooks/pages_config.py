@@ -25,7 +25,8 @@ TOP = {
     "alerts": "What the service does with Alertmanager's notifications at `POST /v1/alerts` (below).",
     "health": "Service name -> health URL, probed and exported as `modelmon_service_up{service}`.",
     "models": "Model name -> the model's settings (below).",
-    "max_body_bytes": "Largest request body the service reads; beyond it, 413.",
+    "max_body_bytes": "Largest request body the service reads; beyond it, 413. A batch may hold at most "
+    "one item per 32 of these bytes (327,680 for the default 10 MiB); beyond, 413.",
     "ingest": "How accepted events are made durable (below).",
     "limits": "What one client may hold of the service: read deadlines and connections (below).",
     "shards": "Shard name -> `{address, models}`: which monitoring process owns which models.",
@@ -87,7 +88,8 @@ LIMITS = {
     "connections": "Open connections at most (capped at the file limit less 128); a new one closes the "
     "oldest connection still waiting for its headers or idle.",
     "body_bytes_in_flight": "Bytes of request bodies read, parsed and checked at once (by default twice "
-    "`max_body_bytes`); a body beyond them is answered 503 with `Retry-After` before it is read.",
+    "`max_body_bytes`; a body counts as its bytes or 32 per item of its batch, whichever is more); a body "
+    "beyond them is answered 503 with `Retry-After` before it is read.",
 }
 ALERTS = {
     "public_url": "The service's address as people reach it, for the report links of notifications.",
