@@ -67,3 +67,15 @@ def test_what_it_copies_exists_and_the_dockerignore_lets_it_in() -> None:
 def test_ports_and_entrypoint() -> None:
     assert instructions("EXPOSE") == ["8085 9696"]
     assert instructions("ENTRYPOINT") == ['["modelmon"]']
+
+
+def test_the_batch_image_serves_the_prefect_ui_it_copied_at_build_time_with_telemetry_off() -> None:
+    """The server copies its UI into its own package folder at start unless it is already where
+    PREFECT_UI_STATIC_DIRECTORY says, which a read-only root refuses (the UI then answered 404); the
+    container check asks the running UI (test_deploy_containers.py)."""
+    batch = DOCKERFILE[DOCKERFILE.index("FROM runtime AS batch") :].split("\nFROM ")[0]
+    environment = dict(re.findall(r"(PREFECT_[A-Z_]+)=(\S+)", batch))
+    assert environment["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert environment["PREFECT_HOME"].startswith("/tmp/")  # the tmpfs: the root is read-only
+    copied = re.search(r"PREFECT_UI_STATIC_DIRECTORY=(\S+)[^\n]*\n[^\n]*create_ui_app", DOCKERFILE)
+    assert copied and copied.group(1) == environment["PREFECT_UI_STATIC_DIRECTORY"]
