@@ -120,3 +120,42 @@ def test_not_applicable_without_a_target_in_the_reference():
     inputs = ReportInputs(spec.profile(heteroscedastic(500, 4)), spec.profile(heteroscedastic(500, 5)))
     estimated = performance_section(inputs)["estimated"]
     assert estimated["applicable"] is False and "target" in estimated["reason"]
+
+
+def test_no_loss_model_is_fitted_when_every_current_row_has_its_target(tmp_path, monkeypatch):
+    """A current file whose every row has its target leaves nothing to estimate: the loss models are
+    not fitted, and the report is the one of fitting them and estimating nothing."""
+    from modelmon.engine import build
+    from modelmon.engine.build import build_report
+
+    reference, current = tmp_path / "reference.parquet", tmp_path / "current.parquet"
+    heteroscedastic(5_000, 0).to_parquet(reference)
+    heteroscedastic(5_000, 1, shifted=True).to_parquet(current)
+    sections = ["performance"]
+    skipped = build_report(reference, current, SCHEMA, sections=sections)
+    assert "dle" not in skipped.reference_profile.spec.state
+    monkeypatch.setattr(build, "_nothing_to_estimate", lambda *arguments: ())
+    fitted = build_report(reference, current, SCHEMA, sections=sections)
+    assert "dle" in fitted.reference_profile.spec.state
+    assert skipped.sections["performance"] == fitted.sections["performance"]
+    estimated = skipped.sections["performance"]["estimated"]
+    assert estimated["applicable"] is False and estimated["labelled_rows"] == 5_000
+    assert "realized" in estimated["reason"]
+
+
+def test_the_loss_models_are_fitted_when_a_current_row_lacks_its_target(tmp_path):
+    from modelmon.engine.build import build_report
+
+    reference, current = tmp_path / "reference.parquet", tmp_path / "current.parquet"
+    heteroscedastic(5_000, 0).to_parquet(reference)
+    frame = heteroscedastic(5_000, 1, shifted=True)
+    frame.loc[4_999, "y"] = np.nan  # one row, the last of the file
+    frame.to_parquet(current)
+    report = build_report(reference, current, SCHEMA, sections=["performance"])
+    assert "dle" in report.reference_profile.spec.state
+    estimated = report.sections["performance"]["estimated"]
+    assert estimated["applicable"] is True and estimated["rows"] == 1
+    # a CSV file is not read twice to find out: the models are fitted
+    frame.dropna().to_csv(tmp_path / "current.csv", index=False)
+    from_csv = build_report(reference, tmp_path / "current.csv", SCHEMA, sections=["performance"])
+    assert "dle" in from_csv.reference_profile.spec.state

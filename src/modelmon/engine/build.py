@@ -27,7 +27,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pandas as pd
@@ -79,9 +79,11 @@ def fit_reference(
     sections: Sequence[str] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     chunk_rows: int | None = None,
+    unfitted: Collection[str] = (),
 ) -> ReferenceSide:
     """The reference side of a report on ``reference`` (a frame or a parquet/CSV path): held and
-    fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks."""
+    fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks;
+    the parts named in ``unfitted`` are not fitted."""
     from modelmon.engine.column_passes import by_columns, fit_reference_by_columns
 
     wanted = wanted_columns(schema)
@@ -101,9 +103,25 @@ def fit_reference(
         memory_budget=memory_budget,
         total_rows=exact_rows(reference),
         in_memory=in_memory,
+        unfitted=unfitted,
     )
     note_unexpected_columns(side.profile, reference, schema)
     return side
+
+
+def _nothing_to_estimate(
+    current: Data, schema: Schema, sections: Sequence[str] | None, plan: ReadPlan
+) -> tuple[str, ...]:
+    """``("dle",)`` when the regression's loss models would estimate nothing: every current row
+    has its target, whose errors are realized (:func:`~modelmon.engine.dle.every_row_labelled`)."""
+    from modelmon.engine.sections import parts_for
+
+    parts = parts_for(sections)
+    if schema.task != "regression" or (parts is not None and "dle" not in parts):
+        return ()
+    from modelmon.engine.dle import every_row_labelled
+
+    return ("dle",) if every_row_labelled(current, schema, plan) else ()
 
 
 def build_report(
@@ -151,6 +169,7 @@ def build_report(
             sections=sections,
             memory_budget=memory_budget,
             chunk_rows=chunk_rows,
+            unfitted=_nothing_to_estimate(current, schema, sections, plan),
         )
 
     current_side = CurrentSide(

@@ -15,7 +15,7 @@ positions only, so sides fed partitions on several processes add up to the side 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +162,7 @@ class ReferenceSide:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         total_rows: int | None = None,
         in_memory: bool = False,
+        unfitted: Collection[str] = (),
     ) -> ReferenceSide:
         """Fit on the reference's chunks.
 
@@ -169,11 +170,16 @@ class ReferenceSide:
         once, held, and fitted as :meth:`ProfileSpec.fit_profile` fits a frame. Otherwise it is read
         twice in bounded memory: once to sketch the spec (:class:`ReferenceSketch`), once to profile
         the reference against it; ``total_rows`` (the reference's rows, when known) lets the sketch's
-        sample copy only what it keeps.
+        sample copy only what it keeps. The parts named in ``unfitted`` are not fitted (nothing of
+        the current data will read them).
         """
         from modelmon.engine.sections import parts_for
 
         parts = parts_for(sections)
+        if unfitted:
+            from modelmon.engine.parts import PART_TYPES
+
+            parts = tuple(name for name in (PART_TYPES if parts is None else parts) if name not in unfitted)
         profile: Profile | None = None
         if in_memory:
             held = list(chunks())
