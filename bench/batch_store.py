@@ -12,7 +12,7 @@ copy. Each run copies it, then times, each in a fresh process:
 2. the batch report from the store: the flow's own pieces (``fit_reference`` on the reference
    file, ``CurrentProfile.update_from_store`` over ``store.events.read_frames``, ``report()``);
 3. the same report from the parquet file of the same rows (targets included), read in chunks of
-   the same size with ``modelmon.io.read_frames``.
+   the same size with ``modelmon.reading.files.read_frames``.
 
 PostgreSQL: the server MODELMON_POSTGRES_URL names, else a throwaway cluster started for the run
 (``tests/postgres_support.py``: loopback, ``fsync`` off, 64 MB shared buffers); the same events are
@@ -106,7 +106,7 @@ def write_store(current: Path, rows: int, batch: int = 50_000) -> tuple[Path, fl
 def report_child(source: str, data: str, reference: str, chunk_rows: int) -> None:
     from modelmon.flows.current import CurrentProfile
     from modelmon.flows.reference import fit_reference, wanted_columns
-    from modelmon.io import read_frames
+    from modelmon.reading.files import read_frames
     from modelmon.store import open_store
 
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from bench.datasets import drift_schema, paths  # noqa: E402
 from modelmon.config import DriftSettings  # noqa: E402
 from modelmon.engine.drift import data_drift  # noqa: E402
 from modelmon.engine.profile import ProfileSpec  # noqa: E402
-from modelmon.io import read_frame, read_frames  # noqa: E402
+from modelmon.reading.files import read_frame, read_frames  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

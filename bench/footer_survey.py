@@ -1,5 +1,5 @@
 """How large parquet footers are in files as common writers lay them out, and what pyarrow holds
-for them: the basis for keeping ``modelmon.parquet_footer`` (split footers above 1 MiB).
+for them: the basis for keeping ``modelmon.reading.parquet_footer`` (split footers above 1 MiB).
 
     python -m bench.footer_survey
 
@@ -33,7 +33,7 @@ WRITERS = {
     "Spark (128 MiB groups)": lambda columns: max((128 << 20) // (8 * columns), 1),
 }
 SHAPES = [(1_000_000, 100), (1_000_000, 1_000), (10_000_000, 100), (10_000_000, 1_000)]
-#: modelmon splits footers above this (``modelmon.parquet_footer.LARGE_FOOTER``)
+#: modelmon splits footers above this (``modelmon.reading.parquet_footer.LARGE_FOOTER``)
 LARGE_FOOTER = 1 << 20
 
 _HELD = """

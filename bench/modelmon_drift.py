@@ -22,7 +22,7 @@ from bench.datasets import drift_schema
 from modelmon.config import DriftSettings
 from modelmon.engine.drift import data_drift
 from modelmon.engine.profile import ProfileSpec
-from modelmon.io import read_frame, read_frames
+from modelmon.reading.files import read_frame, read_frames
 
 
 def drift_only(
@@ -42,7 +42,7 @@ def drift_only(
 
 def full_report(reference_path: str, current_path: str, chunk_rows: int) -> dict[str, Any]:
     from modelmon.engine.build import build_report
-    from modelmon.io import file_columns
+    from modelmon.reading.files import file_columns
 
     names = file_columns(reference_path)
     schema = drift_schema(names)

@@ -6,7 +6,7 @@ pyarrow holds the whole footer (the metadata of every column chunk of every row 
 file is open, so on a wide file it grows with the number of row groups, that is with the rows for a
 fixed row-group size. Prints, per file, its row groups, columns, the footer's size on disk and the
 resident memory that opening the file with pyarrow added; then, as modelmon reads it split by row
-group (``modelmon.parquet_footer``), the seconds walking the footer took and the resident memory
+group (``modelmon.reading.parquet_footer``), the seconds walking the footer took and the resident memory
 held once the file is open and a row group read from it. Each measurement runs in a fresh process.
 """
 
@@ -42,8 +42,8 @@ def _split(path: str) -> dict[str, float]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    import modelmon.io as io
-    import modelmon.parquet_footer as footer
+    import modelmon.reading.files as io
+    import modelmon.reading.parquet_footer as footer
 
     with tempfile.TemporaryDirectory() as folder:  # pyarrow's own first allocations, on a small file
         small = Path(folder) / "small.parquet"

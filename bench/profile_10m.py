@@ -6,7 +6,7 @@ Writes the current dataset once (row group by row group, so writing is bounded t
 profiles it chunk by chunk against the 200k-row reference and runs the drift section. Prints
 wall time, rows per second and peak resident memory of the profiling process.
 
-``modelmon.io.read_frames`` reads parquet with pyarrow's read-ahead buffering off: with pyarrow 26
+``modelmon.reading.files.read_frames`` reads parquet with pyarrow's read-ahead buffering off: with pyarrow 26
 the default ``pre_buffer=True`` keeps every row group read by ``iter_batches`` allocated until the
 iteration ends, which made this benchmark peak at 1,790 MiB before the change (613 MiB after).
 """
@@ -47,7 +47,7 @@ def profile(reference_path: str, current_path: str) -> dict[str, float]:
     return it."""
     from modelmon.engine.drift import data_drift
     from modelmon.engine.profile import ProfileSpec
-    from modelmon.io import read_frame, read_frames
+    from modelmon.reading.files import read_frame, read_frames
 
     started = time.perf_counter()
     reference = read_frame(reference_path)

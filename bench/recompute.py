@@ -42,7 +42,7 @@ def _worker(window_rows: int, new_events: int) -> None:
     from bench.online import demo_events
     from modelmon.config import Window, load_config
     from modelmon.demo.files import write_demo_files
-    from modelmon.io import read_frame
+    from modelmon.reading.files import read_frame
     from modelmon.service.model_monitor import ModelMonitor
 
     with tempfile.TemporaryDirectory(prefix="bench-recompute-") as folder:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.harness import measure, python
-from modelmon.sizes import DEFAULT_MEMORY_BUDGET, parse_bytes
+from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET, parse_bytes
 
 
 def phases(reference: Path, current: Path, budget: int) -> dict[str, float]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from modelmon import alert_config, config, shard_config
+from modelmon import config
+from modelmon.config import alerts as alert_config
+from modelmon.config import shards as shard_config
 from modelmon.engine.drift.registry import DRIFT_TESTS
 from modelmon.schema import Schema
 

@@ -191,7 +191,7 @@ import modelmon
 from click.testing import CliRunner
 from modelmon.cli.report import report
 from modelmon.engine.build import build_report
-from modelmon.io import read_frames
+from modelmon.reading.files import read_frames
 from modelmon.schema import Schema
 
 reference, current, folder = sys.argv[1:4]

@@ -13,7 +13,7 @@ from modelmon.engine.fitting import ReferenceSketch
 from modelmon.engine.profile import ProfileSpec
 from modelmon.engine.sides import ReferenceSide, fits_in_memory, reference_bytes
 from modelmon.engine.streaming import PrioritySample, StrideSample
-from modelmon.io import read_ahead, read_frames
+from modelmon.reading.files import read_ahead, read_frames
 from modelmon.schema import Schema
 
 SCHEMA = Schema(numerical=["fare", "passengers", "tip"], categorical=["zone"], prediction="duration")

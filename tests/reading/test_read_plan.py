@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from modelmon.cli.report import report
 from modelmon.engine.build import build_report
 from modelmon.errors import InputError, SchemaError
-from modelmon.io import read_frames
+from modelmon.reading.files import read_frames
 from modelmon.reading.plan import ReadPlan, check_current, exact_rows, total_rows
 from modelmon.schema import Schema
 

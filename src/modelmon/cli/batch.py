@@ -155,7 +155,7 @@ def batch(
     if workers is not None and scheduler is not None:
         raise ConfigError("--workers starts a local cluster, --scheduler joins one: give one of them")
     if memory_budget is not None:
-        from modelmon.sizes import parse_bytes
+        from modelmon.reading.sizes import parse_bytes
 
         parse_bytes(memory_budget)  # a bad size stops here, before Prefect starts
     scale = {"workers": workers, "scheduler": scheduler, "memory_budget": memory_budget}

@@ -114,9 +114,9 @@ def check(
         from modelmon.cli.report import _check_rows, _model_config, _say_schema
         from modelmon.engine.build import build_report
         from modelmon.engine.checks import run_checks
-        from modelmon.io import file_format
+        from modelmon.reading.files import file_format
         from modelmon.reading.plan import ReadPlan, check_current
-        from modelmon.sizes import parse_bytes
+        from modelmon.reading.sizes import parse_bytes
 
         budget = parse_bytes(memory_budget)
         conditions = load_conditions(conditions_path) if conditions_path is not None else None

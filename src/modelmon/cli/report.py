@@ -206,13 +206,13 @@ def report(
     """
     try:
         from modelmon.cli import process
-        from modelmon.sizes import parse_bytes
+        from modelmon.reading.sizes import parse_bytes
 
         budget = parse_bytes(memory_budget)
         process.prepare_report((reference, current), head_bytes=budget)  # before numpy and pandas
         from modelmon.engine.build import build_report
         from modelmon.engine.sections import check_sections
-        from modelmon.io import file_format
+        from modelmon.reading.files import file_format
         from modelmon.reading.plan import ReadPlan, check_current
 
         if workers is not None and scheduler is not None:
@@ -239,7 +239,7 @@ def report(
             "sections": chosen,
         }
         if workers is not None or scheduler is not None:
-            from modelmon.distributed import dask_report
+            from modelmon.engine.distributed import dask_report
 
             result = dask_report(reference, current, schema, workers=workers, scheduler=scheduler, **settings)
         else:

@@ -242,7 +242,7 @@ def _task_from_reference(
         import pandas as pd  # here: reading a config loads no pandas unless a task must be told
 
         from modelmon.errors import InputError
-        from modelmon.io import file_columns, read_frame
+        from modelmon.reading.files import file_columns, read_frame
 
         path = Path(reference) if Path(reference).is_absolute() else base / reference
         try:

@@ -1,7 +1,7 @@
 """The report builder: profile a reference and a current dataset, then run every report section.
 
 Both sides are read in chunks sized by a memory budget in bytes (``memory_budget``, 256 MiB by
-default; see :mod:`modelmon.io`), so memory does not grow with the rows of either. The reference
+default; see :mod:`modelmon.reading.files`), so memory does not grow with the rows of either. The reference
 is read twice: once to fit the spec (edges from its distinct values or from a bounded sample of
 its rows, see :mod:`modelmon.engine.fitting`), once to profile it against that spec; a reference
 that fits in one chunk is read once. Besides the two profiles the builder keeps, in bounded
@@ -9,7 +9,7 @@ memory: a uniform sample of rows of each dataset (for sections that need raw row
 (timestamp, prediction, target, probabilities) stream in time order, and one 64-bit hash per
 current row to count duplicate rows (8 bytes per row, 16 while counting at the end). What is kept
 depends on row positions only, so sides fed partitions on several processes add up to the side
-of one process (:mod:`modelmon.distributed`). To compare many current datasets with one reference
+of one process (:mod:`modelmon.engine.distributed`). To compare many current datasets with one reference
 (batch runs, backfills), fit a :class:`~modelmon.engine.sides.ReferenceSide` once and feed each
 dataset to a :class:`~modelmon.engine.sides.CurrentSide`.
 
@@ -37,8 +37,8 @@ from modelmon.engine.profile import Profile
 from modelmon.engine.result import Report
 from modelmon.engine.sides import CurrentSide, ReferenceSide, fits_in_memory, reference_bytes, wanted_columns
 from modelmon.reading.plan import Data, ReadPlan, exact_rows, total_rows
+from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET
 from modelmon.schema import Schema
-from modelmon.sizes import DEFAULT_MEMORY_BUDGET
 
 __all__ = ["build_report", "fit_reference", "note_unexpected_columns"]
 
@@ -65,7 +65,7 @@ def note_unexpected_columns(profile: Profile, data: Data, schema: Schema) -> Non
     """Record in ``profile`` the columns of file ``data`` that the schema does not name (it read
     only the named ones); a frame's chunks recorded theirs as they were profiled."""
     if not isinstance(data, pd.DataFrame):
-        from modelmon.io import file_columns
+        from modelmon.reading.files import file_columns
 
         profile.unexpected_columns = schema.check(file_columns(data))["unexpected"]
 

@@ -2,7 +2,7 @@
 
 A column's summary needs only that column. So when the sections read no whole rows (no
 model-level parts, no row sample, no duplicate count: ``--sections drift`` for instance) and a
-file's row groups do not fit in a chunk (:func:`~modelmon.io.column_subsets`, as
+file's row groups do not fit in a chunk (:func:`~modelmon.reading.files.column_subsets`, as
 ``DataFrame.to_parquet()`` writes them), each side is read in passes over subsets of its columns,
 whole row groups of a few columns at a time:
 
@@ -50,7 +50,7 @@ def by_columns(
     rows_needed = reads_rows(sections) or parts_for(sections) or "quality" in sections
     if rows_needed or (schema.embeddings and "drift" in sections):
         return None
-    from modelmon.io import column_subsets
+    from modelmon.reading.files import column_subsets
 
     return column_subsets(data, _profiled(schema), plan.memory_budget)
 
@@ -98,7 +98,7 @@ def fit_reference_by_columns(
 ) -> ReferenceSide:
     """The reference side of ``path`` read subset by subset (see the module's docstring)."""
     from modelmon.engine.fitting import ReferenceSketch
-    from modelmon.io import file_columns
+    from modelmon.reading.files import file_columns
 
     present = set(file_columns(path))
     missing = [name for name in schema.monitored_columns if name not in present and name != schema.target]

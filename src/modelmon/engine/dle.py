@@ -321,7 +321,7 @@ def every_row_labelled(current: Data, schema: Schema, plan: ReadPlan) -> bool:
     """
     import pandas as pd
 
-    from modelmon.io import file_columns, file_format
+    from modelmon.reading.files import file_columns, file_format
 
     target = schema.target
     if target is None:

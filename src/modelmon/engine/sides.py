@@ -2,7 +2,7 @@
 many current datasets) and :class:`CurrentSide` (its profile, row sample, time-ordered stream and
 duplicate-row hashes, all bounded but the hashes, 8 bytes a row). What a side keeps depends on row
 positions only, so sides fed partitions on several processes add up to the side of one process
-(:mod:`modelmon.distributed`).
+(:mod:`modelmon.engine.distributed`).
 
 >>> import pandas as pd
 >>> reference = ReferenceSide.fit(pd.DataFrame({"x": [1.0, 2.0, 3.0] * 10}), Schema(numerical=["x"]))
@@ -28,9 +28,9 @@ from modelmon.engine.report import ReportInputs
 from modelmon.engine.result import Report, column_distributions
 from modelmon.engine.streaming import PrioritySample, StrideSample
 from modelmon.reading.plan import Data, ReadPlan, load_model, total_rows
+from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET
 from modelmon.schema import Schema
 from modelmon.sections import run_sections
-from modelmon.sizes import DEFAULT_MEMORY_BUDGET
 
 __all__ = [
     "CurrentSide",
@@ -334,8 +334,8 @@ class CurrentSide:
 
 def reference_bytes(data: Data, columns: list[str] | None) -> float:
     """Bytes the reference's ``columns`` (``None``: all) take once read: a frame's own, a file's
-    estimated from its rows and columns (:func:`~modelmon.io.row_bytes`)."""
-    from modelmon.io import frame_row_bytes, row_bytes
+    estimated from its rows and columns (:func:`~modelmon.reading.files.row_bytes`)."""
+    from modelmon.reading.files import frame_row_bytes, row_bytes
 
     if isinstance(data, pd.DataFrame):
         return frame_row_bytes(data) * len(data)

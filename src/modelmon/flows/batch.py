@@ -208,7 +208,7 @@ def batch_report(
     reference = load_reference_task(config, model)
     from modelmon.engine.sides import wanted_columns
     from modelmon.flows.partitions import store_chunk_rows
-    from modelmon.io import parse_bytes
+    from modelmon.reading.files import parse_bytes
 
     chunk_rows = store_chunk_rows(len(wanted_columns(config.model(model).schema)), parse_bytes(memory_budget))
     if workers is not None or scheduler is not None:

@@ -6,7 +6,7 @@ read in time order, the same order as one read of the whole period). Each sub-pe
 by :class:`prefect_dask.DaskTaskRunner` on a worker, which opens the store itself and streams its
 events chunk by chunk; the flow adds the sides in time order. What a side keeps of each event
 depends only on its position, so the result is the single-process one up to the order floats are
-summed in (see :mod:`modelmon.distributed`).
+summed in (see :mod:`modelmon.engine.distributed`).
 
 Workers must reach the store: a SQLite file on a shared disk or a MongoDB/PostgreSQL URL.
 """
@@ -37,7 +37,7 @@ STORE_FIELD_BYTES = 64
 
 def store_chunk_rows(columns: int, memory_budget: int) -> int:
     """Events read from the store at a time under the memory budget."""
-    from modelmon.io import chunk_rows_for
+    from modelmon.reading.files import chunk_rows_for
 
     return chunk_rows_for(STORE_FIELD_BYTES * max(columns, 1), memory_budget)
 

@@ -81,7 +81,7 @@ def cache_key(model: ModelConfig, sample_rows: int = SAMPLE_ROWS) -> str:
 
 def fit_reference(model: ModelConfig, sample_rows: int = SAMPLE_ROWS) -> ReferenceState:
     """Read the reference file, fit the spec and profile it (no cache)."""
-    from modelmon.io import read_frame
+    from modelmon.reading.files import read_frame
 
     path = _reference_path(model)
     frame = read_frame(path, wanted_columns(model))

@@ -3,7 +3,7 @@
 A plan holds the memory budget and, when given, a fixed number of rows a chunk; it reads a frame or
 a parquet/CSV file in chunks under that budget, infers a schema from the reference's first chunk,
 and checks that the data has the columns a schema names. :func:`~modelmon.build_report`, the
-``report`` and ``check`` commands, the batch flow and :func:`~modelmon.distributed.dask_report`
+``report`` and ``check`` commands, the batch flow and :func:`~modelmon.engine.distributed.dask_report`
 read through it, so they chunk alike and infer the same schema from the same data.
 
 >>> import pandas as pd
@@ -31,8 +31,8 @@ from typing import Any, TypeAlias
 import pandas as pd
 
 from modelmon.errors import InputError, SchemaError
+from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET
 from modelmon.schema import Schema, nested_type
-from modelmon.sizes import DEFAULT_MEMORY_BUDGET
 
 __all__ = [
     "Data",
@@ -62,7 +62,7 @@ def _where(data: Any, side: str) -> str:
 @dataclass(frozen=True)
 class ReadPlan:
     """Chunks of ``chunk_rows`` rows when given, else as many rows as ``memory_budget`` (bytes) allows
-    (:func:`modelmon.io.chunk_rows_for`)."""
+    (:func:`modelmon.reading.files.chunk_rows_for`)."""
 
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     chunk_rows: int | None = None
@@ -74,7 +74,7 @@ class ReadPlan:
     def chunks(self, data: Data, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The chunks of ``data``: a file's ``columns`` only (``None``: all), a frame's every column
         (its profile lists those the schema lacks)."""
-        from modelmon.io import chunk_rows_for, frame_row_bytes, read_frames
+        from modelmon.reading.files import chunk_rows_for, frame_row_bytes, read_frames
 
         if isinstance(data, pd.DataFrame):
             rows = self.chunk_rows or chunk_rows_for(frame_row_bytes(data), self.memory_budget)
@@ -85,7 +85,7 @@ class ReadPlan:
 
     def chunks_ahead(self, data: Data, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """:meth:`chunks`, the next one read on a thread while the caller works on the last."""
-        from modelmon.io import read_ahead
+        from modelmon.reading.files import read_ahead
 
         return read_ahead(self.chunks(data, columns))
 
@@ -94,7 +94,7 @@ class ReadPlan:
         of its first row: a frame's chunks, a parquet file's runs of row groups (about four a worker,
         at least a chunk each, so a worker returns a few profiles rather than one a chunk), a CSV
         file's chunks read here (a CSV file cannot be split by position)."""
-        from modelmon.io import count_rows, file_format, parquet_partitions
+        from modelmon.reading.files import count_rows, file_format, parquet_partitions
 
         if _is_file(data) and file_format(data) == "parquet":
             rows = -(-count_rows(data) // (4 * workers))
@@ -109,8 +109,8 @@ class ReadPlan:
 
     def walk_footers(self, *datasets: Any) -> None:
         """Walk the large parquet footers of the files among ``datasets`` now, while little else is
-        in memory (they are kept small afterwards, :func:`modelmon.io.read_footers`)."""
-        from modelmon.io import read_footers
+        in memory (they are kept small afterwards, :func:`modelmon.reading.files.read_footers`)."""
+        from modelmon.reading.files import read_footers
 
         read_footers(*(data for data in datasets if _is_file(data)))
 
@@ -158,7 +158,7 @@ class ReadPlan:
     ) -> tuple[pd.DataFrame, list[str], list[str]]:
         """The reference's first chunk without a parquet file's float columns
         that are not labels, those float columns, and every column in the file's order."""
-        from modelmon.io import chunk_rows_for, file_format, read_frames, row_bytes
+        from modelmon.reading.files import chunk_rows_for, file_format, read_frames, row_bytes
 
         if isinstance(reference, pd.DataFrame):
             return next(iter(self.chunks(reference))), [], [str(name) for name in reference.columns]
@@ -205,7 +205,7 @@ def columns_of(data: Data) -> tuple[list[str], dict[str, str]]:
     (['x', 'tags'], {'tags': 'list'})
     """
     if not isinstance(data, pd.DataFrame):
-        from modelmon.io import file_columns, nested_columns
+        from modelmon.reading.files import file_columns, nested_columns
 
         return file_columns(data), nested_columns(data)
     columns = [str(name) for name in data.columns]
@@ -234,7 +234,7 @@ def total_rows(data: Data) -> int:
     """Rows of a frame, or of a file (a CSV file's lines less its header)."""
     if isinstance(data, pd.DataFrame):
         return len(data)
-    from modelmon.io import count_rows
+    from modelmon.reading.files import count_rows
 
     return count_rows(data)
 
@@ -242,7 +242,7 @@ def total_rows(data: Data) -> int:
 def exact_rows(data: Data) -> int | None:
     """Rows of a frame or a parquet file (from its metadata); ``None`` for CSV, whose line count can
     differ from its rows when a quoted value spans lines."""
-    from modelmon.io import file_format
+    from modelmon.reading.files import file_format
 
     if not isinstance(data, pd.DataFrame) and file_format(data) != "parquet":
         return None

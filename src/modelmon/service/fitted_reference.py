@@ -43,7 +43,7 @@ def load_reference(config: ModelConfig) -> pd.DataFrame:
     """Read a model's reference dataset (parquet or CSV)."""
     if config.reference is None:
         raise ConfigError(f"models.{config.name}.reference: a reference dataset is needed to monitor drift")
-    from modelmon.io import read_frame
+    from modelmon.reading.files import read_frame
 
     return read_frame(config.reference)
 

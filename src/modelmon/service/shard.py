@@ -42,8 +42,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from modelmon.config import Config, Limits
+from modelmon.config.shards import ROUTABLE_NAME
 from modelmon.errors import ConfigError
-from modelmon.shard_config import ROUTABLE_NAME
 
 __all__ = ["config_routes", "nginx_config", "parse_shards", "select_models", "select_shard"]
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelmon.alert_config import AlertSettings
+from modelmon.config.alerts import AlertSettings
 from modelmon.service.alerts.book import AlertBook
 from modelmon.service.alerts.payload import Alert
 

@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from modelmon.alert_config import Receiver
+from modelmon.config.alerts import Receiver
 
 __all__ = ["deliver", "slack_body", "webhook_body"]
 

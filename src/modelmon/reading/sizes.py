@@ -1,6 +1,6 @@
 """Sizes in bytes as people write them (``256MiB``, ``1.5GB``), and the default memory budget.
 
-Kept apart from :mod:`modelmon.io` so that a command can read its ``--memory-budget`` before
+Kept apart from :mod:`modelmon.reading.files` so that a command can read its ``--memory-budget`` before
 numpy and pandas are imported.
 """
 

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import modelmon.parquet_footer as footer_module
-from modelmon.io import count_rows, file_columns, read_frames, read_row_groups, row_bytes
-from modelmon.parquet_footer import SplitFooter, footer_size, split_footer
+import modelmon.reading.parquet_footer as footer_module
+from modelmon.reading.files import count_rows, file_columns, read_frames, read_row_groups, row_bytes
+from modelmon.reading.parquet_footer import SplitFooter, footer_size, split_footer
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_a_file_that_does_not_end_as_parquet_is_left_to_pyarrow_to_report(tmp_pa
 _HELD = """
 import sys
 import numpy as np, pyarrow as pa, pyarrow.parquet as pq
-import modelmon.io as io, modelmon.parquet_footer as footer
+import modelmon.reading.files as io, modelmon.reading.parquet_footer as footer
 path, mode = sys.argv[1], sys.argv[2]
 footer.LARGE_FOOTER = 1 << 40 if mode == "whole" else 0
 

@@ -3,7 +3,7 @@
 One file describes the store, where reports go, and every monitored model: its schema, reference
 dataset, window and drift settings. Relative paths are relative to the config file, so a config
 and its data can move together. An optional ``shards:`` section splits the models over several
-monitoring processes (:mod:`modelmon.shard_config`).
+monitoring processes (:mod:`modelmon.config.shards`).
 
 >>> import textwrap, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelmon.alert_config import AlertSettings, parse_alerts_section
 from modelmon.compat.evidently_config import compat_monitors, is_evidently_config, translate
+from modelmon.config.alerts import AlertSettings, parse_alerts_section
+from modelmon.config.shards import Shard, parse_shards_section
 from modelmon.errors import ConfigError, SchemaError, UnknownModelError
 from modelmon.schema import Schema
-from modelmon.shard_config import Shard, parse_shards_section
 
 __all__ = [
     "Config",

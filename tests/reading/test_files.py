@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from modelmon.errors import InputError
-from modelmon.io import count_rows, file_columns, read_frame, read_frames
+from modelmon.reading.files import count_rows, file_columns, read_frame, read_frames
 
 
 @pytest.fixture

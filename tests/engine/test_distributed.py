@@ -83,7 +83,7 @@ def _plain(report) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("budget", [BUDGET, 64 << 20], ids=["reference sketched", "reference held"])
 def test_report_on_two_workers_equals_one_process(files, cluster, budget):
-    from modelmon.distributed import dask_report
+    from modelmon.engine.distributed import dask_report
     from modelmon.engine.sides import fits_in_memory, reference_bytes
 
     reference, current = files

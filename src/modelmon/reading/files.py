@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from modelmon.errors import InputError
-from modelmon.sizes import DEFAULT_MEMORY_BUDGET, parse_bytes
+from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET, parse_bytes
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -283,9 +283,9 @@ def column_subsets(
 
 def read_footers(*paths: PathLike) -> None:
     """Read the footers of those ``paths`` that are parquet files with a large footer now, to be
-    kept split by row group (:func:`~modelmon.parquet_footer.split_footer`): splitting a footer
+    kept split by row group (:func:`~modelmon.reading.parquet_footer.split_footer`): splitting a footer
     holds it whole for a moment, which a caller does best before its own memory grows."""
-    from modelmon.parquet_footer import split_footer
+    from modelmon.reading.parquet_footer import split_footer
 
     for path in paths:
         if Path(path).suffix.lower() in (".parquet", ".pq") and Path(path).is_file():
@@ -300,8 +300,8 @@ class _RowGroups:
     """A parquet file's row groups, read a few at a time.
 
     A file whose footer is small is opened once, as pyarrow opens it. A file with a larger footer
-    (:data:`~modelmon.parquet_footer.LARGE_FOOTER`) is opened for each read with the footer of
-    only the row groups it reads (:func:`~modelmon.parquet_footer.split_footer`): pyarrow would
+    (:data:`~modelmon.reading.parquet_footer.LARGE_FOOTER`) is opened for each read with the footer of
+    only the row groups it reads (:func:`~modelmon.reading.parquet_footer.split_footer`): pyarrow would
     otherwise hold every row group's metadata, about ten times the footer's size, while the file
     is read, and that grows with the rows.
     """
@@ -319,7 +319,7 @@ class _RowGroups:
     def open(cls, path: Path) -> _RowGroups:
         import pyarrow.parquet as pq
 
-        from modelmon.parquet_footer import split_footer
+        from modelmon.reading.parquet_footer import split_footer
 
         split = split_footer(path)
         if split is not None:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from modelmon.config import parse_config
+from modelmon.config.shards import Shard
 from modelmon.errors import ConfigError
-from modelmon.shard_config import Shard
 
 MODEL = {"task": "regression", "numerical": ["x"], "prediction": "y"}
 

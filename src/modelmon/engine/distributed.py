@@ -1,7 +1,7 @@
 """Batch reports on a Dask cluster: partitions profiled on the workers, merged on the driver.
 
 A parquet file is split into runs of row groups of about one chunk of the memory budget each
-(:func:`modelmon.io.parquet_partitions`); a DataFrame into slices; a CSV file is read by the driver
+(:func:`modelmon.reading.files.parquet_partitions`); a DataFrame into slices; a CSV file is read by the driver
 in chunks, each sent to a worker. Every partition carries the position of its first row, and what
 a side keeps of each row (its sample, its stream) depends only on that position, so the merged
 result is the single-process one: the same spec, the same counts, samples and streams, and the
@@ -42,8 +42,8 @@ from modelmon.engine.sides import (
 )
 from modelmon.errors import InputError, require
 from modelmon.reading.plan import Data, Partition, ReadPlan, exact_rows
+from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET
 from modelmon.schema import Schema
-from modelmon.sizes import DEFAULT_MEMORY_BUDGET
 
 __all__ = ["dask_client", "dask_report"]
 
@@ -85,7 +85,7 @@ def _chunks(
     if isinstance(source, pd.DataFrame):
         yield source
         return
-    from modelmon.io import read_row_groups
+    from modelmon.reading.files import read_row_groups
 
     path, groups = source
     yield from read_row_groups(path, groups, columns, chunk_rows, memory_budget=memory_budget)
