@@ -55,7 +55,7 @@ class FakeIngest:
                 if index not in self.reject
             ]
 
-    def wait_for(self, count: int, kind: str = "events", timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for(self, count: int, kind: str = "events", timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while len(items := self.items(kind)) < count and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -80,7 +80,7 @@ def test_requests_errors_and_latency_are_exported(service, ingest):
     assert 'modelmon_client_queue_depth{model="credit"}' in page.text
     assert 'endpoint="/metrics"' not in page.text
 
-    assert monitor.flush(timeout=5.0)
+    assert monitor.flush(timeout=30.0)
     (event,) = ingest.items()
     assert event["latency_ms"] >= 0 and event["probabilities"] == 0.8
     assert len(seen_latency) == 3 and all(latency is not None for latency in seen_latency)

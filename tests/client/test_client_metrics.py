@@ -46,7 +46,7 @@ def test_collector_reads_counters_at_scrape_time(down_monitor):
     assert sample("modelmon_client_queue_depth", "taxi") == 3.0
     assert sample("modelmon_client_queue_depth", "churn") == 0.0
 
-    assert taxi.close(timeout=5.0)
+    assert taxi.close(timeout=30.0)
     taxi.log({"x": 4}, 4)  # closed: dropped
     assert sample("modelmon_client_queue_depth", "taxi") == 0.0
     assert sample("modelmon_client_spooled_events", "taxi") == 3.0

@@ -101,7 +101,7 @@ def test_monitor_falls_back_to_a_per_process_spool(tmp_path):
             Spool(path)
         monitor = Monitor("http://127.0.0.1:9", "m", spool_path=path)
         assert monitor.spool_file == tmp_path / f"m-{os.getpid()}.jsonl"
-        assert monitor.close(timeout=2.0)
+        assert monitor.close(timeout=30.0)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl.lock"], "empty private spool removed"
     finally:
         holder.close()

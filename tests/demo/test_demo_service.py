@@ -129,7 +129,7 @@ def test_junk_text_in_a_number_is_served_as_missing_and_logged_as_sent(app: Any)
     answer = app.test_client().post("/predict", json=body)
     assert answer.status_code == 200  # the monitor, not the service, reports type errors
     monitor = app.extensions["modelmon"]["monitors"]["/predict"]
-    assert monitor.close(timeout=5.0)
+    assert monitor.close(timeout=30.0)
     assert (monitor.spooled, monitor.dropped) == (1, 0)  # nothing listens: kept in the spool
 
 
@@ -290,7 +290,7 @@ def test_events_and_features_are_accepted_by_the_real_monitoring_service(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         app = create_app(
@@ -301,7 +301,7 @@ def test_events_and_features_are_accepted_by_the_real_monitoring_service(
             assert client.post("/predict", json=_body("taxi", seed)).status_code == 200
             assert client.post("/predict/credit", json=_body("credit", seed)).status_code == 200
         monitors = app.extensions["modelmon"]["monitors"]
-        assert all(monitor.flush(timeout=10.0) for monitor in monitors.values())
+        assert all(monitor.flush(timeout=30.0) for monitor in monitors.values())
         close_app(app)
         for model in ("taxi-duration", "credit-approval"):
             counters = service.monitors[model].counters
@@ -319,10 +319,11 @@ def test_an_unreachable_mongodb_uri_costs_requests_nothing(demo_dir: Path, tmp_p
         demo_dir, "http://127.0.0.1:9", mongo_writer=writer, spool_dir=tmp_path, registry=CollectorRegistry()
     )
     client = app.test_client()
+    assert client.post("/predict", json=_body("taxi")).status_code == 200  # warms up the model
     start = time.perf_counter()
     for seed in range(3):
         assert client.post("/predict", json=_body("taxi", seed)).status_code == 200
     # 3 x 2 s if they waited for MongoDB: that is the writer's wait, not theirs
     assert time.perf_counter() - start < 2.0
     close_app(app, timeout=30.0)
-    assert (writer.written, writer.failed) == (0, 3)
+    assert (writer.written, writer.failed) == (0, 4)

@@ -51,13 +51,17 @@ def _scrape(folder: Path, target: str, token: str) -> tuple[list[dict], str]:
     binary = require_binary("prometheus")
     config = write_prometheus_config(folder, {"modelmon-monitoring": [target]}, token=token)
     with PrometheusServer(config, folder / "tsdb", binary=binary) as prometheus:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         state = {"health": "unknown", "lastError": "never scraped"}
         while time.monotonic() < deadline and state["health"] == "unknown":
             time.sleep(0.5)
             targets = prometheus.api("targets")["data"]["activeTargets"]
             state = targets[0] if targets else state
-        return prometheus.wait_for('modelmon_window_rows{model="m"}', timeout=3), state["lastError"]
+        # a scrape that succeeded has its samples queryable soon after; a refused one never will
+        samples = prometheus.wait_for(
+            'modelmon_window_rows{model="m"}', timeout=30 if state["health"] == "up" else 0
+        )
+        return samples, state["lastError"]
 
 
 def test_prometheus_scrapes_with_the_read_token_from_its_credentials_file(monitoring, tmp_path):

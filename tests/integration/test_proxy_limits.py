@@ -30,6 +30,9 @@ BODY_SECONDS = 2.0
 CONNECTIONS = 20
 #: nginx's own default is 60 s for both: a connection still open after this long was not cut by the limits
 CUT_WITHIN = 15.0
+#: /health through the proxy while slow headers drip: seconds on a busy machine, where without the
+#: limits it would wait for one of the 20 connections that nginx holds for 60 s
+PROMPT = 5.0
 
 
 def _config(folder: Path) -> Path:
@@ -125,7 +128,7 @@ def test_the_proxy_cuts_headers_that_drip_past_the_deadline_and_health_gets_thro
     for sock in slow:
         sock.close()
     assert not open_ones, f"{len(open_ones)} of 30 slow headers still open after {CUT_WITHIN} s"
-    assert slowest_health < 1.0, slowest_health
+    assert slowest_health < PROMPT, slowest_health
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ The service is a real ``modelmon serve`` process on a throwaway cluster (``postg
 While the server is stopped, 60 readers poll ``/history`` and ``/v1/reports`` (as two open
 dashboards do); each read is answered 503 with ``Retry-After`` within seconds, not after the store
 driver's minute of retries, and ``/metrics``, ``/health``, ``/summary`` and ingest keep answering
-within 1 s. After the restart every event answered 200 is in the store once."""
+within seconds. After the restart every event answered 200 is in the store once."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ psycopg = pytest.importorskip("psycopg")
 READERS = 60
 #: a read answered 503 takes the read deadline (5 s) at most; a blocked one took up to 59 s
 READ_ANSWERED_WITHIN = 15.0
+#: scrapes, health and ingest while the store is stopped: seconds on a busy machine, where a call that
+#: waited on the store would take its driver's minute
+PROMPT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -165,8 +168,8 @@ def test_a_stopped_postgresql_under_two_dashboards_does_not_stall_scrapes_or_ing
         with _Readers(port) as readers:
 
             def health() -> dict[str, Any]:
-                status, _, body, seconds = _request(port, "GET", "/health", timeout=10)
-                assert status == 200 and seconds < 1.0, seconds
+                status, _, body, seconds = _request(port, "GET", "/health", timeout=90)
+                assert status == 200 and seconds < PROMPT, seconds
                 return json.loads(body)
 
             rounds = 0
@@ -174,12 +177,12 @@ def test_a_stopped_postgresql_under_two_dashboards_does_not_stall_scrapes_or_ing
             # until reads have waited out their deadline on the stopped store, and a few rounds more
             while (health()["store_reads"]["timed_out"] == 0 or rounds < 5) and time.monotonic() < deadline:
                 for path in ("/metrics", "/v1/models/m/summary"):
-                    status, _, _, seconds = _request(port, "GET", path, timeout=10)
-                    assert status == 200 and seconds < 1.0, (path, seconds)
+                    status, _, _, seconds = _request(port, "GET", path, timeout=90)
+                    assert status == 200 and seconds < PROMPT, (path, seconds)
                 status, _, _, seconds = _request(
-                    port, "POST", "/v1/models/m/events", {"events": _events(100, sent)}, timeout=10
+                    port, "POST", "/v1/models/m/events", {"events": _events(100, sent)}, timeout=90
                 )
-                assert status == 200 and seconds < 1.0, ("ingest", status, seconds)
+                assert status == 200 and seconds < PROMPT, ("ingest", status, seconds)
                 sent += 100
                 rounds += 1
             during = health()
