@@ -93,3 +93,27 @@ def test_a_failed_recompute_is_retried_without_news():
     monitor.recompute_error = "RuntimeError: boom"  # as the service's loop records a failure
     assert monitor.refresh(now=1.0)
     assert monitor.recompute_error is None
+
+
+def test_per_segment_drift_kept_between_recomputes_equals_a_fresh_computation():
+    from modelmon.engine.segment_drift import segment_drift
+
+    monitor = _monitor({"rows": 1000})
+    rng = np.random.default_rng(5)
+    events = _events(600)
+    for event in events:
+        event["features"]["c"] = str(rng.choice(list("abc")))  # type: ignore[index]
+    monitor.ingest(events[:400])
+    monitor.recompute(now=1.0)
+    monitor.add_targets([{"id": str(i), "target": 1.0} for i in range(50)])  # no event changes
+    monitor.recompute(now=2.0)
+    for event in events[400:]:
+        event["features"]["c"] = "b"  # type: ignore[index]
+    monitor.ingest(events[400:])  # only segment value b moves
+    for now in (3.0, 4.0):
+        latest = monitor.recompute(now=now)
+        fresh = segment_drift(monitor.reference, monitor.window.current(), monitor.config.drift)
+        for key in ("drift", "drift_ranking", "drift_too_small"):
+            assert latest["segments"][key] == fresh[key]
+    in_b = sum(event["features"]["c"] == "b" for event in events)  # type: ignore[index]
+    assert latest["segments"]["drift"]["c"]["b"]["rows"] == in_b

@@ -46,6 +46,9 @@ class ReportInputs:
     drift: DriftSettings = field(default_factory=DriftSettings)
     model: Any = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: state a section keeps from one computation to the next over the same reference (the online
+    #: window's recomputes pass the same dict each time), keyed by section; ``None`` keeps nothing
+    memo: dict[str, Any] | None = None
 
     @property
     def schema(self) -> Schema:

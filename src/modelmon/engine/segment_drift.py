@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelmon.engine.profile import Profile, ProfileSpec
+    from modelmon.engine.segment_drift_memo import SegmentDriftMemo
 
 __all__ = [
     "DEFAULT_MIN_DRIFT_ROWS",
@@ -416,11 +417,14 @@ def segment_drift(
     current: Profile,
     settings: DriftSettings | None = None,
     min_rows: int = DEFAULT_MIN_DRIFT_ROWS,
+    memo: SegmentDriftMemo | None = None,
 ) -> dict[str, Any]:
     """``{"drift": {column: {value: ...}}, "drift_ranking": [...], "drift_too_small": {column: [...]}}``.
 
     Segments with fewer than ``min_rows`` rows on either side are listed as too small, untested.
-    Raises nothing on missing parts: the block then says why it does not apply.
+    Raises nothing on missing parts: the block then says why it does not apply. With a ``memo``
+    (:mod:`~modelmon.engine.segment_drift_memo`), a segment value whose inputs are those of the
+    previous call gets that call's result back instead of being tested again.
     """
     from modelmon.engine.drift import data_drift
 
@@ -438,6 +442,8 @@ def segment_drift(
         )
         return {"drift": {"applicable": False, "reason": reason}, "drift_ranking": [], "drift_too_small": {}}
     settings = settings if settings is not None else DriftSettings()
+    if memo is not None:
+        memo.begin(before, settings, min_rows)
     drift: dict[str, dict[str, Any]] = {}
     too_small: dict[str, list[str]] = {}
     ranking: list[dict[str, Any]] = []
@@ -462,10 +468,19 @@ def segment_drift(
                 }
                 too_small[segment].append(bucket)
                 continue
-            result = data_drift(
-                before.segment_profile(spec, segment, bucket), now.segment_profile(spec, segment, bucket), own
-            )
-            entry = _measured(result, rows, reference_rows)
+            summaries = now.columns[segment].get(bucket, {})
+            entry = None if memo is None else memo.get(segment, bucket, rows, summaries)
+            if entry is None:
+                if memo is None:
+                    reference_profile = before.segment_profile(spec, segment, bucket)
+                else:
+                    reference_profile = memo.reference_profile(
+                        segment, bucket, lambda s=segment, b=bucket: before.segment_profile(spec, s, b)
+                    )
+                result = data_drift(reference_profile, now.segment_profile(spec, segment, bucket), own)
+                entry = _measured(result, rows, reference_rows)
+                if memo is not None:
+                    memo.put(segment, bucket, rows, summaries, entry)
             drift[segment][bucket] = entry
             ranking.append(
                 {

@@ -203,12 +203,14 @@ def segments_section(inputs: ReportInputs) -> dict[str, Any]:
     """The ``segments`` report section: performance per segment, and drift per segment
     (:mod:`modelmon.engine.segment_drift`), which needs no prediction or target."""
     from modelmon.engine.segment_drift import DEFAULT_MIN_DRIFT_ROWS, segment_drift
+    from modelmon.engine.segment_drift_memo import SegmentDriftMemo
 
     schema = inputs.schema
     if not schema.segments:
         return not_applicable("the schema names no segment columns")
     min_rows = int(inputs.options.get("min_segment_rows", DEFAULT_MIN_DRIFT_ROWS))
-    drift = segment_drift(inputs.reference, inputs.current, inputs.drift, min_rows)
+    memo = None if inputs.memo is None else inputs.memo.setdefault("segment_drift", SegmentDriftMemo())
+    drift = segment_drift(inputs.reference, inputs.current, inputs.drift, min_rows, memo)
     performance = _performance_by_segment(inputs)
     if performance.get("applicable"):
         return {**performance, **drift}

@@ -145,6 +145,8 @@ class ModelMonitor:
             (*self.schema.features, *self.schema.segments, *self.schema.sensitive, *embedded)
         )
         self._unexpected: set[str] = set()
+        #: what sections keep from one recompute to the next (the per-segment drift results)
+        self._memo: dict[str, Any] = {}
         self._live_ids: set[str] | None = None  # ids accepted while the window is rebuilt
         # ids of the latest events: a resend (after a timeout, a replay) is stored once and counted once;
         # one older than the horizon is stored once but counted and windowed again
@@ -428,6 +430,7 @@ class ModelMonitor:
             current_sample=self.window.sample(),
             current_sample_scores=self.window.sample_scores(),
             drift=self.config.drift,
+            memo=self._memo,
         )
         # with a model file the explain section is computed below from attributions of the window
         online = tuple(
