@@ -89,3 +89,74 @@ def test_without_a_target_column_no_record_waits():
     window = SlidingWindow(spec, Window(seconds=3600))
     window.add(_rows(100).drop(columns=["t"]), now=NOW, timestamps=np.full(100, NOW))
     assert window.rows == 100 and window.awaiting_target == 0
+
+
+def _taxi_spec() -> ProfileSpec:
+    from modelmon.demo.data import taxi_trips
+    from modelmon.demo.models import TAXI_CATEGORICAL, TAXI_ID, TAXI_NUMERICAL, TAXI_PREDICTION, TAXI_TARGET
+
+    schema = Schema(
+        task="regression",
+        numerical=TAXI_NUMERICAL,
+        categorical=TAXI_CATEGORICAL,
+        prediction=TAXI_PREDICTION,
+        target=TAXI_TARGET,
+        id=TAXI_ID,
+        segments=["payment_type"],
+    )
+    return ProfileSpec.fit(taxi_trips(2000, seed=1), schema)
+
+
+def _state(window: SlidingWindow) -> dict[int, tuple]:
+    """Everything each bucket holds, as plain data."""
+    state = {}
+    for key, bucket in window._ring.items():
+        sample = pd.concat(bucket.sample, ignore_index=True) if bucket.sample else None
+        scores = np.concatenate(bucket.sample_scores).tolist() if bucket.sample_scores else []
+        state[key] = (
+            bucket.rows,
+            bucket.events.to_dict(),
+            bucket.labelled.to_dict(),
+            dict(bucket.label_rows),
+            None if sample is None else sample.to_json(orient="split", double_precision=15),
+            scores,
+        )
+    return state
+
+
+def test_rows_of_many_buckets_profiled_at_once_equal_them_profiled_bucket_by_bucket():
+    """The window profiles the new rows of all buckets at once (each column read once, the outlier
+    forest and the loss models called once); its buckets hold what profiling each alone gave."""
+    from modelmon.demo.data import taxi_trips
+
+    spec = _taxi_spec()
+    rows = taxi_trips(1500, seed=5).drop(columns=["pickup_time"])
+    rows.loc[rows.index % 3 == 0, "duration_actual"] = np.nan  # a third waits for a late target
+    at_once = SlidingWindow(spec, Window(rows=1000), buckets=10)
+    one_by_one = SlidingWindow(spec, Window(rows=1000), buckets=10)
+    at_once.add(rows.iloc[:250], now=NOW)
+    one_by_one.add(rows.iloc[:250], now=NOW)
+    at_once.add(rows.iloc[250:], now=NOW)  # fills the rest of a bucket and eleven more, four leave
+    cuts = [250, *range(300, 1501, 100)]  # one bucket's rows per call
+    for start, end in zip(cuts[:-1], cuts[1:], strict=True):
+        one_by_one.add(rows.iloc[start:end], now=NOW)
+    assert at_once.bucket_count == one_by_one.bucket_count == 10
+    assert _state(at_once) == _state(one_by_one)
+    assert at_once.current() == one_by_one.current()
+    assert at_once.awaiting_target == one_by_one.awaiting_target > 0
+
+
+def test_a_window_by_seconds_groups_rows_by_bucket_whatever_their_order():
+    from modelmon.demo.data import taxi_trips
+
+    spec = _taxi_spec()
+    rows = taxi_trips(600, seed=6).drop(columns=["pickup_time"])
+    stamps = NOW - np.random.default_rng(7).uniform(0, 3000, size=600)
+    at_once = SlidingWindow(spec, Window(seconds=3600), buckets=6)
+    at_once.add(rows, now=NOW, timestamps=stamps)
+    by_bucket = SlidingWindow(spec, Window(seconds=3600), buckets=6)
+    keys = np.floor(stamps / 600)
+    for key in np.unique(keys):
+        by_bucket.add(rows[keys == key], now=NOW, timestamps=stamps[keys == key])
+    assert _state(at_once) == _state(by_bucket)
+    assert at_once.current() == by_bucket.current()

@@ -47,8 +47,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -183,26 +184,46 @@ class DLEState:
     ) -> DLEPart:
         """The part of ``rows`` (positions in ``frame``): their losses predicted on at most
         :data:`SAMPLE_ROWS` of them, the sums scaled to all of them."""
-        total = len(rows)
-        if total > SAMPLE_ROWS:
-            rows = np.sort(np.random.default_rng(total).choice(rows, SAMPLE_ROWS, replace=False))
-        if not total:
-            return DLEPart(unscored=unscored, labelled=labelled)
-        design = _design(frame.iloc[rows], self)
-        with _one_thread():
-            absolute = np.clip(self.absolute.predict(design), 0.0, None)
-            squared = np.clip(self.squared.predict(design), 0.0, None)
-        sampled = len(rows)
-        return DLEPart(
-            total * float(absolute.mean()),
-            total * float(squared.mean()),
-            total,
-            unscored,
-            labelled,
-            sampled,
-            _sum_variance(absolute, total),
-            _sum_variance(squared, total),
-        )
+        return self.estimate_groups(frame, [(rows, unscored, labelled)])[0]
+
+    def estimate_groups(
+        self, frame: pd.DataFrame, groups: Sequence[tuple[np.ndarray, int, int]]
+    ) -> list[DLEPart]:
+        """:meth:`estimate` of each ``(rows, unscored, labelled)``, the loss models called once for
+        all of them (a row's predicted loss does not depend on the rows predicted with it)."""
+        picked = []
+        for rows, _, _ in groups:
+            if len(rows) > SAMPLE_ROWS:
+                rows = np.sort(np.random.default_rng(len(rows)).choice(rows, SAMPLE_ROWS, replace=False))
+            picked.append(rows)
+        taken = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+        if len(taken):
+            design = _design(frame.iloc[taken], self)
+            with _one_thread():
+                absolute_all = np.clip(self.absolute.predict(design), 0.0, None)
+                squared_all = np.clip(self.squared.predict(design), 0.0, None)
+        parts, offset = [], 0
+        for (rows, unscored, labelled), chosen in zip(groups, picked, strict=True):
+            total = len(rows)
+            if not total:
+                parts.append(DLEPart(unscored=unscored, labelled=labelled))
+                continue
+            absolute = absolute_all[offset : offset + len(chosen)]
+            squared = squared_all[offset : offset + len(chosen)]
+            offset += len(chosen)
+            parts.append(
+                DLEPart(
+                    total * float(absolute.mean()),
+                    total * float(squared.mean()),
+                    total,
+                    unscored,
+                    labelled,
+                    len(chosen),
+                    _sum_variance(absolute, total),
+                    _sum_variance(squared, total),
+                )
+            )
+        return parts
 
 
 def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -240,18 +261,34 @@ class DLEPart:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> DLEPart | None:
+        return cls.build_slices(frame, spec, [0, len(frame)])[0]
+
+    @classmethod
+    def build_slices(
+        cls, frame: pd.DataFrame, spec: ProfileSpec, bounds: Sequence[int]
+    ) -> list[DLEPart | None]:
+        """The part of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, as :meth:`build` of it alone."""
         state = spec.state.get("dle")
+        ranges = list(pairwise(bounds))
         if not isinstance(state, DLEState):
-            return None
+            return [None] * len(ranges)
         if state.prediction not in frame.columns:  # a row without a prediction has no error to estimate
-            return cls(unscored=len(frame))
+            return [cls(unscored=end - start) for start, end in ranges]
         predicted = np.isfinite(_numbers(frame, state.prediction))
         if state.target in frame.columns:
             known = predicted & np.isfinite(_numbers(frame, state.target))
         else:
             known = np.zeros(len(frame), dtype=bool)
-        rows = np.flatnonzero(predicted & ~known)
-        return state.estimate(frame, rows, int(len(frame) - predicted.sum()), int(known.sum()))
+        estimated = predicted & ~known
+        groups = [
+            (
+                start + np.flatnonzero(estimated[start:end]),
+                int(end - start - predicted[start:end].sum()),
+                int(known[start:end].sum()),
+            )
+            for start, end in ranges
+        ]
+        return list(state.estimate_groups(frame, groups))
 
     def __add__(self, other: DLEPart) -> DLEPart:
         if not isinstance(other, DLEPart):

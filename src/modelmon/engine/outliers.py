@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -273,27 +274,50 @@ class OutlierCounts:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> OutlierCounts | None:
+        return cls.build_slices(frame, spec, [0, len(frame)])[0]
+
+    @classmethod
+    def build_slices(
+        cls, frame: pd.DataFrame, spec: ProfileSpec, bounds: Sequence[int]
+    ) -> list[OutlierCounts | None]:
+        """The counts of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, as :meth:`build` of it
+        alone: the rows each slice scores are scored in one call (a row's score does not depend on
+        the rows scored with it)."""
         state: OutlierState = spec.state["outliers"]
         absent = [name for name in state.encoder.columns if name not in frame.columns]
         if len(absent) == len(state.encoder.columns):
-            return None
+            return [None] * (len(bounds) - 1)
         if absent:
             # an absent feature is imputed like a missing value; the rows are scored on the others
             frame = frame.assign(**dict.fromkeys(absent, np.nan))
-        scored = frame if len(frame) <= MAX_SCORED_ROWS else frame.iloc[_spaced(len(frame), MAX_SCORED_ROWS)]
-        scores = state.scores(scored)
+        picked = [
+            np.arange(start, end)
+            if end - start <= MAX_SCORED_ROWS
+            else start + _spaced(end - start, MAX_SCORED_ROWS)
+            for start, end in pairwise(bounds)
+        ]
+        chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+        all_scores = state.scores(frame.iloc[chosen])
         broken = state.violations(frame)
         any_rule = np.zeros(len(frame), dtype=bool)
         for flags in broken.values():
             any_rule |= flags
-        return cls(
-            rows=len(frame),
-            scored=len(scores),
-            outliers=int((scores > state.threshold).sum()),
-            rule_rows=int(any_rule.sum()),
-            violations={name: int(flags.sum()) for name, flags in broken.items()},
-            histogram=np.histogram(np.clip(scores, 0.0, 2.0), SCORE_EDGES)[0].astype(np.int64),
-        )
+        counts: list[OutlierCounts | None] = []
+        offset = 0
+        for (start, end), rows in zip(pairwise(bounds), picked, strict=True):
+            scores = all_scores[offset : offset + len(rows)]
+            offset += len(rows)
+            counts.append(
+                cls(
+                    rows=end - start,
+                    scored=len(scores),
+                    outliers=int((scores > state.threshold).sum()),
+                    rule_rows=int(any_rule[start:end].sum()),
+                    violations={name: int(flags[start:end].sum()) for name, flags in broken.items()},
+                    histogram=np.histogram(np.clip(scores, 0.0, 2.0), SCORE_EDGES)[0].astype(np.int64),
+                )
+            )
+        return counts
 
     @property
     def share(self) -> float | None:

@@ -49,6 +49,7 @@ import pandas as pd
 
 from modelmon.config import Window
 from modelmon.engine.profile import Profile, ProfileSpec
+from modelmon.engine.slices import profile_slices, slice_bounds
 from modelmon.service.packed_profile import PackedProfile
 from modelmon.service.window_total import RunningTotal
 
@@ -249,9 +250,10 @@ class SlidingWindow:
             inside = keys > newest - self.buckets
             if not inside.all():
                 frame, keys = frame[inside], keys[inside]
-        unique = np.unique(keys)
-        for key in unique:
-            self._add_to_bucket(int(key), frame[keys == key] if len(unique) > 1 else frame)
+        order, unique, bounds = slice_bounds(keys)
+        if len(unique) > 1 and (np.diff(order) != 1).any():
+            frame = frame.iloc[order]  # each bucket's rows together, in their order of arrival
+        self._add_to_buckets([int(key) for key in unique], frame, bounds)
         self._ring = OrderedDict(sorted(self._ring.items()))
         self._expire(now)
         self._forget_beyond_cap()
@@ -279,40 +281,73 @@ class SlidingWindow:
             self._awaiting -= len(oldest)
             self.forgotten += len(oldest)
 
-    def _add_to_bucket(self, key: int, frame: pd.DataFrame) -> None:
+    def _add_to_buckets(self, keys: list[int], frame: pd.DataFrame, bounds: np.ndarray) -> None:
+        """Profile the rows ``bounds[i]:bounds[i + 1]`` of ``frame`` into bucket ``keys[i]``: every
+        bucket's profile at once, each equal to profiling its rows alone (:mod:`.slices`)."""
         schema = self.spec.schema
-        bucket = self._bucket(key)
         target = schema.target
         has_target = target is not None and target in frame.columns
         events = frame.drop(columns=[target]) if has_target else frame
-        added = self.spec.profile(events)
-        bucket.events = bucket.events + added
-        self._events_total.grew(key, added)
-        bucket.rows += len(frame)
-        if bucket.sample_rows < self.sample_rows:
-            take = frame.iloc[: self.sample_rows - bucket.sample_rows]
-            bucket.sample.append(take)
-            bucket.sample_rows += len(take)
-            outliers = self.spec.state.get("outliers")
-            if outliers is not None:
-                absent = [name for name in outliers.encoder.columns if name not in take.columns]
-                bucket.sample_scores.append(outliers.scores(take.assign(**dict.fromkeys(absent, np.nan))))
+        for key, added in zip(keys, profile_slices(self.spec, events, bounds), strict=True):
+            bucket = self._bucket(key)
+            bucket.events = bucket.events + added
+            self._events_total.grew(key, added)
+            bucket.rows += added.rows
+        self._keep_samples(keys, frame, bounds)
         if has_target:
-            labelled = frame[frame[target].notna()]
-            if not labelled.empty:
-                added = self.spec.profile(labelled, parts=LABELLED_PARTS)
-                bucket.labelled = bucket.labelled + added
-                self._labelled_total.grew(key, added)
+            assert target is not None
+            known = frame[target].notna().to_numpy()
+            labelled = frame[known]
+            counts = (
+                np.add.reduceat(known, bounds[:-1]) if len(known) else np.zeros(len(keys), dtype=np.int64)
+            )
+            kept = [key for key, count in zip(keys, counts.tolist(), strict=True) if count]
+            if kept:
+                cuts = np.concatenate(([0], np.cumsum(counts[counts > 0])))
+                for key, added in zip(
+                    kept, profile_slices(self.spec, labelled, cuts, LABELLED_PARTS), strict=True
+                ):
+                    bucket = self._bucket(key)
+                    bucket.labelled = bucket.labelled + added
+                    self._labelled_total.grew(key, added)
         if target is not None and schema.id and schema.id in frame.columns:
-            waiting = frame if not has_target else frame[frame[target].isna()]
-            columns = [name for name in self._label_columns if name in waiting.columns]
-            label_rows = bucket.label_rows
-            for record in waiting[columns].to_dict("records"):
+            columns = [name for name in self._label_columns if name in frame.columns]
+            waiting = frame[columns].assign(__bucket=np.repeat(keys, np.diff(bounds)))
+            if has_target:
+                waiting = waiting[~known]
+            for record in waiting.to_dict("records"):
+                key = record.pop("__bucket")
+                label_rows = self._ring[key].label_rows
                 event_id = str(record[schema.id])
                 if event_id not in label_rows:
                     self._awaiting += 1
                 label_rows[event_id] = record
                 self._id_bucket[event_id] = key
+
+    def _keep_samples(self, keys: list[int], frame: pd.DataFrame, bounds: np.ndarray) -> None:
+        """Keep each bucket's first ``sample_rows`` rows, their outlier scores scored in one call."""
+        takes = []
+        for key, start, end in zip(keys, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            bucket = self._ring[key]
+            end = min(end, start + self.sample_rows - bucket.sample_rows)
+            if end > start:
+                takes.append((bucket, start, end))
+        if not takes:
+            return
+        rows = np.concatenate([np.arange(start, end) for _, start, end in takes])
+        outliers = self.spec.state.get("outliers")
+        scores = None
+        if outliers is not None:
+            sample = frame.iloc[rows]
+            absent = [name for name in outliers.encoder.columns if name not in sample.columns]
+            scores = outliers.scores(sample.assign(**dict.fromkeys(absent, np.nan)))
+        offset = 0
+        for bucket, start, end in takes:
+            bucket.sample.append(frame.iloc[start:end])
+            bucket.sample_rows += end - start
+            if scores is not None:
+                bucket.sample_scores.append(scores[offset : offset + end - start])
+            offset += end - start
 
     def add_targets(self, targets: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         """Join late targets to their events; returns the completed rows and the ids not in the window."""
