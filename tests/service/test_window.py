@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -138,7 +140,7 @@ def test_rows_of_many_buckets_profiled_at_once_equal_them_profiled_bucket_by_buc
     one_by_one.add(rows.iloc[:250], now=NOW)
     at_once.add(rows.iloc[250:], now=NOW)  # fills the rest of a bucket and eleven more, four leave
     cuts = [250, *range(300, 1501, 100)]  # one bucket's rows per call
-    for start, end in zip(cuts[:-1], cuts[1:], strict=True):
+    for start, end in itertools.pairwise(cuts):
         one_by_one.add(rows.iloc[start:end], now=NOW)
     assert at_once.bucket_count == one_by_one.bucket_count == 10
     assert _state(at_once) == _state(one_by_one)
