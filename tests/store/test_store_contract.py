@@ -163,9 +163,14 @@ def test_invalid_event_names_its_index_and_stores_nothing(store: Store) -> None:
     assert store.events.count("taxi") == 0
 
 
-def test_bad_chunk_size_is_refused(store: Store) -> None:
-    with pytest.raises(ValueError, match="chunk_rows must be a positive"):
-        next(store.events.read_frames("taxi", chunk_rows=0))
+def test_bad_read_arguments_are_refused_when_called_not_when_first_read(store: Store) -> None:
+    store.events.add_events("taxi", [event(0)])
+    with pytest.raises(ValueError, match="chunk_rows must be a positive number of rows, got 0"):
+        store.events.read_frames("taxi", chunk_rows=0)
+    with pytest.raises(InputError, match="start 'yesterday' is not an ISO 8601"):
+        store.events.read_frames("taxi", start="yesterday")
+    with pytest.raises(InputError, match="end must be a datetime or an ISO 8601 string, got int"):
+        store.events.read_frames("taxi", end=5)
 
 
 def test_reports_save_list_get(store: Store) -> None:

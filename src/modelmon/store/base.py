@@ -309,7 +309,6 @@ class EventStore(abc.ABC):
         Targets for ids with no event yet are kept and apply when the event arrives.
         """
 
-    @abc.abstractmethod
     def read_frames(
         self,
         model: str,
@@ -322,8 +321,19 @@ class EventStore(abc.ABC):
         Columns: ``id``, ``timestamp`` (UTC), one per feature, ``prediction``, ``probability`` (number
         probabilities) or ``proba_<class>`` (per-class ones), ``target``, ``latency_ms`` and
         ``attr_<feature>`` (attributions). An empty range yields no frame. Memory does not grow with the
-        range.
+        range. The arguments are checked here, for every backend, when called rather than when the
+        first frame is asked for: a ``ValueError`` for ``chunk_rows`` below 1, an ``InputError`` for a
+        time that is not one.
         """
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+        return self._event_frames(model, to_utc(start, "start"), to_utc(end, "end"), chunk_rows)
+
+    @abc.abstractmethod
+    def _event_frames(
+        self, model: str, start: datetime | None, end: datetime | None, chunk_rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """The frames of :meth:`read_frames` once its arguments are checked (``start`` and ``end`` in UTC)."""
 
     @abc.abstractmethod
     def count(
@@ -398,6 +408,36 @@ def report_entry(
 REPORT_COLUMNS = "id, model, created_at, period_start, period_end, html_path, headline"
 
 
+def report_row(
+    model: str,
+    report_json: Mapping[str, Any],
+    html_path: str | None,
+    start: Any,
+    end: Any,
+    moment: Callable[[datetime | None], Any],
+) -> tuple[Any, ...]:
+    """A new report as a SQL row of :data:`REPORT_COLUMNS` plus ``report``; ``moment`` writes a time.
+
+    The headline numbers and the report are JSON text, so NaN is kept as written.
+
+    >>> report = {"drift": {"drifted_share": float("nan")}}
+    >>> row = report_row("taxi", report, None, None, "2024-01-02", lambda moment: moment)
+    >>> row[1], row[3], row[4].isoformat(), row[7]
+    ('taxi', None, '2024-01-02T00:00:00+00:00', '{"drift":{"drifted_share":NaN}}')
+    """
+    entry = report_entry(model, report_json, html_path, start, end)
+    return (
+        entry["id"],
+        model,
+        moment(entry["created_at"]),
+        moment(entry["start"]),
+        moment(entry["end"]),
+        entry["html_path"],
+        to_json(headline(report_json), f"headline of the report of model {model!r}"),
+        to_json(report_json, f"report of model {model!r}"),
+    )
+
+
 def stored_entry(row: tuple[Any, ...], moment: Callable[[Any], datetime | None]) -> dict[str, Any]:
     """The list entry of a SQL row of :data:`REPORT_COLUMNS`; ``moment`` reads a stored time back.
 
@@ -428,18 +468,6 @@ def stored_report(
     if not rows:
         raise UnknownReportError(f"no report with id {report_id!r} in {where}")
     return {**stored_entry(rows[0], moment), "report": json.loads(rows[0][7])}
-
-
-def check_chunk_rows(chunk_rows: int) -> None:
-    """A ``ValueError`` unless ``chunk_rows`` is a positive number of rows, as every store reads them.
-
-    >>> check_chunk_rows(0)
-    Traceback (most recent call last):
-    ...
-    ValueError: chunk_rows must be a positive number of rows, got 0
-    """
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
 
 
 class ReportStore(abc.ABC):

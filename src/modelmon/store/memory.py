@@ -18,7 +18,6 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
-    check_chunk_rows,
     event_document,
     first_of_each_id,
     metric_points,
@@ -84,14 +83,9 @@ class MemoryEventStore(EventStore):
             (doc for doc in events if _in_range(doc["timestamp"], start, end)), key=lambda d: d["timestamp"]
         )
 
-    def read_frames(
-        self,
-        model: str,
-        start: datetime | str | None = None,
-        end: datetime | str | None = None,
-        chunk_rows: int = 50_000,
+    def _event_frames(
+        self, model: str, start: datetime | None, end: datetime | None, chunk_rows: int
     ) -> Iterator[pd.DataFrame]:
-        check_chunk_rows(chunk_rows)
         selected = self._select(model, start, end)
         for offset in range(0, len(selected), chunk_rows):
             chunk = selected[offset : offset + chunk_rows]

@@ -32,7 +32,6 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
-    check_chunk_rows,
     event_document,
     finite_or_nan,
     first_of_each_id,
@@ -128,14 +127,9 @@ class MongoEventStore(EventStore):
             written += len(batch)
         return written
 
-    def read_frames(
-        self,
-        model: str,
-        start: datetime | str | None = None,
-        end: datetime | str | None = None,
-        chunk_rows: int = 50_000,
+    def _event_frames(
+        self, model: str, start: datetime | None, end: datetime | None, chunk_rows: int
     ) -> Iterator[pd.DataFrame]:
-        check_chunk_rows(chunk_rows)
         skipped = {"_id": 0, "model": 0, "metadata": 0, "received_at": 0}
         with self.database.errors(f"read events of model {model!r}"):
             cursor = (

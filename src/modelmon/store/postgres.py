@@ -40,7 +40,6 @@ from modelmon.errors import EventError, InputError, StoreError, require
 from modelmon.store.base import (
     EventStore,
     Store,
-    check_chunk_rows,
     encode_json,
     event_document,
     from_ms,
@@ -346,14 +345,9 @@ class PostgresEventStore(EventStore):
             self.database.write(f"upsert {len(latest)} targets of model {model!r}", upsert)
         return written
 
-    def read_frames(
-        self,
-        model: str,
-        start: datetime | str | None = None,
-        end: datetime | str | None = None,
-        chunk_rows: int = 50_000,
+    def _event_frames(
+        self, model: str, start: datetime | None, end: datetime | None, chunk_rows: int
     ) -> Iterator[pd.DataFrame]:
-        check_chunk_rows(chunk_rows)
         low, high = _range(start, end)
         after: tuple[datetime, int] = (low, -1)
         attempt = 0

@@ -16,12 +16,10 @@ from modelmon.store.base import (
     REPORT_COLUMNS,
     MetricStore,
     ReportStore,
-    headline,
     metric_points,
-    report_entry,
+    report_row,
     stored_entry,
     stored_report,
-    to_json,
     to_utc,
 )
 
@@ -51,24 +49,14 @@ class PostgresReportStore(ReportStore):
         start: datetime | str | None,
         end: datetime | str | None,
     ) -> str:
-        entry = report_entry(model, report_json, html_path, start, end)
-        row = (
-            entry["id"],
-            model,
-            entry["created_at"],
-            entry["start"],
-            entry["end"],
-            entry["html_path"],
-            to_json(headline(report_json), f"headline of the report of model {model!r}"),
-            to_json(report_json, f"report of model {model!r}"),
-        )
+        row = report_row(model, report_json, html_path, start, end, lambda moment: moment)
         self.database.write(
             f"save a report of model {model!r}",
             lambda db: db.execute(
                 f"INSERT INTO reports ({REPORT_COLUMNS}, report) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", row
             ),
         )
-        return str(entry["id"])
+        return str(row[0])
 
     def list_reports(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql = (

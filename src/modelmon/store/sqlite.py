@@ -36,7 +36,6 @@ from modelmon.errors import EventError, InputError, StoreError
 from modelmon.store.base import (
     EventStore,
     Store,
-    check_chunk_rows,
     encode_json,
     event_document,
     from_ms,
@@ -256,14 +255,9 @@ class SqliteEventStore(EventStore):
 
         return self.database.write(f"upsert targets of model {model!r}", upsert)
 
-    def read_frames(
-        self,
-        model: str,
-        start: datetime | str | None = None,
-        end: datetime | str | None = None,
-        chunk_rows: int = 50_000,
+    def _event_frames(
+        self, model: str, start: datetime | None, end: datetime | None, chunk_rows: int
     ) -> Iterator[pd.DataFrame]:
-        check_chunk_rows(chunk_rows)
         low, high = _range_ms(start, end)
         # Keyset pagination: each chunk is one short query that starts after the last (ts, seq) read, so
         # no read transaction stays open between chunks and memory holds one chunk only.

@@ -25,12 +25,10 @@ from modelmon.store.base import (
     ReportStore,
     finite_or_nan,
     from_ms,
-    headline,
     metric_points,
-    report_entry,
+    report_row,
     stored_entry,
     stored_report,
-    to_json,
     to_ms,
     to_utc,
 )
@@ -41,8 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["SqliteMetricStore", "SqliteReportStore"]
 
 
-def _ms_or_none(value: datetime | str | None, what: str) -> int | None:
-    moment = to_utc(value, what)
+def _ms_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_ms(moment)
 
 
@@ -68,25 +65,14 @@ class SqliteReportStore(ReportStore):
         start: datetime | str | None,
         end: datetime | str | None,
     ) -> str:
-        entry = report_entry(model, report_json, html_path, start, end)
-        report_id = str(entry["id"])
-        row = (
-            report_id,
-            model,
-            to_ms(entry["created_at"]),
-            _ms_or_none(entry["start"], "start"),
-            _ms_or_none(entry["end"], "end"),
-            entry["html_path"],
-            to_json(headline(report_json), f"headline of the report of model {model!r}"),
-            to_json(report_json, f"report of model {model!r}"),
-        )
+        row = report_row(model, report_json, html_path, start, end, _ms_or_none)
         self.database.write(
             f"save a report of model {model!r}",
             lambda db: db.execute(
                 f"INSERT INTO reports ({REPORT_COLUMNS}, report) VALUES (?,?,?,?,?,?,?,?)", row
             ),
         )
-        return report_id
+        return str(row[0])
 
     def list_reports(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         if model is None:
@@ -137,7 +123,7 @@ class SqliteMetricStore(MetricStore):
                 "list metric names", "SELECT DISTINCT name FROM metrics WHERE model = ?", (model,)
             )
             names = [row[0] for row in found]
-        low = _ms_or_none(since, "since")
+        low = _ms_or_none(to_utc(since, "since"))
         history = {}
         for name in sorted(set(names)):
             rows = self.database.read(
