@@ -82,6 +82,13 @@ def test_z_test_equals_the_two_proportion_formula(reference: np.ndarray, current
     assert p_value == pytest.approx(evidently_z(reference, current), rel=1e-9, abs=1e-300)
 
 
+@pytest.mark.parametrize("shares", [[7, 3], [6, 4], [2, 8], [5, 5], [999, 1]])
+def test_z_test_p_value_is_scipys_normal_survival_exactly(shares: list[int]) -> None:
+    ref, cur = categorical_pair(_categories(500, [7, 3]), _categories(400, shares))
+    z, p_value = DRIFT_TESTS["z"].function(ref, cur, True)
+    assert p_value == 2 * scipy.stats.norm.sf(abs(z))
+
+
 def test_z_test_sorts_numeric_labels_as_numbers() -> None:
     reference = np.array(["9"] * 60 + ["10"] * 40 + ["11"] * 5)
     current = np.array(["9"] * 30 + ["10"] * 70 + ["11"] * 5)
