@@ -1,7 +1,8 @@
 """A real ``prefect server start`` on a free loopback port, for the flow tests.
 
 The server keeps its database in a folder of the test's own (``PREFECT_HOME``); analytics are off.
-Starting takes a while on a small machine (database migrations), so tests share one server per module.
+Starting takes a while on a small machine (database migrations), so the flow tests share one
+server (``prefect_server`` in conftest.py).
 """
 
 from __future__ import annotations

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect_harness import start_prefect_server
+from prefect_harness import PrefectServer
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-from integration_support import need
 from modelmon.config import parse_config
 from modelmon.service.app import create_app
 from modelmon.service.runtime import MonitoringService
@@ -34,13 +33,9 @@ def _api(url: str, body: Any = None) -> Any:
         return json.loads(answer.read())
 
 
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    server = start_prefect_server(tmp_path_factory.mktemp("prefect"))
-    need(server is not None, "`prefect server start` did not answer /api/health in time")
-    assert server is not None
-    yield server.api_url
-    server.stop()
+@pytest.fixture
+def prefect_api(prefect_server: PrefectServer) -> str:
+    return prefect_server.api_url
 
 
 def test_a_confirmed_alert_starts_one_run_of_the_deployment_within_the_cool_down(prefect_api, tmp_path):

@@ -17,9 +17,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from flow_demo import Demo, taxi_events, write_demo
-from prefect_harness import PrefectServer, die_with_parent, start_prefect_server, stop_process
+from prefect_harness import PrefectServer, die_with_parent, stop_process
 
-from integration_support import need
 from modelmon.demo.files import TAXI_MODEL_NAME
 from modelmon.errors import StoreError
 from modelmon.store import open_store
@@ -27,15 +26,6 @@ from modelmon.store import open_store
 pytestmark = pytest.mark.integration
 
 prefect = pytest.importorskip("prefect")
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    server = start_prefect_server(tmp_path_factory.mktemp("prefect"))
-    need(server is not None, "`prefect server start` did not answer /api/health in time")
-    assert server is not None
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

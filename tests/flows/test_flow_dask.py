@@ -8,9 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 from flow_demo import write_demo
-from prefect_harness import start_prefect_server
+from prefect_harness import PrefectServer
 
-from integration_support import need
 from modelmon.demo.files import TAXI_MODEL_NAME
 from modelmon.flows.current import report_paths
 
@@ -35,29 +34,23 @@ def _close(left, right, where="report"):
         assert left == right, where
 
 
-def test_batch_on_two_dask_workers_equals_one_process(tmp_path):
+def test_batch_on_two_dask_workers_equals_one_process(prefect_server: PrefectServer, tmp_path):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from modelmon.cli.batch import batch
 
-    server = start_prefect_server(tmp_path / "prefect")
-    need(server is not None, "`prefect server start` did not answer /api/health in time")
-    assert server is not None
     demo = write_demo(tmp_path / "demo", rows=3000)
     start, end = demo.current_start, demo.current_end
     arguments = ["--config", str(demo.fast_config_path), "--model", TAXI_MODEL_NAME]
     arguments += ["--start", start.isoformat(), "--end", end.isoformat()]
     json_path, _ = report_paths(demo.config.reports_dir, TAXI_MODEL_NAME, start, end)
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            single = CliRunner().invoke(batch, arguments)
-            assert single.exit_code == 0, single.output
-            alone = json.loads(json_path.read_text())
-            spread = CliRunner().invoke(batch, [*arguments, "--workers", "2"])
-            assert spread.exit_code == 0, spread.output
-            on_dask = json.loads(json_path.read_text())
-    finally:
-        server.stop()
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+        single = CliRunner().invoke(batch, arguments)
+        assert single.exit_code == 0, single.output
+        alone = json.loads(json_path.read_text())
+        spread = CliRunner().invoke(batch, [*arguments, "--workers", "2"])
+        assert spread.exit_code == 0, spread.output
+        on_dask = json.loads(json_path.read_text())
     for data in (alone, on_dask):
         data.pop("generated_at")
     assert on_dask["current_rows"] == 3000
