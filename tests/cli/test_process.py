@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from integration_support import need
 from modelmon.cli import process
 from modelmon.cli.process import FOOTER_BYTES, warm
 
@@ -145,17 +147,16 @@ def test_reuse_freed_memory_keeps_a_lookups_temporaries_instead_of_faulting_them
     assert faults("reuse") < 2_000
 
 
-_LIBRARY_USER = """
+#: what a library must leave as it found it (``state``), and the tuning calls it must never make
+#: (``touched``); the script prints "exit hooks ran" when the interpreter ends the usual way
+_WATCH = """
 import atexit, ctypes, gc, json, logging, os, signal, sys, threading, warnings
 import numpy as np
 import pyarrow as pa
 
-# modelmon's dependencies first: what they set on import (numpy's and scipy's warning filters,
-# scikit-learn's OpenMP variables) is theirs; what changes after this point is modelmon's
-import click.testing, pandas, scipy.stats, sklearn.ensemble, sklearn.metrics  # noqa: E401, F401
-
 touched = []
 os.posix_fadvise = lambda *arguments: touched.append("posix_fadvise")
+os._exit = lambda code: touched.append("os._exit")
 
 
 class WatchedLibrary(ctypes.CDLL):  # threadpoolctl loads C libraries too: only mallopt counts
@@ -178,6 +179,11 @@ def state():
         "numpy errors": np.geterr(),
         "warning filters": repr(warnings.filters),
         "root logger": (logging.root.level, len(logging.root.handlers)),
+        "loggers": {
+            name: (logger.level, len(logger.handlers), logger.propagate, logger.disabled)
+            for name, logger in logging.root.manager.loggerDict.items()
+            if isinstance(logger, logging.Logger)
+        },
         "garbage collector": (gc.isenabled(), gc.get_threshold()),
         "switch interval": sys.getswitchinterval(),
         "recursion limit": sys.getrecursionlimit(),
@@ -185,6 +191,19 @@ def state():
         "foreground threads": sum(not t.daemon for t in threading.enumerate()),
     }
 
+
+def changed(before, after):
+    # a logger made by getLogger(__name__) is new, not a change; the loggers before keep their settings
+    after = {**after, "loggers": {name: after["loggers"].get(name) for name in before["loggers"]}}
+    return sorted(key for key in before if before[key] != after[key])
+"""
+
+_LIBRARY_USER = (
+    _WATCH
+    + """
+# modelmon's dependencies first: what they set on import (numpy's and scipy's warning filters,
+# scikit-learn's OpenMP variables) is theirs; what changes after this point is modelmon's
+import click.testing, pandas, scipy.stats, sklearn.ensemble, sklearn.metrics  # noqa: E401, F401
 
 before = state()
 import modelmon
@@ -202,9 +221,9 @@ sum(len(chunk) for chunk in read_frames(current, chunk_rows=7))
 command = CliRunner().invoke(report, [reference, current, "--json", os.path.join(folder, "r.json")])
 assert command.exit_code == 0, command.output
 after = state()
-changed = sorted(key for key in before if before[key] != after[key])
-print(json.dumps({"changed": changed, "touched": touched}), flush=True)
+print(json.dumps({"changed": changed(before, after), "touched": touched}), flush=True)
 """
+)
 
 
 def test_using_the_library_leaves_the_process_as_it_was(tmp_path):
@@ -230,6 +249,89 @@ def test_using_the_library_leaves_the_process_as_it_was(tmp_path):
 
     assert json.loads(lines[-2]) == {"changed": [], "touched": []}
     assert lines[-1] == "exit hooks ran"  # the interpreter was torn down as usual
+
+
+_EVERY_MODULE = (
+    _WATCH
+    + """
+import ast, importlib, importlib.util, pkgutil
+from pathlib import Path
+
+source = Path(importlib.util.find_spec("modelmon").submodule_search_locations[0])
+
+
+def imported_when_imported(tree):
+    # (module, name) pairs a file imports as it is imported: not in functions, not for type checkers
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or (
+            isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        ):
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield from ((node.module, alias.name) for alias in node.names)
+        yield from imported_when_imported(node)
+
+
+# modelmon's dependencies first, each name as modelmon imports it (``from prefect import flow``
+# loads Prefect's flows, which sets up Prefect's logging): what they set on import is theirs
+dependencies = {
+    pair
+    for path in source.rglob("*.py")
+    for pair in imported_when_imported(ast.parse(path.read_text()))
+    if pair[0].partition(".")[0] != "modelmon"
+}
+for name, attribute in sorted(dependencies, key=str):
+    try:
+        module = importlib.import_module(name)
+        if attribute is not None and not hasattr(module, attribute):
+            importlib.import_module(f"{name}.{attribute}")
+    except ImportError:
+        pass  # an extra that is not installed: the modules that need it say so below
+
+before = state()
+imported, missing = [], []
+for found in pkgutil.walk_packages([str(source)], "modelmon."):
+    if found.name == "modelmon.__main__":  # runs the command
+        continue
+    try:
+        importlib.import_module(found.name)
+        imported.append(found.name)
+    except sys.modules["modelmon.errors"].MissingDependencyError:
+        missing.append(found.name)
+after = state()
+result = {"changed": changed(before, after), "touched": touched, "imported": imported, "missing": missing}
+print(json.dumps(result), flush=True)
+"""
+)
+
+
+def test_importing_every_module_of_the_library_leaves_the_process_as_it_was():
+    """Every module of ``src/modelmon`` (the service, the flows, the stores, the command's own
+    modules, the process module itself) imported one after another changes nothing of the process
+    and calls none of the command's tuning: that is left to the ``modelmon`` script."""
+    import json
+
+    import modelmon
+
+    env = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
+    command = [sys.executable, "-c", _EVERY_MODULE]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    found = json.loads(lines[-2])
+    assert found["changed"] == [] and found["touched"] == []
+    assert lines[-1] == "exit hooks ran"
+    source = Path(modelmon.__file__).parent
+    modules = {
+        ".".join(("modelmon", *path.relative_to(source).with_suffix("").parts)).removesuffix(".__init__")
+        for path in source.rglob("*.py")
+    } - {"modelmon", "modelmon.__main__"}
+    assert sorted(found["imported"] + found["missing"]) == sorted(modules)
+    need(
+        not found["missing"], f"extras not installed, so these modules were not imported: {found['missing']}"
+    )
 
 
 def test_the_command_ends_at_once_only_in_its_own_process(monkeypatch):
