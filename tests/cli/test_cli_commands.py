@@ -58,6 +58,7 @@ main()
     [
         ("uvicorn,starlette", ["serve", "--config", "{config}"], "service"),
         ("prefect", ["batch", "--config", "{config}", "--model", "m", "--since", "1h"], "batch"),
+        ("prefect", ["schedule", "--config", "{config}", "--every", "1h"], "batch"),
         ("dask,distributed", ["report", "{data}", "{data}", "--workers", "1"], "dask"),
     ],
 )
@@ -73,6 +74,7 @@ def test_a_missing_extra_is_one_line_naming_what_to_install_and_exit_2(tmp_path,
     assert done.returncode == 2, done.stderr
     assert f"pip install 'modelmon[{extra}]'" in done.stderr
     assert "Traceback" not in done.stderr
+    assert "Ctrl-C" not in done.stdout  # a command that cannot run never announced that it runs
 
 
 def test_a_config_error_is_exit_2_in_every_command(tmp_path):

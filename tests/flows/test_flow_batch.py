@@ -218,7 +218,9 @@ def test_a_scheduled_run_fires_and_its_report_lands_in_the_store(demo, prefect_s
     assert report["current_rows"] == 200
     assert pd.Timestamp(report["end"]) - pd.Timestamp(report["start"]) == pd.Timedelta(hours=1)
     assert abs(pd.Timestamp(report["end"]) - pd.Timestamp(now)) < pd.Timedelta(minutes=5)
-    assert "taxi-duration-batch" in log.read_text()
+    said = log.read_text()
+    assert "taxi-duration-batch" in said
+    assert "serving batch reports of taxi-duration (every 10s, each on the last 1h); Ctrl-C stops" in said
 
 
 def test_checks_are_stored_with_the_report_and_a_failed_one_fails_the_run(demo, prefect_api):

@@ -277,8 +277,12 @@ def test_schedule_needs_a_reachable_prefect_server(tmp_path):
     with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
         result = CliRunner().invoke(schedule, ["--config", config, "--every", "1h"])
     assert result.exit_code == 2 and "does not answer" in result.output
-    result = CliRunner().invoke(schedule, ["--config", config, "--every", "1h", "--cron", "0 * * * *"])
-    assert result.exit_code == 2 and "exactly one of --cron" in result.output
+    # a schedule that never starts never says it is serving
+    assert "serving" not in result.output
+    for wrong in [[], ["--every", "1h", "--cron", "0 * * * *"]]:
+        result = CliRunner().invoke(schedule, ["--config", config, *wrong])
+        assert result.exit_code == 2 and "exactly one of --cron" in result.output
+        assert "serving" not in result.output and "every None" not in result.output
 
 
 def test_batch_commands_are_registered_and_modelmon_imports_no_prefect():

@@ -216,6 +216,4 @@ def schedule(
     prefect_environment()
     from modelmon.flows.schedule import serve_schedule
 
-    how = f"cron {cron!r}" if cron else f"every {every}"
-    click.echo(f"serving batch reports of {', '.join(names)} ({how}); Ctrl-C stops")
-    serve_schedule(config_path, names, cron=cron, every=every, period=period)
+    serve_schedule(config_path, names, cron=cron, every=every, period=period, ready=click.echo)

@@ -9,7 +9,7 @@ in a subprocess.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,8 +71,13 @@ def serve_schedule(
     cron: str | None = None,
     every: str | None = None,
     period: str | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Register one deployment per model and run them as they fall due (blocks until stopped)."""
+    """Register one deployment per model and run them as they fall due (blocks until stopped).
+
+    ``ready`` is given a line saying what is served once everything is checked (the extra, the
+    options, the Prefect server), just before serving starts: a run that fails never announces itself.
+    """
     require("prefect", "batch")
     if (cron is None) == (every is None):
         raise ConfigError("give exactly one of --cron (such as '0 * * * *') or --every (such as 1h)")
@@ -105,4 +110,8 @@ def serve_schedule(
                 description=f"modelmon batch report of {model}: the last {period} of stored events",
             )
         )
+    if ready is not None:
+        how = f"cron {cron!r}" if cron else f"every {every}"
+        names = ", ".join(models)
+        ready(f"serving batch reports of {names} ({how}, each on the last {period}); Ctrl-C stops")
     prefect.serve(*deployments)
