@@ -3,6 +3,7 @@ Evidently's DataDriftPreset alone and its DataDriftPreset + DataSummaryPreset wi
 on 1M demo taxi trips; then each section of modelmon's report on its own.
 
     python -m bench.full_report [--rows 1000000] [--repeats 3] [--skip-evidently] [--skip-sections]
+                                [--anchor COMMIT]
 
 The data is written once to ``bench/data/`` (not timed): a reference of demo taxi trips and a
 current set with an incident from its middle on (trip distances shifted by one standard deviation,
@@ -11,7 +12,12 @@ on its own draw of 50k trips. modelmon builds every section with the model (so S
 sample) and writes its HTML page; Evidently gets the same drifted columns (features, prediction
 and target) declared numerical or categorical as in the demo config. Each tool runs in its own
 fresh process, the tools in turn within each repeat (so a busy machine slows them alike); wall
-time and peak memory are measured from outside, and the median of the repeats is shown.
+time, CPU seconds (user + system) and peak memory are measured from outside, and the median of the
+repeats is shown. On a loaded machine compare CPU seconds: wall time also counts the waits for a core.
+
+``--anchor COMMIT`` runs modelmon of that commit too (from a temporary worktree of it, first on
+``PYTHONPATH``), in turn with this checkout's, in the full report and in every section row, so a
+change is measured against the code before it in the same minutes.
 
 The section rows run ``build_report(..., sections=[NAME])`` for each section alone (reading both
 files and building only the profile parts that section reads), so a section that grows shows up
@@ -24,13 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.datasets import DATA_DIR
-from bench.harness import Measurement, evidently_python, measure, python
+from bench.harness import ROOT, Measurement, evidently_python, measure, python
 
 if TYPE_CHECKING:
     from modelmon.schema import Schema
@@ -147,46 +154,74 @@ def _modelmon(reference: str, current: str, model_path: str, sections: str, fold
     return [python(), "-m", "bench.full_report", "--child", reference, current, model_path, sections, html]
 
 
+def _anchor_source(commit: str, folder: str) -> Path:
+    """The ``src`` of a temporary worktree of ``commit`` (its bytecode compiled once)."""
+    tree = Path(folder) / "anchor"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), commit], check=True
+    )
+    subprocess.run(
+        [python(), "-m", "compileall", "-q", str(tree / "src")], check=True, stdout=subprocess.DEVNULL
+    )
+    return tree / "src"
+
+
 def _median(runs: list[Measurement]) -> Measurement:
-    """The run of median wall time (its own peak and output)."""
+    """The run of median wall time (its own peak and output), with the median CPU seconds."""
     ordered = sorted(runs, key=lambda run: run.seconds)
     middle = ordered[len(ordered) // 2]
-    return Measurement(statistics.median(run.seconds for run in runs), middle.peak_mib, middle.output)
+    return Measurement(
+        statistics.median(run.seconds for run in runs),
+        middle.peak_mib,
+        middle.output,
+        statistics.median(run.cpu_seconds for run in runs),
+    )
 
 
-def compare(rows: int, repeats: int, skip_evidently: bool, folder: str) -> dict[str, Measurement]:
-    """The full report and Evidently's presets, in turn within each repeat; medians."""
+def _versions(anchor: tuple[str, Path] | None) -> dict[str, dict[str, str] | None]:
+    """Label suffix -> environment of each modelmon version run: this checkout, then the anchor."""
+    versions: dict[str, dict[str, str] | None] = {"": None}
+    if anchor is not None:
+        versions[f" at {anchor[0]}"] = {"PYTHONPATH": str(anchor[1])}
+    return versions
+
+
+def compare(
+    rows: int, repeats: int, skip_evidently: bool, folder: str, anchor: tuple[str, Path] | None = None
+) -> dict[str, Measurement]:
+    """The full report (of this checkout and the anchor) and Evidently's presets, in turn within
+    each repeat; medians."""
     reference, current, model_path = (str(path) for path in write_data(rows))
     numerical, categorical = (",".join(names) for names in schema_columns())
-    commands = {FULL: _modelmon(reference, current, model_path, "all", folder)}
+    command = _modelmon(reference, current, model_path, "all", folder)
+    commands = {FULL + suffix: (command, env) for suffix, env in _versions(anchor).items()}
     if not skip_evidently:
         evidently = evidently_python()
         drift = [evidently, "bench/evidently_drift.py", reference, current, numerical, categorical]
-        commands[DRIFT_ALONE] = drift
+        commands[DRIFT_ALONE] = (drift, None)
         page = str(Path(folder) / "evidently.html")
-        commands[EVIDENTLY_FULL] = [
-            evidently,
-            "bench/evidently_full.py",
-            reference,
-            current,
-            numerical,
-            categorical,
-            page,
-        ]
+        full = [evidently, "bench/evidently_full.py", reference, current, numerical, categorical, page]
+        commands[EVIDENTLY_FULL] = (full, None)
     runs: dict[str, list[Measurement]] = {label: [] for label in commands}
     for _ in range(repeats):
-        for label, command in commands.items():
-            runs[label].append(measure(command))
+        for label, (command, env) in commands.items():
+            runs[label].append(measure(command, env=env))
     return {label: _median(results) for label, results in runs.items()}
 
 
-def sections_alone(rows: int, repeats: int, folder: str) -> dict[str, Measurement]:
-    """Each section of the report on its own (with the model), in turn within each repeat."""
+def sections_alone(
+    rows: int, repeats: int, folder: str, anchor: tuple[str, Path] | None = None
+) -> dict[str, Measurement]:
+    """Each section of the report on its own (with the model), of this checkout and the anchor,
+    in turn within each repeat."""
     reference, current, model_path = (str(path) for path in write_data(rows))
-    runs: dict[str, list[Measurement]] = {name: [] for name in SECTION_GUARDS}
+    versions = _versions(anchor)
+    runs: dict[str, list[Measurement]] = {name + suffix: [] for name in SECTION_GUARDS for suffix in versions}
     for _ in range(repeats):
         for name in SECTION_GUARDS:
-            runs[name].append(measure(_modelmon(reference, current, model_path, name, folder)))
+            for suffix, env in versions.items():
+                command = _modelmon(reference, current, model_path, name, folder)
+                runs[name + suffix].append(measure(command, env=env))
     return {name: _median(results) for name, results in runs.items()}
 
 
@@ -196,22 +231,31 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--skip-sections", action="store_true")
+    parser.add_argument("--anchor", metavar="COMMIT", help="also run modelmon of this commit, in turn")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     with tempfile.TemporaryDirectory() as folder:
-        results = compare(args.rows, args.repeats, args.skip_evidently, folder)
-        alone = {} if args.skip_sections else sections_alone(args.rows, args.repeats, folder)
+        anchor = (args.anchor, _anchor_source(args.anchor, folder)) if args.anchor else None
+        try:
+            results = compare(args.rows, args.repeats, args.skip_evidently, folder, anchor)
+            alone = {} if args.skip_sections else sections_alone(args.rows, args.repeats, folder, anchor)
+        finally:
+            if anchor is not None:
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(anchor[1].parent)]
+                )
     print(f"median of {args.repeats} runs, tools in turn within each run\n")
-    print("| rows | tool | wall s | peak MiB | tool time / modelmon time |")
-    print("|---|---|---|---|---|")
+    print("| rows | tool | wall s | CPU s | peak MiB | tool time / modelmon time (wall, CPU) |")
+    print("|---|---|---|---|---|---|")
     ours = results[FULL]
     for label, result in results.items():
         print(
-            f"| {args.rows:,} | {label} | {result.seconds:.1f} | {result.peak_mib:.0f} "
-            f"| {result.seconds / ours.seconds:.2f}x |"
+            f"| {args.rows:,} | {label} | {result.seconds:.1f} | {result.cpu_seconds:.1f} "
+            f"| {result.peak_mib:.0f} "
+            f"| {result.seconds / ours.seconds:.2f}x, {result.cpu_seconds / ours.cpu_seconds:.2f}x |"
         )
     print(f"\nmodelmon sections computed: {', '.join(ours.output['sections'])}")
     print(f"modelmon drifted columns: {', '.join(ours.output['drifted']) or 'none'}")
@@ -221,14 +265,14 @@ def main() -> None:
         )
         print(f"Evidently drifted columns: {', '.join(theirs) or 'none'}")
     if alone:
-        print("\n| section alone | wall s | of which report s | peak MiB | guard s | |")
-        print("|---|---|---|---|---|---|")
+        print("\n| section alone | wall s | CPU s | of which report s | peak MiB | guard s | |")
+        print("|---|---|---|---|---|---|---|")
         for name, result in alone.items():
-            guard = SECTION_GUARDS[name]
+            guard = SECTION_GUARDS[name.split(" at ")[0]]
             flag = "GREW" if result.seconds > 2 * guard else "ok"
             print(
-                f"| {name} | {result.seconds:.1f} | {result.output['report_seconds']:.1f} "
-                f"| {result.peak_mib:.0f} | {guard:.1f} | {flag} |"
+                f"| {name} | {result.seconds:.1f} | {result.cpu_seconds:.1f} "
+                f"| {result.output['report_seconds']:.1f} | {result.peak_mib:.0f} | {guard:.1f} | {flag} |"
             )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -31,11 +32,14 @@ NANNYML_REQUIREMENTS = ["nannyml==0.13.*", "pandas<3", "statsmodels", "pyarrow"]
 
 @dataclass
 class Measurement:
-    """Wall seconds, peak resident memory in MiB, and the tool's own JSON output."""
+    """Wall seconds, peak resident memory in MiB, the tool's own JSON output, and its CPU seconds
+    (user + system of the process and any it waited for; on a loaded machine they move far less
+    than wall time)."""
 
     seconds: float
     peak_mib: float
     output: dict[str, Any]
+    cpu_seconds: float = 0.0
 
 
 def _high_water_kib(pid: int) -> int:
@@ -64,6 +68,8 @@ def measure(
     # run, which a shell that sets PYTHONDONTWRITEBYTECODE would forbid (compiling on every run)
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
+    # the children's CPU time grows by this one's alone: measure runs one command at a time
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**environment, **(env or {})}
     )
@@ -84,14 +90,16 @@ def measure(
         finished.set()
         raise TimeoutError(f"{' '.join(command)} did not finish in {timeout:.0f} s") from None
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     finished.set()
     watcher.join()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr.decode()[-3000:]}")
     if output_file is not None:
-        return Measurement(seconds, peak[0] / 1024, json.loads(output_file.read_text()))
+        return Measurement(seconds, peak[0] / 1024, json.loads(output_file.read_text()), cpu)
     lines = [line for line in stdout.decode().splitlines() if line.strip()]
-    return Measurement(seconds, peak[0] / 1024, json.loads(lines[-1]))
+    return Measurement(seconds, peak[0] / 1024, json.loads(lines[-1]), cpu)
 
 
 def python() -> str:
