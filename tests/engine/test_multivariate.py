@@ -84,3 +84,29 @@ def test_not_applicable_without_samples_or_with_few_rows(reference: pd.DataFrame
         profile, profile, reference_sample=reference.iloc[:20], current_sample=reference.iloc[:20]
     )
     assert "at least 50 rows" in multivariate_section(tiny)["reason"]
+
+
+def test_permutation_importance_is_scikit_learns(reference: pd.DataFrame) -> None:
+    from sklearn.inspection import permutation_importance as sklearn_importance
+
+    from modelmon.engine.domain_model import DomainClassifier
+    from modelmon.engine.multivariate import permutation_importance
+    from modelmon.engine.outliers import FeatureEncoder
+
+    shifted = apply_incident(
+        "covariate_shift", taxi_trips(ROWS, seed=1), at=0, columns=["trip_distance"], shift=1.0
+    )
+    shifted.loc[shifted.index[::7], "fare_amount"] = np.nan  # missing values go to the model as NaN
+    encoder = FeatureEncoder.fit(reference, SCHEMA.numerical, SCHEMA.categorical)
+    matrix = np.vstack([encoder.transform(reference), encoder.transform(shifted)])
+    labels = np.r_[np.zeros(ROWS, dtype=np.int64), np.ones(ROWS, dtype=np.int64)]
+    categorical = tuple(name in encoder.categorical for name in encoder.columns)
+    model = DomainClassifier(categorical, 3).fit(matrix[::2], labels[::2])
+    for seed in (0, 7):
+        mean, std = permutation_importance(model, matrix[1::2], labels[1::2], 3, seed)
+        theirs = sklearn_importance(
+            model, matrix[1::2], labels[1::2], scoring="roc_auc", n_repeats=3, random_state=seed
+        )
+        np.testing.assert_allclose(mean, theirs.importances_mean, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(std, theirs.importances_std, rtol=0, atol=1e-12)
+        assert int(np.argmax(mean)) == encoder.columns.index("trip_distance")
