@@ -13,10 +13,13 @@ two feature orders per row are walked forwards and backwards (``max_evals = 2 (2
 values equal shap's (``tests/engine/test_explain.py``); but the masked rows of many explained
 rows go to the model in one call of at most ``MODEL_ROWS`` rows instead of one call per row, and
 no numba helper is compiled, which took the demo taxi pipeline's explanation from 358 model calls
-(17 s of a full report) to a handful. At most ``PERMUTATION_ROWS`` rows of each sample are
-explained (``TREE_ROWS`` for trees; the report option ``explain_rows`` overrides both), so the
-model sees at most ``PERMUTATION_ROWS x 2 x (2 F - 1) x PERMUTATION_BACKGROUND_ROWS`` rows a
-sample.
+(17 s of a full report) to a handful. A masked row that another step or background row already
+made (a feature with few values, such as a category or a count, taken from the background) is
+given to the model once: its prediction is the same, so the values are too, and the demo taxi
+pipeline is given 47% of the masked rows (35,771 of 75,600 for 60 rows). At most
+``PERMUTATION_ROWS`` rows of each sample are explained (``TREE_ROWS`` for trees; the report option
+``explain_rows`` overrides both), so the model sees at most
+``PERMUTATION_ROWS x 2 x (2 F - 1) x PERMUTATION_BACKGROUND_ROWS`` rows a sample.
 
 **Attribution drift.** For each feature the mean absolute attribution on each sample, its share of
 the total, and the relative change. A drift is flagged when the top feature changes or when a
@@ -185,6 +188,15 @@ def _coalitions(orders: np.ndarray) -> np.ndarray:
     return np.where(step <= features, position < step, position >= step - features)
 
 
+def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct, inverse)``: the distinct rows of ``matrix`` (equal when their bytes are, so a
+    missing value matches itself) and where each row of ``matrix`` is among them."""
+    matrix = np.ascontiguousarray(matrix)
+    keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return matrix[first], inverse.reshape(-1)
+
+
 def _permutation_attributions(
     model: Any, rows: pd.DataFrame, background: pd.DataFrame, positive: int, seed: int
 ) -> Attributions:
@@ -208,7 +220,7 @@ def _permutation_attributions(
     explained, masked_from = codec.encode(rows), codec.encode(background)
     count, width = explained.shape
     orders = _permutation_orders(count, width, seed)
-    calls = 1
+    calls, given = 1, len(masked_from)
     with threadpool_limits(limits=1, user_api="openmp"):
         base = float(output(masked_from).mean())  # no feature taken from the row
         # every step but the first and the last (no feature taken) is averaged over the background
@@ -222,8 +234,9 @@ def _permutation_attributions(
                 explained[start : start + block, None, None, None, :],
                 masked_from[None, None, None, :, :],
             )
-            means = output(masked.reshape(-1, width)).reshape(masked.shape[:4]).mean(axis=3)
-            calls += 1
+            distinct, inverse = _distinct_rows(masked.reshape(-1, width))
+            means = output(distinct)[inverse].reshape(masked.shape[:4]).mean(axis=3)
+            calls, given = calls + 1, given + len(distinct)
             edge = np.full((*means.shape[:2], 1), base)  # no feature taken: the first and last step
             steps = np.concatenate([edge, means, edge], axis=2)
             for row in range(len(means)):
@@ -238,7 +251,7 @@ def _permutation_attributions(
         "permutation SHAP (as shap.explainers.Permutation)",
         described,
         model_calls=calls,
-        model_rows=len(masked_from) + count * per_row,
+        model_rows=given,
     )
 
 
