@@ -1,4 +1,5 @@
-"""The import graph of ``src/modelmon``: no circle, and the section modules never import the registry.
+"""The import graph of ``src/modelmon``: no circle, imports run down the layers of
+``docs/architecture.md``, and the section modules never import the registry.
 
 Imports under ``if TYPE_CHECKING:`` are left out (they never run). Imports inside functions run
 later, so they can hide a circle; they are counted too.
@@ -113,3 +114,71 @@ def test_no_module_imports_a_private_name_of_another_package() -> None:
         and _package(imported.rpartition(".")[0]) != _package(name)
     ]
     assert crossing == []
+
+
+#: the layers of docs/architecture.md, lowest first; a module is in the layer of its longest prefix
+LAYERS = (
+    ("modelmon", "modelmon.errors"),  # the package itself only loads its exports on first use
+    ("modelmon.schema",),
+    ("modelmon.config", "modelmon.compat.evidently_config"),
+    ("modelmon.reading",),
+    ("modelmon.render",),  # the HTML widgets and fragments: they read a result's plain data
+    ("modelmon.engine",),
+    ("modelmon.sections",),
+    ("modelmon.render.html", "modelmon.render.json", "modelmon.render.notebook", "modelmon.render.junit"),
+    ("modelmon.store",),
+    ("modelmon.compat",),
+    ("modelmon.flows",),
+    ("modelmon.service",),
+    ("modelmon.client",),
+    ("modelmon.demo",),
+    ("modelmon.cli", "modelmon.__main__"),
+)
+
+#: the imports up the layers, and why; the rest run down
+UPWARD = {
+    # translating an Evidently config reads its reference file's columns
+    ("modelmon.compat.evidently_config", "modelmon.reading.files"),
+    # a finished report writes itself as JSON and HTML, and shows in a notebook, when asked
+    ("modelmon.engine.result", "modelmon.render.html"),
+    ("modelmon.engine.result", "modelmon.render.json"),
+    ("modelmon.engine.result", "modelmon.render.notebook"),
+    # report assembly reads the section registry, whose modules import the engine only when they run
+    ("modelmon.engine.sections", "modelmon.sections"),
+    ("modelmon.engine.sides", "modelmon.sections"),
+}
+
+
+def _layer(module: str) -> int:
+    found = [
+        (len(prefix), number)
+        for number, prefixes in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or (prefix != "modelmon" and module.startswith(f"{prefix}."))
+    ]
+    assert found, f"{module} is in no layer: add it to LAYERS and to docs/architecture.md"
+    return max(found)[1]
+
+
+def test_imports_run_down_the_layers() -> None:
+    modules = _modules()
+    upward = {
+        (name, imported)
+        for name, path in modules.items()
+        for imported in _imported(name, path, in_functions=True)
+        if imported in modules and _layer(imported) > _layer(name)
+    }
+    assert upward - UPWARD == set()
+
+
+def test_the_client_imports_nothing_of_modelmon_but_errors() -> None:
+    """The client runs inside prediction services: numpy, pandas and the engine stay out of them."""
+    modules = _modules()
+    imported = {
+        other
+        for name, path in modules.items()
+        if name.startswith("modelmon.client")
+        for other in _imported(name, path, in_functions=True)
+        if other in modules
+    }
+    assert {name for name in imported if not name.startswith("modelmon.client")} <= {"modelmon.errors"}
