@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -289,10 +290,16 @@ _probas = st.one_of(st.none(), st.floats(0.0, 1.0), st.just(1.5))
 _rows = st.lists(st.tuples(_labels, _labels, _probas), max_size=30)
 
 
+@functools.cache
+def _binary_spec():
+    """The spec of ``binary_frame(300)``, fitted once for the property test's many draws."""
+    return fit_spec(binary_frame(300), BINARY)
+
+
 @settings(max_examples=30, deadline=None)
 @given(_rows, _rows)
 def test_binary_part_of_any_rows_adds_exactly(first, second):
-    spec = fit_spec(binary_frame(300), BINARY)
+    spec = _binary_spec()
 
     def frame(rows):
         data = pd.DataFrame(rows, columns=["y", "pred", "proba"], dtype=object)

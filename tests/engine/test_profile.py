@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -20,6 +21,12 @@ def _reference(rows: int = 500, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(
         {"x": rng.normal(size=rows), "c": rng.choice(list("abcd"), rows), "p": rng.normal(size=rows)}
     )
+
+
+@functools.cache
+def _fitted() -> ProfileSpec:
+    """The spec of ``_reference()``, fitted once for the property tests' many draws."""
+    return ProfileSpec.fit(_reference(), SCHEMA)
 
 
 numbers = st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 1.0, -2.5]))
@@ -48,7 +55,7 @@ def _close(left: Profile, right: Profile) -> None:
 @settings(max_examples=60, deadline=None)
 @given(rows, rows)
 def test_sum_of_profiles_is_profile_of_concatenated_rows(first, second):
-    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    spec = _fitted()
     a, b = _frame(first), _frame(second)
     _close(spec.profile(a) + spec.profile(b), spec.profile(pd.concat([a, b], ignore_index=True)))
 
@@ -56,7 +63,7 @@ def test_sum_of_profiles_is_profile_of_concatenated_rows(first, second):
 @settings(max_examples=30, deadline=None)
 @given(rows)
 def test_json_round_trip(data):
-    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    spec = _fitted()
     profile = spec.profile(_frame(data))
     restored = Profile.from_dict(json.loads(json.dumps(profile.to_dict())), spec)
     assert restored == profile
