@@ -18,7 +18,8 @@ SQLite store and the default journal (``fsync: interval``), all naming the same 
   process's CPU (cores), and whether ``/health`` said a recompute was stale;
 - idle: as long with no traffic: the process's CPU;
 - memory: the process's RSS after the traffic, per model beside one model's;
-- scrape: ``GET /metrics`` seconds (median of 3) and its series count.
+- scrape: ``GET /metrics`` seconds and the CPU seconds the process used meanwhile (medians of 3),
+  and its series count.
 
 ``memory`` holds ``--memory-models`` models (5) in one process (not a service), sharing one fitted
 reference, each with its 10,000-row window full and moved on by a fortieth (its running totals then
@@ -215,11 +216,12 @@ def measure(
         before, wall = _cpu(f"/proc/{service.pid}/stat"), time.monotonic()
         time.sleep(seconds)
         idle = (_cpu(f"/proc/{service.pid}/stat") - before) / (time.monotonic() - wall)
-        scrapes, series = [], 0
+        scrapes, scrape_cpu, series = [], [], 0
         for _ in range(3):
-            begun = time.perf_counter()
+            begun, cpu = time.perf_counter(), _cpu(f"/proc/{service.pid}/stat")
             _, body = _get(port, "/metrics")
             scrapes.append(time.perf_counter() - begun)
+            scrape_cpu.append(_cpu(f"/proc/{service.pid}/stat") - cpu)
             series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
         return {
             "start_s": round(start, 1),
@@ -231,6 +233,7 @@ def measure(
             "stale": len(stale),
             "rss_mib": round(rss),
             "scrape_s": round(statistics.median(scrapes), 3),
+            "scrape_cpu_s": round(statistics.median(scrape_cpu), 3),
             "series": series,
         }
     finally:
@@ -355,9 +358,9 @@ def plot() -> None:
     figure, axes = plt.subplots(1, len(panels), figsize=(18, 3.6))
     print(
         "| code | models | start s | start CPU s | events/s | cores (traffic) | cores (idle) "
-        "| stale | RSS MiB | /metrics s | series |"
+        "| stale | RSS MiB | /metrics s | /metrics CPU s | series |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, points in sorted(series.items()):
         points.sort()
         for count, p in points:
@@ -365,7 +368,7 @@ def plot() -> None:
                 f"| {label} | {count} | {p['start_s']} | {p.get('start_cpu_s', '-')} "
                 f"| {p['events_per_s']:,} | {p['cores_traffic']} "
                 f"| {p['cores_idle']} | {p['stale']} | {p['rss_mib']} "
-                f"| {p['scrape_s']} | {p['series']:,} |"
+                f"| {p['scrape_s']} | {p.get('scrape_cpu_s', '-')} | {p['series']:,} |"
             )
         for axis, (name, title) in zip(axes, panels, strict=True):
             axis.plot([c for c, _ in points], [p[name] for _, p in points], marker="o", label=label)

@@ -383,8 +383,14 @@ class _Api:
         return _json(self.service.health())
 
     async def metrics(self, request: Request) -> Response:
-        body = await run_in_threadpool(generate_latest, self.registry)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        return Response(await run_in_threadpool(self._exposition), media_type=CONTENT_TYPE_LATEST)
+
+    def _exposition(self) -> bytes:
+        """The registry's series, then every model's section series as rendered at its recompute."""
+        monitors = self.service.monitors
+        for name, monitor in monitors.items():
+            self.service.series.update(name, monitor.latest)  # a result not rendered yet
+        return generate_latest(self.registry) + self.service.series.text(monitors)
 
     async def dashboard(self, request: Request) -> Response:
         return HTMLResponse(_static("dashboard.html"))
@@ -413,7 +419,9 @@ def create_app(service: MonitoringService, registry: CollectorRegistry | None = 
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
     registry.register(
-        MonitorCollector(lambda: service.monitors.values(), service.prober.results, service.health)
+        MonitorCollector(
+            lambda: service.monitors.values(), service.prober.results, service.health, sections=False
+        )
     )
     registry.register(EvidentlyCollector(lambda: service.monitors.values()))
     registry.register(AlertCollector(service.alerts))

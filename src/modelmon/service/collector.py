@@ -114,10 +114,14 @@ class MonitorCollector(Collector):
         monitors: Callable[[], Iterable[ModelMonitor]],
         probes: Callable[[], Mapping[str, tuple[bool, float | None, str]]] | None = None,
         health: Callable[[], Mapping[str, Any]] | None = None,
+        sections: bool = True,
     ) -> None:
+        """``sections=False`` leaves out the models' section series, for an exposition that writes
+        them rendered already (:mod:`modelmon.service.rendered_series`)."""
         self._monitors = monitors
         self._probes = probes
         self._health = health
+        self._sections = sections
 
     def collect(self) -> Iterator[Metric]:
         events = CounterMetricFamily("modelmon_events", "Events accepted.", labels=["model"])
@@ -181,7 +185,7 @@ class MonitorCollector(Collector):
                 cumulative += count
                 buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
             latency.add_metric([monitor.name], buckets, counters.latency_sum)
-            if monitor.latest is not None:
+            if self._sections and monitor.latest is not None:
                 _add_sections(latest, monitor.name, monitor.latest)
         yield events
         yield rejected

@@ -36,6 +36,7 @@ from modelmon.service.health import HealthProber, service_health
 from modelmon.service.journal import Journal, entry_line
 from modelmon.service.model_monitor import ModelMonitor
 from modelmon.service.persist import HistoryWriter, Persister
+from modelmon.service.rendered_series import RenderedSeries
 from modelmon.service.store_reads import StoreReads
 from modelmon.store import open_store
 from modelmon.store.base import Store
@@ -130,6 +131,8 @@ class MonitoringService:
             settled=self.journal.settled,
         )
         self.history = HistoryWriter(self.store)
+        #: each model's section series rendered for /metrics once per result, in the recompute thread
+        self.series = RenderedSeries()
         #: the store reads of requests, apart from every other thread
         self.reads = StoreReads()
         #: the threads that parse and check large requests (few: each competes with the event loop for
@@ -290,6 +293,7 @@ class MonitoringService:
     def recompute(self, model: str) -> dict[str, Any]:
         result = self.monitors[model].recompute()
         self.history.append(model, datetime.now(UTC), history_values(result))
+        self.series.update(model, result)
         return result
 
     def refresh(self, model: str) -> bool:
@@ -299,6 +303,7 @@ class MonitoringService:
             return False
         assert monitor.latest is not None
         self.history.append(model, datetime.now(UTC), history_values(monitor.latest))
+        self.series.update(model, monitor.latest)
         return True
 
     def recompute_all(self) -> None:
