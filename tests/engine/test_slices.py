@@ -1,6 +1,6 @@
 """Profiles of a frame's slices, each column read once and each model called once, equal the
 profiles of the slices alone: every column summary and every part (outlier forest, label-free
-estimate, segments, per-segment drift), on awkward values too."""
+estimate, segments, fairness, per-segment drift), on awkward values too."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ SCHEMA = Schema(
     target=TAXI_TARGET,
     id=TAXI_ID,
     segments=["payment_type"],
+    sensitive=["vendor"],
 )
 
 
@@ -60,6 +61,8 @@ def test_each_slice_profile_equals_the_profile_of_the_slice_alone(spec, bounds):
     frame = _awkward(1200)
     sliced = profile_slices(spec, frame, bounds)
     assert len(sliced) == len(bounds) - 1
+    every = {"outliers", "dle", "performance", "segments", "segment_drift", "fairness"}
+    assert every <= set(sliced[-1].parts)
     for profile, start, end in zip(sliced, bounds[:-1], bounds[1:], strict=True):
         alone = spec.profile(frame.iloc[start:end])
         assert profile.to_dict() == alone.to_dict()

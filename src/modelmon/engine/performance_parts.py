@@ -81,8 +81,8 @@ class ModelArrays:
     target_invalid: np.ndarray
     probability: np.ndarray | None = None
 
-    def take(self, rows: np.ndarray | None) -> ModelArrays:
-        """The arrays of a subset of rows (a boolean mask), or all of them for ``None``."""
+    def take(self, rows: np.ndarray | slice | None) -> ModelArrays:
+        """The arrays of a subset of rows (a boolean mask or a slice), or all of them for ``None``."""
         if rows is None:
             return self
         probability = None if self.probability is None else self.probability[rows]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -301,28 +302,40 @@ class SegmentDriftPart:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> SegmentDriftPart | None:
+        return cls.build_slices(frame, spec, [0, len(frame)])[0]
+
+    @classmethod
+    def build_slices(
+        cls, frame: pd.DataFrame, spec: ProfileSpec, slices: Sequence[int]
+    ) -> list[SegmentDriftPart | None]:
+        """The part of each slice ``frame.iloc[slices[i]:slices[i + 1]]``, as :meth:`build` of it alone."""
         state = spec.state.get("segment_drift")
         if not isinstance(state, SegmentDriftState):
-            return None
+            return [None] * (len(slices) - 1)
         # each column is read once (parsed or factorized) and then summarised per bucket from arrays
         readers = {
             name: _reader(spec, frame, name) for name in dict.fromkeys(sum(state.columns.values(), ()))
         }
-        rows: dict[str, dict[str, int]] = {}
-        columns: dict[str, dict[str, dict[str, Sparse]]] = {}
-        for segment, buckets in state.buckets.items():
-            slots = state.slots(frame, segment)
-            order = np.argsort(slots, kind="stable")
-            bounds = np.searchsorted(slots[order], np.arange(len(buckets) + 1))
-            rows[segment], columns[segment] = {}, {}
-            for i, bucket in enumerate(buckets):
-                start, end = int(bounds[i]), int(bounds[i + 1])
-                if start == end:
-                    continue
-                where = order[start:end]
-                summaries = {name: readers[name](where) for name in state.columns[segment]}
-                rows[segment][bucket], columns[segment][bucket] = end - start, summaries
-        return cls(rows, columns)
+        all_slots = {segment: state.slots(frame, segment) for segment in state.buckets}
+        parts: list[SegmentDriftPart | None] = []
+        for first, last in pairwise(slices):
+            rows: dict[str, dict[str, int]] = {}
+            columns: dict[str, dict[str, dict[str, Sparse]]] = {}
+            for segment, buckets in state.buckets.items():
+                slots = all_slots[segment][first:last]
+                order = np.argsort(slots, kind="stable")
+                bounds = np.searchsorted(slots[order], np.arange(len(buckets) + 1))
+                order += first
+                rows[segment], columns[segment] = {}, {}
+                for i, bucket in enumerate(buckets):
+                    start, end = int(bounds[i]), int(bounds[i + 1])
+                    if start == end:
+                        continue
+                    where = order[start:end]
+                    summaries = {name: readers[name](where) for name in state.columns[segment]}
+                    rows[segment][bucket], columns[segment][bucket] = end - start, summaries
+            parts.append(cls(rows, columns))
+        return parts
 
     def __add__(self, other: SegmentDriftPart) -> SegmentDriftPart:
         return SegmentDriftPart.total((self, other))

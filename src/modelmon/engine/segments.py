@@ -22,8 +22,9 @@ the reference) are listed as too small instead of being ranked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -112,15 +113,32 @@ class GroupedPart:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> GroupedPart | None:
+        return cls.build_slices(frame, spec, [0, len(frame)])[0]
+
+    @classmethod
+    def build_slices(
+        cls, frame: pd.DataFrame, spec: ProfileSpec, bounds: Sequence[int]
+    ) -> list[GroupedPart | None]:
+        """The part of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, as :meth:`build` of it
+        alone, the model's columns and the grouping columns read once for all."""
         state = spec.state.get(cls.name)
         if not isinstance(state, GroupState):
-            return None
+            return [None] * (len(bounds) - 1)
         arrays = model_arrays(frame, state.performance)
-        groups: dict[str, dict[str, Counts]] = {}
-        for column, buckets in state.buckets.items():
-            counts = counts_by_group(arrays, state.performance, state.slots(frame, column), len(buckets))
-            groups[column] = {bucket: item for bucket, item in zip(buckets, counts, strict=True) if item.rows}
-        return cls(groups)
+        slots = {column: state.slots(frame, column) for column in state.buckets}
+        parts: list[GroupedPart | None] = []
+        for start, end in pairwise(bounds):
+            rows = slice(start, end)
+            groups: dict[str, dict[str, Counts]] = {}
+            for column, buckets in state.buckets.items():
+                counts = counts_by_group(
+                    arrays.take(rows), state.performance, slots[column][rows], len(buckets)
+                )
+                groups[column] = {
+                    bucket: item for bucket, item in zip(buckets, counts, strict=True) if item.rows
+                }
+            parts.append(cls(groups))
+        return parts
 
     def __add__(self, other: GroupedPart) -> GroupedPart:
         if type(other) is not type(self) or set(other.groups) != set(self.groups):
