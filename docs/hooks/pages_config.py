@@ -34,7 +34,10 @@ TOP = {
     "shards": "Shard name -> `{address, models}`: which monitoring process owns which models.",
 }
 MODEL = {
-    "reference": "The reference dataset (parquet or CSV), relative to the config file.",
+    "reference": "The reference dataset (parquet or CSV), relative to the config file. Every column the "
+    "model names must be one of its columns (a misspelt one stops `serve`, `batch`, `report` and `check` "
+    "with exit 2 and the closest name); for `serve` and `batch` the prediction, id and timestamp may be "
+    "absent, as events bring them.",
     "window": "The sliding window: `{rows: N}` or `{seconds: S}`.",
     "refresh_seconds": "How often the window is recomputed in the background.",
     "model_file": "A pickled model: SHAP attributions, and predictions for a reference without them. "

@@ -23,7 +23,7 @@ import pandas as pd
 
 from modelmon.errors import SchemaError
 
-__all__ = ["TASKS", "Schema", "looks_like_code", "nested_type", "suggest_column"]
+__all__ = ["ROLES", "TASKS", "Schema", "looks_like_code", "nested_type", "suggest_column"]
 
 TASKS = ("regression", "classification")
 Task = Literal["regression", "classification"]
@@ -40,6 +40,8 @@ ID_LIKE_MIN_ROWS = 20
 #: roles naming one column each, then roles naming several, as in the config file and the CLI options
 _SINGLE_ROLES = ("prediction", "target", "id", "timestamp")
 _MANY_ROLES = ("numerical", "categorical", "probabilities", "segments", "sensitive")
+#: every role that names columns
+ROLES = (*_MANY_ROLES, *_SINGLE_ROLES, "embeddings")
 
 
 def nested_type(series: pd.Series) -> str | None:
@@ -229,10 +231,12 @@ class Schema:
         *,
         data: str = "the reference",
         unsupported: Mapping[str, str] | None = None,
+        roles: Iterable[str] = ROLES,
     ) -> None:
-        """Raise a :class:`SchemaError` naming each role whose column ``data`` does not have (with
-        the closest column it has), or whose column holds values of an ``unsupported`` type
-        (column -> type, such as a parquet struct): a misspelt ``target`` must not pass as "no labels".
+        """Raise a :class:`SchemaError` naming each role (of ``roles``) whose column ``data`` does
+        not have (with the closest column it has), or whose column holds values of an
+        ``unsupported`` type (column -> type, such as a parquet struct): a misspelt ``target`` must
+        not pass as "no labels".
 
         >>> Schema(numerical=["bmi"], target="progresion").check_columns(["bmi", "progression"])
         Traceback (most recent call last):
@@ -245,7 +249,7 @@ class Schema:
         unsupported = unsupported or {}
         embedded = {name for names in self.embeddings.values() for name in names}
         problems = []
-        for role in (*_MANY_ROLES, *_SINGLE_ROLES, "embeddings"):
+        for role in roles:
             value = getattr(self, role)
             if role == "embeddings":
                 names = tuple(name for names in value.values() for name in names)

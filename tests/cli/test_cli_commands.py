@@ -94,3 +94,30 @@ def test_a_config_error_is_exit_2_in_every_command(tmp_path):
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 2, (command, result.output)
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["serve", "--config", "{config}", "--port", "0"],
+        ["batch", "--config", "{config}", "--model", "m", "--since", "1h"],
+    ],
+)
+def test_a_config_column_the_reference_lacks_is_exit_2_with_the_closest_name(tmp_path, arguments):
+    data = tmp_path / "reference.csv"
+    data.write_text("bmi,clinic,progression,pred\n" + "".join(f"{i},c{i % 3},{i},{i}\n" for i in range(40)))
+    config = tmp_path / "modelmon.yml"
+    config.write_text(
+        f"store: sqlite:///{tmp_path / 'm.db'}\nreports_dir: {tmp_path}\nmodels:\n  m:\n"
+        f"    reference: {data}\n    numerical: [bmi]\n    prediction: pred\n"
+        "    target: progresion\n    segments: [clinc]\n"
+    )
+    filled = [argument.format(config=config) for argument in arguments]
+    # without the check the service would start and serve until the timeout: a failure too
+    done = subprocess.run(
+        [sys.executable, "-m", "modelmon", *filled], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert "target 'progresion'" in done.stderr and "(did you mean 'progression'?)" in done.stderr
+    assert "segments 'clinc'" in done.stderr and "(did you mean 'clinic'?)" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelmon.config import FUTURE_TOLERANCE_SECONDS, parse_config
-from modelmon.errors import ConfigError
+from modelmon.errors import ConfigError, SchemaError
 
 
 def test_the_future_tolerance_has_a_stated_default_and_can_be_set():
@@ -38,3 +38,26 @@ def test_the_resend_horizon_is_at_least_200k_ids_twice_a_larger_window_or_as_set
 def test_a_count_that_is_not_a_whole_number_is_refused_naming_the_key(key, value):
     with pytest.raises(ConfigError, match=rf"models\.m\.{key}: expected a whole number >= 0"):
         _model(**{key: value})
+
+
+def test_a_column_the_reference_lacks_is_refused_naming_the_key_and_the_closest_name():
+    model = {"reference": "ref.csv", "numerical": ["bmi"]}
+    config = parse_config(
+        {
+            "models": {
+                "m": {**model, "target": "progresion", "id": "rid"},
+                "old": {**model, "target": "target", "compat": "evidently"},
+                "own": {**model, "target": "label", "compat": "evidently"},
+            }
+        }
+    )
+    columns = ["bmi", "progression", "pred"]
+    with pytest.raises(SchemaError, match=r"target 'progresion': models\.m\.reference .*'progression'\?"):
+        config.models["m"].check_reference_columns(columns)
+    # the events bring the id; an Evidently config's default target may be absent, as the old service allowed
+    config.models["m"].check_reference_columns([*columns, "progresion"])
+    config.models["old"].check_reference_columns(columns)
+    with pytest.raises(SchemaError, match=r"target 'label'"):
+        config.models["own"].check_reference_columns(columns)
+    with pytest.raises(SchemaError, match=r"numerical 'bmi': a list<element: double> column"):
+        config.models["m"].check_reference_columns([*columns, "progresion"], {"bmi": "list<element: double>"})

@@ -53,10 +53,11 @@ def _errors_exit_2(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _check_model(config_path: str, model: str) -> None:
-    """Fail before Prefect starts when the config or the model name is wrong."""
+    """Fail before Prefect starts when the config, the model name or a column the model names is wrong."""
     from modelmon.config import load_config
+    from modelmon.flows.reference import check_reference
 
-    load_config(config_path).model(model)
+    check_reference(load_config(config_path).model(model))
 
 
 def _run_flow(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,12 @@ DEDUP_IDS = 200_000
 #: events of a model whose record waits in the window for a late target, at most
 MAX_AWAITING_TARGET = 100_000
 _LIMITS_KEYS = {"header_seconds", "body_seconds", "connections", "body_bytes_in_flight"}
+#: the roles whose columns a model's reference must have: the events bring the prediction, id and
+#: timestamp. With ``compat:``, a target named ``target`` may be absent: it is the old ColumnMapping's
+#: default, which an Evidently config holds unless it says otherwise and the old service ignored
+REFERENCE_ROLES = (
+    "numerical", "categorical", "probabilities", "target", "segments", "sensitive", "embeddings",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,27 @@ class ModelConfig:
     #: events whose record waits in the window for a late target; beyond, the oldest are forgotten
     #: (counted) and their targets count as unmatched
     max_awaiting_target: int = MAX_AWAITING_TARGET
+
+    def check_reference_columns(
+        self, columns: Iterable[str], unsupported: Mapping[str, str] | None = None
+    ) -> None:
+        """Raise a :class:`SchemaError` naming each column the model's config names that its
+        reference (with ``columns``) lacks, with the closest name, or that holds structs or lists
+        (``unsupported``: column -> type): a misspelt ``target`` or ``segments`` must not pass as
+        "no labels" or "no segments" (the events bring the prediction, id and timestamp, and a
+        reference without predictions is accepted: see :mod:`modelmon.service.reference`).
+
+        >>> model = ModelConfig("taxi", Schema(numerical=["distance"], target="duraton"), Path("ref.csv"))
+        >>> model.check_reference_columns(["distance", "duration"])
+        Traceback (most recent call last):
+        ...
+        modelmon.errors.SchemaError: target 'duraton': models.taxi.reference (ref.csv) has no such \
+column (did you mean 'duration'?); its columns: distance, duration
+        """
+        old_default = self.compat is not None and self.schema.target == "target"
+        roles = [role for role in REFERENCE_ROLES if not (role == "target" and old_default)]
+        where = f"models.{self.name}.reference ({self.reference})"
+        self.schema.check_columns(columns, data=where, unsupported=unsupported, roles=roles)
 
     @property
     def resend_horizon(self) -> int:

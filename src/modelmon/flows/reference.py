@@ -34,7 +34,14 @@ from modelmon.engine.sides import ReferenceSide
 from modelmon.engine.sides import wanted_columns as build_wanted_columns
 from modelmon.errors import ConfigError, InputError
 
-__all__ = ["CACHE_FORMAT", "ReferenceState", "cache_key", "load_reference", "wanted_columns"]
+__all__ = [
+    "CACHE_FORMAT",
+    "ReferenceState",
+    "cache_key",
+    "check_reference",
+    "load_reference",
+    "wanted_columns",
+]
 
 #: bump when the cached object changes shape, so old cache files are ignored
 CACHE_FORMAT = 4  # 4: the dle state carries the reference's estimate
@@ -64,6 +71,16 @@ def _reference_path(model: ModelConfig) -> Path:
     return path.resolve()
 
 
+def check_reference(model: ModelConfig) -> Path:
+    """The model's reference file, once it is known to have every column the config names (a
+    misspelt column is a :class:`SchemaError` naming the closest one), read from its header only."""
+    from modelmon.io import file_columns, nested_columns
+
+    path = _reference_path(model)
+    model.check_reference_columns(file_columns(path), nested_columns(path))
+    return path
+
+
 def cache_key(model: ModelConfig, sample_rows: int = SAMPLE_ROWS) -> str:
     """A hash of what the fitted reference depends on (file identity, schema, sample size)."""
     path = _reference_path(model)
@@ -83,7 +100,7 @@ def fit_reference(model: ModelConfig, sample_rows: int = SAMPLE_ROWS) -> Referen
     """Read the reference file, fit the spec and profile it (no cache)."""
     from modelmon.reading.files import read_frame
 
-    path = _reference_path(model)
+    path = check_reference(model)
     frame = read_frame(path, wanted_columns(model))
     side = ReferenceSide.fit(frame, model.schema, sample_rows=sample_rows)
     return ReferenceState(side.spec, side.profile, side.sample, side.duplicate_share, source=str(path))
@@ -96,6 +113,7 @@ def load_reference(
 
     ``cache_dir=None`` always fits. A cache file that cannot be read is replaced, not trusted.
     """
+    check_reference(model)  # a cache file of an earlier modelmon may hold a fit of a misspelt schema
     if cache_dir is None:
         return fit_reference(model, sample_rows)
     folder = Path(cache_dir)
