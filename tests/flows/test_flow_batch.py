@@ -170,15 +170,19 @@ def test_an_error_inside_the_flow_exits_2_with_its_message(demo, prefect_api, tm
 
     config = yaml.safe_load(demo.fast_config_path.read_text())
     taxi = config["models"][TAXI_MODEL_NAME]
-    # the credit file has none of the taxi columns: fitting the reference must fail, and say so
-    taxi["reference"] = str(demo.folder / "credit_reference.parquet")
+    # a damaged reference: its header has every column (the command's check before Prefect starts
+    # passes) but its last row opens a quote it never closes, so reading it inside the flow fails
+    damaged = tmp_path / "damaged.csv"
+    rows = pd.read_parquet(demo.config.model(TAXI_MODEL_NAME).reference).head(50)
+    damaged.write_text(rows.to_csv(index=False) + '"cut off\n')
+    taxi["reference"] = str(damaged)
     config["reports_dir"] = str(tmp_path / "reports")
     config_path = tmp_path / "wrong.yml"
     config_path.write_text(yaml.safe_dump(config))
     arguments = ["--config", str(config_path), "--model", TAXI_MODEL_NAME, "--since", "1h"]
     result = CliRunner().invoke(batch, arguments)
     assert result.exit_code == 2, result.output
-    assert "the reference has no column(s)" in result.output and "trip_distance" in result.output
+    assert "damaged.csv: cannot read it as csv" in result.output, result.output
 
 
 @pytest.mark.slow

@@ -85,7 +85,9 @@ def fit_reference(
     fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks;
     the parts named in ``unfitted`` are not fitted."""
     from modelmon.engine.column_passes import by_columns, fit_reference_by_columns
+    from modelmon.engine.fitting import check_reference_columns
 
+    check_reference_columns(reference, schema)
     wanted = wanted_columns(schema)
     plan = ReadPlan(memory_budget, chunk_rows)
     in_memory = fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections)
