@@ -36,7 +36,7 @@ from modelmon.config import DriftSettings
 from modelmon.engine.profile import Profile
 from modelmon.engine.result import Report
 from modelmon.engine.sides import CurrentSide, ReferenceSide, fits_in_memory, reference_bytes, wanted_columns
-from modelmon.reading.plan import Data, ReadPlan, exact_rows, total_rows
+from modelmon.reading.plan import Data, ReadPlan, check_reference, exact_rows, total_rows
 from modelmon.reading.sizes import DEFAULT_MEMORY_BUDGET
 from modelmon.schema import Schema
 
@@ -85,9 +85,8 @@ def fit_reference(
     fitted in memory when it fits (:func:`fits_in_memory`), else sketched and profiled in chunks;
     the parts named in ``unfitted`` are not fitted."""
     from modelmon.engine.column_passes import by_columns, fit_reference_by_columns
-    from modelmon.engine.fitting import check_reference_columns
 
-    check_reference_columns(reference, schema)
+    check_reference(reference, schema)
     wanted = wanted_columns(schema)
     plan = ReadPlan(memory_budget, chunk_rows)
     in_memory = fits_in_memory(reference_bytes(reference, wanted), memory_budget, sections)

@@ -38,7 +38,6 @@ to the sketch of the whole reference: a spec fitted on a cluster is the spec of 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,9 +48,9 @@ from modelmon.engine.columns import category_labels, numeric_values
 from modelmon.engine.profile import DEFAULT_MAX_BINS, DEFAULT_MAX_CATEGORIES, ProfileSpec, map_columns
 from modelmon.engine.streaming import PrioritySample
 from modelmon.errors import SchemaError
-from modelmon.schema import Schema, nested_type
+from modelmon.schema import Schema
 
-__all__ = ["DEFAULT_SAMPLE_ROWS", "ReferenceSketch", "check_reference_columns", "sample_rows_for"]
+__all__ = ["DEFAULT_SAMPLE_ROWS", "ReferenceSketch", "sample_rows_for"]
 
 #: rows sampled for quantile edges and the parts' fit when the budget allows (as many as the
 #: in-memory fit sampled for a large column)
@@ -234,26 +233,3 @@ class ReferenceSketch:
             if state is not None:
                 spec.state[part_name] = state
         return spec
-
-
-def check_reference_columns(data: pd.DataFrame | str | os.PathLike[str], schema: Schema) -> None:
-    """Raise a :class:`SchemaError` naming each column ``schema`` gives a role that ``data`` (a
-    frame or a file, read from its header only) lacks, with the closest name, or that holds
-    structs or lists: a misspelt target must not pass as "no labelled rows".
-
-    >>> reference = pd.DataFrame({"bmi": [22.0, 31.5], "progression": [151, 75]})
-    >>> check_reference_columns(reference, Schema(numerical=["bmi"], target="progresion"))
-    Traceback (most recent call last):
-    ...
-    modelmon.errors.SchemaError: target 'progresion': the reference has no such column (did you mean \
-'progression'?); its columns: bmi, progression
-    """
-    if isinstance(data, pd.DataFrame):
-        named = [name for name in schema.named_columns if name in data.columns]
-        nested = {name: kind for name in named if (kind := nested_type(data[name]))}
-        schema.check_columns(map(str, data.columns), unsupported=nested)
-        return
-    from modelmon.io import file_columns, nested_columns
-
-    where = f"the reference ({data})"
-    schema.check_columns(file_columns(data), data=where, unsupported=nested_columns(data))

@@ -74,10 +74,10 @@ def _reference_path(model: ModelConfig) -> Path:
 def check_reference(model: ModelConfig) -> Path:
     """The model's reference file, once it is known to have every column the config names (a
     misspelt column is a :class:`SchemaError` naming the closest one), read from its header only."""
-    from modelmon.io import file_columns, nested_columns
+    from modelmon.reading.plan import columns_of
 
     path = _reference_path(model)
-    model.check_reference_columns(file_columns(path), nested_columns(path))
+    model.check_reference_columns(*columns_of(path))
     return path
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "Partition",
     "ReadPlan",
     "check_current",
+    "check_reference",
     "columns_of",
     "exact_rows",
     "load_model",
@@ -193,8 +194,7 @@ class ReadPlan:
                 schema = schema.with_overrides(numerical=numerical or (), categorical=categorical or ())
         else:
             schema = self.infer_schema(reference, numerical=numerical, categorical=categorical, **roles)
-        columns, nested = columns_of(reference)
-        schema.check_columns(columns, data=_where(reference, "reference"), unsupported=nested)
+        check_reference(reference, schema)
         return schema
 
 
@@ -211,6 +211,22 @@ def columns_of(data: Data) -> tuple[list[str], dict[str, str]]:
     columns = [str(name) for name in data.columns]
     kinds = {name: nested_type(data[name]) for name in columns}
     return columns, {name: kind for name, kind in kinds.items() if kind}
+
+
+def check_reference(reference: Data, schema: Schema) -> None:
+    """Fail naming each column ``schema`` gives a role that ``reference`` (a frame, or a file read
+    from its header only) lacks, with the closest name, or that holds structs or lists: a misspelt
+    target must not pass as "no labelled rows".
+
+    >>> reference = pd.DataFrame({"bmi": [22.0, 31.5], "progression": [151, 75]})
+    >>> check_reference(reference, Schema(numerical=["bmi"], target="progresion"))
+    Traceback (most recent call last):
+    ...
+    modelmon.errors.SchemaError: target 'progresion': the reference has no such column (did you mean \
+'progression'?); its columns: bmi, progression
+    """
+    columns, nested = columns_of(reference)
+    schema.check_columns(columns, data=_where(reference, "reference"), unsupported=nested)
 
 
 def check_current(current: Data, schema: Schema) -> None:

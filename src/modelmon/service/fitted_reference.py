@@ -63,13 +63,11 @@ class FittedReference:
 
 def fit_reference(config: ModelConfig, frame: pd.DataFrame | None = None) -> FittedReference:
     """Read (unless ``frame`` is given), complete and fit one model's reference."""
-    from modelmon.schema import nested_type
+    from modelmon.reading.plan import columns_of
     from modelmon.service.concept import reference_errors
 
     frame = frame if frame is not None else load_reference(config)
-    named = [name for name in config.schema.named_columns if name in frame.columns]
-    nested = {name: kind for name in named if (kind := nested_type(frame[name]))}
-    config.check_reference_columns(map(str, frame.columns), nested)
+    config.check_reference_columns(*columns_of(frame))
     model = load_model(config.model_file) if config.model_file is not None else None
     frame, notes = complete_reference(frame, config, model)
     spec, profile = ProfileSpec.fit_profile(frame, config.schema)

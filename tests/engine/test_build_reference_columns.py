@@ -1,4 +1,4 @@
-"""The reference's columns are checked against the schema before a report fits it."""
+"""build_report checks the reference's columns against the schema before it fits the reference."""
 
 from __future__ import annotations
 
