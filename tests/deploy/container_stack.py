@@ -86,6 +86,26 @@ def podman(*arguments: str, timeout: float = 120) -> str:
     return run(["podman", *arguments], timeout)
 
 
+def start_failure(image: str | None = None, environment: Mapping[str, str] | None = None) -> str | None:
+    """Why podman cannot run here, or None: ``podman info``, then (given ``image``) a container of it
+    started and ended (the runtime, namespaces and cgroups a kernel may lack)."""
+    probes = [["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"]]
+    if image is not None:
+        probes.append(["podman", "run", "--rm", "--pull=never", "--network", "none", image, "true"])
+    for command in probes:
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=120,
+                env=environment or podman_environment(),
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return f"{' '.join(command[:3])} took over 120s"
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()[-1500:]
+            return f"{' '.join(command[:3])} exited {result.returncode}: {output}"
+    return None
+
+
 def image_exists(name: str) -> bool:
     return subprocess.run(["podman", "image", "exists", name], env=podman_environment()).returncode == 0
 
@@ -334,5 +354,6 @@ __all__ = [
     "podman",
     "podman_environment",
     "prometheus_query",
+    "start_failure",
     "wait_until",
 ]
