@@ -75,6 +75,7 @@ def _report_for(demo: Demo, start: pd.Timestamp, end: pd.Timestamp) -> dict:
         return store.reports.get_report(entries[0]["id"])
 
 
+@pytest.mark.slow
 def test_batch_report_finds_the_injected_incident_and_a_control_period_flags_nothing(demo, prefect_api):
     incident = (demo.incident_start, demo.current_end)
     control = (demo.current_start, demo.incident_start)
@@ -115,6 +116,7 @@ def test_batch_report_finds_the_injected_incident_and_a_control_period_flags_not
     assert len(cache) == 1, "the fitted reference is cached for the next runs"
 
 
+@pytest.mark.slow
 def test_backfill_writes_one_report_per_period(demo, prefect_api):
     from modelmon.cli.batch import backfill
 

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+@pytest.mark.slow
 def test_the_dashboard_lists_a_models_alerts_with_their_reports(tmp_path):
     chromium = require_binary("chromium")
     try:

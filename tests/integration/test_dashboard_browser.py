@@ -50,6 +50,7 @@ def _get(url: str) -> dict:
         return json.loads(response.read())
 
 
+@pytest.mark.slow
 def test_dashboard_shows_the_summary_without_console_errors(tmp_path):
     chromium = require_binary("chromium")
     try:

@@ -26,7 +26,7 @@ from modelmon.demo.files import TAXI_MODEL_NAME, demo_config, write_demo_files
 from modelmon.demo.simulate import Plan, Simulator, parse_incident
 from modelmon.demo.stack import find_rules_dir, modelmon_command, prometheus_config, wait_for_http
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SHIFTED, MISSING = "trip_distance", "fare_amount"
 WINDOW = 800

@@ -104,6 +104,7 @@ print(resident() - before)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the resident memory from /proc")
 def test_a_large_footer_is_not_held_while_its_file_is_read(tmp_path):
     path = tmp_path / "narrow_groups.parquet"

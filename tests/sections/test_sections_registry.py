@@ -96,6 +96,7 @@ def test_a_toy_section_runs_online_and_is_in_the_summary_and_metrics() -> None:
         service.close()
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.usefixtures("with_toy")
 def test_the_dashboard_draws_a_toy_section_it_has_no_widget_for() -> None:

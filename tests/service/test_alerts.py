@@ -204,6 +204,7 @@ def test_the_action_waits_for_a_change_the_report_confirms(tmp_path):
         service.close()
 
 
+@pytest.mark.slow
 def test_the_alert_book_survives_a_restart(tmp_path, sink):
     body = alert_body(starts_at=datetime.now(UTC))
     first = _service(tmp_path, {})

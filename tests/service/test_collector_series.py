@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pytest
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
@@ -90,6 +91,7 @@ def _per_model(text: str) -> Counter[str]:
     return counts
 
 
+@pytest.mark.slow
 def test_each_model_exports_a_bounded_number_of_series_whatever_it_is_sent(tmp_path):
     _reference().to_parquet(tmp_path / "reference.parquet")
     spec = {

@@ -223,6 +223,7 @@ def test_a_failing_section_fails_alone_and_is_counted(client, service, monkeypat
     assert [reason["code"] for reason in health["reasons"]] == ["section_failing"]
 
 
+@pytest.mark.slow
 def test_distinct_unknown_keys_do_not_grow_the_metrics():
     config = _config()
     config = type(config)(**{**config.__dict__, "max_body_bytes": 20 * 2**20})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import zlib
 
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 from test_service_api import _config, _events, _reference
@@ -40,6 +41,7 @@ def _journal_four_batches(tmp_path) -> bytes:
     return segment.read_bytes()
 
 
+@pytest.mark.slow
 def test_flipped_bytes_a_cut_record_and_stray_files_are_put_aside_and_the_rest_replays(tmp_path):
     data = _journal_four_batches(tmp_path)
     (segment,) = (tmp_path / "j").glob("segment-*.jsonl")
@@ -89,6 +91,7 @@ def _records(data: bytes) -> list[bytes]:
     return [b"\x1e" + chunk for chunk in data.split(b"\x1e")[1:]]
 
 
+@pytest.mark.slow
 def test_a_record_cut_by_a_crash_at_the_end_loses_only_itself(tmp_path):
     data = _journal_four_batches(tmp_path)
     (segment,) = (tmp_path / "j").glob("segment-*.jsonl")

@@ -48,6 +48,7 @@ def _config(tmp_path: Path, folder: Path) -> None:
     (folder / "modelmon.yml").write_text(json.dumps(config))
 
 
+@pytest.mark.slow
 def test_a_config_in_a_folder_the_service_cannot_write_puts_the_journal_in_the_data_folder(tmp_path):
     """Real permissions: the config's folder is read-only to the service, as the image's /etc/modelmon is
     to uid 10001. Run as root, the service loses the capabilities that override file permissions and
