@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from modelmon.client import Monitor
@@ -116,13 +117,31 @@ def observe_service() -> Observed:
         service.prober.probe_all()
         openapi = client.get("/openapi.json").json()
         scraped = client.get("/metrics").text
+        # the models' section series are rendered at each recompute and joined to the registry's
+        # at the scrape, so they are read from the scrape itself
         metrics = families(registry)
+        known = {family.name for family in metrics}
+        metrics += [family for family in scraped_families(scraped) if family.name not in known]
         missing = [family.name for family in metrics if family.name not in scraped]
         if missing:
             raise RuntimeError(f"families of the registry that /metrics did not show: {missing}")
     finally:
         service.close()
     return Observed(openapi, (metrics, _prediction_service_metrics()))
+
+
+def scraped_families(text: str) -> list[Family]:
+    """Each ``modelmon_`` family of a scrape's text, with the labels its samples carry."""
+    found = []
+    for metric in text_string_to_metric_families(text):
+        if not metric.name.startswith("modelmon_"):
+            continue
+        labels: list[str] = []
+        for sample in metric.samples:
+            labels += [label for label in sample.labels if label not in labels and label != "le"]
+        name = f"{metric.name}_total" if metric.type == "counter" else metric.name
+        found.append(Family(name, metric.type, metric.documentation, tuple(labels)))
+    return found
 
 
 def families(registry: CollectorRegistry) -> list[Family]:
