@@ -74,6 +74,7 @@ def _median(runs: list[Measurement]) -> Measurement:
         statistics.median(run.seconds for run in runs),
         statistics.median(run.peak_mib for run in runs),
         runs[0].output,
+        statistics.median(run.cpu_seconds for run in runs),
     )
 
 
@@ -101,10 +102,15 @@ def run(rows: int, with_evidently: bool, repeat: int = 1) -> tuple[list[str], li
     anchor = results.get("Evidently 0.7 DataDriftPreset")
     table = []
     for label, result in results.items():
-        speed = f"{anchor.seconds / result.seconds:.1f}x" if anchor else "-"
+        speed = (
+            f"{anchor.seconds / result.seconds:.1f}x, {anchor.cpu_seconds / result.cpu_seconds:.1f}x"
+            if anchor
+            else "-"
+        )
         memory = f"{result.peak_mib / anchor.peak_mib:.2f}" if anchor else "-"
         table.append(
-            f"| {rows:,} | {label} | {result.seconds:.2f} | {_work(result)} | {result.peak_mib:.0f} "
+            f"| {rows:,} | {label} | {result.seconds:.2f} | {result.cpu_seconds:.2f} | {_work(result)} "
+            f"| {result.peak_mib:.0f} "
             f"| {speed} | {memory} |"
         )
     detail = []
@@ -129,10 +135,10 @@ def main() -> None:
     tools = [COMMAND, *MODELMON, "scipy per column (raw rows)"]
     tools += [] if args.skip_evidently else ["Evidently 0.7"]
     print(
-        "| rows | tool | wall s | in-process s | peak MiB | Evidently time / tool time "
+        "| rows | tool | wall s | CPU s | in-process s | peak MiB | Evidently time / tool time (wall, CPU) "
         "| tool memory / Evidently memory |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     details = []
     for rows in args.rows:
         table, detail = run(rows, not args.skip_evidently, args.repeat)

@@ -47,10 +47,13 @@ def report_command(reference: str, current: str, *extra: str) -> Measurement:
 
 
 def repeated(run: Callable[[], Measurement], repeats: int) -> Measurement:
-    """The median wall time and the largest peak of ``repeats`` runs (the last run's output)."""
+    """The median wall and CPU seconds and the largest peak of ``repeats`` runs (the last run's output)."""
     runs = [run() for _ in range(max(repeats, 1))]
     return Measurement(
-        statistics.median(r.seconds for r in runs), max(r.peak_mib for r in runs), runs[-1].output
+        statistics.median(r.seconds for r in runs),
+        max(r.peak_mib for r in runs),
+        runs[-1].output,
+        statistics.median(r.cpu_seconds for r in runs),
     )
 
 
@@ -91,17 +94,22 @@ def main() -> None:
     streamed = results["modelmon report --sections drift (streamed)"]
     in_memory = results.get("in-memory fit (before streaming)")
     print(
-        "| data | tool | wall s | peak MiB | Evidently time / tool time | tool memory / Evidently memory "
-        "| decisions as in-memory fit | decisions as Evidently |"
+        "| data | tool | wall s | CPU s | peak MiB | Evidently time / tool time (wall, CPU) "
+        "| tool memory / Evidently memory | decisions as in-memory fit | decisions as Evidently |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, result in results.items():
-        speed = f"{anchor.seconds / result.seconds:.1f}x" if anchor else "-"
+        speed = (
+            f"{anchor.seconds / result.seconds:.1f}x, {anchor.cpu_seconds / result.cpu_seconds:.1f}x"
+            if anchor
+            else "-"
+        )
         memory = f"{result.peak_mib / anchor.peak_mib:.2f}" if anchor else "-"
         same_fit = _agree(result, in_memory) if in_memory else "-"
         same_evidently = _agree(result, anchor) if anchor else "-"
         print(
-            f"| {label} | {name} | {result.seconds:.2f} | {result.peak_mib:.0f} | {speed} | {memory} "
+            f"| {label} | {name} | {result.seconds:.2f} | {result.cpu_seconds:.2f} | {result.peak_mib:.0f} "
+            f"| {speed} | {memory} "
             f"| {same_fit} | {same_evidently} |"
         )
     drifted = sum(column["detected"] for column in streamed.output["columns"].values())

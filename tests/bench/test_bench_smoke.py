@@ -213,3 +213,24 @@ def test_footer_survey_stand_in_has_the_row_groups_and_columns(tmp_path: Path) -
 
     metadata = pq.ParquetFile(footer_survey.stand_in(tmp_path / "f.parquet", 7, 30)).metadata
     assert (metadata.num_row_groups, metadata.num_columns, metadata.num_rows) == (7, 30, 70)
+
+
+def test_full_report_child_times_each_sections_own_work(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import full_report
+
+    reference, current, model = full_report.write_data(2000, train_rows=2000)
+    full_report.child(str(reference), str(current), str(model), "outliers", "none")
+    out = last_json(capsys.readouterr().out)
+    own = out["section_cpu_seconds"]
+    assert set(own) == set(full_report.SECTION_GUARDS)  # type: ignore[arg-type]
+    # the outlier section alone fits and scores its forest; the others did no work of their own
+    assert own["outliers"] > 0 and own["explain"] == own["multivariate"] == 0  # type: ignore[index]
+    assert 0 < own["outliers"] <= out["report_cpu_seconds"]  # type: ignore[index,operator]
+    import modelmon.sections as registry
+    from modelmon.engine.outliers import OutlierCounts
+
+    # the timers are gone afterwards: the registry and the parts are as they were
+    assert all(section.compute.__name__ != "timed" for section in registry.REGISTRY)
+    assert "timed" not in repr(OutlierCounts.__dict__["build"])
