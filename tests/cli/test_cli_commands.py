@@ -5,12 +5,16 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from modelmon.cli import COMMANDS, cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_command_of_the_table_resolves_under_its_own_name():
@@ -121,3 +125,27 @@ def test_a_config_column_the_reference_lacks_is_exit_2_with_the_closest_name(tmp
     assert "target 'progresion'" in done.stderr and "(did you mean 'progression'?)" in done.stderr
     assert "segments 'clinc'" in done.stderr and "(did you mean 'clinic'?)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_demo_without_its_extra_stops_before_writing_data_or_starting_a_process(tmp_path):
+    run = tmp_path / "demo-run"
+    arguments = ["demo", "--data-dir", str(run), "--duration", "1", "--no-prometheus"]
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT, "orjson,flask", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "orjson, flask: needed for the demo: pip install 'modelmon[demo]'" in done.stderr
+    assert "Traceback" not in done.stderr and not run.exists()
+
+
+def test_the_demo_extra_installs_what_the_demo_imports():
+    from modelmon.cli import EXTRAS
+    from modelmon.cli.demo import DEMO_MODULES
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    # modelmon demo runs modelmon serve: its extra brings the service's, beside the prediction service's
+    assert "modelmon[service]" in declared["demo"]
+    assert {EXTRAS[name] for name in DEMO_MODULES} == {"service", "demo"}

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import signal
 from pathlib import Path
 
 import click
 
-from modelmon.cli import failure
+from modelmon.cli import UsageFailure, failure
 from modelmon.errors import ModelmonError
 
-__all__ = ["demo", "demo_service", "simulate"]
+__all__ = ["DEMO_MODULES", "demo", "demo_service", "simulate"]
+
+#: what the demo's two processes import beyond the base install: the monitoring service (``modelmon
+#: serve``: the service extra) and the example prediction service (flask); the demo extra has both
+DEMO_MODULES = ("uvicorn", "starlette", "httptools", "orjson", "jsonschema_rs", "prometheus_client", "flask")
 
 
 @click.command("demo-service")
@@ -193,6 +198,10 @@ def demo(
     """Run the whole local stack: monitoring service, prediction service, traffic with an incident,
     and Prometheus when installed. Ctrl-C stops everything.
     """
+    missing = [name for name in DEMO_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        # checked before any data is written or process started, which would only fail in their logs
+        raise UsageFailure(f"{', '.join(missing)}: needed for the demo: pip install 'modelmon[demo]'")
     from modelmon.demo.simulate import parse_incident
     from modelmon.demo.stack import Settings, Stack, format_summary
 
