@@ -281,3 +281,17 @@ def test_probabilities_on_the_command_line_give_roc_auc_and_log_loss_and_are_not
     assert "proba" not in written["schema"]["numerical"] + written["schema"]["categorical"]
     current = written["performance"]["current"]
     assert 0.7 < current["roc_auc"] <= 1 and current["log_loss"] > 0
+
+
+def test_the_closing_summary_gives_no_verdict_when_no_feature_could_be_tested(tmp_path, data):
+    reference, _ = data
+    empty_features = pd.DataFrame({"ride_id": ["a", "b"], "distance": [np.nan] * 2, "zone": [None] * 2})
+    current = tmp_path / "no-values.csv"
+    empty_features.assign(duration=[15.0, 16.0]).to_csv(current, index=False)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(report, [str(reference), str(current), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["drift"]["dataset_drift"] is None
+    # a report that could not test a feature never reads as a pass
+    assert "Dataset drift: no verdict (0 of 0 tested features" in result.stdout
+    assert "no drift" not in result.stdout

@@ -113,7 +113,10 @@ def _summary(result: Any, written: list[Path]) -> None:
     )
     drift = data["drift"]
     if drift.get("applicable") is not False and "columns" in drift:
-        verdict = "[bold red]DRIFT[/]" if drift["dataset_drift"] else "[bold green]no drift[/]"
+        verdict = {True: "[bold red]DRIFT[/]", False: "[bold green]no drift[/]"}.get(
+            drift["dataset_drift"],
+            "[bold yellow]no verdict[/]",  # null: no feature could be tested
+        )
         tested = drift.get("tested_features", len(drift["columns"]))
         console.print(
             f"Dataset drift: {verdict} ({drift['drifted_count']} of {tested} tested features, "
