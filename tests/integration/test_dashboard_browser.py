@@ -186,3 +186,37 @@ def test_regression_fairness_is_shown_as_errors_and_outlier_rows_as_rounded_numb
     assert outlier_rows and all("bmi=" in row for row in outlier_rows)
     long_numbers = [n for row in outlier_rows for n in re.findall(r"\d+\.\d+", row) if len(n) > 8]
     assert long_numbers == [], outlier_rows
+
+
+def test_a_window_without_a_drift_verdict_is_not_shown_as_a_pass():
+    import numpy as np
+    import pandas as pd
+
+    from modelmon.config import parse_config
+
+    chromium = require_binary("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a dev dependency
+        need(False, "playwright is not installed (pip install playwright)")
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 500), "pred": rng.normal(0, 1, 500)})
+    config = parse_config({"models": {"m": {"numerical": ["x"], "prediction": "pred"}}}, environ={})
+    with ServiceThread(config, open_store("memory://"), references={"m": reference}) as server:
+        # 10 events: fewer than the 30 a KS test needs for a verdict, so dataset_drift is null
+        events = [{"id": str(i), "features": {"x": float(i)}, "prediction": 0.0} for i in range(10)]
+        assert _post(f"{server.url}/v1/models/m/events", {"events": events})["accepted"] == 10
+        server.service.recompute("m")
+        assert _get(f"{server.url}/v1/models/m/summary")["drift"]["dataset_drift"] is None
+        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile_dir:
+            browser = playwright.chromium.launch_persistent_context(
+                profile_dir, executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"{server.url}/?model=m")
+            page.wait_for_selector("body[data-loaded='m']", timeout=20_000)
+            card = page.query_selector("[data-field='dataset_drift']")
+            shown, classes = card.inner_text(), card.get_attribute("class").split()
+            browser.close()
+    assert shown == "\u2013"  # an en dash: no value
+    assert "ok" not in classes and "bad" not in classes, classes
