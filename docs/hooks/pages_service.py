@@ -125,10 +125,6 @@ def observe_service() -> Observed:
         missing = [family.name for family in metrics if family.name not in scraped]
         if missing:
             raise RuntimeError(f"families of the registry that /metrics did not show: {missing}")
-        # the section series (drift, quality, performance...) are rendered at each recompute and
-        # written after the registry's: read them from the scrape itself
-        known = {family.name for family in metrics}
-        metrics += [family for family in scraped_families(scraped) if family.name not in known]
     finally:
         service.close()
     return Observed(openapi, (metrics, _prediction_service_metrics()))
@@ -153,23 +149,13 @@ def families(registry: CollectorRegistry) -> list[Family]:
 
     A family without samples yet (no event refused so far) still declares its label names.
     """
-    return [_family(metric) for metric in registry.collect() if metric.name.startswith("modelmon_")]
-
-
-def scraped_families(text: str) -> list[Family]:
-    """Each ``modelmon_`` family of a ``/metrics`` text, with the labels its samples carry."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return [
-        _family(metric)
-        for metric in text_string_to_metric_families(text)
-        if metric.name.startswith("modelmon_")
-    ]
-
-
-def _family(metric: Any) -> Family:
-    labels = list(getattr(metric, "_labelnames", ()))
-    for sample in metric.samples:
-        labels += [label for label in sample.labels if label not in labels and label != "le"]
-    name = f"{metric.name}_total" if metric.type == "counter" else metric.name
-    return Family(name, metric.type, metric.documentation, tuple(labels))
+    found = []
+    for metric in registry.collect():
+        if not metric.name.startswith("modelmon_"):
+            continue
+        labels = list(getattr(metric, "_labelnames", ()))
+        for sample in metric.samples:
+            labels += [label for label in sample.labels if label not in labels and label != "le"]
+        name = f"{metric.name}_total" if metric.type == "counter" else metric.name
+        found.append(Family(name, metric.type, metric.documentation, tuple(labels)))
+    return found
