@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -310,8 +311,11 @@ def test_simulate_sends_the_token_to_the_monitoring_service_only(services: str, 
     environment = {"MODELMON_TOKEN": "secret"} if how == "environment" else {}
     command = ["simulate", "--service-url", f"{services}/svc", "--monitor-url", services]
     command += ["--model", "taxi", "--rate", "20", "--duration", "0.5", "--target-delay", "0", *options]
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     result = CliRunner().invoke(cli, command, env=environment)
     assert result.exit_code == 0, result.output
+    # Ctrl-C stopped the run only while it ran: the process's own handlers are back
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
     targets = [auth for path, auth in _Recorder.seen if path.endswith("/targets")]
     predictions = [auth for path, auth in _Recorder.seen if path.startswith("/svc")]
     assert targets and set(targets) == {"Bearer secret"}

@@ -127,14 +127,21 @@ def simulate(
         )
     except ModelmonError as exc:
         raise failure(exc) from exc
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: simulator.stop())
+    # Ctrl-C stops the run; the process's own handlers come back after it (run inside a longer-lived
+    # process, as tests run commands, a handler left behind would make Ctrl-C stop a finished run)
+    previous = {
+        sig: signal.signal(sig, lambda *_: simulator.stop()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     click.echo(
         f"[simulate] {rate:g} requests/s for up to {duration:g}s to {service_url} "
         f"({', '.join(plan.models)}); "
         + (f"incidents {', '.join(incidents)} from {incident_at:g}s" if incidents else "no incident")
     )
-    stats = simulator.run()
+    try:
+        stats = simulator.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if stats.sent and not stats.ok:
         raise click.ClickException(f"no request succeeded; last error: {stats.last_error}")
     if stats.targets_failed and not stats.targets_sent:
@@ -228,8 +235,7 @@ def demo(
         prometheus_port=prometheus_port,
     )
     stack = Stack(settings, echo=click.echo)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stack.request_stop)
+    previous = {sig: signal.signal(sig, stack.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stack.start()
         click.echo("modelmon demo is running:")
@@ -247,5 +253,7 @@ def demo(
         raise failure(exc) from exc
     finally:
         stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if stack.children:
             click.echo("stopped: " + ", ".join(f"{name} (pid {pid})" for name, pid in stack.pids().items()))
