@@ -484,13 +484,11 @@ def segment_drift(
             summaries = now.columns[segment].get(bucket, {})
             entry = None if memo is None else memo.get(segment, bucket, rows, summaries)
             if entry is None:
-                if memo is None:
-                    reference_profile = before.segment_profile(spec, segment, bucket)
-                else:
-                    reference_profile = memo.reference_profile(
-                        segment, bucket, lambda s=segment, b=bucket: before.segment_profile(spec, s, b)
-                    )
-                result = data_drift(reference_profile, now.segment_profile(spec, segment, bucket), own)
+                result = data_drift(
+                    before.segment_profile(spec, segment, bucket),
+                    now.segment_profile(spec, segment, bucket),
+                    own,
+                )
                 entry = _measured(result, rows, reference_rows)
                 if memo is not None:
                     memo.put(segment, bucket, rows, summaries, entry)

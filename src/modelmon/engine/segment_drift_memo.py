@@ -37,7 +37,6 @@ import numpy as np
 from modelmon.config import DriftSettings
 
 if TYPE_CHECKING:
-    from modelmon.engine.profile import Profile
     from modelmon.engine.segment_drift import Sparse
 
 __all__ = ["SegmentDriftMemo"]
@@ -97,7 +96,6 @@ class SegmentDriftMemo:
         self._settings = settings
         self._min_rows = min_rows
         self._kept: dict[tuple[str, str], _Kept] = {}
-        self._reference_profiles: dict[tuple[str, str], Profile] = {}
         self.reused = 0
         self.computed = 0
 
@@ -105,14 +103,6 @@ class SegmentDriftMemo:
         """Start a recompute against ``reference`` (the reference's segment drift part)."""
         if reference is not self._reference or settings != self._settings or min_rows != self._min_rows:
             self._reset(reference, settings, min_rows)
-
-    def reference_profile(self, segment: str, bucket: str, build: Any) -> Profile:
-        """The reference's profile of one segment value, built once by ``build()``."""
-        key = (segment, bucket)
-        profile = self._reference_profiles.get(key)
-        if profile is None:
-            profile = self._reference_profiles[key] = build()
-        return profile
 
     def get(
         self, segment: str, bucket: str, rows: int, summaries: dict[str, Sparse]
@@ -123,6 +113,8 @@ class SegmentDriftMemo:
             return None
         if not all(_same(kept.summaries[name], summary) for name, summary in summaries.items()):
             return None
+        # hold the window's newer, equal summaries, so the older ones are freed with their profile
+        kept.summaries = dict(summaries)
         self.reused += 1
         return _copy(kept.entry)
 
