@@ -344,9 +344,7 @@ def main() -> None:
             port = free_port()
             service = start_service(config, port, args.anchor.resolve())
             try:
-                lines += ingest(
-                    port, service.pid, events, args.requests, "none (anchor: answered before stored)"
-                )
+                lines += ingest(port, service.pid, events, args.requests, f"default (anchor {args.anchor})")
             finally:
                 stop_service(service)
             fresh_store(Path(folder))
