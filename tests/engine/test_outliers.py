@@ -147,3 +147,25 @@ def test_forest_scores_are_scikit_learns_score_samples_exactly(max_features):
     np.testing.assert_array_equal(forest_scores(forest, rows[:1]), forest.score_samples(rows[:1]))
     with config_context(working_memory=0.001):  # scored in chunks of rows, both alike
         np.testing.assert_array_equal(forest_scores(forest, rows), forest.score_samples(rows))
+
+
+def test_a_chunked_frame_scored_on_a_bounded_sample_gives_every_rows_share(
+    spec: ProfileSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelmon.engine import outliers
+
+    monkeypatch.setattr(outliers, "MAX_SCORED_ROWS", 1000)
+    # strange rows from the middle on, as the incident of the full-report benchmark
+    frame = apply_incident("outliers", taxi_trips(12_000, seed=5), at=6000)
+    chunks = [
+        spec.profile(frame.iloc[start : start + 3000]).parts["outliers"] for start in range(0, 12_000, 3000)
+    ]
+    sampled = sum(chunks[1:], chunks[0])
+    assert sampled.scored == 4000 and sampled.rows == 12_000
+    state = spec.state["outliers"]
+    every = float((state.scores(frame) > state.threshold).mean())
+    share = sampled.outliers / sampled.scored
+    assert every > 2 * CONTAMINATION  # the incident shows
+    assert abs(share - every) <= 4 * np.sqrt(every * (1 - every) / sampled.scored)
+    # the rules still check every row
+    assert sampled.violations == spec.profile(frame).parts["outliers"].violations
