@@ -74,6 +74,11 @@ def test_the_summary_says_which_columns_drifted_and_a_headline_metric() -> None:
         "1 of 2 columns drifted: trip_distance; mae 3.22",
         "credit-approval: could not fetch the summary: connection refused",
     ]
+    # a window whose tests have too few rows for a verdict (dataset_drift null) is not a pass
+    warming = {"m": {"current_rows": 300, "drift": {"dataset_drift": None, "columns": {"x": {}}}}}
+    assert format_summary(warming) == [
+        "m: 300 rows in the window; no drift verdict yet (no feature testable); 0 of 1 columns drifted: none"
+    ]
 
 
 def test_busy_ports_are_named_before_anything_starts(tmp_path: Path) -> None:

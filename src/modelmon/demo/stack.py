@@ -403,6 +403,8 @@ def format_summary(results: Mapping[str, Any]) -> list[str]:
         columns = drift.get("columns") or {}
         drifted = sorted(column for column, info in columns.items() if info.get("detected"))
         verdict = "DRIFT" if drift.get("dataset_drift") else "no dataset drift"
+        if drift.get("dataset_drift") is None:
+            verdict = "no drift verdict yet (no feature testable)"
         line = (
             f"{model}: {result.get('current_rows', 0)} rows in the window; {verdict}; "
             f"{len(drifted)} of {len(columns)} columns drifted: {', '.join(drifted) or 'none'}"
