@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -182,14 +183,23 @@ def test_versions_runs_each_commit_from_its_own_worktree_and_removes_them() -> N
     if head.returncode:
         pytest.skip("not a git checkout: bench.versions compares commits")
     commit = head.stdout.strip()  # the same commit by two names: two worktrees, a row each
-    before = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
+    before = _worktrees()
     command = [sys.executable, "-m", "bench.versions", "HEAD", commit, "--runs", "2", "--", "--version"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
     rows = [line for line in done.stdout.splitlines() if line.startswith("| HEAD") or commit in line]
     assert [row.split(" | ")[0] for row in rows] == ["| HEAD", f"| {commit}"]
     assert all(float(row.split(" | ")[1]) > 0 for row in rows)  # the median wall time of two runs
-    after = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
-    assert after.stdout == before.stdout
+    # its worktrees are folders v0, v1, ... of its own temporary folder; others may come and go meanwhile
+    left = [path for path in _worktrees() - before if re.fullmatch(r"v\d+", Path(path).name)]
+    assert not left, f"bench.versions left its worktrees: {left}"
+
+
+def _worktrees() -> set[str]:
+    import subprocess
+
+    command = ["git", "-C", str(ROOT), "worktree", "list", "--porcelain"]
+    listed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return {line.split(" ", 1)[1] for line in listed.stdout.splitlines() if line.startswith("worktree ")}
 
 
 def test_window_memory_child_holds_at_most_the_cap_of_records_waiting_for_a_target(
