@@ -16,7 +16,7 @@ no numba helper is compiled, which took the demo taxi pipeline's explanation fro
 (17 s of a full report) to a handful. A masked row that another step or background row already
 made (a feature with few values, such as a category or a count, taken from the background) is
 given to the model once: its prediction is the same, so the values are too, and the demo taxi
-pipeline is given 47% of the masked rows (35,771 of 75,600 for 60 rows). At most
+pipeline is given fewer than 70% of the masked rows (``tests/engine/test_explain.py``). At most
 ``PERMUTATION_ROWS`` rows of each sample are explained (``TREE_ROWS`` for trees; the report option
 ``explain_rows`` overrides both), so the model sees at most
 ``PERMUTATION_ROWS x 2 x (2 F - 1) x PERMUTATION_BACKGROUND_ROWS`` rows a sample.
