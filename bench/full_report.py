@@ -108,13 +108,13 @@ def schema_columns() -> tuple[list[str], list[str]]:
 SECTION_GUARDS = {
     "drift": 0.5,
     "quality": 0.5,
-    "performance": 0.6,
-    "segments": 2.0,
+    "performance": 0.5,
+    "segments": 1.4,
     "fairness": 0.5,
-    "outliers": 3.4,
-    "explain": 1.8,
+    "outliers": 1.2,
+    "explain": 1.4,
     "concept": 0.5,
-    "multivariate": 1.8,
+    "multivariate": 1.4,
 }
 FULL = "modelmon full report (all sections, SHAP on a sample, HTML)"
 DRIFT_ALONE = "Evidently 0.7 DataDriftPreset alone"
