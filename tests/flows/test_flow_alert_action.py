@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _api(url: str, body: Any = None) -> Any:
+    """Prefect's answer; a 503 (its database busy, nothing written) is asked again within 60 s."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
+    deadline = time.monotonic() + 60
+    while True:
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)  # the poll interval of a bounded retry
 
 
 @pytest.fixture
