@@ -26,7 +26,13 @@ import pandas as pd
 
 from modelmon.engine.category_counts import CategoryTail, prune_names
 from modelmon.engine.cells import EdgeLookup
-from modelmon.engine.columns import CategoricalColumn, NumericalColumn, category_labels
+from modelmon.engine.columns import (
+    CategoricalColumn,
+    NumericalColumn,
+    category_labels,
+    category_slots,
+    parsed_numbers,
+)
 
 __all__ = ["categorical_reader", "numerical_reader"]
 
@@ -39,12 +45,7 @@ def numerical_reader(
 ) -> Callable[[Rows], NumericalColumn]:
     """A function from rows of ``series`` to their :class:`NumericalColumn`, equal to
     ``NumericalColumn.from_series(edges, series.iloc[rows], lookup)``."""
-    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-        missing = series.isna().to_numpy()
-        parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        parsed = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = np.isnan(parsed)
+    parsed, missing = parsed_numbers(series)
     finite = np.isfinite(parsed)
 
     def read(rows: Rows) -> NumericalColumn:
@@ -68,18 +69,7 @@ def categorical_reader(
     codes, labels, _ = category_labels(series)
     size = CategoricalColumn.empty(values, tail).size
     new_slot = size - 1
-    if index is None:
-        index = pd.Index(values, dtype=object)
-    if isinstance(index, pd.Index):
-        label_slot = index.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
-    else:
-        label_slot = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
-    unknown = np.flatnonzero(label_slot < 0)
-    if len(unknown) and tail is not None:
-        bucket = tail.bucket_of([labels[i] for i in unknown])
-        label_slot[unknown] = np.where(bucket >= 0, len(values) + bucket, new_slot)
-    elif len(unknown):
-        label_slot[unknown] = new_slot
+    label_slot = category_slots(values, labels, index, tail, new_slot)
     new_labels = np.flatnonzero(label_slot == new_slot).tolist()
 
     def read(rows: Rows) -> CategoricalColumn:

@@ -32,8 +32,10 @@ __all__ = [
     "CategoricalColumn",
     "NumericalColumn",
     "category_labels",
+    "category_slots",
     "label_slots",
     "numeric_values",
+    "parsed_numbers",
     "ranked_labels",
     "sum_all",
     "top_labels",
@@ -398,18 +400,7 @@ class CategoricalColumn:
         if not labels:
             return column
         new_slot = column.size - 1
-        if index is None:
-            index = pd.Index(values, dtype=object)
-        if isinstance(index, pd.Index):
-            label_slot = index.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
-        else:
-            label_slot = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
-        unknown = np.flatnonzero(label_slot < 0)
-        if len(unknown) and tail is not None:
-            bucket = tail.bucket_of([labels[i] for i in unknown])
-            label_slot[unknown] = np.where(bucket >= 0, len(values) + bucket, new_slot)
-        elif len(unknown):
-            label_slot[unknown] = new_slot
+        label_slot = category_slots(values, labels, index, tail, new_slot)
         per_label = np.bincount(codes[codes >= 0], minlength=len(labels))
         slots, inverse = np.unique(label_slot, return_inverse=True)
         counts = np.zeros(len(slots), dtype=np.int64)
@@ -548,3 +539,38 @@ class CategoricalColumn:
             int(data["type_errors"]),
             int(data.get("unseen_error", 0)),
         )
+
+
+def category_slots(
+    values: Sequence[str],
+    labels: Sequence[str],
+    index: Mapping[str, int] | pd.Index | None,
+    tail: CategoryTail | None,
+    new_slot: int,
+) -> np.ndarray:
+    """The cell of each label in a categorical column of ``values``: its value's, else its tail
+    bucket's, else ``new_slot`` (the cell of new categories)."""
+    if index is None:
+        index = pd.Index(values, dtype=object)
+    if isinstance(index, pd.Index):
+        label_slot = index.get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
+    else:
+        label_slot = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    unknown = np.flatnonzero(label_slot < 0)
+    if len(unknown) and tail is not None:
+        bucket = tail.bucket_of([labels[int(i)] for i in unknown])
+        label_slot[unknown] = np.where(bucket >= 0, len(values) + bucket, new_slot)
+    elif len(unknown):
+        label_slot[unknown] = new_slot
+    return label_slot
+
+
+def parsed_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values as floats (what is not a number: NaN) and where it was missing."""
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        missing = series.isna().to_numpy()
+        parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        parsed = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(parsed)
+    return parsed, missing

@@ -45,6 +45,7 @@ from modelmon.engine.columns import (
     CategoricalColumn,
     NumericalColumn,
     category_labels,
+    parsed_numbers,
     sum_all,
 )
 from modelmon.errors import SchemaError
@@ -221,12 +222,7 @@ def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> Callable[[np.n
     series = frame[name]
     if name in spec.edges:
         edges, lookup = spec.edges[name], spec._lookup(name)
-        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-            missing = series.isna().to_numpy()
-            parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            parsed = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            missing = np.isnan(parsed)
+        parsed, missing = parsed_numbers(series)
         finite = np.isfinite(parsed)
 
         def numerical(where: np.ndarray) -> Sparse:
