@@ -23,6 +23,7 @@ drift at index 1023
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 __all__ = ["ADWIN"]
 
@@ -94,38 +95,61 @@ class ADWIN:
 
     def update(self, x: float) -> None:
         """Add one value and test for a change."""
-        if self._drift_detected:
-            self._reset()
-        self._insert(float(x))
-        self._drift_detected = self._detect_change()
+        self.update_many((x,))
 
-    def _insert(self, value: float) -> None:
-        self._totals[0].append(value)
-        self._variances[0].append(0.0)
-        self._width += 1
-        increment = 0.0
-        if self._width > 1:
-            deviation = value - self._total / (self._width - 1)
-            increment = (self._width - 1) * deviation * deviation / self._width
-        self._variance += increment
-        self._total += value
-        self._compress()
+    def update_many(self, values: Iterable[float]) -> list[int]:
+        """Add values in order, as :meth:`update` on each; the offsets at which a change was detected.
+
+        The insertion is written out in the loop (the arithmetic of one value at a time, operation
+        for operation); the cuts are checked every ``clock`` values as before.
+        """
+        found: list[int] = []
+        clock, grace_period, full = self.clock, self.grace_period, self.max_buckets + 1
+        for offset, x in enumerate(values):
+            if self._drift_detected:
+                self._reset()
+            value = float(x)
+            newest = self._totals[0]
+            newest.append(value)
+            self._variances[0].append(0.0)
+            width = self._width + 1
+            self._width = width
+            increment = 0.0
+            if width > 1:
+                deviation = value - self._total / (width - 1)
+                increment = (width - 1) * deviation * deviation / width
+            self._variance += increment
+            self._total += value
+            if len(newest) == full:
+                self._compress()
+            self._tick += 1
+            if self._tick % clock != 0 or width <= grace_period:
+                self._drift_detected = False
+                continue
+            detected = False
+            while self._cut_once():
+                detected = True
+            self._drift_detected = detected
+            if detected:
+                self._n_detections += 1
+                found.append(offset)
+        return found
 
     def _compress(self) -> None:
+        totals, variances, full = self._totals, self._variances, self.max_buckets + 1
         row = 0
-        while len(self._totals[row]) == self.max_buckets + 1:
+        while len(totals[row]) == full:
             size = float(1 << row)
-            first, second = self._totals[row][0], self._totals[row][1]
+            row_totals, row_variances = totals[row], variances[row]
+            first, second = row_totals[0], row_totals[1]
             mean_gap = first / size - second / size
-            merged_variance = (
-                self._variances[row][0] + self._variances[row][1] + size * 0.5 * mean_gap * mean_gap
-            )
-            if row + 1 == len(self._totals):
-                self._totals.append([])
-                self._variances.append([])
-            self._totals[row + 1].append(first + second)
-            self._variances[row + 1].append(merged_variance)
-            del self._totals[row][:2], self._variances[row][:2]
+            merged_variance = row_variances[0] + row_variances[1] + size * 0.5 * mean_gap * mean_gap
+            if row + 1 == len(totals):
+                totals.append([])
+                variances.append([])
+            totals[row + 1].append(first + second)
+            variances[row + 1].append(merged_variance)
+            del row_totals[:2], row_variances[:2]
             row += 1
 
     def _drop_oldest(self) -> None:
@@ -141,50 +165,36 @@ class ADWIN:
             self._totals.pop()
             self._variances.pop()
 
-    def _detect_change(self) -> bool:
-        detected = False
-        self._tick += 1
-        if self._tick % self.clock != 0 or self._width <= self.grace_period:
-            return False
-        cut = True
-        while cut:
-            cut = self._cut_once()
-            detected = detected or cut
-        if detected:
-            self._n_detections += 1
-        return detected
-
     def _cut_once(self) -> bool:
-        """Scan the cuts from the oldest end; drop the oldest bucket at the first significant one."""
+        """Scan the cuts from the oldest end; drop the oldest bucket at the first significant one.
+
+        A cut is significant when the gap of the two parts' means exceeds the Bernstein bound
+        ``epsilon``; the terms of the bound that do not change along the scan are computed once
+        (the operations and their order are river's).
+        """
+        least = self.min_window_length
+        log_term = math.log(2.0 * math.log(self._width) / self.delta)
+        spread = self._variance / self._width
+        third = 2.0 / 3.0 * log_term
+        sqrt = math.sqrt
         older_n, newer_n = 0.0, float(self._width)
         older_sum, newer_sum = 0.0, self._total
         for row in range(len(self._totals) - 1, -1, -1):
             size = float(1 << row)
             entries = self._totals[row]
+            last = len(entries) - 1 if row == 0 else -1
             for k, total in enumerate(entries):
                 older_n += size
                 newer_n -= size
                 older_sum += total
                 newer_sum -= total
-                if row == 0 and k == len(entries) - 1:
+                if k == last:
                     return False
                 gap = older_sum / older_n - newer_sum / newer_n
-                if (
-                    newer_n >= self.min_window_length
-                    and older_n >= self.min_window_length
-                    and self._significant(older_n, newer_n, gap)
-                ):
-                    self._drop_oldest()
-                    return True
+                if newer_n >= least and older_n >= least:
+                    harmonic = 1.0 / (older_n - least + 1.0) + 1.0 / (newer_n - least + 1.0)
+                    epsilon = sqrt(2.0 * harmonic * spread * log_term) + third * harmonic
+                    if abs(gap) > epsilon:
+                        self._drop_oldest()
+                        return True
         return False
-
-    def _significant(self, older_n: float, newer_n: float, gap: float) -> bool:
-        log_term = math.log(2.0 * math.log(self._width) / self.delta)
-        harmonic = 1.0 / (older_n - self.min_window_length + 1.0) + 1.0 / (
-            newer_n - self.min_window_length + 1.0
-        )
-        epsilon = (
-            math.sqrt(2.0 * harmonic * (self._variance / self._width) * log_term)
-            + 2.0 / 3.0 * log_term * harmonic
-        )
-        return abs(gap) > epsilon

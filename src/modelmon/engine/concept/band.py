@@ -98,15 +98,19 @@ class ErrorBand:
 
     def update(self, errors: Iterable[float]) -> None:
         """Add errors in time order (the oldest leave the window)."""
-        for value in np.asarray(
-            list(errors) if not isinstance(errors, np.ndarray) else errors, float
-        ).tolist():
-            if len(self._values) == self.window:
-                self._total -= self._values[0]
-            self._values.append(value)
-            self._total += value
-        # re-sum now and then: a running sum drifts by rounding over millions of updates
-        self._total = math.fsum(self._values) if self.rows == self.window else self._total
+        values = np.asarray(list(errors) if not isinstance(errors, np.ndarray) else errors, float).tolist()
+        if len(self._values) + len(values) < self.window:
+            # the window does not fill: the running sum, value by value as ever
+            total = self._total
+            for value in values:
+                total += value
+            self._total = total
+            self._values.extend(values)
+            return
+        # the window fills: its sum is re-summed whole (a running sum drifts by rounding over
+        # millions of updates), so the values that passed through on the way leave no trace in it
+        self._values.extend(values)
+        self._total = math.fsum(self._values)
 
     def to_dict(self) -> dict[str, Any]:
         return {

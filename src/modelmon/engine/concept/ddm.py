@@ -20,6 +20,7 @@ drift at index 1334
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 __all__ = ["DDM"]
 
@@ -71,18 +72,41 @@ class DDM:
 
     def update(self, x: bool | int | float) -> None:
         """Add one error indicator (truthy = the prediction was wrong) and test for a drift."""
-        if self._drift_detected:
-            self._reset()
-        self._n += 1
-        self._error_rate += (1.0 / self._n) * (float(x) - self._error_rate)
-        p = self._error_rate
-        s = math.sqrt(p * (1 - p) / self._n)
-        if self._n <= self.warm_start:
-            return
-        if p + s <= self._ps_min:
-            self._p_min, self._s_min = p, s
-            self._ps_min = p + s
-        self._warning_detected = p + s > self._p_min + self.warning_threshold * self._s_min
-        if p + s > self._p_min + self.drift_threshold * self._s_min:
-            self._drift_detected = True
-            self._warning_detected = False
+        self.update_many((x,))
+
+    def update_many(self, values: Iterable[bool | int | float]) -> list[int]:
+        """Add error indicators in order, as :meth:`update` on each; the offsets of the drifts found.
+
+        One loop over local variables with the arithmetic of :meth:`update`, operation for
+        operation, so the rates and the detections are the same as value by value.
+        """
+        found: list[int] = []
+        warm_start, warning_threshold, drift_threshold = (
+            self.warm_start,
+            self.warning_threshold,
+            self.drift_threshold,
+        )
+        sqrt = math.sqrt
+        drift, warning, n, rate = self._drift_detected, self._warning_detected, self._n, self._error_rate
+        p_min, s_min, ps_min = self._p_min, self._s_min, self._ps_min
+        for offset, x in enumerate(values):
+            if drift:
+                # the state of _reset, kept in locals
+                drift, warning, n, rate = False, False, 0, 0.0
+                p_min, s_min, ps_min = float("nan"), float("nan"), float("inf")
+            n += 1
+            rate += (1.0 / n) * (float(x) - rate)
+            p = rate
+            s = sqrt(p * (1 - p) / n)
+            if n <= warm_start:
+                continue
+            if p + s <= ps_min:
+                p_min, s_min = p, s
+                ps_min = p + s
+            warning = p + s > p_min + warning_threshold * s_min
+            if p + s > p_min + drift_threshold * s_min:
+                drift, warning = True, False
+                found.append(offset)
+        self._drift_detected, self._warning_detected, self._n, self._error_rate = drift, warning, n, rate
+        self._p_min, self._s_min, self._ps_min = p_min, s_min, ps_min
+        return found

@@ -176,12 +176,11 @@ class ConceptMonitor:
         """
         values = self.transform(errors)
         found: list[tuple[str, int]] = []
+        listed = values.tolist()
         for name, detector in self._detectors.items():
-            for offset, value in enumerate(values.tolist()):
-                detector.update(value)
-                if detector.drift_detected:
-                    self._detections[name].append(self._seen + offset)
-                    found.append((name, self._seen + offset))
+            for offset in detector.update_many(listed):
+                self._detections[name].append(self._seen + offset)
+                found.append((name, self._seen + offset))
         self._seen += len(values)
         if self.band is not None:
             self.band.update(values)

@@ -19,6 +19,8 @@ drift at index 1006
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = ["PageHinkley"]
 
 
@@ -79,22 +81,42 @@ class PageHinkley:
 
     def update(self, x: float) -> None:
         """Add one value and test for a change."""
-        if self._drift_detected:
-            self._reset()
-        self._n += 1
-        self._mean += (1.0 / self._n) * (x - self._mean)
-        deviation = x - self._mean
-        self._sum_increase = self.alpha * self._sum_increase + deviation - self.delta
-        self._sum_decrease = self.alpha * self._sum_decrease + deviation + self.delta
-        self._min_increase = min(self._min_increase, self._sum_increase)
-        self._max_decrease = max(self._max_decrease, self._sum_decrease)
-        if self._n < self.min_instances:
-            return
-        increase = self._sum_increase - self._min_increase > self.threshold
-        decrease = self._max_decrease - self._sum_decrease > self.threshold
-        if self.mode == "up":
-            self._drift_detected = increase
-        elif self.mode == "down":
-            self._drift_detected = decrease
-        else:
-            self._drift_detected = increase or decrease
+        self.update_many((x,))
+
+    def update_many(self, values: Iterable[float]) -> list[int]:
+        """Add values in order, as :meth:`update` on each; the offsets at which a change was detected.
+
+        One loop over local variables with the arithmetic of :meth:`update`, operation for
+        operation, so the sums and the detections are the same as value by value.
+        """
+        found: list[int] = []
+        alpha, delta, threshold, least = self.alpha, self.delta, self.threshold, self.min_instances
+        up, down = self.mode != "down", self.mode != "up"
+        detected, n, mean = self._drift_detected, self._n, self._mean
+        increase_sum, decrease_sum = self._sum_increase, self._sum_decrease
+        lowest, highest = self._min_increase, self._max_decrease
+        for offset, x in enumerate(values):
+            if detected:
+                # the state of _reset, kept in locals (the test compares it with _reset's)
+                detected, n, mean = False, 0, 0.0
+                increase_sum, decrease_sum, lowest, highest = 0.0, 0.0, float("inf"), -1.0
+            n += 1
+            mean += (1.0 / n) * (x - mean)
+            deviation = x - mean
+            increase_sum = alpha * increase_sum + deviation - delta
+            decrease_sum = alpha * decrease_sum + deviation + delta
+            if increase_sum < lowest:  # min(): the first of equals stays
+                lowest = increase_sum
+            if decrease_sum > highest:
+                highest = decrease_sum
+            if n < least:
+                continue
+            detected = (up and increase_sum - lowest > threshold) or (
+                down and highest - decrease_sum > threshold
+            )
+            if detected:
+                found.append(offset)
+        self._drift_detected, self._n, self._mean = detected, n, mean
+        self._sum_increase, self._sum_decrease = increase_sum, decrease_sum
+        self._min_increase, self._max_decrease = lowest, highest
+        return found
