@@ -38,7 +38,7 @@ from modelmon.schema import Schema
 from modelmon.service.api_schema import EARLIEST, EVENT, LATEST
 from modelmon.service.body import INT64_MAX, INT64_MIN
 from modelmon.service.validation import SchemaCheck
-from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS
+from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS, CheckedEvent, checked_event, to_utc
 
 __all__ = [
     "MAX_METADATA_DEPTH",
@@ -116,7 +116,7 @@ class CheckedBatch:
     """Valid events as schema rows and as store documents, and the rejected ones."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[CheckedEvent] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     unexpected: int = 0  # values of features the schema does not name
@@ -172,12 +172,24 @@ def _ahead_error(value: Any, ahead: timedelta, tolerance: float) -> EventError:
     )
 
 
+def _stored_time(moment: datetime) -> datetime:
+    """``moment`` as the stores keep it (UTC, to the millisecond)."""
+    stored = to_utc(moment)
+    assert stored is not None
+    return stored
+
+
 def check_event(
-    event: Any, schema: Schema, received_at: datetime, future_tolerance: float | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    event: Any,
+    schema: Schema,
+    received_at: datetime,
+    future_tolerance: float | None = None,
+    stored_received_at: datetime | None = None,
+) -> tuple[dict[str, Any], CheckedEvent]:
     """One event as (schema row, store document), or :class:`EventError` saying what is wrong.
 
     With ``future_tolerance`` (seconds), a timestamp further ahead of ``received_at`` is an error.
+    ``stored_received_at``: ``to_utc(received_at)``, when the caller has it (once for a batch).
     """
     try:
         problem = _EVENT_CHECK.first_error(event)
@@ -264,18 +276,20 @@ def check_event(
         for name, value in attributions.items():
             row[f"attr_{name}"] = value
     row["__id"], row["__timestamp"], row["__latency_ms"] = event_id, timestamp, latency
-    document = {
-        "id": event_id,
-        "timestamp": timestamp,
-        "features": dict(features),
-        "prediction": prediction,
-        "probabilities": probabilities,
-        "target": target,
-        "latency_ms": latency,
-        "attributions": attributions,
-        "metadata": dict(metadata) if metadata else None,
-        "received_at": received_at,
-    }
+    # checked as the store checks an event (and more): the store writer takes the document as it is
+    stored_at = _stored_time(received_at) if stored_received_at is None else stored_received_at
+    document = checked_event(
+        event_id=event_id,
+        timestamp=stored_at if timestamp is received_at else _stored_time(timestamp),
+        features=features,
+        prediction=prediction,
+        probabilities=probabilities,
+        target=target,
+        latency_ms=latency,
+        attributions=attributions,
+        metadata=dict(metadata) if metadata else None,
+        received_at=stored_at,
+    )
     return row, document
 
 
@@ -287,10 +301,11 @@ def check_events(
 ) -> CheckedBatch:
     """Check a batch; valid events are kept even when others are rejected."""
     received_at = received_at or datetime.now(UTC)
+    stored_at = _stored_time(received_at)
     batch = CheckedBatch()
     for index, event in enumerate(events):
         try:
-            row, document = check_event(event, schema, received_at, future_tolerance)
+            row, document = check_event(event, schema, received_at, future_tolerance, stored_at)
         except EventError as exc:
             batch.rejected.append({"index": index, "error": str(exc)})
             reason = reason_code(str(exc))

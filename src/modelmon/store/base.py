@@ -35,10 +35,12 @@ from modelmon.errors import EventError, InputError, UnknownReportError
 
 __all__ = [
     "EVENT_FIELDS",
+    "CheckedEvent",
     "EventStore",
     "MetricStore",
     "ReportStore",
     "Store",
+    "checked_event",
     "event_document",
     "first_of_each_id",
     "headline",
@@ -186,14 +188,66 @@ def to_json(value: Any, what: str) -> str:
         raise InputError(f"{what} cannot be stored as JSON: {exc}") from exc
 
 
+class CheckedEvent(dict[str, Any]):
+    """The stored fields of an event but its model, from values checked already as
+    :func:`event_document` checks an event (the service's ingest checks more): built by
+    :func:`checked_event`, taken by :func:`event_document` as they are.
+
+    Every other mapping, the journal's records read back from disk among them, is checked: a
+    store never takes an unchecked plain ``dict`` as it is.
+    """
+
+    __slots__ = ()
+
+
+def checked_event(
+    *,
+    event_id: Any,
+    timestamp: datetime,
+    features: Mapping[Any, Any],
+    prediction: Any = None,
+    probabilities: Any = None,
+    target: Any = None,
+    latency_ms: Any = None,
+    attributions: Any = None,
+    metadata: Any = None,
+    received_at: datetime,
+) -> CheckedEvent:
+    """The stored fields of an event whose values the caller checked (``timestamp`` and
+    ``received_at``: :func:`to_utc` values): JSON and BSON values, an id (a new one when None).
+
+    >>> document = checked_event(event_id=7, timestamp=to_utc("2024-01-01T00:00:00Z"), features={"x": 1.0},
+    ...                          received_at=to_utc("2024-01-01T00:00:01Z"))
+    >>> stored = event_document("m", document, 0, utc_now())
+    >>> stored == event_document("m", dict(document), 0, utc_now()), stored["id"]
+    (True, '7')
+    """
+    return CheckedEvent(
+        id=uuid.uuid4().hex if event_id is None else str(event_id),
+        timestamp=timestamp,
+        features=plain(features if type(features) is dict else dict(features)),
+        prediction=plain(prediction),
+        probabilities=plain(dict(probabilities) if isinstance(probabilities, Mapping) else probabilities),
+        target=plain(target),
+        latency_ms=None if latency_ms is None else float(latency_ms),
+        attributions=plain(attributions),
+        metadata=plain(metadata),
+        received_at=received_at,
+    )
+
+
 def event_document(model: str, event: Mapping[str, Any], index: int, now: datetime) -> dict[str, Any]:
     """Check one event and return the document every backend stores (``now``: a :func:`to_utc` value).
+
+    A :class:`CheckedEvent` is taken as it is, with the model.
 
     >>> doc = event_document("m", {"id": 7, "timestamp": "2024-01-01T00:00:00Z", "features": {"x": 1.0},
     ...                            "prediction": 2.0, "probabilities": {1: 0.9}}, 0, datetime.now(UTC))
     >>> doc["id"], doc["timestamp"].isoformat(), doc["probabilities"]
     ('7', '2024-01-01T00:00:00+00:00', {'1': 0.9})
     """
+    if type(event) is CheckedEvent:
+        return {"model": model, **event}
     if not isinstance(event, Mapping):
         raise EventError(f"event {index}: expected an object, got {type(event).__name__}", index)
     unknown = event.keys() - _FIELD_SET
@@ -214,21 +268,19 @@ def event_document(model: str, event: Mapping[str, Any], index: int, now: dateti
         timestamp = to_utc(event.get("timestamp"), f"event {index} timestamp") or now
     except InputError as exc:
         raise EventError(str(exc), index) from exc
-    event_id = event.get("id")
-    latency = event.get("latency_ms")
-    return {
-        "model": model,
-        "id": uuid.uuid4().hex if event_id is None else str(event_id),
-        "timestamp": timestamp,
-        "features": plain(features if type(features) is dict else dict(features)),
-        "prediction": plain(event.get("prediction")),
-        "probabilities": plain(dict(probabilities) if isinstance(probabilities, Mapping) else probabilities),
-        "target": plain(event.get("target")),
-        "latency_ms": None if latency is None else float(latency),
-        "attributions": plain(event.get("attributions")),
-        "metadata": plain(event.get("metadata")),
-        "received_at": now if event.get("received_at") is None else _received_at(event, index, now),
-    }
+    fields = checked_event(
+        event_id=event.get("id"),
+        timestamp=timestamp,
+        features=features,
+        prediction=event.get("prediction"),
+        probabilities=probabilities,
+        target=event.get("target"),
+        latency_ms=event.get("latency_ms"),
+        attributions=event.get("attributions"),
+        metadata=event.get("metadata"),
+        received_at=now if event.get("received_at") is None else _received_at(event, index, now),
+    )
+    return {"model": model, **fields}
 
 
 def first_of_each_id(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:

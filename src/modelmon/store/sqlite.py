@@ -44,6 +44,7 @@ from modelmon.store.base import (
     utc_now,
 )
 from modelmon.store.frames import build_frame, decode_json_column, json_objects_frame
+from modelmon.store.object_json import object_json
 from modelmon.store.sqlite_history import SqliteMetricStore, SqliteReportStore
 
 __all__ = ["SqliteDatabase", "SqliteEventStore", "open_sqlite_store"]
@@ -210,7 +211,7 @@ class SqliteEventStore(EventStore):
                         model,
                         doc["id"],
                         to_ms(doc["timestamp"]),
-                        encode_json(doc["features"]),
+                        object_json(doc["features"]),
                         _to_cell(doc["prediction"]),
                         _json_or_null(doc["probabilities"]),
                         _to_cell(doc["target"]),
