@@ -85,6 +85,43 @@ def test_by_columns_the_report_is_the_one_of_whole_rows(files, monkeypatch):
     assert drift["columns"]["x000"]["detected"] and not drift["columns"]["x001"]["detected"]
 
 
+def test_each_pass_of_the_reference_reads_it_once_where_every_row_fits_and_samples_rows_once(
+    files, monkeypatch
+):
+    """A subset whose every row comes in one chunk is fitted and counted from that chunk; the row
+    sample's priorities are drawn once per chunk, not once per pass."""
+    from modelmon.engine import streaming
+
+    reference, current = files
+    subsets = column_passes.by_columns(reference, SCHEMA, ("drift",), ReadPlan(BUDGET))
+    assert subsets is not None
+    reads: list[tuple[str, int]] = []  # (the subset's first column, rows) of each reference chunk
+    chunks = ReadPlan.chunks
+
+    def counted_chunks(plan, data, columns=None):
+        for chunk in chunks(plan, data, columns):
+            if data == reference:
+                reads.append((str(chunk.columns[0]), len(chunk)))
+            yield chunk
+
+    drawn: list[int] = []
+    priorities = streaming.row_priorities
+
+    def counted_priorities(first_row, rows, seed=0):
+        drawn.append(rows)
+        return priorities(first_row, rows, seed)
+
+    monkeypatch.setattr(ReadPlan, "chunks", counted_chunks)
+    monkeypatch.setattr(streaming, "row_priorities", counted_priorities)
+    build_report(reference, current, SCHEMA, sections=["drift"], memory_budget=BUDGET)
+    whole = [first for first, rows in reads if rows == 30_000]
+    assert len(whole) >= len(subsets) - 1 and len(whole) == len(set(whole)), reads  # once each
+    split = [first for first, rows in reads if rows < 30_000]
+    assert split and set(split) == {"zone"} and len(split) == 4, reads  # two chunks, read twice
+    # the cut (once per sample that finds a chunk not drawn yet) and the two ways 30,000 rows came
+    assert len(drawn) <= 5 and len(subsets) > 10, drawn
+
+
 def test_whole_rows_are_read_when_a_section_needs_them_or_the_groups_fit(files):
     reference, _ = files
     for sections in (("drift", "quality"), ("drift", "performance"), ("outliers",)):

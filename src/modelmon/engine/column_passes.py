@@ -70,16 +70,26 @@ def _subset_schema(schema: Schema, names: Sequence[str]) -> Schema:
     )
 
 
-def _count(path: Any, spec: ProfileSpec, subsets: list[list[str]], plan: ReadPlan) -> dict[str, Column]:
-    """Each column of ``subsets`` counted against ``spec``, pass by pass."""
-    counted: dict[str, Column] = {}
+def _count(
+    path: Any,
+    spec: ProfileSpec,
+    subsets: list[list[str]],
+    plan: ReadPlan,
+    counted: dict[str, Column] | None = None,
+) -> dict[str, Column]:
+    """Each column of ``subsets`` counted against ``spec``, pass by pass, into ``counted``."""
+    counted = {} if counted is None else counted
     for subset in subsets:
         for chunk in plan.chunks(path, subset):
-            names = [name for name in subset if name in chunk.columns]
-            summaries = map_columns(partial(spec.column_summary, chunk), names, len(chunk))
-            for name, summary in zip(names, summaries, strict=True):
-                counted[name] = counted[name] + summary if name in counted else summary
+            _count_chunk(spec, chunk, subset, counted)
     return counted
+
+
+def _count_chunk(spec: ProfileSpec, chunk: Any, subset: Sequence[str], counted: dict[str, Column]) -> None:
+    names = [name for name in subset if name in chunk.columns]
+    summaries = map_columns(partial(spec.column_summary, chunk), names, len(chunk))
+    for name, summary in zip(names, summaries, strict=True):
+        counted[name] = counted[name] + summary if name in counted else summary
 
 
 def _with_columns(profile: Profile, counted: dict[str, Column]) -> Profile:
@@ -108,19 +118,33 @@ def fit_reference_by_columns(
     sample_rows = reference_sketch(schema, plan.memory_budget, total_rows).sample_rows  # the whole schema's
     kept = [name for name in schema.monitored_columns if name in present and name not in _profiled(schema)]
     spec = ProfileSpec(schema)
+    picks: dict[tuple[int, int], Any] = {}  # every pass samples the same rows: found once
+    counted: dict[str, Column] = {}
+    second_pass: list[list[str]] = []  # the subsets read in more than one chunk: counted on a second read
     for subset in [*subsets, kept] if kept else subsets:
         sketch = ReferenceSketch(
-            _subset_schema(schema, subset), sample_rows=sample_rows, columns=subset, total_rows=total_rows
+            _subset_schema(schema, subset),
+            sample_rows=sample_rows,
+            columns=subset,
+            total_rows=total_rows,
+            picks=picks,
         )
+        whole: Any = None  # the subset's every row, when they came in one chunk
         for chunk in plan.chunks(path, subset):
             sketch.update(chunk)
+            whole = chunk if whole is None and len(chunk) == total_rows else None
         fitted = sketch.spec(parts=())
         for field in ("edges", "exact", "categories", "truncated", "tails"):
             getattr(spec, field).update(getattr(fitted, field))
+        if whole is not None:  # counted from memory: the same chunk a second read would give
+            _count_chunk(spec, whole, subset, counted)
+        else:
+            second_pass.append(subset)
+        del whole
     rows = total_rows if total_rows is not None else sketch.rows
     profile = _with_columns(
         Profile(spec, rows, dict(spec.empty().columns), absent_columns=list(spec.columns)),
-        _count(path, spec, [*subsets, kept] if kept else subsets, plan),
+        _count(path, spec, second_pass, plan, counted),
     )
     return ReferenceSide(spec, profile, None, None, tuple(sections))
 

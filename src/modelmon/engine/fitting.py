@@ -125,6 +125,7 @@ class ReferenceSketch:
         max_categories: int = DEFAULT_MAX_CATEGORIES,
         columns: Sequence[str] | None = None,
         total_rows: int | None = None,
+        picks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         self.schema = schema
         self.sample_rows = sample_rows
@@ -137,7 +138,11 @@ class ReferenceSketch:
         #: rows of the whole reference, when known: the sample then copies only the rows it keeps
         self.total_rows = total_rows
         self.sample = PrioritySample(
-            sample_rows, seed=0, columns=columns or list(schema.named_columns), total_rows=total_rows
+            sample_rows,
+            seed=0,
+            columns=columns or list(schema.named_columns),
+            total_rows=total_rows,
+            picks=picks,
         )
 
     def update(self, chunk: pd.DataFrame, first_row: int | None = None) -> None:

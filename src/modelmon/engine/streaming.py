@@ -11,7 +11,9 @@ process fed everything:
   without replacement. When the data has at most ``size`` rows, it keeps them all. Told the
   number of rows of the whole dataset (``total_rows``), it knows from the start which priorities
   make the cut, so it copies only the rows it keeps, once; otherwise it keeps candidates and
-  compacts them as it goes. Both keep the same rows.
+  compacts them as it goes. Both keep the same rows. Samples of the same rows fed different
+  columns (the passes over a file's column subsets) can share one ``picks`` dictionary, so the
+  cut and each chunk's kept rows are found once.
 - :class:`StrideSample` keeps the rows whose position is a multiple of a power-of-two stride, the
   smallest stride that keeps at most ``max_rows`` rows: rows spread evenly over the whole stream.
 
@@ -107,6 +109,7 @@ class PrioritySample:
         seed: int = 0,
         columns: Sequence[str] | None = None,
         total_rows: int | None = None,
+        picks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
@@ -114,6 +117,9 @@ class PrioritySample:
         self.seed = seed
         self.columns = None if columns is None else list(columns)
         self.total_rows = total_rows
+        #: (first row, rows) of a chunk -> the places and priorities of its rows that make the cut,
+        #: shared by samples of the same size, seed and ``total_rows``
+        self.picks = picks
         self._reset()
 
     def _reset(self) -> None:
@@ -139,17 +145,15 @@ class PrioritySample:
             return
         if self.columns is not None:
             chunk = chunk[[name for name in self.columns if name in chunk.columns]]
-        keys = row_priorities(first, len(chunk), self.seed)
         if self.total_rows is not None and first + len(chunk) <= self.total_rows:
-            if not self._planned:
-                self._cut, self._planned = priority_cut(self.total_rows, self.size, self.seed), True
-            picked = np.arange(len(chunk)) if self._cut is None else np.flatnonzero(keys <= self._cut)
-            self._pending.append((_take(chunk, picked), keys[picked], first + picked))
+            picked, kept = self._picked(first, len(chunk))
+            self._pending.append((_take(chunk, picked), kept, first + picked))
             self._pending_rows += len(picked)
             if len(self._pending) >= _MAX_PIECES:  # each piece costs a few hundred bytes a column
                 self._compact()
             return
         self._candidates = True
+        keys = row_priorities(first, len(chunk), self.seed)
         # only rows below the largest key kept at the last compaction can enter
         picked = np.arange(len(chunk)) if self._bound is None else np.flatnonzero(keys < self._bound)
         if len(picked) > self.size:
@@ -159,6 +163,20 @@ class PrioritySample:
         self._pending_rows += len(picked)
         if self._pending_rows > self.size:  # compact at twice the size: half as many copies
             self._compact()
+
+    def _picked(self, first: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The places in a chunk of the rows that make the cut, and their priorities."""
+        found = None if self.picks is None else self.picks.get((first, rows))
+        if found is not None:
+            return found
+        if not self._planned:
+            self._cut, self._planned = priority_cut(self.total_rows or 0, self.size, self.seed), True
+        keys = row_priorities(first, rows, self.seed)
+        picked = np.arange(rows) if self._cut is None else np.flatnonzero(keys <= self._cut)
+        found = picked, keys[picked]
+        if self.picks is not None:
+            self.picks[(first, rows)] = found
+        return found
 
     def _compact(self) -> None:
         if not self._pending:
