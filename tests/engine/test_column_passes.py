@@ -96,12 +96,14 @@ def test_each_pass_of_the_reference_reads_it_once_where_every_row_fits_and_sampl
     subsets = column_passes.by_columns(reference, SCHEMA, ("drift",), ReadPlan(BUDGET))
     assert subsets is not None
     reads: list[tuple[str, int]] = []  # (the subset's first column, rows) of each reference chunk
+    kinds: dict[str, str] = {}
     chunks = ReadPlan.chunks
 
-    def counted_chunks(plan, data, columns=None):
-        for chunk in chunks(plan, data, columns):
+    def counted_chunks(plan, data, columns=None, categories=()):
+        for chunk in chunks(plan, data, columns, categories):
             if data == reference:
                 reads.append((str(chunk.columns[0]), len(chunk)))
+                kinds.update({str(name): str(kind) for name, kind in chunk.dtypes.items()})
             yield chunk
 
     drawn: list[int] = []
@@ -118,6 +120,7 @@ def test_each_pass_of_the_reference_reads_it_once_where_every_row_fits_and_sampl
     assert len(whole) >= len(subsets) - 1 and len(whole) == len(set(whole)), reads  # once each
     split = [first for first, rows in reads if rows < 30_000]
     assert split and set(split) == {"zone"} and len(split) == 4, reads  # two chunks, read twice
+    assert kinds["zone"] == "category" and kinds["x000"] == "float64", kinds  # text from its dictionary
     # the cut (once per sample that finds a chunk not drawn yet) and the two ways 30,000 rows came
     assert len(drawn) <= 5 and len(subsets) > 10, drawn
 

@@ -54,3 +54,17 @@ def test_chunk_rows_must_be_positive(tmp_path, frame):
     frame.to_csv(path, index=False)
     with pytest.raises(InputError, match="chunk_rows"):
         list(read_frames(path, chunk_rows=0))
+
+
+def test_text_columns_asked_as_categories_come_from_the_dictionaries(tmp_path):
+    path = tmp_path / "zones.parquet"
+    zones = ["b", None, "a", "b"] * 50
+    pd.DataFrame({"zone": zones, "count": [1, 2, 3, 4] * 50}).to_parquet(path, row_group_size=60)
+    plain = pd.concat(read_frames(path, chunk_rows=70), ignore_index=True)
+    chunks = list(read_frames(path, chunk_rows=70, categories=["zone", "count", "absent"]))
+    assert [len(chunk) for chunk in chunks] == [60, 60, 60, 20]
+    assert all(str(chunk["zone"].dtype) == "category" for chunk in chunks)
+    assert all(str(chunk["count"].dtype) == "int64" for chunk in chunks)  # numbers as they are
+    joined = pd.concat([chunk.astype({"zone": object}) for chunk in chunks], ignore_index=True)
+    assert joined["zone"].where(joined["zone"].notna(), None).tolist() == zones
+    assert joined["count"].tolist() == plain["count"].tolist()

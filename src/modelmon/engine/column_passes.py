@@ -80,7 +80,7 @@ def _count(
     """Each column of ``subsets`` counted against ``spec``, pass by pass, into ``counted``."""
     counted = {} if counted is None else counted
     for subset in subsets:
-        for chunk in plan.chunks(path, subset):
+        for chunk in plan.chunks(path, subset, _categorical(spec.schema, subset)):
             _count_chunk(spec, chunk, subset, counted)
     return counted
 
@@ -90,6 +90,12 @@ def _count_chunk(spec: ProfileSpec, chunk: Any, subset: Sequence[str], counted: 
     summaries = map_columns(partial(spec.column_summary, chunk), names, len(chunk))
     for name, summary in zip(names, summaries, strict=True):
         counted[name] = counted[name] + summary if name in counted else summary
+
+
+def _categorical(schema: Schema, names: Sequence[str]) -> list[str]:
+    """The categorical columns among ``names``: read from the file's dictionaries, as categoricals,
+    where they are text (their labels are the same; the rows' strings are never decoded)."""
+    return [name for name in names if schema.kind(name) == "categorical"]
 
 
 def _with_columns(profile: Profile, counted: dict[str, Column]) -> Profile:
@@ -130,7 +136,7 @@ def fit_reference_by_columns(
             picks=picks,
         )
         whole: Any = None  # the subset's every row, when they came in one chunk
-        for chunk in plan.chunks(path, subset):
+        for chunk in plan.chunks(path, subset, _categorical(schema, subset)):
             sketch.update(chunk)
             whole = chunk if whole is None and len(chunk) == total_rows else None
         fitted = sketch.spec(parts=())

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -72,9 +72,12 @@ class ReadPlan:
         if self.chunk_rows is not None and self.chunk_rows < 1:
             raise InputError(f"chunk_rows must be a positive number of rows, got {self.chunk_rows}")
 
-    def chunks(self, data: Data, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    def chunks(
+        self, data: Data, columns: list[str] | None = None, categories: Sequence[str] = ()
+    ) -> Iterator[pd.DataFrame]:
         """The chunks of ``data``: a file's ``columns`` only (``None``: all), a frame's every column
-        (its profile lists those the schema lacks)."""
+        (its profile lists those the schema lacks); a parquet file's text columns named in
+        ``categories`` as pandas categoricals (:func:`~modelmon.reading.files.read_frames`)."""
         from modelmon.reading.files import chunk_rows_for, frame_row_bytes, read_frames
 
         if isinstance(data, pd.DataFrame):
@@ -82,7 +85,9 @@ class ReadPlan:
             for start in range(0, max(len(data), 1), rows):
                 yield data.iloc[start : start + rows]
             return
-        yield from read_frames(data, columns, self.chunk_rows, memory_budget=self.memory_budget)
+        yield from read_frames(
+            data, columns, self.chunk_rows, memory_budget=self.memory_budget, categories=categories
+        )
 
     def chunks_ahead(self, data: Data, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """:meth:`chunks`, the next one read on a thread while the caller works on the last."""
