@@ -268,3 +268,39 @@ def test_an_escaped_quote_does_not_hide_real_nesting():
     text = b'{"a": "\\"", "b": ' + b"[" * 70 + b"]" * 70 + b"}"
     with pytest.raises(BodyError, match="nested 71 levels deep"):
         parse_json(text)
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _random_value(rng, level: int):
+    kind = rng.integers(6) if level < 12 else 5
+    if kind == 0:
+        return {f'k"{i}]': _random_value(rng, level + 1) for i in range(rng.integers(4))}
+    if kind == 1:
+        return [_random_value(rng, level + 1) for _ in range(rng.integers(4))]
+    pieces = ["[", "]", "{", "}", '"', "\\", '\\"', "a", "9" * 20, "é"]
+    return "".join(rng.choice(pieces, size=rng.integers(8)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_depth_counts_brackets_outside_strings_only(seed):
+    """Strings full of brackets, quotes, backslashes and long digit runs: the depth refused is the
+    document's own, and no digit run inside a string is taken for an integer."""
+    import numpy as np
+
+    from modelmon.errors import BodyError
+    from modelmon.service.body import parse_json
+
+    rng = np.random.default_rng(seed)
+    document = {"events": [_random_value(rng, 2) for _ in range(5)]}
+    depth = _depth(document)
+    text = json.dumps(document).encode()
+    assert parse_json(text, max_depth=depth) == document
+    with pytest.raises(BodyError, match=f"nested {depth} levels deep; at most {depth - 1}"):
+        parse_json(text, max_depth=depth - 1)

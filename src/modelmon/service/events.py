@@ -53,6 +53,9 @@ __all__ = [
 #: keys a client may send: the stored fields but those the service fills in
 _EVENT_KEYS = frozenset(EVENT_FIELDS) - {"model", "received_at"}
 _SCALAR = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_SCALAR)
+#: fields whose integers must fit in 64 bits, as the stores keep them
+_INTEGER_FIELDS = ("prediction", "target", "id", "latency_ms")
 #: how deep ``metadata`` may nest (objects and lists); deeper events are rejected
 MAX_METADATA_DEPTH = 32
 #: the reason codes of rejected events (``modelmon_events_rejected_total{reason}``): a fixed list, so
@@ -151,6 +154,22 @@ def _check_integer(value: Any, where: str) -> None:
         raise EventError(f"{where}: the integer {value} is outside the 64-bit range")
 
 
+def _check_features(features: Mapping[Any, Any]) -> None:
+    """Each feature's value a number, text, boolean or null, integers within 64 bits."""
+    values = features.values()
+    # the usual features, of plain types and integers in range, checked without a Python loop
+    if all(map(_PLAIN_TYPES.__contains__, map(type, values))):
+        integers = [value for value in values if type(value) is int]
+        if not integers or (min(integers) >= INT64_MIN and max(integers) <= INT64_MAX):
+            return
+    for name, value in features.items():  # the first feature at fault, named
+        if not isinstance(value, _SCALAR):
+            raise EventError(
+                f"features.{name}: expected a number, text, boolean or null, got {type(value).__name__}"
+            )
+        _check_integer(value, f"features.{name}")
+
+
 def _number_map(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, Mapping):
         raise EventError(f"{where}: expected an object of name -> number, got {type(value).__name__}")
@@ -201,27 +220,22 @@ def check_event(
         if problem.startswith("timestamp:"):
             parse_timestamp(event["timestamp"])  # its message says more (the range, milliseconds)
         raise EventError(problem)
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):
         raise EventError(f"expected an event object, got {type(event).__name__}")
-    unknown = set(event) - _EVENT_KEYS
-    if unknown:
+    if not _EVENT_KEYS.issuperset(event):
+        unknown = set(event) - _EVENT_KEYS
         raise EventError(f"unknown keys {sorted(unknown)}; valid keys: {sorted(_EVENT_KEYS)}")
     features = event.get("features")
     if features is None:
         raise EventError("features: missing (expected an object of feature name -> value)")
-    if not isinstance(features, Mapping):
+    if type(features) is not dict and not isinstance(features, Mapping):
         raise EventError(f"features: expected an object, got {type(features).__name__}")
     if not RESERVED_COLUMNS.isdisjoint(features):
         # the store refuses them too; caught here, the event is rejected instead of its whole batch
         # failing to be written later
         clash = sorted(RESERVED_COLUMNS.intersection(features))
         raise EventError(f"features: names {clash} are reserved column names")
-    for name, value in features.items():
-        if not isinstance(value, _SCALAR):
-            raise EventError(
-                f"features.{name}: expected a number, text, boolean or null, got {type(value).__name__}"
-            )
-        _check_integer(value, f"features.{name}")
+    _check_features(features)
     if "prediction" not in event:
         raise EventError("prediction: missing")
     prediction = event["prediction"]
@@ -230,8 +244,10 @@ def check_event(
     event_id = event.get("id")
     if event_id is not None and not isinstance(event_id, str | int):
         raise EventError(f"id: expected text, got {type(event_id).__name__}")
-    for where in ("prediction", "target", "id", "latency_ms"):
-        _check_integer(event.get(where), where)
+    for where in _INTEGER_FIELDS:
+        value = event.get(where)
+        if type(value) is int:
+            _check_integer(value, where)
     event_id = str(event_id) if event_id is not None else uuid.uuid4().hex
     timestamp = parse_timestamp(event["timestamp"]) if event.get("timestamp") is not None else received_at
     if future_tolerance is not None and timestamp - received_at > timedelta(seconds=future_tolerance):

@@ -26,7 +26,7 @@ import orjson
 
 from modelmon.errors import BodyError
 
-__all__ = ["BRACKET_STEP", "SLICE_BYTES", "outside_strings", "parse_in_slices"]
+__all__ = ["BRACKET_STEP", "SLICE_BYTES", "outside_strings", "parse_in_slices", "string_quotes"]
 
 #: bytes of array elements parsed in one call
 SLICE_BYTES = 256 * 1024
@@ -39,8 +39,8 @@ BRACKET_STEP[[ord("]"), ord("}")]] = -1
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
-def outside_strings(codes: np.ndarray) -> np.ndarray:
-    """For each byte of valid JSON text, whether it lies outside string literals (vectorised)."""
+def string_quotes(codes: np.ndarray) -> np.ndarray:
+    """Positions of the quotes that open or close a string literal in valid JSON text (vectorised)."""
     quotes = np.flatnonzero(codes == _QUOTE)
     backslashes = np.flatnonzero(codes == _BACKSLASH)
     if quotes.size and backslashes.size:
@@ -51,8 +51,13 @@ def outside_strings(codes: np.ndarray) -> np.ndarray:
         run = np.minimum(np.searchsorted(run_ends, quotes - 1), run_ends.size - 1)
         escaped = (run_ends[run] == quotes - 1) & (run_lengths[run] % 2 == 1)
         quotes = quotes[~escaped]
+    return quotes
+
+
+def outside_strings(codes: np.ndarray) -> np.ndarray:
+    """For each byte of valid JSON text, whether it lies outside string literals (vectorised)."""
     toggles = np.zeros(codes.size, dtype=np.uint8)
-    toggles[quotes] = 1
+    toggles[string_quotes(codes)] = 1
     return np.bitwise_xor.accumulate(toggles) == 0
 
 

@@ -222,16 +222,21 @@ def checked_event(
     >>> stored == event_document("m", dict(document), 0, utc_now()), stored["id"]
     (True, '7')
     """
+    scalars = _SCALARS  # a plain scalar is its own plain value: no call for the usual fields
     return CheckedEvent(
         id=uuid.uuid4().hex if event_id is None else str(event_id),
         timestamp=timestamp,
         features=plain(features if type(features) is dict else dict(features)),
-        prediction=plain(prediction),
-        probabilities=plain(dict(probabilities) if isinstance(probabilities, Mapping) else probabilities),
-        target=plain(target),
+        prediction=prediction if type(prediction) in scalars else plain(prediction),
+        probabilities=(
+            probabilities
+            if type(probabilities) in scalars
+            else plain(dict(probabilities) if isinstance(probabilities, Mapping) else probabilities)
+        ),
+        target=target if type(target) in scalars else plain(target),
         latency_ms=None if latency_ms is None else float(latency_ms),
-        attributions=plain(attributions),
-        metadata=plain(metadata),
+        attributions=None if attributions is None else plain(attributions),
+        metadata=None if metadata is None else plain(metadata),
         received_at=received_at,
     )
 
