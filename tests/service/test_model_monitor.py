@@ -117,3 +117,52 @@ def test_per_segment_drift_kept_between_recomputes_equals_a_fresh_computation():
             assert latest["segments"][key] == fresh[key]
     in_b = sum(event["features"]["c"] == "b" for event in events)  # type: ignore[index]
     assert latest["segments"]["drift"]["c"]["b"]["rows"] == in_b
+
+
+def _labelled_events(rows: int, seed: int = 7) -> list[dict[str, object]]:
+    """Events with their targets inline; the error grows tenfold halfway (a change of concept)."""
+    rng = np.random.default_rng(seed)
+    events = []
+    for i in range(rows):
+        x = float(rng.normal())
+        noise = 0.1 if i < rows // 2 else 1.0
+        event = {
+            "id": str(i),
+            "features": {"x": x, "z": float(rng.normal()), "c": str(rng.choice(list("abc")))},
+        }
+        event["prediction"] = 2 * x
+        event["target"] = None if i % 7 == 0 else 2 * x + float(rng.normal()) * noise
+        events.append(event)
+    return events
+
+
+def test_rows_beyond_the_window_are_counted_unframed_and_still_feed_the_detectors():
+    """Many queued rows at once: the window keeps its newest 1,000 and only those are framed. The
+    window and the detectors end as when the frame of every row was handed to the window (which
+    profiled only its newest 1,000) and every labelled row to the detectors."""
+    from modelmon.service.model_monitor import _INTERNAL
+
+    events = _labelled_events(6000)
+    at_once, whole = _monitor({"rows": 1000}), _monitor({"rows": 1000})
+    at_once.ingest(events[:2500])
+    at_once.recompute(now=10.0)
+    at_once.ingest(events[2500:])
+    assert at_once.window.newest_kept(3500) == 1000
+    at_once.recompute(now=20.0)
+    for part, now in ((events[:2500], 10.0), (events[2500:], 20.0)):
+        frame = pd.DataFrame.from_records(whole.check(part).rows)
+        whole.window.add(frame.drop(columns=_INTERNAL), now=now)
+        whole.window.current()  # as a recompute reads it (the window's running total is kept by reads)
+        whole._feed_concept(frame[frame["t"].notna()], now)
+    assert at_once.window.current() == whole.window.current()
+    assert at_once.window.rows == 1000
+    assert at_once._concept.monitor.to_dict() == whole._concept.monitor.to_dict()
+    assert at_once._concept.seen == len([e for e in events if e["target"] is not None])
+    assert any(at_once._concept.monitor.detected.values())
+    # the next rows take the places they would have had
+    at_once.ingest(_events(150, start=9000))
+    at_once.recompute(now=30.0)
+    frame = pd.DataFrame.from_records(whole.check(_events(150, start=9000)).rows)
+    whole.window.add(frame.drop(columns=_INTERNAL), now=30.0)
+    assert at_once.window.current() == whole.window.current()
+    assert at_once.window.bucket_count == whole.window.bucket_count

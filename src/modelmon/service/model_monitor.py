@@ -300,7 +300,10 @@ class ModelMonitor:
         if not rows:
             self.window.add(pd.DataFrame(), now=now)
             return
-        frame = pd.DataFrame.from_records(rows)
+        # a window by rows keeps its length's newest rows: the older are counted, never framed
+        kept = self.window.newest_kept(len(rows))
+        self.window.skip(len(rows) - kept)
+        frame = pd.DataFrame.from_records(rows[len(rows) - kept :])
         # only a window by seconds places rows by their timestamps
         stamps = (
             np.array([row["__timestamp"].timestamp() for row in rows])
@@ -308,6 +311,10 @@ class ModelMonitor:
             else None
         )
         self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
+        # the detectors read every labelled row, the skipped ones too: their two columns are enough
+        target, prediction = self.schema.target, self.schema.prediction
+        if kept < len(rows) and target is not None and prediction is not None:
+            frame = pd.DataFrame.from_records(rows, columns=[target, prediction])
         inline = self._inline_labelled(frame)
         if inline is not None:
             self._feed_concept(inline, now)

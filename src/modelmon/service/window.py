@@ -230,6 +230,21 @@ class SlidingWindow:
         first = next(iter(self._ring), None)
         return sorted(name for name, key in self._unexpected.items() if first is not None and key >= first)
 
+    def newest_kept(self, count: int) -> int:
+        """How many of ``count`` rows added at once the window keeps: a window by rows keeps its
+        length's newest (the older would leave at once, unprofiled), a window by seconds all."""
+        if self.window.rows is None:
+            return count
+        return min(count, self._max_buckets * self._bucket_rows)
+
+    def skip(self, count: int) -> None:
+        """Count ``count`` rows that arrived before the next :meth:`add`'s and would leave a window by
+        rows at once: they take their places in its sequence, as :meth:`add` would give them."""
+        if count:
+            if self.window.rows is None:
+                raise ValueError("a window by seconds places rows by their timestamps: none is skipped")
+            self._sequence += count
+
     def add(self, frame: pd.DataFrame, now: float, timestamps: np.ndarray | None = None) -> None:
         """Profile new rows into their buckets (by arrival order, or by ``timestamps`` in epoch seconds)."""
         if frame.empty:
