@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelmon.engine.boosted_trees import boosted_predict
 from modelmon.engine.columns import NumericalColumn
 from modelmon.engine.performance import compare_metrics
 from modelmon.engine.report import ReportInputs
@@ -95,6 +96,16 @@ def _one_thread() -> Any:
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="openmp")
+
+
+def _predict(model: Any, design: np.ndarray) -> np.ndarray:
+    """The loss model's predictions, its trees called on one thread without ``predict``'s costs
+    around them (:mod:`~modelmon.engine.boosted_trees`), or ``predict`` itself on one thread."""
+    predicted = boosted_predict(model, design)
+    if predicted is None:
+        with _one_thread():
+            predicted = np.asarray(model.predict(design))
+    return predicted
 
 
 def _design(frame: pd.DataFrame, state: DLEState) -> np.ndarray:
@@ -199,9 +210,8 @@ class DLEState:
         taken = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
         if len(taken):
             design = _design(frame.iloc[taken], self)
-            with _one_thread():
-                absolute_all = np.clip(self.absolute.predict(design), 0.0, None)
-                squared_all = np.clip(self.squared.predict(design), 0.0, None)
+            absolute_all = np.clip(_predict(self.absolute, design), 0.0, None)
+            squared_all = np.clip(_predict(self.squared, design), 0.0, None)
         parts, offset = [], 0
         for (rows, unscored, labelled), chosen in zip(groups, picked, strict=True):
             total = len(rows)
