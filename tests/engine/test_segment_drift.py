@@ -8,10 +8,11 @@ import pytest
 import scipy.stats
 
 from modelmon.engine.build import build_report
+from modelmon.engine.columns import sum_all
 from modelmon.engine.drift import data_drift
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.engine.report import ReportInputs
-from modelmon.engine.segment_drift import SegmentDriftPart, segment_drift
+from modelmon.engine.segment_drift import SegmentDriftPart, SparseNumerical, segment_drift
 from modelmon.engine.segments import segments_section
 from modelmon.schema import Schema
 
@@ -140,6 +141,38 @@ def test_a_total_of_many_bucket_profiles_equals_their_sum_in_pairs():
     assert total.to_dict() == paired.to_dict()
     assert segment_drift(spec.profile(reference), total) == segment_drift(spec.profile(reference), paired)
     assert Profile.total(spec, []).to_dict() == spec.empty().to_dict()
+
+
+def test_summaries_added_across_segment_values_at_once_equal_them_added_value_by_value():
+    # the window adds a part's numerical summaries of every segment value in one count per feature;
+    # each must be what SparseNumerical.total gives for that value alone, number for number
+    reference = frame(4_000, 8)
+    current = frame(3_000, 11, shift_zone="c", shift=1.5)
+    current["fare"] = current["fare"] * 1.000001 + 1e-7  # sums whose order of addition shows
+    current.loc[current.index[::17], "distance"] = np.nan
+    spec = spec_of(reference)
+    parts = [
+        spec.profile(current.iloc[start : start + 611]).parts["segment_drift"]
+        for start in range(0, 3_000, 611)
+    ]
+    for count in (2, 3, len(parts)):
+        total = SegmentDriftPart.total(parts[:count])
+        for bucket, summaries in total.columns["zone"].items():
+            pieces = [
+                part.columns["zone"][bucket] for part in parts[:count] if bucket in part.columns["zone"]
+            ]
+            assert total.rows["zone"][bucket] == sum(
+                part.rows["zone"].get(bucket, 0) for part in parts[:count]
+            )
+            for name in ("distance", "fare"):
+                expected = SparseNumerical.total([piece[name] for piece in pieces])
+                summed = summaries[name]
+                assert isinstance(summed, SparseNumerical)
+                assert summed.totals == expected.totals
+                for field in ("cells", "counts", "sums"):
+                    assert getattr(summed, field).dtype == getattr(expected, field).dtype
+                    np.testing.assert_array_equal(getattr(summed, field), getattr(expected, field))
+            assert summaries["payment"].to_dict() == sum_all([piece["payment"] for piece in pieces]).to_dict()
 
 
 def test_drift_per_segment_needs_no_target_or_prediction():

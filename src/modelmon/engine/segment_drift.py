@@ -261,6 +261,63 @@ def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> Callable[[np.n
     return categorical
 
 
+def _numerical_totals(groups: Sequence[Sequence[SparseNumerical]]) -> list[SparseNumerical]:
+    """:meth:`SparseNumerical.total` of each group (one feature of several segment values), their
+    cells added up in one count over (group, cell) instead of one per group: each cell's sum takes
+    its pieces in the same order, so the numbers are the same."""
+    flat = [summary for group in groups for summary in group]
+    cells = np.concatenate([summary.cells for summary in flat])
+    size = int(cells.max()) + 1 if len(cells) else 1
+    owner = np.repeat(
+        np.arange(len(groups)), [sum(len(summary.cells) for summary in group) for group in groups]
+    )
+    keys = owner * size + cells
+    # the keys are few (a few hundred cells a segment value) against groups x cells: sorted, not counted
+    union, place = np.unique(keys, return_inverse=True)
+    counts = np.bincount(
+        place, weights=np.concatenate([summary.counts for summary in flat]), minlength=len(union)
+    )
+    sums = np.bincount(
+        place, weights=np.concatenate([summary.sums for summary in flat]), minlength=len(union)
+    )
+    counts = counts.astype(np.int64)
+    bounds = np.searchsorted(union, np.arange(len(groups) + 1) * size).tolist()
+    summed = []
+    for number, group in enumerate(groups):
+        start, end = bounds[number], bounds[number + 1]
+        totals = {
+            name: sum(summary.totals[name] for summary in group)
+            for name in ("count", "missing", "type_errors", "sum", "sum_sq")
+        }
+        totals["min"] = min(summary.totals["min"] for summary in group)
+        totals["max"] = max(summary.totals["max"] for summary in group)
+        summed.append(
+            SparseNumerical(union[start:end] - number * size, counts[start:end], sums[start:end], totals)
+        )
+    return summed
+
+
+def _summed(pieces: Mapping[str, Sequence[Mapping[str, Sparse]]]) -> dict[str, dict[str, Sparse]]:
+    """Each segment value's summaries added up feature by feature, as :func:`sum_all` adds them;
+    the numerical ones of each feature across all values at once."""
+    summed: dict[str, dict[str, Sparse]] = {}
+    numerical: dict[str, list[tuple[str, list[SparseNumerical]]]] = {}
+    for bucket, dicts in pieces.items():
+        own: dict[str, Sparse] = {}
+        for name in dict.fromkeys(name for summaries in dicts for name in summaries):
+            group = [summaries[name] for summaries in dicts if name in summaries]
+            if len(group) > 1 and all(isinstance(summary, SparseNumerical) for summary in group):
+                own[name] = group[0]  # its place; the sum follows
+                numerical.setdefault(name, []).append((bucket, group))  # type: ignore[arg-type]
+            else:
+                own[name] = sum_all(group)
+        summed[bucket] = own
+    for name, groups in numerical.items():
+        for (bucket, _), total in zip(groups, _numerical_totals([group for _, group in groups]), strict=True):
+            summed[bucket][name] = total
+    return summed
+
+
 @dataclass(frozen=True)
 class SegmentDriftState:
     """Each segment column's buckets and the features profiled per bucket."""
@@ -338,27 +395,21 @@ class SegmentDriftPart:
 
     @classmethod
     def total(cls, parts: Sequence[SegmentDriftPart]) -> SegmentDriftPart:
-        """The sum of many parts (a window's buckets), each summary's pieces added up at once."""
+        """The sum of many parts (a window's buckets): each feature's numerical summaries of every
+        segment value added up at once (:func:`_numerical_totals`), the others per value."""
         first = parts[0]
         if any(not isinstance(part, SegmentDriftPart) or set(part.rows) != set(first.rows) for part in parts):
             raise SchemaError("segment drift parts built against different references cannot be added")
         rows: dict[str, dict[str, int]] = {segment: {} for segment in first.rows}
-        pieces: dict[str, dict[str, dict[str, list[Sparse]]]] = {segment: {} for segment in first.rows}
-        for part in parts:
-            for segment, values in part.rows.items():
-                for bucket, count in values.items():
+        columns: dict[str, dict[str, dict[str, Sparse]]] = {}
+        for segment in first.rows:
+            pieces: dict[str, list[dict[str, Sparse]]] = {}
+            for part in parts:
+                for bucket, count in part.rows[segment].items():
                     rows[segment][bucket] = rows[segment].get(bucket, 0) + count
-                    columns = pieces[segment].setdefault(bucket, {})
-                    for name, summary in part.columns[segment][bucket].items():
-                        columns.setdefault(name, []).append(summary)
-        columns_total: dict[str, dict[str, dict[str, Sparse]]] = {
-            segment: {
-                bucket: {name: sum_all(summaries) for name, summaries in columns.items()}
-                for bucket, columns in buckets.items()
-            }
-            for segment, buckets in pieces.items()
-        }
-        return cls(rows, columns_total)
+                    pieces.setdefault(bucket, []).append(part.columns[segment][bucket])
+            columns[segment] = _summed(pieces)
+        return cls(rows, columns)
 
     def to_dict(self) -> dict[str, Any]:
         return {
