@@ -31,8 +31,8 @@ column itself is left out of its own segments' drift (inside a segment it is one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +40,14 @@ import numpy as np
 
 from modelmon.config import DriftSettings
 from modelmon.engine.buckets import bucket_slots, segment_buckets
-from modelmon.engine.category_counts import prune_names
-from modelmon.engine.columns import (
-    CategoricalColumn,
-    NumericalColumn,
-    category_labels,
-    parsed_numbers,
-    sum_all,
+from modelmon.engine.columns import CategoricalColumn, NumericalColumn
+from modelmon.engine.segment_drift_reads import GroupReader, categorical_reads, numerical_reads
+from modelmon.engine.segment_drift_sparse import (
+    Sparse,
+    SparseCategorical,
+    SparseNumerical,
+    sparse_from_dict,
+    summed,
 )
 from modelmon.errors import SchemaError
 
@@ -69,253 +70,18 @@ __all__ = [
 DEFAULT_MIN_DRIFT_ROWS = 30
 
 
-def _merge(
-    slots: tuple[np.ndarray, ...], *values: tuple[np.ndarray, ...]
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Union of slot arrays (non-negative, repeats allowed) and each value array summed over it."""
-    joined = np.concatenate(slots)
-    if len(joined) == 0:
-        return joined, [np.concatenate(pair).astype(np.float64) for pair in values]
-    # the slots are cell numbers, at most a few thousand: counted into a vector, not sorted
-    size = int(joined.max()) + 1
-    summed = [np.bincount(joined, weights=np.concatenate(pair), minlength=size) for pair in values]
-    union = np.flatnonzero(np.bincount(joined, minlength=size))
-    return union, [total[union] for total in summed]
-
-
-@dataclass
-class SparseNumerical:
-    """A :class:`~modelmon.engine.columns.NumericalColumn` keeping only its non-empty cells."""
-
-    cells: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
-    totals: dict[str, float] = field(default_factory=dict)
-
-    _TOTALS = ("count", "missing", "type_errors", "min", "max", "sum", "sum_sq")
-
-    @classmethod
-    def of(cls, column: NumericalColumn) -> SparseNumerical:
-        cells = np.flatnonzero(column.cell_counts)
-        totals = {name: getattr(column, name) for name in cls._TOTALS}
-        return cls(cells, column.cell_counts[cells], column.cell_sums[cells], totals)
-
-    def dense(self, edges: np.ndarray) -> NumericalColumn:
-        column = NumericalColumn.empty(edges)
-        column.cell_counts[self.cells] = self.counts
-        column.cell_sums[self.cells] = self.sums
-        for name in ("count", "missing", "type_errors"):
-            setattr(column, name, int(self.totals[name]))
-        for name in ("min", "max", "sum", "sum_sq"):
-            setattr(column, name, float(self.totals[name]))
-        return column
-
-    def __add__(self, other: SparseNumerical) -> SparseNumerical:
-        return SparseNumerical.total((self, other))
-
-    @classmethod
-    def total(cls, summaries: Sequence[SparseNumerical]) -> SparseNumerical:
-        """The sum of many summaries (a window's buckets), their cells added up at once."""
-        first = summaries[0]
-        if len(summaries) == 1:
-            return first
-        totals = {
-            name: sum(s.totals[name] for s in summaries)
-            for name in ("count", "missing", "type_errors", "sum", "sum_sq")
-        }
-        totals["min"] = min(s.totals["min"] for s in summaries)
-        totals["max"] = max(s.totals["max"] for s in summaries)
-        cells, (counts, sums) = _merge(
-            tuple(s.cells for s in summaries),
-            tuple(s.counts for s in summaries),
-            tuple(s.sums for s in summaries),
-        )
-        return SparseNumerical(cells, counts.astype(np.int64), sums, totals)
-
-    def to_dict(self) -> dict[str, Any]:
-        finite = {name: value if np.isfinite(value) else None for name, value in self.totals.items()}
-        return {
-            "kind": "numerical",
-            "cells": self.cells.tolist(),
-            "counts": self.counts.tolist(),
-            "sums": self.sums.tolist(),
-            **finite,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SparseNumerical:
-        totals = {name: data[name] for name in cls._TOTALS}
-        totals["min"] = float("inf") if totals["min"] is None else totals["min"]
-        totals["max"] = float("-inf") if totals["max"] is None else totals["max"]
-        return cls(
-            np.asarray(data["cells"], dtype=np.int64),
-            np.asarray(data["counts"], dtype=np.int64),
-            np.asarray(data["sums"], dtype=np.float64),
-            totals,
-        )
-
-
-@dataclass
-class SparseCategorical:
-    """A :class:`~modelmon.engine.columns.CategoricalColumn` (sparse already) held without its
-    category names, so that the part serializes alone; :meth:`dense` gives them back."""
-
-    column: CategoricalColumn
-
-    @classmethod
-    def of(cls, column: CategoricalColumn) -> SparseCategorical:
-        return cls(replace(column, values=()))
-
-    def dense(self, values: tuple[str, ...]) -> CategoricalColumn:
-        return replace(self.column, values=values)
-
-    def __add__(self, other: SparseCategorical) -> SparseCategorical:
-        return SparseCategorical(self.column + other.column)
-
-    @classmethod
-    def total(cls, summaries: Sequence[SparseCategorical]) -> SparseCategorical:
-        return cls(CategoricalColumn.total([summary.column for summary in summaries]))
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.column.to_dict()
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SparseCategorical:
-        slots = np.asarray(data["slots"], dtype=np.int64)
-        counts = np.asarray(data["slot_counts"], dtype=np.int64)
-        if len(slots) != len(counts):
-            raise SchemaError("a per-segment categorical summary has unmatched slots and counts")
-        return cls(
-            CategoricalColumn(
-                (),
-                int(data["size"]),
-                slots,
-                counts,
-                dict(data["unseen"]),
-                int(data["missing"]),
-                int(data["type_errors"]),
-                int(data.get("unseen_error", 0)),
-            )
-        )
-
-
-Sparse = SparseNumerical | SparseCategorical
-
-
-def _sparse_from_dict(data: Mapping[str, Any]) -> Sparse:
-    if data["kind"] == "numerical":
-        return SparseNumerical.from_dict(data)
-    return SparseCategorical.from_dict(data)
-
-
-def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> Callable[[np.ndarray], Sparse]:
-    """A function from row positions of ``frame`` to the sparse summary of column ``name`` over them,
-    equal to profiling those rows alone (the same parsing as
-    :func:`~modelmon.engine.columns.numeric_values` and :meth:`CategoricalColumn.from_codes`)."""
-    import pandas as pd
-
+def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> GroupReader:
+    """Column ``name``'s summaries over groups of rows of ``frame``, each equal to profiling the
+    group's rows alone (:mod:`~modelmon.engine.segment_drift_reads`)."""
     if name not in frame.columns:
         empty = spec.column_summary(frame.iloc[:0], name)
-        return lambda where: (
+        alone = (
             SparseNumerical.of(empty) if isinstance(empty, NumericalColumn) else SparseCategorical.of(empty)
         )
-    series = frame[name]
+        return lambda order, bounds: [alone] * (len(bounds) - 1)
     if name in spec.edges:
-        edges, lookup = spec.edges[name], spec._lookup(name)
-        parsed, missing = parsed_numbers(series)
-        finite = np.isfinite(parsed)
-
-        def numerical(where: np.ndarray) -> Sparse:
-            kept = finite[where]
-            lost = int(missing[where].sum())
-            values = parsed[where][kept]
-            column = NumericalColumn.from_values(edges, values, lost, len(where) - len(values) - lost, lookup)
-            return SparseNumerical.of(column)
-
-        return numerical
-    values, tail = spec.categories[name], spec.tails.get(name)
-    codes, labels, _ = category_labels(series)
-    # each label's slot, as CategoricalColumn.from_codes finds it: a reference category, a tail
-    # bucket, or the last slot (a new value)
-    size = CategoricalColumn.empty(values, tail).size
-    label_slot = spec._index(name).get_indexer(pd.Index(labels, dtype=object)).astype(np.int64)
-    unknown = np.flatnonzero(label_slot < 0)
-    if len(unknown) and tail is not None:
-        bucket = tail.bucket_of([labels[i] for i in unknown])
-        label_slot[unknown] = np.where(bucket >= 0, len(values) + bucket, size - 1)
-    elif len(unknown):
-        label_slot[unknown] = size - 1
-    new_labels = np.flatnonzero(label_slot == size - 1)
-
-    def categorical(where: np.ndarray) -> Sparse:
-        mine = codes[where]
-        present = mine[mine >= 0]
-        per_label = np.bincount(present, minlength=len(labels))
-        counts = np.bincount(label_slot, weights=per_label, minlength=size).astype(np.int64)
-        slots = np.flatnonzero(counts)
-        new = {labels[i]: int(per_label[i]) for i in new_labels.tolist() if per_label[i]}
-        unseen, error = prune_names(new, 0)
-        missing = len(mine) - len(present)
-        return SparseCategorical(CategoricalColumn((), size, slots, counts[slots], unseen, missing, 0, error))
-
-    return categorical
-
-
-def _numerical_totals(groups: Sequence[Sequence[SparseNumerical]]) -> list[SparseNumerical]:
-    """:meth:`SparseNumerical.total` of each group (one feature of several segment values), their
-    cells added up in one count over (group, cell) instead of one per group: each cell's sum takes
-    its pieces in the same order, so the numbers are the same."""
-    flat = [summary for group in groups for summary in group]
-    cells = np.concatenate([summary.cells for summary in flat])
-    size = int(cells.max()) + 1 if len(cells) else 1
-    owner = np.repeat(
-        np.arange(len(groups)), [sum(len(summary.cells) for summary in group) for group in groups]
-    )
-    keys = owner * size + cells
-    # the keys are few (a few hundred cells a segment value) against groups x cells: sorted, not counted
-    union, place = np.unique(keys, return_inverse=True)
-    counts = np.bincount(
-        place, weights=np.concatenate([summary.counts for summary in flat]), minlength=len(union)
-    )
-    sums = np.bincount(
-        place, weights=np.concatenate([summary.sums for summary in flat]), minlength=len(union)
-    )
-    counts = counts.astype(np.int64)
-    bounds = np.searchsorted(union, np.arange(len(groups) + 1) * size).tolist()
-    summed = []
-    for number, group in enumerate(groups):
-        start, end = bounds[number], bounds[number + 1]
-        totals = {
-            name: sum(summary.totals[name] for summary in group)
-            for name in ("count", "missing", "type_errors", "sum", "sum_sq")
-        }
-        totals["min"] = min(summary.totals["min"] for summary in group)
-        totals["max"] = max(summary.totals["max"] for summary in group)
-        summed.append(
-            SparseNumerical(union[start:end] - number * size, counts[start:end], sums[start:end], totals)
-        )
-    return summed
-
-
-def _summed(pieces: Mapping[str, Sequence[Mapping[str, Sparse]]]) -> dict[str, dict[str, Sparse]]:
-    """Each segment value's summaries added up feature by feature, as :func:`sum_all` adds them;
-    the numerical ones of each feature across all values at once."""
-    summed: dict[str, dict[str, Sparse]] = {}
-    numerical: dict[str, list[tuple[str, list[SparseNumerical]]]] = {}
-    for bucket, dicts in pieces.items():
-        own: dict[str, Sparse] = {}
-        for name in dict.fromkeys(name for summaries in dicts for name in summaries):
-            group = [summaries[name] for summaries in dicts if name in summaries]
-            if len(group) > 1 and all(isinstance(summary, SparseNumerical) for summary in group):
-                own[name] = group[0]  # its place; the sum follows
-                numerical.setdefault(name, []).append((bucket, group))  # type: ignore[arg-type]
-            else:
-                own[name] = sum_all(group)
-        summed[bucket] = own
-    for name, groups in numerical.items():
-        for (bucket, _), total in zip(groups, _numerical_totals([group for _, group in groups]), strict=True):
-            summed[bucket][name] = total
-    return summed
+        return numerical_reads(spec.edges[name], spec._lookup(name), frame[name])
+    return categorical_reads(spec.categories[name], spec._index(name), spec.tails.get(name), frame[name])
 
 
 @dataclass(frozen=True)
@@ -379,14 +145,16 @@ class SegmentDriftPart:
                 order = np.argsort(slots, kind="stable")
                 bounds = np.searchsorted(slots[order], np.arange(len(buckets) + 1))
                 order += first
+                present = [i for i in range(len(buckets)) if bounds[i] < bounds[i + 1]]
+                cuts = np.append(bounds[present], bounds[-1])
+                # each feature read for every segment value of the slice at once
+                read = {name: readers[name](order, cuts) for name in state.columns[segment]}
                 rows[segment], columns[segment] = {}, {}
-                for i, bucket in enumerate(buckets):
-                    start, end = int(bounds[i]), int(bounds[i + 1])
-                    if start == end:
-                        continue
-                    where = order[start:end]
-                    summaries = {name: readers[name](where) for name in state.columns[segment]}
-                    rows[segment][bucket], columns[segment][bucket] = end - start, summaries
+                for number, i in enumerate(present):
+                    rows[segment][buckets[i]] = int(bounds[i + 1] - bounds[i])
+                    columns[segment][buckets[i]] = {
+                        name: read[name][number] for name in state.columns[segment]
+                    }
             parts.append(cls(rows, columns))
         return parts
 
@@ -408,7 +176,7 @@ class SegmentDriftPart:
                 for bucket, count in part.rows[segment].items():
                     rows[segment][bucket] = rows[segment].get(bucket, 0) + count
                     pieces.setdefault(bucket, []).append(part.columns[segment][bucket])
-            columns[segment] = _summed(pieces)
+            columns[segment] = summed(pieces)
         return cls(rows, columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,7 +201,7 @@ class SegmentDriftPart:
         }
         columns = {
             segment: {
-                bucket: {name: _sparse_from_dict(summary) for name, summary in entry["columns"].items()}
+                bucket: {name: sparse_from_dict(summary) for name, summary in entry["columns"].items()}
                 for bucket, entry in values.items()
             }
             for segment, values in data.items()
