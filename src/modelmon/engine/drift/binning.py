@@ -125,6 +125,9 @@ def distinct_values(reference: Column, current: Column) -> int:
     Exact for categories (up to 50 new names) and for numerical columns with exact edges, except
     that an interval cell counts as one value: a lower bound when it holds several new values.
     """
+    if isinstance(reference, NumericalColumn) and isinstance(current, NumericalColumn):
+        # counted where present, not gathered: a drift test's choice asks this of every column
+        return int(np.count_nonzero((reference.cell_counts > 0) | (current.cell_counts > 0)))
     return len(value_counts(reference, current)[0])
 
 
