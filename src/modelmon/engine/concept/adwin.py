@@ -100,39 +100,46 @@ class ADWIN:
     def update_many(self, values: Iterable[float]) -> list[int]:
         """Add values in order, as :meth:`update` on each; the offsets at which a change was detected.
 
-        The insertion is written out in the loop (the arithmetic of one value at a time, operation
-        for operation); the cuts are checked every ``clock`` values as before.
+        The insertion is written out in the loop over local variables (the arithmetic of one value
+        at a time, operation for operation); the cuts are checked every ``clock`` values as before,
+        on the state written back.
         """
         found: list[int] = []
         clock, grace_period, full = self.clock, self.grace_period, self.max_buckets + 1
+        drift, tick = self._drift_detected, self._tick
+        width, total, variance = self._width, self._total, self._variance
+        totals, variances = self._totals, self._variances
         for offset, x in enumerate(values):
-            if self._drift_detected:
+            if drift:
                 self._reset()
+                drift, tick = False, 0
+                width, total, variance = 0, 0.0, 0.0
+                totals, variances = self._totals, self._variances
             value = float(x)
-            newest = self._totals[0]
+            newest = totals[0]
             newest.append(value)
-            self._variances[0].append(0.0)
-            width = self._width + 1
-            self._width = width
+            variances[0].append(0.0)
+            width += 1
             increment = 0.0
             if width > 1:
-                deviation = value - self._total / (width - 1)
+                deviation = value - total / (width - 1)
                 increment = (width - 1) * deviation * deviation / width
-            self._variance += increment
-            self._total += value
+            variance += increment
+            total += value
             if len(newest) == full:
                 self._compress()
-            self._tick += 1
-            if self._tick % clock != 0 or width <= grace_period:
-                self._drift_detected = False
+            tick += 1
+            if tick % clock != 0 or width <= grace_period:
                 continue
-            detected = False
-            while self._cut_once():
-                detected = True
-            self._drift_detected = detected
-            if detected:
+            self._width, self._total, self._variance = width, total, variance
+            while self._cut_once():  # each cut drops the oldest bucket
+                drift = True
+            width, total, variance = self._width, self._total, self._variance
+            if drift:
                 self._n_detections += 1
                 found.append(offset)
+        self._drift_detected, self._tick = drift, tick
+        self._width, self._total, self._variance = width, total, variance
         return found
 
     def _compress(self) -> None:
