@@ -103,3 +103,26 @@ def test_the_exact_p_value_from_counts_is_ks_2samps_on_the_repeated_cells(name, 
     expected = scipy.stats.ks_2samp(np.repeat(cells, ref.cell_counts), np.repeat(cells, cur.cell_counts))
     assert _exact_p_value(ref, cur) == expected.pvalue
     assert _exact_p_value(ref, ref) == 1.0
+
+
+def _dense_bounds(ref, cur) -> tuple[float, float]:
+    """The statistic and its bound read at every cell, as computed before reading only the cells
+    that hold values."""
+    cells_ref, cells_cur = ref.cell_counts / ref.count, cur.cell_counts / cur.count
+    difference = np.cumsum(cells_ref) - np.cumsum(cells_cur)
+    statistic = float(np.abs(difference).max())
+    even = slice(0, None, 2)
+    before = difference[even] - cells_ref[even] + cells_cur[even]
+    both = (cells_ref[even] > 0) & (cells_cur[even] > 0)
+    reach = np.maximum(before + cells_ref[even], cells_cur[even] - before)[both]
+    return statistic, max(statistic, float(reach.max())) if reach.size else statistic
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("max_bins", [DEFAULT_MAX_BINS, 40])  # exact edges, then quantile edges
+def test_bounds_from_the_cells_holding_values_equal_those_read_at_every_cell(name, max_bins) -> None:
+    reference, current = _samples(name, 700, 90)
+    ref, cur, _ = numerical_pair(reference, current, max_bins=max_bins)
+    assert np.count_nonzero((ref.cell_counts > 0) | (cur.cell_counts > 0)) < len(ref.cell_counts)
+    assert ks_statistic_bounds(ref, cur) == _dense_bounds(ref, cur)
+    assert ks_statistic_bounds(cur, ref) == _dense_bounds(cur, ref)

@@ -58,20 +58,33 @@ EXACT_MAX_VALUES = 10_000
 ASYMPTOTIC_MAX_SIZE = 10_000
 
 
-def _shares(column: NumericalColumn) -> tuple[np.ndarray, np.ndarray]:
+def _present(reference: NumericalColumn, current: NumericalColumn) -> np.ndarray:
+    """The cells where either sample has values. Between two of them neither cumulative count
+    moves (a cumulative sum adds exact zeros there), so each difference of the two CDFs read at any
+    cell is also read at one of these, or is 0 before the first: the statistic, its bound and the
+    exact p-value's ``h`` come out the same from these cells alone, a few hundred instead of the
+    reference's few thousand for a segment's feature."""
+    return np.flatnonzero((reference.cell_counts > 0) | (current.cell_counts > 0))
+
+
+def _shares(counts: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative share through each cell, and the share in each cell."""
-    cells = column.cell_counts / column.count
+    cells = counts / total
     return np.cumsum(cells), cells
 
 
-def ks_statistic_bounds(reference: NumericalColumn, current: NumericalColumn) -> tuple[float, float]:
+def ks_statistic_bounds(
+    reference: NumericalColumn, current: NumericalColumn, present: np.ndarray | None = None
+) -> tuple[float, float]:
     """The KS statistic read at cell ends (a lower bound, exact as explained above) and an upper bound."""
-    cumulative_ref, cells_ref = _shares(reference)
-    cumulative_cur, cells_cur = _shares(current)
+    present = _present(reference, current) if present is None else present
+    cumulative_ref, cells_ref = _shares(reference.cell_counts[present], reference.count)
+    cumulative_cur, cells_cur = _shares(current.cell_counts[present], current.count)
     difference = cumulative_ref - cumulative_cur
     statistic = float(np.abs(difference).max())
-    # inside an interval cell D moves between (before + ref share) and (before - current share)
-    intervals = slice(0, None, 2)
+    # inside an interval cell (the even ones) D moves between (before + ref share) and
+    # (before - current share)
+    intervals = present % 2 == 0
     before = difference[intervals] - cells_ref[intervals] + cells_cur[intervals]
     both = (cells_ref[intervals] > 0) & (cells_cur[intervals] > 0)
     reach = np.maximum(before + cells_ref[intervals], cells_cur[intervals] - before)[both]
@@ -93,7 +106,9 @@ def _ks_2samp(reference: np.ndarray, current: np.ndarray) -> Any:
         return scipy.stats.ks_2samp(reference, current)
 
 
-def _exact_p_value(reference: NumericalColumn, current: NumericalColumn) -> float | None:
+def _exact_p_value(
+    reference: NumericalColumn, current: NumericalColumn, present: np.ndarray | None = None
+) -> float | None:
     """``ks_2samp``'s two-sided exact p-value of the repeated cell indices, the way scipy computes
     it, from the integer counts: its ``h`` is ``D * lcm(n, m)``, here ``max |i*m - j*n| / gcd``
     over the cumulative counts ``i``, ``j`` (the integer scipy rounds its float product to), handed
@@ -108,7 +123,8 @@ def _exact_p_value(reference: NumericalColumn, current: NumericalColumn) -> floa
     if inside is None or square is None:
         return None
     n, m = int(reference.count), int(current.count)
-    difference = np.cumsum(reference.cell_counts) * m - np.cumsum(current.cell_counts) * n
+    present = _present(reference, current) if present is None else present
+    difference = np.cumsum(reference.cell_counts[present]) * m - np.cumsum(current.cell_counts[present]) * n
     g = math.gcd(n, m)
     h = int(np.abs(difference).max(initial=0)) // g
     if h == 0:
@@ -121,12 +137,14 @@ def _exact_p_value(reference: NumericalColumn, current: NumericalColumn) -> floa
     return p_value if 0 <= p_value <= 1 else None
 
 
-def _p_value(reference: NumericalColumn, current: NumericalColumn, statistic: float) -> float:
+def _p_value(
+    reference: NumericalColumn, current: NumericalColumn, statistic: float, present: np.ndarray | None = None
+) -> float:
     import scipy.stats
 
     n, m = reference.count, current.count
     if max(n, m) <= EXACT_MAX_VALUES:
-        exact = _exact_p_value(reference, current)
+        exact = _exact_p_value(reference, current, present)
         if exact is not None:
             return exact
         cells = np.arange(len(reference.cell_counts))
@@ -150,5 +168,6 @@ def ks(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
     if not isinstance(reference, NumericalColumn) or not isinstance(current, NumericalColumn):
         raise InputError("the KS test applies to numerical columns only")
     require_values(reference, current)
-    statistic, _ = ks_statistic_bounds(reference, current)
-    return statistic, _p_value(reference, current, statistic)
+    present = _present(reference, current)
+    statistic, _ = ks_statistic_bounds(reference, current, present)
+    return statistic, _p_value(reference, current, statistic, present)
