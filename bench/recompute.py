@@ -90,6 +90,12 @@ PHASES = (
     ("section: performance", "engine/performance.py", "performance_section"),
     ("section: fairness", "engine/fairness.py", "fairness_section"),
     ("KS p-values (scipy)", "drift/ks.py", "_p_value"),
+    # inside the phases above, where most of their time went at the fourth session's start
+    ("  of the new rows: the label-free estimate's loss models", "engine/dle.py", "build_slices"),
+    ("  of the new rows: outlier scores", "engine/outliers.py", "build_slices"),
+    ("  of the new rows: per-segment drift summaries", "engine/segment_drift.py", "build_slices"),
+    ("  per-segment drift parts added up (buckets, totals)", "engine/segment_drift.py", "total"),
+    ("  KS exact p-values (scipy's path count)", "drift/ks.py", "_exact_p_value"),
 )
 
 
