@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -319,8 +320,10 @@ def test_simulate_sends_the_token_to_the_monitoring_service_only(services: str, 
     targets = [auth for path, auth in _Recorder.seen if path.endswith("/targets")]
     predictions = [auth for path, auth in _Recorder.seen if path.startswith("/svc")]
     assert targets and set(targets) == {"Bearer secret"}
-    assert len(predictions) == 10 and set(predictions) == {None}
-    assert "targets 10 sent" in result.output
+    # 20 requests/s for 0.5 s: 10 when the machine keeps up, fewer when the run's time is up first
+    sent = int(re.findall(r"requests (\d+) \(ok", result.output)[-1])
+    assert 1 <= sent <= 10 and len(predictions) == sent and set(predictions) == {None}
+    assert f"targets {sent} sent" in result.output
 
 
 def test_simulate_without_the_token_says_why_the_ground_truth_was_refused(services: str) -> None:
