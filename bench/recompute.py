@@ -112,14 +112,20 @@ def _phases(monitor: Any, events: list[dict[str, Any]], sent: int, new_events: i
         monitor.recompute()
         profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    cumulative: dict[str, float] = {}
+    # one row's functions of one name in one file (a part's ``total`` and its summaries' ``total``)
+    # may call each other: the row takes the largest cumulative time, not their sum
+    per_row: dict[int, float] = {}
     total = 0.0
     for (path, _, function), (_, _, _, seconds, _) in stats.items():
         if path.endswith("service/model_monitor.py") and function == "recompute":
             total += seconds
-        for label, suffix, name in PHASES:
+        for row, (_, suffix, name) in enumerate(PHASES):
             if path.endswith(suffix) and function == name:
-                cumulative[label] = cumulative.get(label, 0.0) + seconds
+                per_row[row] = max(per_row.get(row, 0.0), seconds)
+    cumulative: dict[str, float] = {}
+    for row, seconds in per_row.items():
+        label = PHASES[row][0]
+        cumulative[label] = cumulative.get(label, 0.0) + seconds
     return {label: round(100 * cumulative.get(label, 0.0) / total, 1) for label in _labels()}
 
 
