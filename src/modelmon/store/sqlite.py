@@ -34,6 +34,7 @@ import pandas as pd
 
 from modelmon.errors import EventError, InputError, StoreError
 from modelmon.store.base import (
+    CheckedEvent,
     EventStore,
     Store,
     encode_json,
@@ -167,10 +168,6 @@ def _closing_on_error(connection: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else encode_json(value)
-
-
 _NATIVE = frozenset({int, float, str})
 
 
@@ -203,22 +200,36 @@ class SqliteEventStore(EventStore):
     def add_events(self, model: str, events: Iterable[Mapping[str, Any]]) -> int:
         now = utc_now()
         rows = []
+        # the events of one batch share their time of receipt (and, without a timestamp of their
+        # own, take it as their timestamp): converted once
+        received_at: Any = None
+        received_ms = 0
         for index, event in enumerate(events):
-            doc = event_document(model, event, index, now)
+            # a checked event holds the stored fields already; the model is the argument
+            doc = event if type(event) is CheckedEvent else event_document(model, event, index, now)
             try:
+                if doc["received_at"] is not received_at:
+                    received_at = doc["received_at"]
+                    received_ms = to_ms(received_at)
+                timestamp = doc["timestamp"]
+                probabilities, attributions, metadata = (
+                    doc["probabilities"],
+                    doc["attributions"],
+                    doc["metadata"],
+                )
                 rows.append(
                     (
                         model,
                         doc["id"],
-                        to_ms(doc["timestamp"]),
+                        received_ms if timestamp is received_at else to_ms(timestamp),
                         object_json(doc["features"]),
                         _to_cell(doc["prediction"]),
-                        _json_or_null(doc["probabilities"]),
+                        None if probabilities is None else encode_json(probabilities),
                         _to_cell(doc["target"]),
                         doc["latency_ms"],
-                        _json_or_null(doc["attributions"]),
-                        _json_or_null(doc["metadata"]),
-                        to_ms(doc["received_at"]),
+                        None if attributions is None else encode_json(attributions),
+                        None if metadata is None else encode_json(metadata),
+                        received_ms,
                     )
                 )
             except (TypeError, ValueError) as exc:
