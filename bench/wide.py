@@ -9,7 +9,8 @@ report finds drift in a fifth of the columns. Files are written row group by row
 halves the file for the largest sizes; modelmon and Evidently read the values as float64 alike.
 ``--layout pandas`` writes each file as users' files mostly are: the whole frame built in memory
 and written by ``DataFrame.to_parquet()`` with its defaults, which puts up to about a million rows
-in one row group (200k x 1,000 floats: one row group of 1.6 GB).
+in one row group (200k x 1,000 floats: one row group of 1.6 GB). ``--layout quarters`` writes it
+the same way in four row groups (``row_group_size`` a quarter of the rows: 400 MB each at that size).
 """
 
 from __future__ import annotations
@@ -58,27 +59,34 @@ def write(path: Path, rows: int, columns: int, seed: int, shifted: bool, dtype: 
     return path
 
 
-def write_as_pandas(path: Path, rows: int, columns: int, seed: int, shifted: bool, dtype: str) -> Path:
-    """Write the file as ``DataFrame.to_parquet()`` does by default (fixed seed)."""
+def write_as_pandas(
+    path: Path, rows: int, columns: int, seed: int, shifted: bool, dtype: str, row_groups: int = 1
+) -> Path:
+    """Write the file as ``DataFrame.to_parquet()`` does by default (fixed seed), or in
+    ``row_groups`` row groups of equal size."""
     frame = _block(np.random.default_rng(seed), rows, columns, shifted, dtype).to_pandas()
     partial = path.with_suffix(".partial")
-    frame.to_parquet(partial)
+    frame.to_parquet(partial, **({} if row_groups == 1 else {"row_group_size": -(-rows // row_groups)}))
     partial.rename(path)
     return path
 
 
 def paths(rows: int, columns: int, dtype: str = "float64", layout: str = "groups") -> tuple[Path, Path]:
     """(reference, current) paths for a shape, written when missing; ``layout`` is ``"groups"``
-    (row groups of about 64 MiB) or ``"pandas"`` (``DataFrame.to_parquet()``'s defaults)."""
+    (row groups of about 64 MiB), ``"pandas"`` (``DataFrame.to_parquet()``'s defaults) or
+    ``"quarters"`` (the same in four row groups)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     suffix = ("" if dtype == "float64" else f"_{dtype}") + ("" if layout == "groups" else f"_{layout}")
     reference = DATA_DIR / f"wide_reference_{rows}x{columns}{suffix}.parquet"
     current = DATA_DIR / f"wide_current_{rows}x{columns}{suffix}.parquet"
-    writer = write if layout == "groups" else write_as_pandas
-    if not reference.exists():
-        writer(reference, rows, columns, seed=11, shifted=False, dtype=dtype)
-    if not current.exists():
-        writer(current, rows, columns, seed=12, shifted=True, dtype=dtype)
+    for path, seed, shifted in ((reference, 11, False), (current, 12, True)):
+        if path.exists():
+            continue
+        if layout == "groups":
+            write(path, rows, columns, seed=seed, shifted=shifted, dtype=dtype)
+        else:
+            row_groups = 4 if layout == "quarters" else 1
+            write_as_pandas(path, rows, columns, seed, shifted, dtype, row_groups)
     return reference, current
 
 
@@ -87,7 +95,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--columns", type=int, required=True)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--layout", choices=["groups", "pandas"], default="groups")
+    parser.add_argument("--layout", choices=["groups", "pandas", "quarters"], default="groups")
     args = parser.parse_args()
     print(*paths(args.rows, args.columns, args.dtype, args.layout))
 

@@ -1,10 +1,11 @@
 """Wide files as pandas writes them (one row group): ``modelmon report --sections drift`` of two
 commits, peak memory and time, and their drift decisions side by side.
 
-    python -m bench.wide_layout BEFORE AFTER [--rows 200000] [--columns 1000] [--runs 1]
+    python -m bench.wide_layout BEFORE AFTER [--rows 200000] [--columns 1000] [--runs 1] [--layout quarters]
 
 The files are ``bench.wide --layout pandas`` (``DataFrame.to_parquet()`` with its defaults: one
-row group of 200k rows, 1.6 GB of floats a file). Each commit runs from a temporary worktree
+row group of 200k rows, 1.6 GB of floats a file; ``--layout quarters``: four row groups of 400 MB).
+Each commit runs from a temporary worktree
 (as ``bench.versions`` does) under the default 256 MiB budget; the commits take turns. Peak
 memory is the process's own high-water mark (``bench.harness.measure``).
 """
@@ -29,8 +30,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--columns", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--layout", choices=["pandas", "quarters"], default="pandas")
     args = parser.parse_args()
-    reference, current = paths(args.rows, args.columns, layout="pandas")
+    reference, current = paths(args.rows, args.columns, layout=args.layout)
     results: dict[str, list[tuple[float, float]]] = {commit: [] for commit in args.commits}
     decisions: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -50,9 +52,8 @@ def main() -> None:
         finally:
             for source in sources.values():
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(source.parent)])
-    print(
-        f"{args.rows:,} x {args.columns:,} floats, one row group a file, --sections drift, 256 MiB budget\n"
-    )
+    groups = "one row group" if args.layout == "pandas" else "four row groups"
+    print(f"{args.rows:,} x {args.columns:,} floats, {groups} a file, --sections drift, 256 MiB budget\n")
     print("| commit | wall s (median) | peak MiB (median) | drifted columns |")
     print("|---|---|---|---|")
     for commit, runs in results.items():
