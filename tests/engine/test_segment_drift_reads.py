@@ -56,13 +56,15 @@ def test_numerical_summaries_of_every_group_equal_each_group_profiled_alone(rows
             np.testing.assert_array_equal(getattr(summary, field), getattr(expected, field))
 
 
-def test_categorical_summaries_of_every_group_equal_each_group_profiled_alone():
+@pytest.mark.parametrize("categories", [30, 70_000])  # counted densely, and by sorting the keys
+def test_categorical_summaries_of_every_group_equal_each_group_profiled_alone(categories):
     rng = np.random.default_rng(4)
-    values = tuple(f"zone-{i}" for i in range(30))
+    values = tuple(f"zone-{i}" for i in range(categories))
     tail = CategoryTail.of([f"rare-{i}" for i in range(200)], buckets=8)
     labels = np.array([*values, *(f"rare-{i}" for i in range(200)), "new-a", "new-b"], dtype=object)
     series = pd.Series(labels[rng.integers(0, len(labels), 2_000)], dtype=object)
     series[rng.random(2_000) < 0.05] = None
+    series.iloc[::97] = "new-a"  # new categories in some groups whatever the categories' number
     order, bounds = _groups(rng, 2_000, 12)
     index = pd.Index(values, dtype=object)
     summaries = categorical_reads(values, index, tail, series)(order, bounds)

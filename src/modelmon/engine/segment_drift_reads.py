@@ -57,10 +57,18 @@ def numerical_reads(edges: np.ndarray, lookup: EdgeLookup | None, series: pd.Ser
     ``NumericalColumn.from_values`` over its rows' finite values."""
     parsed, missing = parsed_numbers(series)
     finite = np.isfinite(parsed)
-    cells = np.zeros(len(parsed), dtype=np.intp)
-    found = parsed[finite]
-    cells[finite] = lookup.cells(found) if lookup is not None else cells_of(edges, found)
     width = 2 * len(edges) + 1
+    # every row's cell, found at the first short read: a batch's long groups are summarised alone,
+    # each finding its own rows' cells, and never need them
+    found_cells: list[np.ndarray] = []
+
+    def cells_of_rows() -> np.ndarray:
+        if not found_cells:
+            cells = np.zeros(len(parsed), dtype=np.intp)
+            found = parsed[finite]
+            cells[finite] = lookup.cells(found) if lookup is not None else cells_of(edges, found)
+            found_cells.append(cells)
+        return found_cells[0]
 
     def alone(where: np.ndarray) -> SparseNumerical:
         values = parsed[where][finite[where]]
@@ -75,7 +83,7 @@ def numerical_reads(edges: np.ndarray, lookup: EdgeLookup | None, series: pd.Ser
         groups = len(bounds) - 1
         rows, kept_owners = order[kept], owners[kept]
         values = parsed[rows]
-        union, place = np.unique(kept_owners * width + cells[rows], return_inverse=True)
+        union, place = np.unique(kept_owners * width + cells_of_rows()[rows], return_inverse=True)
         counts = np.bincount(place, minlength=len(union))
         sums = np.bincount(place, weights=values, minlength=len(union))
         cuts = np.searchsorted(union, np.arange(groups + 1) * width).tolist()
@@ -126,8 +134,14 @@ def categorical_reads(
         owners, mine = _owners(bounds), codes[order]
         present = mine >= 0
         groups = len(bounds) - 1
-        union, place = np.unique(owners[present] * size + label_slot[mine[present]], return_inverse=True)
-        counts = np.bincount(place, minlength=len(union))
+        keys = owners[present] * size + label_slot[mine[present]]
+        if groups * size <= max(len(keys), 1 << 16):  # a dense count is cheaper than sorting the keys
+            dense = np.bincount(keys, minlength=groups * size)
+            union = np.flatnonzero(dense)
+            counts = dense[union]
+        else:
+            union, place = np.unique(keys, return_inverse=True)
+            counts = np.bincount(place, minlength=len(union))
         cuts = np.searchsorted(union, np.arange(groups + 1) * size).tolist()
         missing = np.bincount(owners[~present], minlength=groups).tolist()
         summaries: list[Sparse] = []
