@@ -253,6 +253,9 @@ def test_error_texts_name_no_file_path_of_the_server(tmp_path):
         b'{"a": "\\\\", "b": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
         b'{"id": "123456789012345678901234567", "x": 1.23456789012345678901, "y": 1234567890123456789012e-3}',
         b'{"x": 9223372036854775807, "y": -9223372036854775808, "z": 0.00000000000000000000001}',
+        # a signed exponent of many digits: a float (0.0 or 10.0), whatever its digits' integer value
+        b'{"x": 1e-99999999999999999999, "y": 0E+99999999999999999999, "z": 1e+00000000000000000001}',
+        b'{"x": -1.5E-12345678901234567890123, "y": [2e-99999999999999999999]}',
     ],
 )
 def test_strings_escapes_and_floats_are_not_mistaken_for_nesting_or_long_integers(text):

@@ -38,6 +38,7 @@ _MINUS = ord("-")
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[list(b"0123456789")] = True
 _NOT_AN_INTEGER = frozenset(b".eE")  # beside a run of digits: a float, which is never out of range
+_EXPONENT, _SIGNS = frozenset(b"eE"), frozenset(b"+-")
 #: integer literals of fewer digits always fit in 64 bits
 _LONG_DIGITS = 19
 #: a body's bytes translated: each bracket to its step of depth (int8), every other byte to 0
@@ -125,6 +126,8 @@ def _check_structure(body: bytes, max_depth: int, outside: np.ndarray | None = N
             end < len(body) and body[end] in _NOT_AN_INTEGER
         ):
             continue
+        if start >= 2 and body[start - 1] in _SIGNS and body[start - 2] in _EXPONENT:
+            continue  # a signed exponent's digits: the number is a float
         sign = start and body[start - 1] == _MINUS
         literal = body[start - sign : end].decode()
         if not INT64_MIN <= int(literal) <= INT64_MAX:
