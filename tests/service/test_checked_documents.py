@@ -14,7 +14,7 @@ from modelmon.service.events import check_events
 from modelmon.service.journal import entry_line
 from modelmon.service.journal_records import read_segment
 from modelmon.store import open_store
-from modelmon.store.base import CheckedEvent, event_document
+from modelmon.store.documents import CheckedEvent, event_document
 
 SCHEMA = Schema(numerical=["x"], categorical=["city"], prediction="p", target="y", id="id")
 RECEIVED = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from modelmon.store import object_json as module
-from modelmon.store.base import encode_json
+from modelmon.store.documents import encode_json
 from modelmon.store.object_json import object_json
 
 pytest.importorskip("orjson")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from modelmon.errors import ConfigError, InputError
-from modelmon.store.base import to_utc
+from modelmon.store.documents import to_utc
 
 __all__ = ["parse_duration", "parse_time", "period_label", "periods", "resolve_period"]
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmon.service.alerts.payload import ALERTS_ANSWER, ALERTS_BODY
-from modelmon.store.base import RESERVED_COLUMNS
+from modelmon.store.documents import RESERVED_COLUMNS
 
 __all__ = [
     "ALERTS_BODY",

@@ -38,7 +38,7 @@ from modelmon.schema import Schema
 from modelmon.service.api_schema import EARLIEST, EVENT, LATEST
 from modelmon.service.body import INT64_MAX, INT64_MIN
 from modelmon.service.validation import SchemaCheck
-from modelmon.store.base import EVENT_FIELDS, RESERVED_COLUMNS, CheckedEvent, checked_event, to_utc
+from modelmon.store.documents import EVENT_FIELDS, RESERVED_COLUMNS, CheckedEvent, checked_event, to_utc
 
 __all__ = [
     "MAX_METADATA_DEPTH",

@@ -21,13 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelmon.errors import ConfigError, UnknownReportError
-from modelmon.store.base import (
-    EventStore,
-    MetricStore,
-    ReportStore,
-    Store,
-    redact_url,
-)
+from modelmon.store.base import EventStore, MetricStore, ReportStore, Store, redact_url
 
 __all__ = [
     "EventStore",

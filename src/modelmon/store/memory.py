@@ -18,16 +18,10 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
-    event_document,
-    first_of_each_id,
     metric_points,
-    plain,
     report_entry,
-    to_json,
-    to_ms,
-    to_utc,
-    utc_now,
 )
+from modelmon.store.documents import event_document, first_of_each_id, plain, to_json, to_ms, to_utc, utc_now
 from modelmon.store.frames import build_frame
 
 __all__ = ["MemoryEventStore", "MemoryMetricStore", "MemoryReportStore", "open_memory_store"]

@@ -32,19 +32,13 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     Store,
-    event_document,
     finite_or_nan,
-    first_of_each_id,
     headline,
     metric_points,
-    plain,
     redact_url,
     report_entry,
-    to_json,
-    to_ms,
-    to_utc,
-    utc_now,
 )
+from modelmon.store.documents import event_document, first_of_each_id, plain, to_json, to_ms, to_utc, utc_now
 from modelmon.store.frames import build_frame
 
 __all__ = ["MongoEventStore", "MongoMetricStore", "MongoReportStore", "open_mongo_store"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modelmon.store.base import encode_json
+from modelmon.store.documents import encode_json
 
 __all__ = ["object_json"]
 

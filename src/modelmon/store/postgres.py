@@ -37,16 +37,8 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from modelmon.errors import EventError, InputError, StoreError, require
-from modelmon.store.base import (
-    EventStore,
-    Store,
-    encode_json,
-    event_document,
-    from_ms,
-    redact_url,
-    to_utc,
-    utc_now,
-)
+from modelmon.store.base import EventStore, Store, redact_url
+from modelmon.store.documents import encode_json, event_document, from_ms, to_utc, utc_now
 from modelmon.store.frames import build_frame, decode_json_column, json_objects_frame
 
 __all__ = ["PostgresDatabase", "PostgresEventStore", "jsonb_text", "open_postgres_store"]

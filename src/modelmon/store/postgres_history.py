@@ -20,8 +20,8 @@ from modelmon.store.base import (
     report_row,
     stored_entry,
     stored_report,
-    to_utc,
 )
+from modelmon.store.documents import to_utc
 
 if TYPE_CHECKING:
     from modelmon.store.postgres import PostgresDatabase

@@ -33,10 +33,9 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from modelmon.errors import EventError, InputError, StoreError
-from modelmon.store.base import (
+from modelmon.store.base import EventStore, Store
+from modelmon.store.documents import (
     CheckedEvent,
-    EventStore,
-    Store,
     encode_json,
     event_document,
     from_ms,

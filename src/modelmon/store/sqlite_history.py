@@ -24,14 +24,12 @@ from modelmon.store.base import (
     MetricStore,
     ReportStore,
     finite_or_nan,
-    from_ms,
     metric_points,
     report_row,
     stored_entry,
     stored_report,
-    to_ms,
-    to_utc,
 )
+from modelmon.store.documents import from_ms, to_ms, to_utc
 
 if TYPE_CHECKING:
     from modelmon.store.sqlite import SqliteDatabase
