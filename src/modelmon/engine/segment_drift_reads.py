@@ -23,6 +23,7 @@ and ``tests/engine/test_segment_drift.py`` check it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from itertools import pairwise
 
 import numpy as np
@@ -58,17 +59,15 @@ def numerical_reads(edges: np.ndarray, lookup: EdgeLookup | None, series: pd.Ser
     parsed, missing = parsed_numbers(series)
     finite = np.isfinite(parsed)
     width = 2 * len(edges) + 1
+
     # every row's cell, found at the first short read: a batch's long groups are summarised alone,
     # each finding its own rows' cells, and never need them
-    found_cells: list[np.ndarray] = []
-
+    @cache
     def cells_of_rows() -> np.ndarray:
-        if not found_cells:
-            cells = np.zeros(len(parsed), dtype=np.intp)
-            found = parsed[finite]
-            cells[finite] = lookup.cells(found) if lookup is not None else cells_of(edges, found)
-            found_cells.append(cells)
-        return found_cells[0]
+        cells = np.zeros(len(parsed), dtype=np.intp)
+        found = parsed[finite]
+        cells[finite] = lookup.cells(found) if lookup is not None else cells_of(edges, found)
+        return cells
 
     def alone(where: np.ndarray) -> SparseNumerical:
         values = parsed[where][finite[where]]
