@@ -134,14 +134,18 @@ class FeatureEncoder:
     def columns(self) -> tuple[str, ...]:
         return self.numerical + self.categorical
 
-    def transform(self, frame: pd.DataFrame, impute: bool = False) -> np.ndarray:
-        """A float matrix with one column per feature, in :attr:`columns` order."""
+    def transform(
+        self, frame: pd.DataFrame, impute: bool = False, numbers: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """A float matrix with one column per feature, in :attr:`columns` order; ``numbers`` holds
+        the numerical columns already read by :func:`numbers_of` (read here otherwise)."""
         absent = [name for name in self.columns if name not in frame.columns]
         if absent:
             raise SchemaError(f"the frame has no feature column(s) {absent}; it has {list(frame.columns)}")
+        numbers = numbers_of(frame, self.numerical) if numbers is None else numbers
         matrix = np.empty((len(frame), len(self.columns)), dtype=np.float64)
         for j, name in enumerate(self.numerical):
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            values = numbers[name]
             values = np.where(np.isfinite(values), values, np.nan)
             matrix[:, j] = np.where(np.isnan(values), self.medians[name], values) if impute else values
         for j, name in enumerate(self.categorical, start=len(self.numerical)):
@@ -149,6 +153,19 @@ class FeatureEncoder:
             codes = label_slots(frame[name], ranks, other=len(ranks), missing=-1).astype(np.float64)
             matrix[:, j] = codes if impute else np.where(codes < 0, np.nan, codes)
         return matrix
+
+
+def numbers_of(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each named column as floats (what is not a number is NaN): read once for the scores, the
+    distances beyond the rules and the rules, which each read them before.
+
+    >>> numbers_of(pd.DataFrame({"x": ["1.5", "a", None]}), ["x"])["x"].tolist()
+    [1.5, nan, nan]
+    """
+    return {
+        name: pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for name in names
+    }
 
 
 @dataclass
@@ -161,17 +178,21 @@ class OutlierState:
     bounds: dict[str, tuple[float, float]]
     contamination: float = CONTAMINATION
 
-    def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        """Outlier score of each row of ``frame`` (higher is stranger)."""
+    def scores(self, frame: pd.DataFrame, numbers: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Outlier score of each row of ``frame`` (higher is stranger); ``numbers``: its numerical
+        features already read by :func:`numbers_of`."""
         if len(frame) == 0:
             return np.zeros(0)
-        return -forest_scores(self.forest, self.encoder.transform(frame, impute=True)) + self.excess(frame)
+        numbers = numbers_of(frame, self.encoder.numerical) if numbers is None else numbers
+        matrix = self.encoder.transform(frame, impute=True, numbers=numbers)
+        return -forest_scores(self.forest, matrix) + self.excess(frame, numbers)
 
-    def excess(self, frame: pd.DataFrame) -> np.ndarray:
+    def excess(self, frame: pd.DataFrame, numbers: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Per row, the summed distance outside the rule bounds, in units of each bound's width."""
+        numbers = numbers_of(frame, list(self.bounds)) if numbers is None else numbers
         total = np.zeros(len(frame))
         for name, (low, high) in self.bounds.items():
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            values = numbers[name]
             width = high - low if high > low else max(abs(high), 1.0)
             with np.errstate(over="ignore", invalid="ignore"):
                 beyond = np.maximum(np.maximum(low - values, values - high), 0.0) / width
@@ -180,11 +201,14 @@ class OutlierState:
             total += np.where(np.isinf(values), 0.0, np.nan_to_num(beyond, nan=0.0).clip(max=MAX_EXCESS))
         return total
 
-    def violations(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def violations(
+        self, frame: pd.DataFrame, numbers: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """Per numerical column, which rows lie outside the reference's widened range."""
+        numbers = numbers_of(frame, list(self.bounds)) if numbers is None else numbers
         broken = {}
         for name, (low, high) in self.bounds.items():
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            values = numbers[name]
             broken[name] = (values < low) | (values > high)
         return broken
 
@@ -302,8 +326,13 @@ class OutlierCounts:
             for start, end in pairwise(bounds)
         ]
         chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
-        all_scores = state.scores(frame.iloc[chosen])
-        broken = state.violations(frame)
+        numbers = numbers_of(frame, state.encoder.numerical)
+        if len(chosen) == len(frame):  # every row (the slices' rows, in order): no copy to take
+            all_scores = state.scores(frame, numbers)
+        else:
+            taken = {name: values[chosen] for name, values in numbers.items()}
+            all_scores = state.scores(frame.iloc[chosen], taken)
+        broken = state.violations(frame, numbers)
         any_rule = np.zeros(len(frame), dtype=bool)
         for flags in broken.values():
             any_rule |= flags
@@ -375,25 +404,32 @@ def _top_rows(
     state: OutlierState, sample: pd.DataFrame, id_column: str | None, scores: np.ndarray | None
 ) -> list[dict[str, Any]]:
     scores = state.scores(sample) if scores is None else scores
-    broken = state.violations(sample)
+    positions = np.argsort(-scores, kind="stable")[:TOP_ROWS]
+    # the top rows taken at once and read a column at a time: a row at a time through ``iloc`` (a
+    # Series of mixed values built per row) cost more than the section's other work together
+    top = sample.iloc[positions]
+    broken = state.violations(top)
+    values = {name: top[name].tolist() for name in state.encoder.columns}
+    ids = top[id_column].tolist() if id_column is not None and id_column in top.columns else None
     rows = []
-    for position in np.argsort(-scores, kind="stable")[:TOP_ROWS]:
-        row = sample.iloc[position]
-        features = {}
-        for name in state.encoder.columns:
-            value = row[name]
-            features[name] = None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+    for place, position in enumerate(positions.tolist()):
+        features = {name: _plain(column[place]) for name, column in values.items()}
         rows.append(
             {
-                "id": None if id_column is None or id_column not in sample.columns else str(row[id_column]),
+                "id": None if ids is None else str(ids[place]),
                 "row": str(sample.index[position]),
                 "score": float(scores[position]),
                 "outlier": bool(scores[position] > state.threshold),
-                "rules": [name for name, flags in broken.items() if flags[position]],
+                "rules": [name for name, flags in broken.items() if flags[place]],
                 "features": features,
             }
         )
     return rows
+
+
+def _plain(value: Any) -> Any:
+    """A feature's value as JSON takes it: a missing one as ``None``, a numpy scalar as Python's."""
+    return None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
 
 
 def outliers_section(inputs: ReportInputs) -> dict[str, Any]:
