@@ -136,3 +136,26 @@ def test_the_kept_rows_are_scored_once_as_the_outliers_section_would_score_them(
     sample, scores = sliding.sample(), sliding.sample_scores()
     assert sample is not None and scores is not None and len(scores) == len(sample) == 150
     np.testing.assert_allclose(scores, spec.state["outliers"].scores(sample), rtol=1e-12)
+
+
+@pytest.mark.parametrize("window", [Window(rows=1000), Window(seconds=100)])
+def test_the_kept_rows_are_every_buckets_rows_after_each_change(window):
+    spec = ProfileSpec.fit(_reference(), SCHEMA, parts=("outliers",))
+    sliding = SlidingWindow(spec, window, buckets=5, sample_rows=30)
+    rng = np.random.default_rng(4)
+    sent = 0
+    for step in range(24):
+        count = int(rng.integers(0, 120))
+        now = 1000.0 + 9.0 * step
+        stamps = now - rng.choice([0.0, 0.0, 60.0], count) * rng.random(count)  # some late, some too old
+        sliding.add(_rows(rng, count, sent, 0.0), now=now, timestamps=stamps if window.seconds else None)
+        sent += count
+        frames = [frame for bucket in sliding._ring.values() for frame in bucket.sample]
+        sample, scores = sliding.sample(), sliding.sample_scores()
+        if not frames:
+            assert sample is None
+            continue
+        assert sample is not None and scores is not None
+        pd.testing.assert_frame_equal(sample, pd.concat(frames, ignore_index=True))
+        assert sliding.sample() is sample  # nothing changed: the same frame
+        np.testing.assert_array_equal(scores, spec.state["outliers"].scores(sample))
