@@ -26,7 +26,6 @@ where no window reaches it), integers within 64 bits, names the store reserves.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +34,10 @@ from typing import Any
 
 from modelmon.errors import EventError
 from modelmon.schema import Schema
-from modelmon.service.api_schema import EARLIEST, EVENT, LATEST
+from modelmon.service.api_schema import EVENT
 from modelmon.service.body import INT64_MAX, INT64_MIN
+from modelmon.service.event_columns import check_usual_batch
+from modelmon.service.timestamps import parse_timestamp
 from modelmon.service.validation import SchemaCheck
 from modelmon.store.documents import EVENT_FIELDS, RESERVED_COLUMNS, CheckedEvent, checked_event, to_utc
 
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_METADATA_DEPTH",
     "REJECT_REASONS",
     "CheckedBatch",
+    "check_each",
     "check_event",
     "check_events",
     "parse_timestamp",
@@ -111,7 +113,6 @@ def _nesting_depth(value: Any, limit: int) -> int:
 
 
 _EVENT_CHECK = SchemaCheck(EVENT, root="event")
-_RANGE = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
 
 
 @dataclass
@@ -123,29 +124,6 @@ class CheckedBatch:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     unexpected: int = 0  # values of features the schema does not name
-
-
-def parse_timestamp(value: Any, where: str = "timestamp") -> datetime:
-    """An aware UTC datetime from ISO 8601 text or epoch seconds."""
-    if isinstance(value, bool):
-        raise EventError(f"{where}: expected ISO 8601 text or epoch seconds, got {value!r}")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise EventError(f"{where}: {value!r} is not a finite number")
-        if not EARLIEST.timestamp() <= value < LATEST.timestamp():
-            hint = " (epoch seconds, not milliseconds)" if 0 < value < 1000 * LATEST.timestamp() else ""
-            raise EventError(f"{where}: {value!r} is outside the accepted range {_RANGE}{hint}")
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-        except (ValueError, OverflowError):
-            raise EventError(f"{where}: {value[:80]!r} is not an ISO 8601 timestamp") from None
-        if not EARLIEST <= parsed < LATEST:
-            raise EventError(f"{where}: {value[:80]!r} is outside the accepted range {_RANGE}")
-        return parsed
-    raise EventError(f"{where}: expected ISO 8601 text or epoch seconds, got {type(value).__name__}")
 
 
 def _check_integer(value: Any, where: str) -> None:
@@ -318,6 +296,22 @@ def check_events(
     """Check a batch; valid events are kept even when others are rejected."""
     received_at = received_at or datetime.now(UTC)
     stored_at = _stored_time(received_at)
+    usual = check_usual_batch(events, schema, received_at, stored_at, future_tolerance)
+    if usual is not None:  # every event valid: checked field by field across the batch
+        return CheckedBatch(rows=usual[0], documents=usual[1])
+    return check_each(events, schema, received_at, future_tolerance, stored_at)
+
+
+def check_each(
+    events: Sequence[Any],
+    schema: Schema,
+    received_at: datetime,
+    future_tolerance: float | None = None,
+    stored_at: datetime | None = None,
+) -> CheckedBatch:
+    """Check a batch event by event (what :func:`check_events` does with a batch it cannot check
+    field by field: each bad event is named); valid events are kept even when others are rejected."""
+    stored_at = _stored_time(received_at) if stored_at is None else stored_at
     batch = CheckedBatch()
     for index, event in enumerate(events):
         try:
