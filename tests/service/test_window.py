@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from modelmon.config import Window
 from modelmon.engine.profile import ProfileSpec
@@ -162,3 +163,50 @@ def test_a_window_by_seconds_groups_rows_by_bucket_whatever_their_order():
         by_bucket.add(rows[keys == key], now=NOW, timestamps=stamps[keys == key])
     assert _state(at_once) == _state(by_bucket)
     assert at_once.current() == by_bucket.current()
+
+
+def _awkward_trips(rows: int, seed: int, labelled_share: float) -> pd.DataFrame:
+    """Demo trips as events arrive: missing values, text and infinities, new categories, and a share
+    of the targets known."""
+    from modelmon.demo.data import taxi_trips
+
+    frame = taxi_trips(rows, seed=seed).drop(columns=["pickup_time"])
+    frame = frame.astype({"fare_amount": object, "PULocationID": object})
+    rng = np.random.default_rng(seed)
+    frame.loc[rng.random(rows) < 0.05, "trip_distance"] = np.nan
+    frame.loc[rng.random(rows) < 0.02, "trip_distance"] = np.inf
+    frame.loc[rng.random(rows) < 0.03, "fare_amount"] = "n/a"
+    frame.loc[rng.random(rows) < 0.03, "PULocationID"] = "zone-new"
+    frame.loc[rng.random(rows) < 0.05, "payment_type"] = None
+    frame.loc[rng.random(rows) >= labelled_share, "duration_actual"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("labelled_share", [1.0, 0.6, 0.0])  # all, some and none labelled
+@pytest.mark.parametrize("seed", [11, 12])
+def test_each_bucket_holds_the_profiles_of_its_events_and_of_its_labelled_rows_alone(seed, labelled_share):
+    """The window reads its new rows' columns once for both profiles; each bucket's events profile
+    is still that of its rows without the target, its labelled one that of its labelled rows."""
+    from modelmon.service.window import LABELLED_PARTS
+
+    spec = _taxi_spec()
+    rows = _awkward_trips(730, seed, labelled_share)
+    window = SlidingWindow(spec, Window(rows=1000), buckets=10)
+    window.add(rows.iloc[:50], now=NOW)  # a bucket's first rows, then its rest and six more at once
+    window.add(rows.iloc[50:], now=NOW)
+    for number, (key, bucket) in enumerate(window._ring.items()):
+        assert key == number
+        mine = rows.iloc[number * 100 : (number + 1) * 100]
+        pieces = [mine.iloc[:50], mine.iloc[50:]] if number == 0 else [mine]
+        events, labelled = spec.empty(), spec.empty()
+        for piece in pieces:
+            events = events + spec.profile(piece.drop(columns=["duration_actual"]))
+            known = piece[piece["duration_actual"].notna()]
+            if len(known):
+                labelled = labelled + spec.profile(known, parts=LABELLED_PARTS)
+        assert bucket.events.to_dict() == events.to_dict()
+        assert bucket.labelled.to_dict() == labelled.to_dict()
+        # what an unlabelled row keeps for its late target, as a frame's records give it
+        kept = ["duration", "payment_type", "ride_id"]
+        waiting = mine.loc[mine["duration_actual"].isna(), kept].to_dict("records")
+        assert bucket.label_rows == {record["ride_id"]: record for record in waiting}

@@ -23,7 +23,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -35,7 +35,7 @@ from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.parts import PART_TYPES
 from modelmon.engine.profile import Column, Profile, ProfileSpec
 
-__all__ = ["profile_slices", "slice_bounds"]
+__all__ = ["column_reads", "profile_slices", "slice_bounds"]
 
 
 def slice_bounds(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,17 +52,38 @@ def slice_bounds(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, unique, np.append(starts, len(keys))
 
 
-def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> Callable[[slice], Column]:
-    if name not in frame.columns:
-        empty: Column = (
-            NumericalColumn.empty(spec.edges[name])
-            if name in spec.edges
-            else CategoricalColumn.empty(spec.categories[name], spec.tails.get(name))
-        )
-        return lambda rows: empty
+#: which rows of the frame the column reads were made of: a slice, or an array of positions
+Rows = slice | np.ndarray
+
+
+def column_reads(spec: ProfileSpec, frame: pd.DataFrame) -> dict[str, Callable[[Rows], Column]]:
+    """Each profiled column of ``frame`` read once (:mod:`.column_reader`): a function from rows of
+    ``frame`` to the column's summary over them.
+
+    >>> import pandas as pd
+    >>> from modelmon.schema import Schema
+    >>> spec = ProfileSpec.fit(pd.DataFrame({"x": [1.0, 2.0]}), Schema(numerical=["x"]))
+    >>> reads = column_reads(spec, pd.DataFrame({"x": [1.0, None, 2.0]}))
+    >>> reads["x"](np.array([0, 2])).count, reads["x"](slice(0, 2)).missing
+    (2, 1)
+    """
+    reads: dict[str, Callable[[Rows], Column]] = {}
+    for name in spec.columns:
+        if name not in frame.columns:
+            continue
+        if name in spec.edges:
+            reads[name] = numerical_reader(spec.edges[name], frame[name], spec._lookup(name))
+        else:
+            reads[name] = categorical_reader(
+                spec.categories[name], frame[name], spec._index(name), spec.tails.get(name)
+            )
+    return reads
+
+
+def _empty(spec: ProfileSpec, name: str) -> Column:
     if name in spec.edges:
-        return numerical_reader(spec.edges[name], frame[name], spec._lookup(name))
-    return categorical_reader(spec.categories[name], frame[name], spec._index(name), spec.tails.get(name))
+        return NumericalColumn.empty(spec.edges[name])
+    return CategoricalColumn.empty(spec.categories[name], spec.tails.get(name))
 
 
 def _part_slices(part_type: Any, frame: pd.DataFrame, spec: ProfileSpec, bounds: Sequence[int]) -> list[Any]:
@@ -77,33 +98,40 @@ def profile_slices(
     frame: pd.DataFrame,
     bounds: Sequence[int] | np.ndarray,
     parts: Collection[str] | None = None,
+    reads: Mapping[str, Callable[[Rows], Column]] | None = None,
+    positions: np.ndarray | None = None,
 ) -> list[Profile]:
     """The profile of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, each equal to
     ``spec.profile(that slice, parts)``.
 
     ``bounds`` rise from 0 to ``len(frame)``; ``parts`` names the model-level parts to build (every
-    fitted one by default).
+    fitted one by default). ``reads``, the :func:`column_reads` of a larger frame whose rows
+    ``positions`` are ``frame``'s (all its rows when ``positions`` is None; its columns holding the
+    same values), spares reading the columns again: a window reads its new rows once for the
+    profiles of the events and of the labelled rows among them.
     """
     bounds = [int(bound) for bound in bounds]
     if len(bounds) < 2 or bounds[0] != 0 or bounds[-1] != len(frame) or np.any(np.diff(bounds) < 0):
         raise ValueError(f"bounds must rise from 0 to the frame's {len(frame)} rows, got {bounds[:10]}")
+    if reads is None:
+        reads, positions = column_reads(spec, frame), None
     names = list(spec.columns)
-    readers = {name: _reader(spec, frame, name) for name in names}
-    ranges = [slice(start, end) for start, end in pairwise(bounds)]
     absent = [name for name in names if name not in frame.columns]
+    empty = {name: _empty(spec, name) for name in absent}
     unexpected = spec._unexpected(frame)
     built: dict[str, list[Any]] = {}
     for part_name, part_type in PART_TYPES.items():
         if part_name in spec.state and (parts is None or part_name in parts):
             built[part_name] = _part_slices(part_type, frame, spec, bounds)
     profiles = []
-    for i, rows in enumerate(ranges):
-        columns = {name: readers[name](rows) for name in names}
+    for i, (start, end) in enumerate(pairwise(bounds)):
+        rows = slice(start, end) if positions is None else positions[start:end]
+        columns = {name: empty[name] if name in empty else reads[name](rows) for name in names}
         slice_parts = {name: each[i] for name, each in built.items() if each[i] is not None}
         profiles.append(
             Profile(
                 spec,
-                rows.stop - rows.start,
+                end - start,
                 columns,
                 absent_columns=list(absent),
                 unexpected_columns=list(unexpected),

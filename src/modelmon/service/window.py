@@ -49,7 +49,7 @@ import pandas as pd
 
 from modelmon.config import Window
 from modelmon.engine.profile import Profile, ProfileSpec
-from modelmon.engine.slices import profile_slices, slice_bounds
+from modelmon.engine.slices import column_reads, profile_slices, slice_bounds
 from modelmon.service.packed_profile import PackedProfile
 from modelmon.service.window_total import RunningTotal
 
@@ -307,7 +307,9 @@ class SlidingWindow:
         target = schema.target
         has_target = target is not None and target in frame.columns
         events = frame.drop(columns=[target]) if has_target else frame
-        for key, added in zip(keys, profile_slices(self.spec, events, bounds), strict=True):
+        # each column read once, for the events' profiles and the labelled rows' among them
+        reads = column_reads(self.spec, frame)
+        for key, added in zip(keys, profile_slices(self.spec, events, bounds, reads=reads), strict=True):
             bucket = self._bucket(key)
             bucket.events = bucket.events + added
             self._events_total.grew(key, added)
@@ -316,32 +318,44 @@ class SlidingWindow:
         if has_target:
             assert target is not None
             known = frame[target].notna().to_numpy()
-            labelled = frame[known]
+            every = bool(known.all())
+            labelled = frame if every else frame[known]  # all labelled: the same rows, not a copy
             counts = (
                 np.add.reduceat(known, bounds[:-1]) if len(known) else np.zeros(len(keys), dtype=np.int64)
             )
             kept = [key for key, count in zip(keys, counts.tolist(), strict=True) if count]
             if kept:
                 cuts = np.concatenate(([0], np.cumsum(counts[counts > 0])))
+                positions = None if every else np.flatnonzero(known)
                 for key, added in zip(
-                    kept, profile_slices(self.spec, labelled, cuts, LABELLED_PARTS), strict=True
+                    kept,
+                    profile_slices(self.spec, labelled, cuts, LABELLED_PARTS, reads, positions),
+                    strict=True,
                 ):
                     bucket = self._bucket(key)
                     bucket.labelled = bucket.labelled + added
                     self._labelled_total.grew(key, added)
         if target is not None and schema.id and schema.id in frame.columns:
-            columns = [name for name in self._label_columns if name in frame.columns]
-            waiting = frame[columns].assign(__bucket=np.repeat(keys, np.diff(bounds)))
-            if has_target:
-                waiting = waiting[~known]
-            for record in waiting.to_dict("records"):
-                key = record.pop("__bucket")
-                label_rows = self._ring[key].label_rows
-                event_id = str(record[schema.id])
-                if event_id not in label_rows:
-                    self._awaiting += 1
-                label_rows[event_id] = record
-                self._id_bucket[event_id] = key
+            waits = ~known if has_target else np.ones(len(frame), dtype=bool)
+            if waits.any():  # no frame of records when every row came with its target
+                self._keep_waiting(keys, frame, bounds, waits)
+
+    def _keep_waiting(
+        self, keys: list[int], frame: pd.DataFrame, bounds: np.ndarray, waits: np.ndarray
+    ) -> None:
+        """Keep what each row in ``waits`` needs when its target arrives, in its bucket, by id."""
+        schema = self.spec.schema
+        assert schema.id is not None
+        columns = [name for name in self._label_columns if name in frame.columns]
+        waiting = frame[columns].assign(__bucket=np.repeat(keys, np.diff(bounds)))[waits]
+        for record in waiting.to_dict("records"):
+            key = record.pop("__bucket")
+            label_rows = self._ring[key].label_rows
+            event_id = str(record[schema.id])
+            if event_id not in label_rows:
+                self._awaiting += 1
+            label_rows[event_id] = record
+            self._id_bucket[event_id] = key
 
     def _keep_samples(self, keys: list[int], frame: pd.DataFrame, bounds: np.ndarray) -> None:
         """Keep each bucket's first ``sample_rows`` rows, their outlier scores scored in one call."""
