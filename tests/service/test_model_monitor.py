@@ -166,3 +166,44 @@ def test_rows_beyond_the_window_are_counted_unframed_and_still_feed_the_detector
     whole.window.add(frame.drop(columns=_INTERNAL), now=30.0)
     assert at_once.window.current() == whole.window.current()
     assert at_once.window.bucket_count == whole.window.bucket_count
+
+
+def _varied_events(rows: int, seed: int) -> list[dict[str, object]]:
+    """Events as senders vary them: features in any order, some missing, unknown or of another
+    type, targets inline or not, attributions on some, timestamps on some."""
+    rng = np.random.default_rng(seed)
+    events: list[dict[str, object]] = []
+    for i in range(rows):
+        features: dict[str, object] = {
+            "x": [float(rng.normal()), None, "n/a", True, int(rng.integers(9))][int(rng.integers(5))],
+            "z": float(rng.normal()),
+            "c": ["a", "b", 3, None, "new"][int(rng.integers(5))],
+        }
+        if rng.random() < 0.2:
+            del features["z"]
+        if rng.random() < 0.2:
+            features["extra"] = "x"
+        names = list(features)
+        rng.shuffle(names)
+        shuffled = {name: features[name] for name in names}
+        event: dict[str, object] = {"id": f"v{seed}-{i}", "features": shuffled}
+        event["prediction"] = float(rng.normal()) if rng.random() < 0.9 else "text"
+        if rng.random() < 0.5:
+            event["target"] = [float(rng.normal()), None, 1][int(rng.integers(3))]
+        if rng.random() < 0.3:
+            event["attributions"] = {"x": float(rng.normal())}
+        if rng.random() < 0.3:
+            event["timestamp"] = "2026-12-08T00:00:00Z"
+        events.append(event)
+    return events
+
+
+def test_checked_rows_are_framed_as_from_records_frames_them_without_the_internal_fields():
+    from modelmon.service.model_monitor import _INTERNAL, framed
+
+    monitor = _monitor({"rows": 1000})
+    for seed in range(20):
+        rows = monitor.check(_varied_events(int(np.random.default_rng(seed).integers(1, 60)), seed)).rows
+        before = pd.DataFrame.from_records(rows).drop(columns=_INTERNAL)
+        pd.testing.assert_frame_equal(framed(rows), before, check_exact=True)
+        assert list(framed(rows).columns) == list(before.columns)

@@ -37,7 +37,7 @@ from modelmon.service.fitted_reference import FittedReference, fit_reference
 from modelmon.service.reference import add_reference_notes
 from modelmon.service.window import SlidingWindow
 
-__all__ = ["LATENCY_BUCKETS", "ModelMonitor", "RecentIds"]
+__all__ = ["LATENCY_BUCKETS", "ModelMonitor", "RecentIds", "framed"]
 
 log = logging.getLogger("modelmon.service")
 
@@ -98,6 +98,20 @@ class RecentIds:
             for key in list(islice(ids, excess)):
                 del ids[key]
         return new
+
+
+def framed(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Checked rows as a frame without their internal fields (``__id``, ...), as
+    ``pd.DataFrame.from_records(rows).drop(columns=_INTERNAL)`` has it: the same columns in the order
+    the rows first name them, each read alike, but the internal ones (a time's above all) never built.
+
+    >>> framed([{"x": 1.0, "__id": "a"}, {"y": "b", "x": 2.0, "__id": "b"}])
+         x    y
+    0  1.0  NaN
+    1  2.0    b
+    """
+    columns = [name for name in dict.fromkeys(name for row in rows for name in row) if name not in _INTERNAL]
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 class ModelMonitor:
@@ -303,14 +317,14 @@ class ModelMonitor:
         # a window by rows keeps its length's newest rows: the older are counted, never framed
         kept = self.window.newest_kept(len(rows))
         self.window.skip(len(rows) - kept)
-        frame = pd.DataFrame.from_records(rows[len(rows) - kept :])
+        frame = framed(rows[len(rows) - kept :])
         # only a window by seconds places rows by their timestamps
         stamps = (
             np.array([row["__timestamp"].timestamp() for row in rows])
             if self.config.window.seconds is not None
             else None
         )
-        self.window.add(frame.drop(columns=_INTERNAL), now=now, timestamps=stamps)
+        self.window.add(frame, now=now, timestamps=stamps)
         # the detectors read every labelled row, the skipped ones too: their two columns are enough
         target, prediction = self.schema.target, self.schema.prediction
         if kept < len(rows) and target is not None and prediction is not None:
@@ -323,7 +337,10 @@ class ModelMonitor:
         target = self.schema.target
         if target is None or target not in frame.columns:
             return None
-        labelled = frame[frame[target].notna()]
+        known = frame[target].notna().to_numpy()
+        if known.all():  # every row labelled (targets sent inline): the frame itself, not a copy
+            return frame if len(frame) else None
+        labelled = frame[known]
         return labelled if not labelled.empty else None
 
     def _join_targets(self, targets: dict[str, tuple[Any, int]], now: float) -> None:
