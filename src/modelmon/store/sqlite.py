@@ -44,7 +44,7 @@ from modelmon.store.documents import (
     utc_now,
 )
 from modelmon.store.frames import build_frame, decode_json_column, json_objects_frame
-from modelmon.store.object_json import object_json
+from modelmon.store.object_json import object_json, object_jsons
 from modelmon.store.sqlite_history import SqliteMetricStore, SqliteReportStore
 
 __all__ = ["SqliteDatabase", "SqliteEventStore", "open_sqlite_store"]
@@ -203,6 +203,11 @@ class SqliteEventStore(EventStore):
         # own, take it as their timestamp): converted once
         received_at: Any = None
         received_ms = 0
+        events = list(events)
+        # checked events (the service's) have their features written as JSON together; any other
+        # batch one event at a time, so that the first event at fault is the one named
+        checked = bool(events) and set(map(type, events)) == {CheckedEvent}
+        texts = object_jsons([event["features"] for event in events]) if checked else None
         for index, event in enumerate(events):
             # a checked event holds the stored fields already; the model is the argument
             doc = event if type(event) is CheckedEvent else event_document(model, event, index, now)
@@ -221,7 +226,7 @@ class SqliteEventStore(EventStore):
                         model,
                         doc["id"],
                         received_ms if timestamp is received_at else to_ms(timestamp),
-                        object_json(doc["features"]),
+                        object_json(doc["features"]) if texts is None else texts[index],
                         _to_cell(doc["prediction"]),
                         None if probabilities is None else encode_json(probabilities),
                         _to_cell(doc["target"]),
