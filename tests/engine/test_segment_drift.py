@@ -96,6 +96,27 @@ def test_segment_scores_equal_the_engines_drift_and_scipy_on_the_raw_segment_row
     }
 
 
+def test_each_tested_column_is_the_engines_result_as_its_json_gives_it():
+    reference, current = frame(4_000, 12), frame(4_000, 13, shift_zone="d", shift=0.5)
+    in_b = (current.zone == "b") & (np.arange(len(current)) % 5 == 0)
+    current.loc[in_b, "payment"] = "voucher"  # a value the reference lacks: an infinite chi-square
+    spec = spec_of(reference)
+    reference_profile, current_profile = spec.profile(reference), spec.profile(current)
+    result = segment_drift(reference_profile, current_profile)
+    before, now = reference_profile.parts["segment_drift"], current_profile.parts["segment_drift"]
+    scores = []
+    for zone, entry in result["drift"]["zone"].items():
+        if entry.get("too_small"):
+            continue
+        alone = data_drift(
+            before.segment_profile(spec, "zone", zone), now.segment_profile(spec, "zone", zone)
+        ).to_dict()
+        for name, column in entry["columns"].items():
+            assert column == {key: alone["columns"][name][key] for key in column}
+            scores.append(column["score"])
+    assert None in scores and len(scores) > 20
+
+
 def test_too_small_segments_are_listed_not_tested():
     reference, current = frame(3_000, 4), frame(3_000, 5)
     spec = spec_of(reference)

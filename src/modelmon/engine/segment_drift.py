@@ -31,6 +31,7 @@ column itself is left out of its own segments' drift (inside a segment it is one
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -219,6 +220,12 @@ class SegmentDriftPart:
         return spec.assemble(self.rows.get(segment, {}).get(bucket, 0), dense)
 
 
+def _finite(score: float | None) -> float | None:
+    """A score as a result's JSON gives it (:meth:`~modelmon.engine.drift.ColumnDrift.to_dict`):
+    an infinite one is None."""
+    return score if score is None or math.isfinite(score) else None
+
+
 def _measured(result: Any, rows: int, reference_rows: int) -> dict[str, Any]:
     drifted = [column.column for column in result.tested_features if column.detected]
     return {
@@ -230,7 +237,7 @@ def _measured(result: Any, rows: int, reference_rows: int) -> dict[str, Any]:
         "columns": {
             name: {
                 "method": column.method,
-                "score": column.to_dict()["score"],
+                "score": _finite(column.score),
                 "threshold": column.threshold,
                 "detected": column.detected,
                 "p_value": column.p_value,

@@ -17,6 +17,7 @@ import scipy.stats
 from scipy.spatial.distance import jensenshannon
 
 from modelmon.config import DriftSettings
+from modelmon.engine.columns import CategoricalColumn
 from modelmon.engine.drift import data_drift
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.engine.quality import data_quality
@@ -211,3 +212,21 @@ def test_the_html_report_names_the_approximation() -> None:
     html = render_html({"drift": drift, "quality": quality})
     assert html.count("2,000 reference categories beyond the 1,000 counted by name") == 2
     assert "score between" in html and "<h3>Approximations</h3>" in html
+
+
+@pytest.mark.parametrize("new_names", [0, 3])
+def test_counts_without_new_names_are_the_slots_counts_as_with_them(new_names: int) -> None:
+    from modelmon.engine.drift.binning import _category_counts
+
+    rng = np.random.default_rng(new_names)
+    values = tuple(f"z{i}" for i in range(12))
+    columns = []
+    for _ in range(2):
+        labels = rng.choice([*values, *(f"new{i}" for i in range(new_names)), None], 300)
+        columns.append(CategoricalColumn.from_series(values, pd.Series(labels), tail=None))
+    for first, second in (columns, columns[::-1]):
+        counted = _category_counts(first, second)
+        labelled = _category_counts(first, second, labelled=True)  # every part gathered, as before
+        for fast, plain in zip(counted[:2], labelled[:2], strict=True):
+            assert fast.dtype == plain.dtype and fast.tolist() == plain.tolist()
+        assert len(counted[0]) == len(values) + new_names + 1

@@ -126,3 +126,20 @@ def test_bounds_from_the_cells_holding_values_equal_those_read_at_every_cell(nam
     assert np.count_nonzero((ref.cell_counts > 0) | (cur.cell_counts > 0)) < len(ref.cell_counts)
     assert ks_statistic_bounds(ref, cur) == _dense_bounds(ref, cur)
     assert ks_statistic_bounds(cur, ref) == _dense_bounds(cur, ref)
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize(("n", "m"), [(300, 200), (20, 7), (1285, 2570), (400, 12_000)])
+@pytest.mark.parametrize("max_bins", [DEFAULT_MAX_BINS, 40])  # exact edges, then quantile edges
+def test_ks_reads_the_cells_once_and_gives_the_statistic_and_p_value_each_computed_alone(
+    name, n, m, max_bins
+) -> None:
+    from modelmon.engine.drift.ks import _p_value
+
+    reference, current = _samples(name, n, m)
+    ref, cur, _ = numerical_pair(reference, current, max_bins=max_bins)
+    for first, second in ((ref, cur), (cur, ref)):
+        statistic, p_value = ks(first, second, exact=True)
+        lower, _ = ks_statistic_bounds(first, second)
+        assert statistic == lower
+        assert p_value == _p_value(first, second, lower)

@@ -82,6 +82,8 @@ def _category_counts(
     rest; with ``labelled``, each count's label too (only the Z-test's order needs them, and a
     label per reference category costs more than the counts)."""
     names = sorted(set(reference.unseen) | set(current.unseen))
+    if not names and not labelled:  # no new names on either side: the slots' counts are the counts
+        return reference.counts, current.counts, None
     columns = []
     for column in (reference, current):
         named = np.array([column.unseen.get(name, 0) for name in names], dtype=np.int64)

@@ -73,14 +73,24 @@ def _shares(counts: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(cells), cells
 
 
+def _difference(
+    ref: np.ndarray, cur: np.ndarray, n: int, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The difference of the two CDFs at the ends of the cells of counts ``ref`` and ``cur``
+    (samples of ``n`` and ``m`` values), and each cell's shares."""
+    cumulative_ref, cells_ref = _shares(ref, n)
+    cumulative_cur, cells_cur = _shares(cur, m)
+    return cumulative_ref - cumulative_cur, cells_ref, cells_cur
+
+
 def ks_statistic_bounds(
     reference: NumericalColumn, current: NumericalColumn, present: np.ndarray | None = None
 ) -> tuple[float, float]:
     """The KS statistic read at cell ends (a lower bound, exact as explained above) and an upper bound."""
     present = _present(reference, current) if present is None else present
-    cumulative_ref, cells_ref = _shares(reference.cell_counts[present], reference.count)
-    cumulative_cur, cells_cur = _shares(current.cell_counts[present], current.count)
-    difference = cumulative_ref - cumulative_cur
+    difference, cells_ref, cells_cur = _difference(
+        reference.cell_counts[present], current.cell_counts[present], reference.count, current.count
+    )
     statistic = float(np.abs(difference).max())
     # inside an interval cell (the even ones) D moves between (before + ref share) and
     # (before - current share)
@@ -107,7 +117,10 @@ def _ks_2samp(reference: np.ndarray, current: np.ndarray) -> Any:
 
 
 def _exact_p_value(
-    reference: NumericalColumn, current: NumericalColumn, present: np.ndarray | None = None
+    reference: NumericalColumn,
+    current: NumericalColumn,
+    present: np.ndarray | None = None,
+    counts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float | None:
     """``ks_2samp``'s two-sided exact p-value of the repeated cell indices, the way scipy computes
     it, from the integer counts: its ``h`` is ``D * lcm(n, m)``, here ``max |i*m - j*n| / gcd``
@@ -115,7 +128,7 @@ def _exact_p_value(
     to scipy's own path-counting function. This skips building, sorting and searching the repeated
     samples, most of a test's time on a window's segments. ``None`` when scipy's exact method would
     fail (scipy then gives its asymptotic value) or this scipy lacks the function: the caller asks
-    ``ks_2samp`` itself."""
+    ``ks_2samp`` itself. ``counts``: the two columns' counts at ``present``, when already read."""
     from scipy.stats import _stats_py
 
     inside = getattr(_stats_py, "_compute_outer_prob_inside_method", None)
@@ -123,8 +136,10 @@ def _exact_p_value(
     if inside is None or square is None:
         return None
     n, m = int(reference.count), int(current.count)
-    present = _present(reference, current) if present is None else present
-    difference = np.cumsum(reference.cell_counts[present]) * m - np.cumsum(current.cell_counts[present]) * n
+    if counts is None:
+        present = _present(reference, current) if present is None else present
+        counts = reference.cell_counts[present], current.cell_counts[present]
+    difference = np.cumsum(counts[0]) * m - np.cumsum(counts[1]) * n
     g = math.gcd(n, m)
     h = int(np.abs(difference).max(initial=0)) // g
     if h == 0:
@@ -138,13 +153,17 @@ def _exact_p_value(
 
 
 def _p_value(
-    reference: NumericalColumn, current: NumericalColumn, statistic: float, present: np.ndarray | None = None
+    reference: NumericalColumn,
+    current: NumericalColumn,
+    statistic: float,
+    present: np.ndarray | None = None,
+    counts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     import scipy.stats
 
     n, m = reference.count, current.count
     if max(n, m) <= EXACT_MAX_VALUES:
-        exact = _exact_p_value(reference, current, present)
+        exact = _exact_p_value(reference, current, present, counts)
         if exact is not None:
             return exact
         cells = np.arange(len(reference.cell_counts))
@@ -169,5 +188,8 @@ def ks(reference: Column, current: Column, exact: bool) -> tuple[float, float]:
         raise InputError("the KS test applies to numerical columns only")
     require_values(reference, current)
     present = _present(reference, current)
-    statistic, _ = ks_statistic_bounds(reference, current, present)
-    return statistic, _p_value(reference, current, statistic, present)
+    # the counts read once for the statistic and the p-value; the statistic's bound is not needed
+    counts = reference.cell_counts[present], current.cell_counts[present]
+    difference, _, _ = _difference(*counts, reference.count, current.count)
+    statistic = float(np.abs(difference).max())
+    return statistic, _p_value(reference, current, statistic, present, counts)
