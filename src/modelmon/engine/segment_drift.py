@@ -43,13 +43,8 @@ from modelmon.config import DriftSettings
 from modelmon.engine.buckets import bucket_slots, segment_buckets
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.segment_drift_reads import GroupReader, categorical_reads, numerical_reads
-from modelmon.engine.segment_drift_sparse import (
-    Sparse,
-    SparseCategorical,
-    SparseNumerical,
-    sparse_from_dict,
-    summed,
-)
+from modelmon.engine.segment_drift_sparse import Sparse, SparseCategorical, SparseNumerical, sparse_from_dict
+from modelmon.engine.segment_drift_totals import summed
 from modelmon.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -164,8 +159,8 @@ class SegmentDriftPart:
 
     @classmethod
     def total(cls, parts: Sequence[SegmentDriftPart]) -> SegmentDriftPart:
-        """The sum of many parts (a window's buckets): each feature's numerical summaries of every
-        segment value added up at once (:func:`_numerical_totals`), the others per value."""
+        """The sum of many parts (a window's buckets): every feature's summaries of every segment
+        value added up at once (:mod:`~modelmon.engine.segment_drift_totals`)."""
         first = parts[0]
         if any(not isinstance(part, SegmentDriftPart) or set(part.rows) != set(first.rows) for part in parts):
             raise SchemaError("segment drift parts built against different references cannot be added")

@@ -1,9 +1,8 @@
-"""The per-segment drift part's summaries: sparse numerical and categorical column summaries, and
-the sum of many of them.
+"""The per-segment drift part's summaries: sparse numerical and categorical column summaries.
 
 A segment value's feature keeps only the cells that hold values, so a bucket of a sliding window
-costs memory in proportion to its rows. :func:`summed` adds up the summaries of many parts (a
-window's buckets) feature by feature, the numerical ones of every segment value at once.
+costs memory in proportion to its rows. :mod:`~modelmon.engine.segment_drift_totals` adds up the
+summaries of many parts (a window's buckets).
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from modelmon.engine.columns import CategoricalColumn, NumericalColumn, sum_all
+from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.errors import SchemaError
 
-__all__ = ["Sparse", "SparseCategorical", "SparseNumerical", "sparse_from_dict", "summed"]
+__all__ = ["Sparse", "SparseCategorical", "SparseNumerical", "sparse_from_dict"]
 
 
 def _merge(
@@ -157,60 +156,3 @@ def sparse_from_dict(data: Mapping[str, Any]) -> Sparse:
     if data["kind"] == "numerical":
         return SparseNumerical.from_dict(data)
     return SparseCategorical.from_dict(data)
-
-
-def _numerical_totals(groups: Sequence[Sequence[SparseNumerical]]) -> list[SparseNumerical]:
-    """:meth:`SparseNumerical.total` of each group (one feature of several segment values), their
-    cells added up in one count over (group, cell) instead of one per group: each cell's sum takes
-    its pieces in the same order, so the numbers are the same."""
-    flat = [summary for group in groups for summary in group]
-    cells = np.concatenate([summary.cells for summary in flat])
-    size = int(cells.max()) + 1 if len(cells) else 1
-    owner = np.repeat(
-        np.arange(len(groups)), [sum(len(summary.cells) for summary in group) for group in groups]
-    )
-    keys = owner * size + cells
-    # the keys are few (a few hundred cells a segment value) against groups x cells: sorted, not counted
-    union, place = np.unique(keys, return_inverse=True)
-    counts = np.bincount(
-        place, weights=np.concatenate([summary.counts for summary in flat]), minlength=len(union)
-    )
-    sums = np.bincount(
-        place, weights=np.concatenate([summary.sums for summary in flat]), minlength=len(union)
-    )
-    counts = counts.astype(np.int64)
-    bounds = np.searchsorted(union, np.arange(len(groups) + 1) * size).tolist()
-    summed = []
-    for number, group in enumerate(groups):
-        start, end = bounds[number], bounds[number + 1]
-        totals = {
-            name: sum(summary.totals[name] for summary in group)
-            for name in ("count", "missing", "type_errors", "sum", "sum_sq")
-        }
-        totals["min"] = min(summary.totals["min"] for summary in group)
-        totals["max"] = max(summary.totals["max"] for summary in group)
-        summed.append(
-            SparseNumerical(union[start:end] - number * size, counts[start:end], sums[start:end], totals)
-        )
-    return summed
-
-
-def summed(pieces: Mapping[str, Sequence[Mapping[str, Sparse]]]) -> dict[str, dict[str, Sparse]]:
-    """Each segment value's summaries added up feature by feature, as :func:`sum_all` adds them;
-    the numerical ones of each feature across all values at once."""
-    summed: dict[str, dict[str, Sparse]] = {}
-    numerical: dict[str, list[tuple[str, list[SparseNumerical]]]] = {}
-    for bucket, dicts in pieces.items():
-        own: dict[str, Sparse] = {}
-        for name in dict.fromkeys(name for summaries in dicts for name in summaries):
-            group = [summaries[name] for summaries in dicts if name in summaries]
-            if len(group) > 1 and all(isinstance(summary, SparseNumerical) for summary in group):
-                own[name] = group[0]  # its place; the sum follows
-                numerical.setdefault(name, []).append((bucket, group))  # type: ignore[arg-type]
-            else:
-                own[name] = sum_all(group)
-        summed[bucket] = own
-    for name, groups in numerical.items():
-        for (bucket, _), total in zip(groups, _numerical_totals([group for _, group in groups]), strict=True):
-            summed[bucket][name] = total
-    return summed
