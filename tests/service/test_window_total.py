@@ -76,13 +76,14 @@ def _summed(window: SlidingWindow) -> tuple[Profile, Profile]:
     )
 
 
+@pytest.mark.parametrize("every", [1, 4, 13], ids=["read every step", "every 4th", "every 13th"])
 @pytest.mark.parametrize("window", [Window(rows=2000), Window(seconds=100)])
-def test_the_window_total_is_the_sum_of_its_buckets_through_fills_drops_and_late_targets(window):
+def test_the_window_total_is_the_sum_of_its_buckets_through_fills_drops_and_late_targets(window, every):
     spec = ProfileSpec.fit(_reference(), SCHEMA)
     sliding = SlidingWindow(spec, window, buckets=10)
     rng = np.random.default_rng(1)
     sent = 0
-    for step in range(16):
+    for step in range(40):  # each step adds rows to one or two buckets, then late targets to many
         count = int(rng.integers(1, 500))
         frame = _rows(rng, count, sent, labelled=0.5)
         now = 1000.0 + 17.0 * step
@@ -93,7 +94,7 @@ def test_the_window_total_is_the_sum_of_its_buckets_through_fills_drops_and_late
         sent += count
         late = {f"e{i}": float(i) for i in rng.integers(0, sent, 20)}
         sliding.add_targets(late)
-        if step % 4 == 3:
+        if step % every == every - 1:
             events, labelled = _summed(sliding)
             current = sliding.current()
             _same(current.to_dict()["parts"]["segments"], labelled.to_dict()["parts"]["segments"])

@@ -12,11 +12,17 @@ sliding-window aggregation; profiles cannot be subtracted, since a minimum canno
 - the *newer* buckets, as one running sum that each change is added to.
 
 When the older part runs out, the newer buckets become the older part (one merge each, once in a
-bucket's life). A recompute then adds two or three profiles instead of every bucket. A change to a
-bucket of the older part (a late target joined to an old event) is kept beside it until that bucket
-leaves; anything else (a bucket opened between two others by a late timestamp) starts the total
-over from the buckets. Sums come out in another order than a sum over the buckets in turn: equal up
-to floating-point summation order, which ``tests/service/test_window_total.py`` bounds.
+bucket's life). A change to a bucket of the older part (a late target joined to an old event) is
+kept beside it until that bucket leaves; anything else (a bucket opened between two others by a late
+timestamp) starts the total over from the buckets.
+
+The total is kept too, with what was added since (the sum of a profile and a few small ones costs
+about what a sum of two does): while no bucket of the older part leaves, a recompute adds the new
+rows' profiles to the last total, and with nothing new it adds nothing. The newer part's sum takes
+its new profiles all at once when an older bucket leaves. So a round of new rows costs one sum
+where it cost two (the newer part's and the total's), and a recompute with nothing new none. Sums
+come out in another order than a sum over the buckets in turn: equal up to floating-point summation
+order, which ``tests/service/test_window_total.py`` bounds after every change.
 
 >>> import pandas as pd
 >>> from modelmon.engine.profile import ProfileSpec
@@ -43,6 +49,8 @@ __all__ = ["STRIDE", "RunningTotal"]
 
 #: every this many older buckets keep the sum of themselves and the newer older ones
 STRIDE = 5
+#: profiles kept aside to be added later, at most (so a rebuild without recomputes holds few)
+MAX_PENDING = 8
 
 
 class RunningTotal:
@@ -67,7 +75,10 @@ class RunningTotal:
         self._older_total: Profile | None = None  # of the older buckets in the window
         self._newer: list[int] = []
         self._newer_total: Profile | None = None
+        self._newer_added: list[Profile] = []  # added to newer buckets, not yet in _newer_total
         self._late: dict[int, Profile] = {}
+        self._whole: Profile | None = None  # the last total, while no older bucket left since
+        self._whole_added: list[Profile] = []  # added to any bucket since, not yet in _whole
 
     def opened(self, key: int) -> None:
         """Bucket ``key`` is new and still empty."""
@@ -90,7 +101,13 @@ class RunningTotal:
         if self._older and key <= self._older[0]:
             self._late[key] = self._late[key] + added if key in self._late else added
         else:
-            self._newer_total = added if self._newer_total is None else self._newer_total + added
+            self._newer_added.append(added)
+            if len(self._newer_added) >= MAX_PENDING:
+                self._newer_total = self._newer_sum()
+        if self._whole is not None:  # the total grows by what its bucket grew by, wherever it is
+            self._whole_added.append(added)
+            if len(self._whole_added) >= MAX_PENDING:
+                self._whole = self._whole_sum()
 
     def dropped(self, key: int) -> None:
         """Bucket ``key`` leaves the window (called while ``bucket(key)`` still answers)."""
@@ -103,6 +120,7 @@ class RunningTotal:
         self._late.pop(key, None)
         if not self._valid:
             return
+        self._whole, self._whole_added = None, []
         if self._older:
             self._older.pop()
             self._sums.pop(key, None)
@@ -120,7 +138,7 @@ class RunningTotal:
             if number % STRIDE == 0:
                 self._sums[key] = running
         self._older_total = running
-        self._newer, self._newer_total = [], None
+        self._newer, self._newer_total, self._newer_added = [], None, []
 
     def _older_sum(self) -> Profile | None:
         """The older buckets' total: the oldest kept sum plus the buckets older than its bucket."""
@@ -134,18 +152,39 @@ class RunningTotal:
                 return Profile.total(self.spec, [*before, summed]) if before else summed
         return None
 
+    def _newer_sum(self) -> Profile | None:
+        """The newer buckets' total with the profiles added to them since it was taken."""
+        kept = [self._newer_total] if self._newer_total is not None else []
+        added, self._newer_added = self._newer_added, []
+        if not added:
+            return self._newer_total
+        return Profile.total(self.spec, [*kept, *added]) if len(kept) + len(added) > 1 else added[0]
+
+    def _whole_sum(self) -> Profile:
+        assert self._whole is not None
+        added, self._whole_added = self._whole_added, []
+        return Profile.total(self.spec, [self._whole, *added]) if added else self._whole
+
     def profile(self) -> Profile:
-        """The sum of every bucket's profile (the spec's empty profile for none)."""
+        """The sum of every bucket's profile (the spec's empty profile for none). The same object
+        until a bucket changes: its readers only read it."""
+        if self._whole is not None:
+            self._whole = self._whole_sum()
+            return self._whole
         if not self._valid:
             self._newer = list(self._keys)
             self._newer_total = (
                 Profile.total(self.spec, [self.bucket(key) for key in self._keys]) if self._keys else None
             )
+            self._newer_added = []
             self._valid = True
+        self._newer_total = self._newer_sum()
         parts = [self._older_total] if self._older_total is not None else []
         parts += self._late.values()
         if self._newer_total is not None:
             parts.append(self._newer_total)
         if not parts:
-            return self.spec.empty()
-        return parts[0] if len(parts) == 1 else Profile.total(self.spec, parts)
+            self._whole = self.spec.empty()
+        else:
+            self._whole = parts[0] if len(parts) == 1 else Profile.total(self.spec, parts)
+        return self._whole
