@@ -56,6 +56,7 @@ import numpy as np
 
 from modelmon.engine.boosted_trees import boosted_predict
 from modelmon.engine.columns import NumericalColumn
+from modelmon.engine.floats import as_floats
 from modelmon.engine.performance import compare_metrics
 from modelmon.engine.report import ReportInputs
 from modelmon.errors import SchemaError
@@ -110,8 +111,6 @@ def _predict(model: Any, design: np.ndarray) -> np.ndarray:
 
 def _design(frame: pd.DataFrame, state: DLEState) -> np.ndarray:
     """The loss models' input matrix: numerical features, category codes, then the prediction."""
-    import pandas as pd
-
     columns = []
     for name in state.inputs:
         if name not in frame.columns:
@@ -123,7 +122,7 @@ def _design(frame: pd.DataFrame, state: DLEState) -> np.ndarray:
             slots = label_slots(frame[name], index, other=-1, missing=-1).astype(np.float64)
             columns.append(np.where(slots < 0, np.nan, slots))
         else:
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            values = as_floats(frame[name])
             columns.append(np.where(np.isfinite(values), values, np.nan))
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
@@ -237,9 +236,7 @@ class DLEState:
 
 
 def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
-    import pandas as pd
-
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    return as_floats(frame[name])
 
 
 def _sum_variance(values: np.ndarray, total: int) -> float:

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from modelmon.engine.floats import as_floats
 from modelmon.engine.performance_parts import label_slots, top_labels
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import SchemaError
@@ -162,10 +163,7 @@ def numbers_of(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarra
     >>> numbers_of(pd.DataFrame({"x": ["1.5", "a", None]}), ["x"])["x"].tolist()
     [1.5, nan, nan]
     """
-    return {
-        name: pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        for name in names
-    }
+    return {name: as_floats(frame[name]) for name in names}
 
 
 @dataclass
