@@ -51,14 +51,25 @@ class SparseNumerical:
         return cls(cells, column.cell_counts[cells], column.cell_sums[cells], totals)
 
     def dense(self, edges: np.ndarray) -> NumericalColumn:
-        column = NumericalColumn.empty(edges)
-        column.cell_counts[self.cells] = self.counts
-        column.cell_sums[self.cells] = self.sums
-        for name in ("count", "missing", "type_errors"):
-            setattr(column, name, int(self.totals[name]))
-        for name in ("min", "max", "sum", "sum_sq"):
-            setattr(column, name, float(self.totals[name]))
-        return column
+        """The column over every cell of ``edges`` (a recompute makes one per feature of each
+        segment value it tests: built in one call, not filled in field by field)."""
+        counts = np.zeros(2 * len(edges) + 1, dtype=np.int64)
+        sums = np.zeros(len(counts), dtype=np.float64)
+        counts[self.cells] = self.counts
+        sums[self.cells] = self.sums
+        totals = self.totals
+        return NumericalColumn(
+            edges,
+            counts,
+            sums,
+            count=int(totals["count"]),
+            missing=int(totals["missing"]),
+            type_errors=int(totals["type_errors"]),
+            min=float(totals["min"]),
+            max=float(totals["max"]),
+            sum=float(totals["sum"]),
+            sum_sq=float(totals["sum_sq"]),
+        )
 
     def __add__(self, other: SparseNumerical) -> SparseNumerical:
         return SparseNumerical.total((self, other))
@@ -117,7 +128,17 @@ class SparseCategorical:
         return cls(replace(column, values=()))
 
     def dense(self, values: tuple[str, ...]) -> CategoricalColumn:
-        return replace(self.column, values=values)
+        column = self.column  # as dataclasses.replace(column, values=values), in a tenth of its time
+        return CategoricalColumn(
+            values,
+            column.size,
+            column.slots,
+            column.slot_counts,
+            column.unseen,
+            column.missing,
+            column.type_errors,
+            column.unseen_error,
+        )
 
     def __add__(self, other: SparseCategorical) -> SparseCategorical:
         return SparseCategorical(self.column + other.column)
