@@ -1,6 +1,7 @@
 """Where durable ingest's time goes: CPU microseconds per event of each stage, in one process.
 
     python -m bench.ingest_stages [--batch 500] [--batches 40] [--fsync interval]
+                                  [--ids uuid] [--stored 400000]
 
 The demo taxi model's events (ids never sent before) go through the stages a batch of
 ``POST /v1/models/{model}/events`` goes through in ``modelmon serve``, each timed on its own
@@ -12,8 +13,11 @@ batches of ``--batch`` events:
 - journal record: the batch's journal record (``entry_line``: JSON, framing and checksum);
 - journal write: the record appended to a segment and answered (``Journal.append`` with ``--fsync``);
 - accept: the rows queued for the window, ids deduplicated, latencies binned (``ModelMonitor.accept``);
-- store: every batch's documents written to a fresh SQLite store 5,000 at a time, as the store
-  writer takes them (``add_events``, off the request path);
+- store: every batch's documents written to a SQLite store 5,000 at a time, as the store
+  writer takes them (``add_events``, off the request path); the store is fresh, or holds
+  ``--stored`` events written before (not timed). Event ids are ``b<batch>-<index>`` or, with
+  ``--ids uuid``, random as the client's (``uuid4().hex``): random ids land all over the store's
+  unique index of ids, whose pages a write then has to change, where ordered ids fill few pages;
 - window: every batch's rows profiled into the window by one recompute, as the next recompute does
   with what queued since the last (the recompute's time less that of a recompute with nothing new).
 
@@ -28,6 +32,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--fsync", choices=["interval", "group"], default="interval")
+    parser.add_argument("--ids", choices=["sequence", "uuid"], default="sequence", help="the events' ids")
+    parser.add_argument("--stored", type=int, default=0, help="events in the store before (not timed)")
     args = parser.parse_args()
 
     from modelmon.config import Window, load_config
@@ -67,16 +74,25 @@ def main() -> None:
         store = open_store(f"sqlite:///{folder / 'bench.db'}")
         journal = Journal(folder / "journal", fsync=args.fsync).start()
         events = demo_events(folder, args.batch * args.batches)
+
+        def event_id(n: int, i: int) -> str:
+            return uuid.uuid4().hex if args.ids == "uuid" else f"b{n}-{i}"
+
         bodies = [
             orjson.dumps(
                 {
                     "events": [
-                        dict(e, id=f"b{n}-{i}") for i, e in enumerate(events[n * args.batch :][: args.batch])
+                        dict(e, id=event_id(n, i))
+                        for i, e in enumerate(events[n * args.batch :][: args.batch])
                     ]
                 }
             )
             for n in range(args.batches)
         ]
+        for start in range(0, args.stored, 5000):  # the store's earlier events, not timed
+            earlier = events[: min(5000, args.stored - start)]
+            checked = monitor.check([dict(e, id=f"s-{event_id(start, i)}") for i, e in enumerate(earlier)])
+            store.events.add_events(MODEL, checked.documents)
         stages: dict[str, list[float]] = {}
         documents: list[dict[str, Any]] = []
         try:
