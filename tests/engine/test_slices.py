@@ -97,6 +97,27 @@ def test_models_are_called_once_for_all_slices(spec, monkeypatch):
     assert calls == {"forest": 1, "losses": 1}
 
 
+def test_each_column_is_read_once_for_the_profiles_and_the_grouped_parts(spec, monkeypatch):
+    """Per-segment drift summaries and the segments' and groups' slots come from the readers of the
+    rows' profiles; the equality of what they build is checked above."""
+    from modelmon.engine import buckets, column_reader
+
+    frame = _awkward(300)
+    reads: list[str] = []
+    for name in ("parsed_numbers", "category_labels"):
+        function = getattr(column_reader, name)
+        monkeypatch.setattr(
+            column_reader, name, lambda series, f=function: reads.append(series.name) or f(series)
+        )
+    slots = buckets.label_slots
+    monkeypatch.setattr(
+        buckets, "label_slots", lambda *args, **kwargs: reads.append("slots") or slots(*args, **kwargs)
+    )
+    profiled = profile_slices(spec, frame, [0, 100, 300])
+    assert {"segment_drift", "segments", "fairness"} <= set(profiled[0].parts)
+    assert sorted(reads) == sorted(spec.columns)
+
+
 def test_bounds_must_cover_the_frame(spec):
     with pytest.raises(ValueError, match="bounds must rise from 0 to the frame's 10 rows"):
         profile_slices(spec, _awkward(10), [0, 5])

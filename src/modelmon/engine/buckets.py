@@ -13,9 +13,13 @@ fairness per group and drift per segment bucket rows alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from modelmon.engine.column_reader import CategoricalReader
+from modelmon.engine.columns import code_slots
 from modelmon.engine.performance_parts import OTHER, label_slots, top_labels
 
 __all__ = ["MISSING", "TOP_VALUES", "bucket_slots", "segment_buckets"]
@@ -31,9 +35,15 @@ def segment_buckets(reference: pd.DataFrame, column: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*top, OTHER, MISSING]))
 
 
-def bucket_slots(frame: pd.DataFrame, column: str, buckets: tuple[str, ...]) -> np.ndarray:
-    """Bucket index of every row of ``frame`` for ``column`` (MISSING for all when it is absent)."""
+def bucket_slots(
+    frame: pd.DataFrame, column: str, buckets: tuple[str, ...], reader: Any = None
+) -> np.ndarray:
+    """Bucket index of every row of ``frame`` for ``column`` (MISSING for all when it is absent);
+    ``reader``: the column's reader of ``frame``'s rows, when one has factorized its labels already
+    (a :class:`~modelmon.engine.column_reader.CategoricalReader`; any other is not used)."""
     index = {label: i for i, label in enumerate(buckets)}
     if column not in frame.columns:
         return np.full(len(frame), index[MISSING], dtype=np.int64)
+    if isinstance(reader, CategoricalReader):
+        return code_slots(reader.codes, reader.labels, index, other=index[OTHER], missing=index[MISSING])
     return label_slots(frame[column], index, other=index[OTHER], missing=index[MISSING])

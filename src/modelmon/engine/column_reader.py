@@ -9,7 +9,7 @@ the same way).
 
 >>> import pandas as pd
 >>> edges = np.array([1.0, 2.0, 3.0])
->>> read = numerical_reader(edges, pd.Series([0.5, None, 2.0, "x", 7.0], dtype=object))
+>>> read = NumericalReader(edges, pd.Series([0.5, None, 2.0, "x", 7.0], dtype=object))
 >>> whole, tail = read(slice(0, 5)), read(slice(2, 5))
 >>> whole.count, whole.missing, whole.type_errors, tail.count, tail.min
 (3, 1, 1, 2, 2.0)
@@ -19,7 +19,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,60 +35,79 @@ from modelmon.engine.columns import (
     parsed_numbers,
 )
 
-__all__ = ["categorical_reader", "numerical_reader"]
+if TYPE_CHECKING:
+    from modelmon.engine.profile import ProfileSpec
+
+__all__ = ["CategoricalReader", "ColumnReader", "NumericalReader", "column_reader"]
 
 #: which rows of the frame: a slice, or an array of positions
 Rows = slice | np.ndarray
 
 
-def numerical_reader(
-    edges: np.ndarray, series: pd.Series, lookup: EdgeLookup | None = None
-) -> Callable[[Rows], NumericalColumn]:
+class NumericalReader:
     """A function from rows of ``series`` to their :class:`NumericalColumn`, equal to
-    ``NumericalColumn.from_series(edges, series.iloc[rows], lookup)``."""
-    parsed, missing = parsed_numbers(series)
-    finite = np.isfinite(parsed)
+    ``NumericalColumn.from_series(edges, series.iloc[rows], lookup)``; its parsed values
+    (``parsed``, ``missing``, ``finite``) serve other summaries of the column too."""
 
-    def read(rows: Rows) -> NumericalColumn:
-        values, kept = parsed[rows], finite[rows]
+    def __init__(self, edges: np.ndarray, series: pd.Series, lookup: EdgeLookup | None = None) -> None:
+        self.edges, self.lookup = edges, lookup
+        self.parsed, self.missing = parsed_numbers(series)
+        self.finite = np.isfinite(self.parsed)
+
+    def __call__(self, rows: Rows) -> NumericalColumn:
+        values, kept = self.parsed[rows], self.finite[rows]
         if not kept.all():
             values = values[kept]
-        lost = int(missing[rows].sum())
-        return NumericalColumn.from_values(edges, values, lost, len(kept) - len(values) - lost, lookup)
+        lost = int(self.missing[rows].sum())
+        return NumericalColumn.from_values(
+            self.edges, values, lost, len(kept) - len(values) - lost, self.lookup
+        )
 
-    return read
 
-
-def categorical_reader(
-    values: tuple[str, ...],
-    series: pd.Series,
-    index: Mapping[str, int] | pd.Index | None = None,
-    tail: CategoryTail | None = None,
-) -> Callable[[Rows], CategoricalColumn]:
+class CategoricalReader:
     """A function from rows of ``series`` to their :class:`CategoricalColumn`, equal to
-    ``CategoricalColumn.from_series(values, series.iloc[rows], index, tail)``."""
-    codes, labels, _ = category_labels(series)
-    size = CategoricalColumn.empty(values, tail).size
-    new_slot = size - 1
-    label_slot = category_slots(values, labels, index, tail, new_slot)
-    new_labels = np.flatnonzero(label_slot == new_slot).tolist()
+    ``CategoricalColumn.from_series(values, series.iloc[rows], index, tail)``; its factorized
+    labels (``codes``, ``labels``) and each label's slot (``label_slot``) serve other summaries too."""
 
-    def read(rows: Rows) -> CategoricalColumn:
-        mine = codes[rows]
+    def __init__(
+        self,
+        values: tuple[str, ...],
+        series: pd.Series,
+        index: Mapping[str, int] | pd.Index | None = None,
+        tail: CategoryTail | None = None,
+    ) -> None:
+        self.values, self.tail = values, tail
+        self.codes, self.labels, _ = category_labels(series)
+        self.size = CategoricalColumn.empty(values, tail).size
+        self.label_slot = category_slots(values, self.labels, index, tail, self.size - 1)
+        self.new_labels: list[int] = np.flatnonzero(self.label_slot == self.size - 1).tolist()
+
+    def __call__(self, rows: Rows) -> CategoricalColumn:
+        mine = self.codes[rows]
         present = mine[mine >= 0]
-        column = CategoricalColumn.empty(values, tail)
+        column = CategoricalColumn.empty(self.values, self.tail)
         column.missing = len(mine) - len(present)
         if not len(present):
             return column
+        labels = self.labels
         per_label = np.bincount(present, minlength=len(labels))
-        counts = np.bincount(label_slot, weights=per_label, minlength=size).astype(np.int64)
+        counts = np.bincount(self.label_slot, weights=per_label, minlength=self.size).astype(np.int64)
         column.slots = np.flatnonzero(counts)
         column.slot_counts = counts[column.slots]
         new: dict[str, int] = {}
-        for i in new_labels:
+        for i in self.new_labels:
             if per_label[i]:
                 new[labels[i]] = new.get(labels[i], 0) + int(per_label[i])
         column.unseen, column.unseen_error = prune_names(new, 0)
         return column
 
-    return read
+
+#: a column read once, summarised over any rows
+ColumnReader = NumericalReader | CategoricalReader
+
+
+def column_reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> ColumnReader:
+    """The reader of profiled column ``name`` of ``frame`` against the spec's edges or categories."""
+    if name in spec.edges:
+        return NumericalReader(spec.edges[name], frame[name], spec._lookup(name))
+    return CategoricalReader(spec.categories[name], frame[name], spec._index(name), spec.tails.get(name))

@@ -33,6 +33,7 @@ __all__ = [
     "NumericalColumn",
     "category_labels",
     "category_slots",
+    "code_slots",
     "label_slots",
     "numeric_values",
     "parsed_numbers",
@@ -123,6 +124,13 @@ def label_slots(series: pd.Series, index: Mapping[str, int], other: int, missing
     [0, -1, 2, 1]
     """
     codes, labels, _ = category_labels(series)
+    return code_slots(codes, labels, index, other, missing)
+
+
+def code_slots(
+    codes: np.ndarray, labels: Sequence[str], index: Mapping[str, int], other: int, missing: int
+) -> np.ndarray:
+    """:func:`label_slots` of a column factorized already by :func:`category_labels`."""
     slot_of = np.array([index.get(label, other) for label in labels] + [missing], dtype=np.int64)
     return slot_of[codes]  # code -1 (missing) picks the trailing slot
 

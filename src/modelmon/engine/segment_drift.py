@@ -35,12 +35,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from modelmon.config import DriftSettings
 from modelmon.engine.buckets import bucket_slots, segment_buckets
+from modelmon.engine.column_reader import ColumnReader, NumericalReader, column_reader
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.segment_drift_reads import GroupReader, categorical_reads, numerical_reads
 from modelmon.engine.segment_drift_sparse import Sparse, SparseCategorical, SparseNumerical, sparse_from_dict
@@ -66,18 +67,22 @@ __all__ = [
 DEFAULT_MIN_DRIFT_ROWS = 30
 
 
-def _reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> GroupReader:
+def _reader(
+    spec: ProfileSpec, frame: pd.DataFrame, name: str, reads: Mapping[str, ColumnReader] | None = None
+) -> GroupReader:
     """Column ``name``'s summaries over groups of rows of ``frame``, each equal to profiling the
-    group's rows alone (:mod:`~modelmon.engine.segment_drift_reads`)."""
+    group's rows alone (:mod:`~modelmon.engine.segment_drift_reads`), from its reader in ``reads``
+    when there is one (the column read already for the rows' profiles)."""
     if name not in frame.columns:
         empty = spec.column_summary(frame.iloc[:0], name)
         alone = (
             SparseNumerical.of(empty) if isinstance(empty, NumericalColumn) else SparseCategorical.of(empty)
         )
         return lambda order, bounds: [alone] * (len(bounds) - 1)
-    if name in spec.edges:
-        return numerical_reads(spec.edges[name], spec._lookup(name), frame[name])
-    return categorical_reads(spec.categories[name], spec._index(name), spec.tails.get(name), frame[name])
+    source = reads[name] if reads is not None and name in reads else column_reader(spec, frame, name)
+    if isinstance(source, NumericalReader):
+        return numerical_reads(spec.edges[name], spec._lookup(name), source)
+    return categorical_reads(spec.categories[name], spec._index(name), spec.tails.get(name), source)
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,10 @@ class SegmentDriftState:
             columns[segment] = features
         return cls(buckets, columns) if buckets else None
 
-    def slots(self, frame: pd.DataFrame, segment: str) -> np.ndarray:
-        return bucket_slots(frame, segment, self.buckets[segment])
+    def slots(
+        self, frame: pd.DataFrame, segment: str, reads: Mapping[str, ColumnReader] | None = None
+    ) -> np.ndarray:
+        return bucket_slots(frame, segment, self.buckets[segment], (reads or {}).get(segment))
 
 
 @dataclass
@@ -119,19 +126,27 @@ class SegmentDriftPart:
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> SegmentDriftPart | None:
         return cls.build_slices(frame, spec, [0, len(frame)])[0]
 
+    #: :func:`~modelmon.engine.slices.profile_slices` hands :meth:`build_slices` the frame's column reads
+    takes_column_reads: ClassVar[bool] = True
+
     @classmethod
     def build_slices(
-        cls, frame: pd.DataFrame, spec: ProfileSpec, slices: Sequence[int]
+        cls,
+        frame: pd.DataFrame,
+        spec: ProfileSpec,
+        slices: Sequence[int],
+        reads: Mapping[str, ColumnReader] | None = None,
     ) -> list[SegmentDriftPart | None]:
-        """The part of each slice ``frame.iloc[slices[i]:slices[i + 1]]``, as :meth:`build` of it alone."""
+        """The part of each slice ``frame.iloc[slices[i]:slices[i + 1]]``, as :meth:`build` of it alone;
+        ``reads``: readers of ``frame``'s columns (:mod:`~modelmon.engine.column_reader`) to use."""
         state = spec.state.get("segment_drift")
         if not isinstance(state, SegmentDriftState):
             return [None] * (len(slices) - 1)
         # each column is read once (parsed or factorized) and then summarised per bucket from arrays
         readers = {
-            name: _reader(spec, frame, name) for name in dict.fromkeys(sum(state.columns.values(), ()))
+            name: _reader(spec, frame, name, reads) for name in dict.fromkeys(sum(state.columns.values(), ()))
         }
-        all_slots = {segment: state.slots(frame, segment) for segment in state.buckets}
+        all_slots = {segment: state.slots(frame, segment, reads) for segment in state.buckets}
         parts: list[SegmentDriftPart | None] = []
         for first, last in pairwise(slices):
             rows: dict[str, dict[str, int]] = {}

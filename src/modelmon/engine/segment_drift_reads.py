@@ -31,14 +31,8 @@ import pandas as pd
 
 from modelmon.engine.category_counts import CategoryTail, prune_names
 from modelmon.engine.cells import EdgeLookup, cells_of
-from modelmon.engine.columns import (
-    LOOKUP_BLOCK,
-    CategoricalColumn,
-    NumericalColumn,
-    category_labels,
-    category_slots,
-    parsed_numbers,
-)
+from modelmon.engine.column_reader import CategoricalReader, NumericalReader
+from modelmon.engine.columns import LOOKUP_BLOCK, CategoricalColumn, NumericalColumn
 from modelmon.engine.segment_drift_sparse import Sparse, SparseCategorical, SparseNumerical
 
 __all__ = ["GroupReader", "categorical_reads", "numerical_reads"]
@@ -53,11 +47,14 @@ def _owners(bounds: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
 
 
-def numerical_reads(edges: np.ndarray, lookup: EdgeLookup | None, series: pd.Series) -> GroupReader:
+def numerical_reads(
+    edges: np.ndarray, lookup: EdgeLookup | None, series: pd.Series | NumericalReader
+) -> GroupReader:
     """Each group's :class:`SparseNumerical`, equal to ``SparseNumerical.of`` of
-    ``NumericalColumn.from_values`` over its rows' finite values."""
-    parsed, missing = parsed_numbers(series)
-    finite = np.isfinite(parsed)
+    ``NumericalColumn.from_values`` over its rows' finite values; ``series`` is the column or its
+    reader of the same edges (its values parsed already)."""
+    read_once = series if isinstance(series, NumericalReader) else NumericalReader(edges, series, lookup)
+    parsed, missing, finite = read_once.parsed, read_once.missing, read_once.finite
     width = 2 * len(edges) + 1
 
     # every row's cell, found at the first short read: a batch's long groups are summarised alone,
@@ -119,13 +116,16 @@ def numerical_reads(edges: np.ndarray, lookup: EdgeLookup | None, series: pd.Ser
 
 
 def categorical_reads(
-    values: tuple[str, ...], index: pd.Index, tail: CategoryTail | None, series: pd.Series
+    values: tuple[str, ...], index: pd.Index, tail: CategoryTail | None, series: pd.Series | CategoricalReader
 ) -> GroupReader:
-    """Each group's :class:`SparseCategorical`, equal to that of its rows profiled alone."""
-    codes, labels, _ = category_labels(series)
-    size = CategoricalColumn.empty(values, tail).size
-    label_slot = category_slots(values, labels, index, tail, size - 1)
-    new_labels = np.flatnonzero(label_slot == size - 1)
+    """Each group's :class:`SparseCategorical`, equal to that of its rows profiled alone; ``series`` is
+    the column or its reader of the same categories (its labels factorized already)."""
+    read_once = (
+        series if isinstance(series, CategoricalReader) else CategoricalReader(values, series, index, tail)
+    )
+    codes, labels, label_slot = read_once.codes, read_once.labels, read_once.label_slot
+    size = read_once.size
+    new_labels = np.asarray(read_once.new_labels, dtype=np.intp)
     is_new = np.zeros(len(labels), dtype=bool)
     is_new[new_labels] = True
 

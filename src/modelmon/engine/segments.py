@@ -49,6 +49,7 @@ from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import SchemaError
 
 if TYPE_CHECKING:
+    from modelmon.engine.column_reader import ColumnReader
     from modelmon.engine.profile import ProfileSpec
 
 __all__ = [
@@ -93,9 +94,11 @@ class GroupState:
         buckets = {column: tuple(values) for column, values in data["buckets"].items()}
         return cls(PerformanceState.from_dict(data["performance"]), buckets)
 
-    def slots(self, frame: pd.DataFrame, column: str) -> np.ndarray:
-        """Bucket index of every row of ``frame`` for ``column``."""
-        return bucket_slots(frame, column, self.buckets[column])
+    def slots(
+        self, frame: pd.DataFrame, column: str, reads: Mapping[str, ColumnReader] | None = None
+    ) -> np.ndarray:
+        """Bucket index of every row of ``frame`` for ``column`` (from its reader in ``reads``, if any)."""
+        return bucket_slots(frame, column, self.buckets[column], (reads or {}).get(column))
 
 
 @dataclass
@@ -115,17 +118,25 @@ class GroupedPart:
     def build(cls, frame: pd.DataFrame, spec: ProfileSpec) -> GroupedPart | None:
         return cls.build_slices(frame, spec, [0, len(frame)])[0]
 
+    #: :func:`~modelmon.engine.slices.profile_slices` hands :meth:`build_slices` the frame's column reads
+    takes_column_reads: ClassVar[bool] = True
+
     @classmethod
     def build_slices(
-        cls, frame: pd.DataFrame, spec: ProfileSpec, bounds: Sequence[int]
+        cls,
+        frame: pd.DataFrame,
+        spec: ProfileSpec,
+        bounds: Sequence[int],
+        reads: Mapping[str, ColumnReader] | None = None,
     ) -> list[GroupedPart | None]:
         """The part of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, as :meth:`build` of it
-        alone, the model's columns and the grouping columns read once for all."""
+        alone, the model's columns and the grouping columns read once for all (a grouping column
+        from its reader in ``reads``, of ``frame``'s rows, when it has one)."""
         state = spec.state.get(cls.name)
         if not isinstance(state, GroupState):
             return [None] * (len(bounds) - 1)
         arrays = model_arrays(frame, state.performance)
-        slots = {column: state.slots(frame, column) for column in state.buckets}
+        slots = {column: state.slots(frame, column, reads) for column in state.buckets}
         parts: list[GroupedPart | None] = []
         for start, end in pairwise(bounds):
             rows = slice(start, end)

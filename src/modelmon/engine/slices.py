@@ -5,8 +5,9 @@ window fill 50 of them), and each bucket needs its own profile. Profiling the bu
 another pays every fixed cost once per bucket: reading each column, and calling the outlier forest
 and the loss models of the label-free estimate. :func:`profile_slices` pays them once for all the
 rows: columns are read by :mod:`.column_reader`, and a part whose type has a ``build_slices``
-(``(frame, spec, bounds) -> [part or None per slice]``) builds all its slices from one pass; the
-others are built slice by slice. Each profile equals the profile of its slice alone.
+(``(frame, spec, bounds) -> [part or None per slice]``) builds all its slices from one pass (one
+whose type sets ``takes_column_reads`` is also handed the column readers, and reads no column
+twice); the others are built slice by slice. Each profile equals the profile of its slice alone.
 
 >>> import pandas as pd
 >>> from modelmon.engine.profile import ProfileSpec
@@ -23,14 +24,14 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from modelmon.engine.column_reader import categorical_reader, numerical_reader
+from modelmon.engine.column_reader import ColumnReader, column_reader
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn
 from modelmon.engine.parts import PART_TYPES
 from modelmon.engine.profile import Column, Profile, ProfileSpec
@@ -52,11 +53,7 @@ def slice_bounds(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, unique, np.append(starts, len(keys))
 
 
-#: which rows of the frame the column reads were made of: a slice, or an array of positions
-Rows = slice | np.ndarray
-
-
-def column_reads(spec: ProfileSpec, frame: pd.DataFrame) -> dict[str, Callable[[Rows], Column]]:
+def column_reads(spec: ProfileSpec, frame: pd.DataFrame) -> dict[str, ColumnReader]:
     """Each profiled column of ``frame`` read once (:mod:`.column_reader`): a function from rows of
     ``frame`` to the column's summary over them.
 
@@ -67,17 +64,7 @@ def column_reads(spec: ProfileSpec, frame: pd.DataFrame) -> dict[str, Callable[[
     >>> reads["x"](np.array([0, 2])).count, reads["x"](slice(0, 2)).missing
     (2, 1)
     """
-    reads: dict[str, Callable[[Rows], Column]] = {}
-    for name in spec.columns:
-        if name not in frame.columns:
-            continue
-        if name in spec.edges:
-            reads[name] = numerical_reader(spec.edges[name], frame[name], spec._lookup(name))
-        else:
-            reads[name] = categorical_reader(
-                spec.categories[name], frame[name], spec._index(name), spec.tails.get(name)
-            )
-    return reads
+    return {name: column_reader(spec, frame, name) for name in spec.columns if name in frame.columns}
 
 
 def _empty(spec: ProfileSpec, name: str) -> Column:
@@ -86,8 +73,16 @@ def _empty(spec: ProfileSpec, name: str) -> Column:
     return CategoricalColumn.empty(spec.categories[name], spec.tails.get(name))
 
 
-def _part_slices(part_type: Any, frame: pd.DataFrame, spec: ProfileSpec, bounds: Sequence[int]) -> list[Any]:
+def _part_slices(
+    part_type: Any,
+    frame: pd.DataFrame,
+    spec: ProfileSpec,
+    bounds: Sequence[int],
+    reads: Mapping[str, ColumnReader] | None,
+) -> list[Any]:
     build_slices = getattr(part_type, "build_slices", None)
+    if build_slices is not None and reads is not None and getattr(part_type, "takes_column_reads", False):
+        return list(build_slices(frame, spec, bounds, reads=reads))
     if build_slices is not None:
         return list(build_slices(frame, spec, bounds))
     return [part_type.build(frame.iloc[start:end], spec) for start, end in pairwise(bounds)]
@@ -98,7 +93,7 @@ def profile_slices(
     frame: pd.DataFrame,
     bounds: Sequence[int] | np.ndarray,
     parts: Collection[str] | None = None,
-    reads: Mapping[str, Callable[[Rows], Column]] | None = None,
+    reads: Mapping[str, ColumnReader] | None = None,
     positions: np.ndarray | None = None,
 ) -> list[Profile]:
     """The profile of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, each equal to
@@ -115,6 +110,8 @@ def profile_slices(
         raise ValueError(f"bounds must rise from 0 to the frame's {len(frame)} rows, got {bounds[:10]}")
     if reads is None:
         reads, positions = column_reads(spec, frame), None
+    # a part may summarise columns from their reads, which must then be of this frame's rows
+    shared = reads if positions is None else None
     names = list(spec.columns)
     absent = [name for name in names if name not in frame.columns]
     empty = {name: _empty(spec, name) for name in absent}
@@ -122,7 +119,7 @@ def profile_slices(
     built: dict[str, list[Any]] = {}
     for part_name, part_type in PART_TYPES.items():
         if part_name in spec.state and (parts is None or part_name in parts):
-            built[part_name] = _part_slices(part_type, frame, spec, bounds)
+            built[part_name] = _part_slices(part_type, frame, spec, bounds, shared)
     profiles = []
     for i, (start, end) in enumerate(pairwise(bounds)):
         rows = slice(start, end) if positions is None else positions[start:end]
