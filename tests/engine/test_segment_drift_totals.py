@@ -122,3 +122,19 @@ def test_summaries_of_different_references_are_refused():
     )
     with pytest.raises(SchemaError, match="different references"):
         summed({value: dicts})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_union_of_sorted_runs_is_numpys_unique(seed):
+    from modelmon.engine.segment_drift_totals import _union
+
+    rng = np.random.default_rng(seed)
+    runs = [np.unique(rng.integers(0, 60, rng.integers(0, 30))) + 60 * (seed % 2) * i for i in range(40)]
+    keys = np.concatenate([np.zeros(0, dtype=np.int64), *runs]).astype(np.int64)
+    if seed == 4:
+        keys = rng.permutation(keys)  # not in runs at all
+    for some in (keys, keys[:1], keys[:0]):
+        union, place = _union(some)
+        expected_union, expected_place = np.unique(some, return_inverse=True)
+        assert union.dtype == expected_union.dtype and union.tolist() == expected_union.tolist()
+        assert place.tolist() == expected_place.tolist()

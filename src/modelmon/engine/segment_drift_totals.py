@@ -53,6 +53,20 @@ def _owners(groups: Sequence[Sequence[Any]], sizes: list[int], starts: np.ndarra
     return np.repeat(np.arange(len(groups)), per_group)
 
 
+def _union(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for keys made of sorted runs (each piece's cells
+    are in order): a stable sort finds the runs and merges them, several times faster than the
+    sort ``np.unique`` does on a window's sums of a few thousand cells."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    place = np.empty(len(keys), dtype=np.intp)
+    place[order] = np.cumsum(first) - 1
+    return ordered[first], place
+
+
 def _in_turn(values: dict[str, np.ndarray], lengths: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:
     """Per group, of its pieces' ``sum``, ``sum_sq``, ``min`` and ``max``: the first two added up
     in turn from 0 and the others' extremes, every group at once but each number as Python's
@@ -91,7 +105,7 @@ def _numerical_totals(groups: Sequence[Sequence[SparseNumerical]]) -> list[Spars
     size = int(cells.max()) + 1 if len(cells) else 1
     keys = _owners(groups, [len(summary.cells) for summary in flat], starts) * size + cells
     # the keys are few (a few hundred cells a segment value) against groups x cells: sorted, not counted
-    union, place = np.unique(keys, return_inverse=True)
+    union, place = _union(keys)
     counts = np.bincount(
         place, weights=np.concatenate([summary.counts for summary in flat]), minlength=len(union)
     )
@@ -149,7 +163,7 @@ def _categorical_totals(groups: Sequence[Sequence[SparseCategorical]]) -> list[S
         union = np.flatnonzero(dense)
         counts = dense[union].astype(np.int64)
     else:
-        union, place = np.unique(keys, return_inverse=True)
+        union, place = _union(keys)
         counts = np.bincount(place, weights=weights, minlength=len(union)).astype(np.int64)
         union, counts = union[counts != 0], counts[counts != 0]
     bounds = np.searchsorted(union, offsets)
