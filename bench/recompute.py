@@ -13,7 +13,10 @@ with demo events. A round, taken by each worker in turn, times two recomputes:
 - ``forced, nothing new``: ``recompute()`` again at once: every online section on the same window.
 
 Within the first, ``of it: the new rows into the window`` times the new rows' framing and profiling
-alone (the monitor's ``_add_rows``), a small part of a recompute hidden by its noise otherwise.
+alone (the monitor's ``_add_rows``), a small part of a recompute hidden by its noise otherwise; the
+per-segment drift tests (``segment_drift``, as the segments section calls it) and the sums of
+per-segment drift parts (``SegmentDriftPart.total``, in the window's sums) are timed apart the same
+way.
 
 Prints, per commit, the median and quartiles of wall and CPU milliseconds of each; with
 ``--phases``, the share of a recompute with new events spent in each phase (:data:`PHASES`, from
@@ -62,6 +65,7 @@ def _worker(window_rows: int, new_events: int) -> None:
         monitor.ingest(events)
         monitor.recompute()
         added = _time_new_rows(monitor)
+        watches = _segment_drift_watches()
         sent = 0
         print("ready", flush=True)
         for line in sys.stdin:
@@ -75,11 +79,15 @@ def _worker(window_rows: int, new_events: int) -> None:
             monitor.ingest(fresh)
             timings = {}
             for name in ("with new events", "forced, nothing new"):
+                for watch in watches.values():
+                    watch.read()
                 wall, cpu = time.perf_counter(), time.process_time()
                 monitor.recompute()
                 timings[name] = (1000 * (time.perf_counter() - wall), 1000 * (time.process_time() - cpu))
                 if name == "with new events" and added:
                     timings[NEW_ROWS] = added.pop()
+                if name == "with new events":
+                    timings.update({label: watch.read() for label, watch in watches.items()})
             print(json.dumps(timings), flush=True)
 
 
@@ -102,6 +110,53 @@ def _time_new_rows(monitor: Any) -> list[tuple[float, float]]:
 
     monitor._add_rows = timed
     return spent
+
+
+#: the parts of a recompute with new events that test each segment value's drift, and that add up
+#: per-segment drift parts (a bucket and its new rows, the window's total)
+SEGMENT_DRIFT = "  of it: per-segment drift tests"
+SEGMENT_SUMS = "  of it: per-segment drift parts added up"
+
+
+class _Stopwatch:
+    """Wall and CPU ms spent in the functions it wraps since it was last read."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def wrap(self, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall += 1000 * (time.perf_counter() - wall)
+                self.cpu += 1000 * (time.process_time() - cpu)
+
+        return timed
+
+    def read(self) -> tuple[float, float]:
+        spent = (self.wall, self.cpu)
+        self.wall = self.cpu = 0.0
+        return spent
+
+
+def _segment_drift_watches() -> dict[str, _Stopwatch]:
+    """Stopwatches on the per-segment drift tests and the sums of per-segment drift parts (none
+    for a commit without them)."""
+    try:
+        from modelmon.engine import segment_drift
+    except ImportError:
+        return {}
+    watches: dict[str, _Stopwatch] = {}
+    if hasattr(segment_drift, "segment_drift"):
+        watches[SEGMENT_DRIFT] = _Stopwatch()
+        segment_drift.segment_drift = watches[SEGMENT_DRIFT].wrap(segment_drift.segment_drift)
+    part = getattr(segment_drift, "SegmentDriftPart", None)
+    if part is not None and "total" in vars(part):
+        watches[SEGMENT_SUMS] = _Stopwatch()
+        part.total = classmethod(watches[SEGMENT_SUMS].wrap(part.total.__func__))
+    return watches
 
 
 #: where a recompute's time goes: (label, module file suffix, function name), read from cProfile
