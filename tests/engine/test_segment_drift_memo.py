@@ -86,3 +86,21 @@ def test_other_settings_or_another_reference_forget_the_kept_results():
         other_reference, window, strict
     )
     assert memo.reused == 0 and memo.computed == 4
+
+
+def test_the_same_summaries_or_equal_copies_are_reused_and_a_changed_one_is_not():
+    reference = _frame(4000, 0)
+    spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
+    reference_profile, window = spec.profile(reference), spec.profile(_frame(2000, 1))
+    memo = SegmentDriftMemo()
+    first = segment_drift(reference_profile, window, memo=memo)
+    assert segment_drift(reference_profile, window, memo=memo) == first  # the very same summaries
+    copy = Profile.from_dict(window.to_dict(), spec)  # equal summaries, other objects
+    assert segment_drift(reference_profile, copy, memo=memo) == first
+    assert (memo.reused, memo.computed) == (8, 4)
+    changed = Profile.from_dict(window.to_dict(), spec)
+    summary = changed.parts["segment_drift"].columns["zone"]["b"]["distance"]
+    summary.counts = summary.counts.copy()
+    summary.counts[0] += 1  # one cell's count moved, nothing else
+    assert segment_drift(reference_profile, changed, memo=memo) == segment_drift(reference_profile, changed)
+    assert (memo.reused, memo.computed) == (11, 5)
