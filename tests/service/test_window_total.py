@@ -160,3 +160,29 @@ def test_the_kept_rows_are_every_buckets_rows_after_each_change(window):
         pd.testing.assert_frame_equal(sample, pd.concat(frames, ignore_index=True))
         assert sliding.sample() is sample  # nothing changed: the same frame
         np.testing.assert_array_equal(scores, spec.state["outliers"].scores(sample))
+
+
+def test_a_bucket_holds_the_sum_of_what_was_added_to_it_however_often_it_is_read():
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    sliding = SlidingWindow(spec, Window(rows=1000), buckets=5)  # buckets of 200 rows
+    rng = np.random.default_rng(5)
+    pieces: dict[int, list[pd.DataFrame]] = {}
+    sent = 0
+    for step in range(60):  # up to 20 small additions to a bucket, past the ones kept aside
+        count = int(rng.integers(1, 25))
+        frame = _rows(rng, count, sent, labelled=0.5)
+        for key in range(sent // 200, (sent + count - 1) // 200 + 1):
+            start, end = max(sent, 200 * key), min(sent + count, 200 * (key + 1))
+            pieces.setdefault(key, []).append(frame.iloc[start - sent : end - sent])
+        sliding.add(frame, now=0.0)
+        sent += count
+        assert sliding.labelled_rows == sum(
+            int(piece["t"].notna().sum()) for key in sliding._ring for piece in pieces[key]
+        )
+        if step % 7 == 6:
+            for key, bucket in sliding._ring.items():
+                rows = pd.concat(pieces[key])
+                _same(bucket.events.to_dict(), spec.profile(rows.drop(columns=["t"])).to_dict())
+                known = rows[rows["t"].notna()]
+                expected = spec.profile(known, parts=("performance", "segments", "fairness"))
+                _same(bucket.labelled.to_dict(), expected.to_dict())
