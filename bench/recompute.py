@@ -164,6 +164,9 @@ PHASES = (
     ("profiling the new rows", "engine/profile.py", "profile"),
     ("profiling the new rows", "engine/slices.py", "profile_slices"),  # the same phase, later code
     ("adding profiles (buckets, window total)", "engine/profile.py", "__add__"),
+    # the same phase, later code: a bucket's added profiles summed at once, the older buckets' sum
+    ("adding profiles (buckets, window total)", "service/window.py", "_summed"),
+    ("adding profiles (buckets, window total)", "service/window_total.py", "_older_sum"),
     ("summing the window (current)", "service/window.py", "current"),
     ("section: segments (per-segment drift)", "engine/segments.py", "segments_section"),
     ("section: outliers", "engine/outliers.py", "outliers_section"),
