@@ -27,7 +27,7 @@ True
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
@@ -38,7 +38,7 @@ from modelmon.service.body import INT64_MAX, INT64_MIN
 from modelmon.service.timestamps import EARLIEST_SECONDS, LATEST_SECONDS, parse_timestamp
 from modelmon.store.documents import RESERVED_COLUMNS, CheckedEvent
 
-__all__ = ["check_usual_batch"]
+__all__ = ["check_usual_batch", "valid_text"]
 
 #: the fields of a usual event; an event with any other (``attributions``, ``metadata``) is checked alone
 USUAL_FIELDS = frozenset(
@@ -62,9 +62,28 @@ def _in_range(values: list[Any], kinds: set[type]) -> bool:
     return float not in kinds or sum(map(_ZERO.__mul__, filter(float.__instancecheck__, values))) == 0.0
 
 
+def valid_text(texts: Iterable[str]) -> bool:
+    """Whether UTF-8 can encode every text: none holds a lone surrogate, which a caller of the Python
+    API can put in a string (a JSON body's parser refuses one) and no store can keep.
+
+    >>> valid_text(["zone", "Zürich"]), valid_text(["\\udc80"])
+    (True, False)
+    """
+    joined = "".join(texts)
+    if joined.isascii():  # one flag of the string: no scan
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _plain(values: list[Any]) -> bool:
-    """Whether every value is JSON's number (finite, 64-bit integers), text, boolean or null."""
+    """Whether every value is JSON's number (finite, 64-bit integers), valid text, boolean or null."""
     kinds = set(map(type, values))
+    if str in kinds and not valid_text(filter(str.__instancecheck__, values)):
+        return False
     return kinds <= _PLAIN and _in_range(values, kinds)
 
 
@@ -83,8 +102,10 @@ def _event_ids(ids: list[Any]) -> list[Any] | None:
     texts = ids if kinds == {str} else [value for value in ids if type(value) is str]
     if not kinds <= _ID_KINDS | {object}:
         return None
-    if texts and (max(map(len, texts)) > _MAX_ID_LENGTH or "\x00" in "".join(texts)):
-        return None
+    if texts:
+        joined = "".join(texts)
+        if max(map(len, texts)) > _MAX_ID_LENGTH or "\x00" in joined or not valid_text((joined,)):
+            return None
     if int in kinds and not _in_range(ids, {int}):
         return None
     return ids if kinds == {str} else [str(value) if type(value) is int else value for value in ids]
@@ -142,7 +163,7 @@ def check_usual_batch(
     if set(map(type, features)) != {dict}:
         return None
     names = set(chain.from_iterable(features))
-    if set(map(type, names)) - {str} or not RESERVED_COLUMNS.isdisjoint(names):
+    if set(map(type, names)) - {str} or not RESERVED_COLUMNS.isdisjoint(names) or not valid_text(names):
         return None
     if not (_plain(list(chain.from_iterable(map(dict.values, features)))) and _plain(predictions)):
         return None

@@ -30,13 +30,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from modelmon.errors import EventError
 from modelmon.schema import Schema
 from modelmon.service.api_schema import EVENT
 from modelmon.service.body import INT64_MAX, INT64_MIN
-from modelmon.service.event_columns import check_usual_batch
+from modelmon.service.event_columns import check_usual_batch, valid_text
 from modelmon.service.timestamps import parse_timestamp
 from modelmon.service.validation import SchemaCheck
 from modelmon.store.documents import EVENT_FIELDS, RESERVED_COLUMNS, CheckedEvent, checked_event, to_utc
@@ -48,6 +49,7 @@ __all__ = [
     "check_each",
     "check_event",
     "check_events",
+    "check_target",
     "parse_timestamp",
     "records_to_events",
 ]
@@ -127,9 +129,39 @@ class CheckedBatch:
 
 
 def _check_integer(value: Any, where: str) -> None:
-    # the stores keep integers in 64 bits (SQLite, BSON); a larger one would fail its whole batch's write
-    if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
-        raise EventError(f"{where}: the integer {value} is outside the 64-bit range")
+    # the stores keep integers in 64 bits (SQLite, BSON); a larger one would fail its whole batch's write.
+    # A subclass of int (from a caller of the Python API) is an integer too.
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise EventError(f"{where}: the integer {int(value)} is outside the 64-bit range")
+
+
+def _check_text(value: Any, where: str) -> None:
+    """Refuse text that UTF-8 cannot encode: a lone surrogate, which a caller of the Python API can
+    put in a string (a JSON body cannot: its parser refuses one). No store could keep the event."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(value[exc.start])
+            raise EventError(
+                f"{where}: the text holds a lone surrogate (U+{code:04X}) at position {exc.start}, "
+                "which is not valid Unicode: send valid text"
+            ) from None
+
+
+def _check_texts(value: Any, where: str) -> None:
+    """:func:`_check_text` on every key and value nested in ``value`` (objects and lists)."""
+    stack = [(value, where)]
+    while stack:
+        item, place = stack.pop()
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                _check_text(key, f"{place} (a key)")
+                stack.append((child, f"{place}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{place}[{index}]") for index, child in enumerate(item))
+        else:
+            _check_text(item, place)
 
 
 def _check_features(features: Mapping[Any, Any]) -> None:
@@ -138,14 +170,17 @@ def _check_features(features: Mapping[Any, Any]) -> None:
     # the usual features, of plain types and integers in range, checked without a Python loop
     if all(map(_PLAIN_TYPES.__contains__, map(type, values))):
         integers = [value for value in values if type(value) is int]
-        if not integers or (min(integers) >= INT64_MIN and max(integers) <= INT64_MAX):
+        in_range = not integers or (min(integers) >= INT64_MIN and max(integers) <= INT64_MAX)
+        if in_range and valid_text(filter(str.__instancecheck__, chain(values, features))):
             return
     for name, value in features.items():  # the first feature at fault, named
+        _check_text(name, f"features.{name!r}")
         if not isinstance(value, _SCALAR):
             raise EventError(
                 f"features.{name}: expected a number, text, boolean or null, got {type(value).__name__}"
             )
         _check_integer(value, f"features.{name}")
+        _check_text(value, f"features.{name}")
 
 
 def _number_map(value: Any, where: str) -> dict[str, float]:
@@ -156,6 +191,7 @@ def _number_map(value: Any, where: str) -> dict[str, float]:
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise EventError(f"{where}.{key}: expected a number, got {type(number).__name__}")
         _check_integer(number, f"{where}.{key}")
+        _check_text(key, f"{where} (a key)")
         result[str(key)] = float(number)
     return result
 
@@ -224,8 +260,8 @@ def check_event(
         raise EventError(f"id: expected text, got {type(event_id).__name__}")
     for where in _INTEGER_FIELDS:
         value = event.get(where)
-        if type(value) is int:
-            _check_integer(value, where)
+        _check_integer(value, where)
+        _check_text(value, where)
     event_id = str(event_id) if event_id is not None else uuid.uuid4().hex
     timestamp = parse_timestamp(event["timestamp"]) if event.get("timestamp") is not None else received_at
     if future_tolerance is not None and timestamp - received_at > timedelta(seconds=future_tolerance):
@@ -246,6 +282,8 @@ def check_event(
         raise EventError(f"metadata: expected an object, got {type(metadata).__name__}")
     if metadata and _nesting_depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
         raise EventError(f"metadata: nested deeper than {MAX_METADATA_DEPTH} levels; send it flatter")
+    if metadata:
+        _check_texts(metadata, "metadata")
     target = event.get("target")
     if not isinstance(target, _SCALAR):
         raise EventError(f"target: expected a number or a label, got {type(target).__name__}")
@@ -285,6 +323,31 @@ def check_event(
         received_at=stored_at,
     )
     return row, document
+
+
+def check_target(item: Any) -> tuple[str, Any]:
+    """A late target ``{"id": ..., "target": ...}`` as ``(event id, target)``, or :class:`EventError`.
+
+    >>> check_target({"id": 7, "target": 1.5})
+    ('7', 1.5)
+    >>> check_target({"id": "a", "target": [1]})
+    Traceback (most recent call last):
+    ...
+    modelmon.errors.EventError: target: missing or not a number or label
+    """
+    if not isinstance(item, Mapping):
+        raise EventError(f"expected an object with id and target, got {type(item).__name__}")
+    event_id = item.get("id")
+    if event_id is None:
+        raise EventError("id: missing")
+    if not isinstance(event_id, str | int):
+        raise EventError(f"id: expected text or an integer, got {type(event_id).__name__}")
+    if "target" not in item or not isinstance(item["target"], _SCALAR):
+        raise EventError("target: missing or not a number or label")
+    for where in ("id", "target"):
+        _check_integer(item[where], where)
+        _check_text(item[where], where)
+    return str(event_id), item["target"]
 
 
 def check_events(

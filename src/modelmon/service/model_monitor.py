@@ -32,7 +32,7 @@ from modelmon.config import FUTURE_TOLERANCE_SECONDS, ModelConfig
 from modelmon.engine.report import ReportInputs, not_applicable
 from modelmon.errors import EventError
 from modelmon.sections import run_sections
-from modelmon.service.events import CheckedBatch, check_events
+from modelmon.service.events import CheckedBatch, check_events, check_target
 from modelmon.service.fitted_reference import FittedReference, fit_reference
 from modelmon.service.reference import add_reference_notes
 from modelmon.service.window import SlidingWindow
@@ -250,16 +250,9 @@ class ModelMonitor:
         rejected: list[dict[str, Any]] = []
         for index, item in enumerate(targets):
             try:
-                if not isinstance(item, dict):
-                    raise EventError(f"expected an object with id and target, got {type(item).__name__}")
-                if item.get("id") is None:
-                    raise EventError("id: missing")
-                if "target" not in item or isinstance(item["target"], dict | list):
-                    raise EventError("target: missing or not a number or label")
+                pairs.append(check_target(item))
             except EventError as exc:
                 rejected.append({"index": index, "error": str(exc)})
-                continue
-            pairs.append((str(item["id"]), item["target"]))
         return pairs, rejected
 
     def accept_targets(self, pairs: list[tuple[str, Any]]) -> None:
