@@ -85,6 +85,8 @@ def _part_slices(
         return list(build_slices(frame, spec, bounds, reads=reads))
     if build_slices is not None:
         return list(build_slices(frame, spec, bounds))
+    if len(bounds) == 2:  # one slice, the whole frame (a window's few new rows): no copy of it
+        return [part_type.build(frame, spec)]
     return [part_type.build(frame.iloc[start:end], spec) for start, end in pairwise(bounds)]
 
 

@@ -345,7 +345,12 @@ class SlidingWindow:
         schema = self.spec.schema
         target = schema.target
         has_target = target is not None and target in frame.columns
-        events = frame.drop(columns=[target]) if has_target else frame
+        # the other columns taken by position: the frame ``drop`` gives, without its lookup of names
+        events = (
+            frame.take([i for i, name in enumerate(frame.columns) if name != target], axis=1)
+            if has_target
+            else frame
+        )
         # each column read once, for the events' profiles and the labelled rows' among them
         reads = column_reads(self.spec, frame)
         for key, added in zip(keys, profile_slices(self.spec, events, bounds, reads=reads), strict=True):
