@@ -42,6 +42,8 @@ __all__ = ["CategoricalReader", "ColumnReader", "NumericalReader", "column_reade
 
 #: which rows of the frame: a slice, or an array of positions
 Rows = slice | np.ndarray
+#: a column with at most this many distinct labels finds their categories one by one in a dict
+FEW_LABELS = 256
 
 
 class NumericalReader:
@@ -75,11 +77,15 @@ class CategoricalReader:
         series: pd.Series,
         index: Mapping[str, int] | pd.Index | None = None,
         tail: CategoryTail | None = None,
+        positions: Mapping[str, int] | None = None,
     ) -> None:
+        """``positions``: each of ``values``' position, as ``index`` finds it; a few labels are
+        looked up in it one by one, which costs less than building an index of them."""
         self.values, self.tail = values, tail
         self.codes, self.labels, _ = category_labels(series)
         self.size = CategoricalColumn.empty(values, tail).size
-        self.label_slot = category_slots(values, self.labels, index, tail, self.size - 1)
+        lookup = positions if positions is not None and len(self.labels) <= FEW_LABELS else index
+        self.label_slot = category_slots(values, self.labels, lookup, tail, self.size - 1)
         self.new_labels: list[int] = np.flatnonzero(self.label_slot == self.size - 1).tolist()
 
     def __call__(self, rows: Rows) -> CategoricalColumn:
@@ -110,4 +116,9 @@ def column_reader(spec: ProfileSpec, frame: pd.DataFrame, name: str) -> ColumnRe
     """The reader of profiled column ``name`` of ``frame`` against the spec's edges or categories."""
     if name in spec.edges:
         return NumericalReader(spec.edges[name], frame[name], spec._lookup(name))
-    return CategoricalReader(spec.categories[name], frame[name], spec._index(name), spec.tails.get(name))
+    values = spec.categories[name]
+    # each category's position, kept with the spec's other caches (a "_" key of its state)
+    cache: dict[str, dict[str, int]] = spec.state.setdefault("_category_positions", {})
+    if name not in cache:
+        cache[name] = {label: i for i, label in enumerate(values)}
+    return CategoricalReader(values, frame[name], spec._index(name), spec.tails.get(name), cache[name])
