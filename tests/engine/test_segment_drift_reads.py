@@ -74,3 +74,23 @@ def test_categorical_summaries_of_every_group_equal_each_group_profiled_alone(ca
         assert summary.to_dict() == SparseCategorical.of(alone).to_dict()
         assert summary.column.slots.dtype == np.int64
     assert any(summary.column.unseen for summary in summaries)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_numerical_totals_of_small_groups_keep_each_groups_own_signs_of_zero(seed):
+    """Every group's min and max are taken at once; a group of zeros of both signs, negative values
+    and single values keeps the very floats its rows profiled alone give (``-0.0`` is not ``0.0``)."""
+    rng = np.random.default_rng(seed)
+    rows = 300
+    values = rng.choice([-0.0, 0.0, -1.5, 2.25, 1e-300, -1e300], rows).astype(object)
+    values[rng.random(rows) < 0.1] = None
+    series = pd.Series(values, dtype=object)
+    edges = np.array([-1.0, 0.0, 1.0])
+    order, bounds = _groups(rng, rows, 80)  # about four rows a group, some of missing values only
+    summaries = numerical_reads(edges, EdgeLookup(edges), series)(order, bounds)
+    for summary, start, end in zip(summaries, bounds[:-1], bounds[1:], strict=True):
+        alone = SparseNumerical.of(NumericalColumn.from_series(edges, series.iloc[np.sort(order[start:end])]))
+        assert isinstance(summary, SparseNumerical)
+        assert {key: repr(value) for key, value in summary.totals.items()} == {
+            key: repr(value) for key, value in alone.totals.items()
+        }

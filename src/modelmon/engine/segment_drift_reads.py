@@ -86,8 +86,15 @@ def numerical_reads(
         sizes = np.diff(bounds).tolist()
         found = np.bincount(kept_owners, minlength=groups)
         lost = np.bincount(owners[missing[order]], minlength=groups).tolist()
-        ends = np.concatenate(([0], np.cumsum(found))).tolist()
+        ends = np.concatenate(([0], np.cumsum(found)))
+        # every group's least and greatest value at once: the same ufunc over the same values as
+        # each group's own min and max (they pair a group's values alike, so even zeros keep their sign)
+        starts = ends[:-1][found > 0]
+        lows = np.minimum.reduceat(values, starts).tolist() if len(starts) else []
+        highs = np.maximum.reduceat(values, starts).tolist() if len(starts) else []
+        ends = ends.tolist()
         summaries: list[Sparse] = []
+        filled = 0
         # values near the float range can overflow a sum: it is then infinite, not an error
         with np.errstate(over="ignore", invalid="ignore"):
             for group, count in enumerate(found.tolist()):
@@ -99,11 +106,12 @@ def numerical_reads(
                     "count": count,
                     "missing": lost[group],
                     "type_errors": sizes[group] - count - lost[group],
-                    "min": float(mine.min()),
-                    "max": float(mine.max()),
-                    "sum": float(mine.sum()),
+                    "min": lows[filled],
+                    "max": highs[filled],
+                    "sum": float(np.add.reduce(mine)),  # ``mine.sum()`` without its Python wrapper
                     "sum_sq": float(np.einsum("i,i->", mine, mine)),
                 }
+                filled += 1
                 start, end = cuts[group], cuts[group + 1]
                 summaries.append(
                     SparseNumerical(
