@@ -28,6 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import chain
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -178,6 +179,29 @@ def _to_cell(value: Any) -> Any:
     return encode_json(value).encode()
 
 
+_EVENT_ROW = "(NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_EVENT_COLUMNS = _EVENT_ROW.count("?")
+#: events an INSERT statement takes at most: one statement of many rows costs SQLite less than as many
+#: statements of one row (bench/RESULTS.md), and a statement's values are bounded (at least 999)
+_EVENTS_PER_INSERT = 500
+
+
+def _insert_events_sql(count: int) -> str:
+    # rows inserted in their order, each one whose (model, id) is stored already (or came earlier in the
+    # statement) skipped: what as many one-row statements do
+    return f"INSERT INTO events VALUES {','.join([_EVENT_ROW] * count)} ON CONFLICT (model, id) DO NOTHING"
+
+
+def _insert_events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert event rows (their columns after ``seq``) in order, skipping ids stored already."""
+    per_insert = min(_EVENTS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _EVENT_COLUMNS)
+    full = _insert_events_sql(per_insert)
+    for start in range(0, len(rows), per_insert):
+        part = rows[start : start + per_insert]
+        sql = full if len(part) == per_insert else _insert_events_sql(len(part))
+        db.execute(sql, list(chain.from_iterable(part)))
+
+
 def _from_cells(values: tuple[Any, ...]) -> list[Any]:
     if bytes not in set(map(type, values)):
         return list(values)
@@ -245,11 +269,7 @@ class SqliteEventStore(EventStore):
 
         def insert(db: sqlite3.Connection) -> int:
             before = db.total_changes
-            db.executemany(
-                "INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (model, id) DO NOTHING",
-                rows,
-            )
+            _insert_events(db, rows)
             added = db.total_changes - before
             db.execute("INSERT OR IGNORE INTO models VALUES (?)", (model,))
             return added
