@@ -99,3 +99,41 @@ def test_each_slices_counts_are_those_of_its_rows_scored_and_checked_alone(
         assert built.rule_rows == int(np.logical_or.reduce(list(broken.values())).sum())
         expected = np.histogram(np.clip(scores, 0.0, 2.0), outliers.SCORE_EDGES)[0]
         np.testing.assert_array_equal(built.histogram, expected)
+
+
+def test_the_top_rows_kept_in_the_memo_are_those_computed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelmon.config import Window
+    from modelmon.engine.report import ReportInputs
+    from modelmon.service.window import SlidingWindow
+
+    rng = np.random.default_rng(6)
+    reference_rows = _frame(rng, 2000, "text")
+    spec = ProfileSpec.fit(reference_rows, SCHEMA, parts=["outliers"])
+    reference = spec.profile(reference_rows)
+    window = SlidingWindow(spec, Window(rows=600), buckets=3, sample_rows=40)
+    computed = []
+    top_rows = outliers._top_rows
+    monkeypatch.setattr(outliers, "_top_rows", lambda *args: computed.append(1) or top_rows(*args))
+    memo: dict[str, Any] = {}
+    sent, kept = 0, 0
+    for step in range(14):
+        count = int(rng.integers(0, 90))
+        window.add(_frame(rng, count, "text").assign(id=[f"e{sent + i}" for i in range(count)]), now=0.0)
+        sent += count
+        for repeat in range(2):  # a recompute after the new rows, then one with nothing new
+            inputs = ReportInputs(
+                reference=reference,
+                current=window.current(),
+                current_sample=window.sample(),
+                current_sample_scores=window.sample_scores(),
+            )
+            before = len(computed)
+            section = outliers.outliers_section(ReportInputs(**{**vars(inputs), "memo": memo}))
+            if not section.get("top_rows"):
+                continue
+            kept += len(computed) == before
+            assert repeat == 0 or len(computed) == before, step  # nothing new: nothing computed
+            assert section == outliers.outliers_section(inputs), step  # computed without a memo
+            section["top_rows"][0]["features"]["x"] = "changed by a reader"
+            section["top_rows"][0]["rules"].append("changed by a reader")
+    assert kept > 14  # every repeat, and the rounds whose new rows left the kept rows as they were

@@ -384,6 +384,32 @@ def _top_rows(
     return rows
 
 
+def _kept_top_rows(
+    inputs: ReportInputs, state: OutlierState, sample: pd.DataFrame, scores: np.ndarray | None
+) -> list[dict[str, Any]]:
+    """:func:`_top_rows`, kept in the inputs' memo and given again while the sample is the same
+    frame with the same scores (an online window hands back its kept rows unchanged until a bucket
+    gains or loses some: three recomputes in four under steady traffic, and every one with nothing
+    new), as copies, so a caller's change to one result does not reach the next."""
+    memo, id_column = inputs.memo, inputs.schema.id
+    if memo is None or scores is None:
+        return _top_rows(state, sample, id_column, scores)
+    kept = memo.get("outliers")
+    same = (
+        kept is not None
+        and kept[0] is sample
+        and kept[1] is state
+        and kept[2] == id_column
+        and np.array_equal(kept[3], scores)
+    )
+    if same and kept is not None:
+        rows: list[dict[str, Any]] = kept[4]
+    else:
+        rows = _top_rows(state, sample, id_column, scores)
+        memo["outliers"] = (sample, state, id_column, scores.copy(), rows)
+    return [{**row, "rules": list(row["rules"]), "features": dict(row["features"])} for row in rows]
+
+
 def _plain(value: Any) -> Any:
     """A feature's value as JSON takes it: a missing one as ``None``, a numpy scalar as Python's."""
     return None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
@@ -414,7 +440,7 @@ def outliers_section(inputs: ReportInputs) -> dict[str, Any]:
         }
     sample = inputs.current_sample
     scores = inputs.current_sample_scores
-    top = _top_rows(state, sample, inputs.schema.id, scores) if sample is not None and len(sample) else []
+    top = _kept_top_rows(inputs, state, sample, scores) if sample is not None and len(sample) else []
     return {
         "applicable": True,
         "detected": detected,
