@@ -186,3 +186,34 @@ def test_a_bucket_holds_the_sum_of_what_was_added_to_it_however_often_it_is_read
                 known = rows[rows["t"].notna()]
                 expected = spec.profile(known, parts=("performance", "segments", "fairness"))
                 _same(bucket.labelled.to_dict(), expected.to_dict())
+
+
+def test_buckets_leaving_between_two_reads_take_one_sum_of_the_older_part(monkeypatch):
+    """A large batch makes many buckets leave before the next read: the older part's total is taken
+    once at that read (it was taken at every leaving bucket: 9 sums for 9 buckets here)."""
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    sliding = SlidingWindow(spec, Window(rows=2000), buckets=20)  # buckets of 100 rows
+    rng = np.random.default_rng(3)
+    sliding.add(_rows(rng, 2000, 0, labelled=1.0), now=1000.0)
+    sliding.current()
+    sliding.add(_rows(rng, 300, 2000, labelled=1.0), now=1001.0)  # the newer buckets become the older
+    sliding.current()
+    calls: list[RunningTotal] = []
+    older_sum = RunningTotal._older_sum
+
+    def counted(total: RunningTotal) -> Profile | None:
+        calls.append(total)
+        return older_sum(total)
+
+    monkeypatch.setattr(RunningTotal, "_older_sum", counted)
+    sliding.add(_rows(rng, 900, 2300, labelled=1.0), now=1002.0)  # 9 older buckets leave
+    current = sliding.current()
+    assert len(calls) == len(set(map(id, calls))) == 2  # the events' and the labelled rows' totals
+    events, labelled = _summed(sliding)
+    _same(
+        {name: column.to_dict() for name, column in current.columns.items() if name != "t"},
+        {name: column.to_dict() for name, column in events.columns.items() if name != "t"},
+    )
+    _same(current.parts["segment_drift"].to_dict(), events.parts["segment_drift"].to_dict())
+    _same(current.parts["performance"].to_dict(), labelled.parts["performance"].to_dict())
+    assert current.rows == events.rows == sliding.rows == 2000

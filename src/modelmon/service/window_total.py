@@ -8,7 +8,8 @@ sliding-window aggregation; profiles cannot be subtracted, since a minimum canno
   :data:`STRIDE`-th of them (counted from the newest) the sum of itself and the older buckets newer
   than it: when the oldest leaves, the new total is the next such sum plus the fewer than
   ``STRIDE`` buckets before it (a sum for every bucket would hold as many profiles as the window,
-  each as large as the whole window's);
+  each as large as the whole window's), taken at the next read, so the many buckets a large
+  batch makes leave cost one sum;
 - the *newer* buckets, as one running sum that each change is added to.
 
 When the older part runs out, the newer buckets become the older part (one merge each, once in a
@@ -73,6 +74,7 @@ class RunningTotal:
         self._older: list[int] = []  # the oldest bucket last
         self._sums: dict[int, Profile] = {}  # older bucket -> sum of it and the newer older ones
         self._older_total: Profile | None = None  # of the older buckets in the window
+        self._older_stale = False  # an older bucket left since _older_total was taken
         self._newer: list[int] = []
         self._newer_total: Profile | None = None
         self._newer_added: list[Profile] = []  # added to newer buckets, not yet in _newer_total
@@ -124,21 +126,32 @@ class RunningTotal:
         if self._older:
             self._older.pop()
             self._sums.pop(key, None)
-            self._older_total = self._older_sum()
+            # taken at the next profile(): a large batch makes many buckets leave between two reads
+            self._older_stale = True
         else:
             self._newer.pop(0)  # the oldest of the newer buckets; the others become the older part
             self._flip()
 
     def _flip(self) -> None:
-        """The newer buckets become the older part, each with its sum of itself and newer ones."""
+        """The newer buckets become the older part, every ``STRIDE``-th with its sum of itself and the
+        newer ones: the running sum takes the buckets between two kept sums at once (one sum with a
+        profile the size of the whole part per kept sum, not per bucket)."""
         running: Profile | None = None
+        between: list[Profile] = []
         for number, key in enumerate(reversed(self._newer)):
-            running = self.bucket(key) if running is None else self.bucket(key) + running
             self._older.append(key)
+            between.append(self.bucket(key))
             if number % STRIDE == 0:
+                running = self._sum([running, *between] if running is not None else between)
                 self._sums[key] = running
-        self._older_total = running
+                between = []
+        if between:
+            running = self._sum([running, *between] if running is not None else between)
+        self._older_total, self._older_stale = running, False
         self._newer, self._newer_total, self._newer_added = [], None, []
+
+    def _sum(self, profiles: list[Profile]) -> Profile:
+        return profiles[0] if len(profiles) == 1 else Profile.total(self.spec, profiles)
 
     def _older_sum(self) -> Profile | None:
         """The older buckets' total: the oldest kept sum plus the buckets older than its bucket."""
@@ -179,6 +192,8 @@ class RunningTotal:
             self._newer_added = []
             self._valid = True
         self._newer_total = self._newer_sum()
+        if self._older_stale:
+            self._older_total, self._older_stale = self._older_sum(), False
         parts = [self._older_total] if self._older_total is not None else []
         parts += self._late.values()
         if self._newer_total is not None:
