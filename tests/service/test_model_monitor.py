@@ -202,8 +202,12 @@ def test_checked_rows_are_framed_as_from_records_frames_them_without_the_interna
     from modelmon.service.model_monitor import _INTERNAL, framed
 
     monitor = _monitor({"rows": 1000})
+    batches = [monitor.check(_events(40, seed=seed)).rows for seed in range(3)]  # one set of fields
     for seed in range(20):
-        rows = monitor.check(_varied_events(int(np.random.default_rng(seed).integers(1, 60)), seed)).rows
+        batches.append(
+            monitor.check(_varied_events(int(np.random.default_rng(seed).integers(1, 60)), seed)).rows
+        )
+    for rows in batches:
         before = pd.DataFrame.from_records(rows).drop(columns=_INTERNAL)
         pd.testing.assert_frame_equal(framed(rows), before, check_exact=True)
         assert list(framed(rows).columns) == list(before.columns)

@@ -110,8 +110,15 @@ def framed(rows: list[dict[str, Any]]) -> pd.DataFrame:
     0  1.0  NaN
     1  2.0    b
     """
-    columns = [name for name in dict.fromkeys(name for row in rows for name in row) if name not in _INTERNAL]
-    return pd.DataFrame.from_records(rows, columns=columns)
+    # rows of one set of fields (the usual batch) name them in the first row's order; a union of
+    # sets, counted in C, tells so without gathering every row's names in order
+    first = list(rows[0]) if rows else []
+    named = (
+        first
+        if len(set().union(*rows)) == len(first)
+        else dict.fromkeys(name for row in rows for name in row)
+    )
+    return pd.DataFrame.from_records(rows, columns=[name for name in named if name not in _INTERNAL])
 
 
 class ModelMonitor:
