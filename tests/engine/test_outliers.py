@@ -144,9 +144,18 @@ def test_forest_scores_are_scikit_learns_score_samples_exactly(max_features):
     forest = IsolationForest(n_estimators=50, max_features=max_features, random_state=3).fit(fitted)
     rows = np.vstack([rng.normal(size=(300, 6)) * 3, fitted[:20], np.full((1, 6), 1e9)])
     np.testing.assert_array_equal(forest_scores(forest, rows), forest.score_samples(rows))
-    np.testing.assert_array_equal(forest_scores(forest, rows[:1]), forest.score_samples(rows[:1]))
+    # up to WALK_ROWS rows walk every tree at once, more go tree by tree: both as scikit-learn
+    for count in (1, 2, 3, 50, 255, 256, 257):
+        np.testing.assert_array_equal(forest_scores(forest, rows[:count]), forest.score_samples(rows[:count]))
+    for row in rows[:60]:  # one row alone: its trees added one after the other, not pairwise
+        np.testing.assert_array_equal(forest_scores(forest, row[None]), forest.score_samples(row[None]))
     with config_context(working_memory=0.001):  # scored in chunks of rows, both alike
         np.testing.assert_array_equal(forest_scores(forest, rows), forest.score_samples(rows))
+    missing = rows[:40].copy()
+    missing[::3, 1] = np.nan  # a missing value goes where scikit-learn's own walk sends it
+    np.testing.assert_array_equal(forest_scores(forest, missing), forest.score_samples(missing))
+    forest.set_params(random_state=4).fit(fitted[::2])  # fitted again: other trees, read again
+    np.testing.assert_array_equal(forest_scores(forest, rows[:30]), forest.score_samples(rows[:30]))
 
 
 def test_a_chunked_frame_scored_on_a_bounded_sample_gives_every_rows_share(
