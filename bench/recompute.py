@@ -167,6 +167,7 @@ PHASES = (
     # the same phase, later code: a bucket's added profiles summed at once, the older buckets' sum
     ("adding profiles (buckets, window total)", "service/window.py", "_summed"),
     ("adding profiles (buckets, window total)", "service/window_total.py", "_older_sum"),
+    ("adding profiles (buckets, window total)", "service/window_total.py", "_older_pieces"),
     ("summing the window (current)", "service/window.py", "current"),
     ("section: segments (per-segment drift)", "engine/segments.py", "segments_section"),
     ("section: outliers", "engine/outliers.py", "outliers_section"),

@@ -199,13 +199,13 @@ def test_buckets_leaving_between_two_reads_take_one_sum_of_the_older_part(monkey
     sliding.add(_rows(rng, 300, 2000, labelled=1.0), now=1001.0)  # the newer buckets become the older
     sliding.current()
     calls: list[RunningTotal] = []
-    older_sum = RunningTotal._older_sum
+    older_pieces = RunningTotal._older_pieces
 
-    def counted(total: RunningTotal) -> Profile | None:
+    def counted(total: RunningTotal) -> list[Profile]:
         calls.append(total)
-        return older_sum(total)
+        return older_pieces(total)
 
-    monkeypatch.setattr(RunningTotal, "_older_sum", counted)
+    monkeypatch.setattr(RunningTotal, "_older_pieces", counted)
     sliding.add(_rows(rng, 900, 2300, labelled=1.0), now=1002.0)  # 9 older buckets leave
     current = sliding.current()
     assert len(calls) == len(set(map(id, calls))) == 2  # the events' and the labelled rows' totals

@@ -153,17 +153,17 @@ class RunningTotal:
     def _sum(self, profiles: list[Profile]) -> Profile:
         return profiles[0] if len(profiles) == 1 else Profile.total(self.spec, profiles)
 
-    def _older_sum(self) -> Profile | None:
-        """The older buckets' total: the oldest kept sum plus the buckets older than its bucket."""
+    def _older_pieces(self) -> list[Profile]:
+        """What the older buckets' total is the sum of: the buckets older than the oldest kept
+        sum's bucket, then that sum (none when no sum is kept)."""
         for place in range(len(self._older) - 1, -1, -1):  # from the oldest
             summed = self._sums.get(self._older[place])
             if summed is not None:
                 older = self._older[place + 1 :]
                 for key in older:  # their late changes are in their profiles, so in the total
                     self._late.pop(key, None)
-                before = [self.bucket(key) for key in older]
-                return Profile.total(self.spec, [*before, summed]) if before else summed
-        return None
+                return [*[self.bucket(key) for key in older], summed]
+        return []
 
     def _newer_sum(self) -> Profile | None:
         """The newer buckets' total with the profiles added to them since it was taken."""
@@ -191,9 +191,16 @@ class RunningTotal:
             )
             self._newer_added = []
             self._valid = True
-        self._newer_total = self._newer_sum()
         if self._older_stale:
-            self._older_total, self._older_stale = self._older_sum(), False
+            # after a bucket left: the older part's pieces, the late changes and the newer part's
+            # pieces in one sum. The older part's own total is not read again before the next
+            # bucket leaves (which makes it stale again) or the parts turn (which makes it anew),
+            # so it is not taken apart: one sum where there were three
+            newer = [self._newer_total] if self._newer_total is not None else []
+            parts = [*self._older_pieces(), *self._late.values(), *newer, *self._newer_added]
+            self._whole = self._sum(parts) if parts else self.spec.empty()
+            return self._whole
+        self._newer_total = self._newer_sum()
         parts = [self._older_total] if self._older_total is not None else []
         parts += self._late.values()
         if self._newer_total is not None:
