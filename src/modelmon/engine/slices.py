@@ -97,6 +97,7 @@ def profile_slices(
     parts: Collection[str] | None = None,
     reads: Mapping[str, ColumnReader] | None = None,
     positions: np.ndarray | None = None,
+    ready: Sequence[Mapping[str, Column]] | None = None,
 ) -> list[Profile]:
     """The profile of each slice ``frame.iloc[bounds[i]:bounds[i + 1]]``, each equal to
     ``spec.profile(that slice, parts)``.
@@ -105,7 +106,9 @@ def profile_slices(
     fitted one by default). ``reads``, the :func:`column_reads` of a larger frame whose rows
     ``positions`` are ``frame``'s (all its rows when ``positions`` is None; its columns holding the
     same values), spares reading the columns again: a window reads its new rows once for the
-    profiles of the events and of the labelled rows among them.
+    profiles of the events and of the labelled rows among them. ``ready[i]`` holds column summaries
+    of slice ``i`` built already (of the same rows: all labelled, the events' are the labelled
+    rows'), taken as they are.
     """
     bounds = [int(bound) for bound in bounds]
     if len(bounds) < 2 or bounds[0] != 0 or bounds[-1] != len(frame) or np.any(np.diff(bounds) < 0):
@@ -125,7 +128,11 @@ def profile_slices(
     profiles = []
     for i, (start, end) in enumerate(pairwise(bounds)):
         rows = slice(start, end) if positions is None else positions[start:end]
-        columns = {name: empty[name] if name in empty else reads[name](rows) for name in names}
+        done = ready[i] if ready is not None else {}
+        columns = {
+            name: empty[name] if name in empty else done[name] if name in done else reads[name](rows)
+            for name in names
+        }
         slice_parts = {name: each[i] for name, each in built.items() if each[i] is not None}
         profiles.append(
             Profile(

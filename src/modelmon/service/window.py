@@ -149,6 +149,11 @@ def _summed(stored: Profile | PackedProfile, added: list[Profile]) -> Profile:
     return summed
 
 
+def _present(profile: Profile) -> dict[str, Any]:
+    """A profile's summaries of the columns its rows had (not those of absent columns)."""
+    return {name: column for name, column in profile.columns.items() if name not in profile.absent_columns}
+
+
 class SlidingWindow:
     """The most recent events of one model, as bucket profiles.
 
@@ -353,7 +358,8 @@ class SlidingWindow:
         )
         # each column read once, for the events' profiles and the labelled rows' among them
         reads = column_reads(self.spec, frame)
-        for key, added in zip(keys, profile_slices(self.spec, events, bounds, reads=reads), strict=True):
+        profiled = profile_slices(self.spec, events, bounds, reads=reads)
+        for key, added in zip(keys, profiled, strict=True):
             bucket = self._bucket(key)
             bucket.add_events(added)
             self._events_total.grew(key, added)
@@ -371,9 +377,11 @@ class SlidingWindow:
             if kept:
                 cuts = np.concatenate(([0], np.cumsum(counts[counts > 0])))
                 positions = None if every else np.flatnonzero(known)
+                # every row labelled: the same slices, whose columns but the target are summarised
+                ready = None if not every else [_present(profile) for profile in profiled]
                 for key, added in zip(
                     kept,
-                    profile_slices(self.spec, labelled, cuts, LABELLED_PARTS, reads, positions),
+                    profile_slices(self.spec, labelled, cuts, LABELLED_PARTS, reads, positions, ready),
                     strict=True,
                 ):
                     bucket = self._bucket(key)
