@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import scipy.stats
 
+from modelmon.config import DriftSettings
 from modelmon.engine.build import build_report
 from modelmon.engine.columns import sum_all
 from modelmon.engine.drift import data_drift
 from modelmon.engine.profile import Profile, ProfileSpec
 from modelmon.engine.report import ReportInputs
-from modelmon.engine.segment_drift import SegmentDriftPart, SparseNumerical, segment_drift
+from modelmon.engine.segment_drift import SegmentDriftPart, SparseNumerical, _measured, segment_drift
 from modelmon.engine.segments import segments_section
 from modelmon.schema import Schema
 
@@ -211,3 +212,33 @@ def test_an_empty_current_profile_says_why():
     spec = spec_of(reference)
     result = segment_drift(spec.profile(reference), spec.empty())
     assert result["drift"] == {"applicable": False, "reason": "no rows in the current data yet"}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        DriftSettings(),
+        DriftSettings(correction="bh", dataset_share=0.3),
+        DriftSettings(min_rows=400),  # some segment values too short for a verdict
+        DriftSettings(method="psi", threshold=0.0, dataset_share=1.0),  # all drifted: share == threshold
+    ],
+)
+def test_a_segments_verdict_is_the_drift_results_own(settings):
+    reference, current = frame(4_000, 21), frame(3_000, 22, shift_zone="c", shift=0.7)
+    spec = spec_of(reference)
+    before = spec.profile(reference).parts["segment_drift"]
+    now = spec.profile(current).parts["segment_drift"]
+    verdicts = set()
+    for zone in ZONES:
+        result = data_drift(
+            before.segment_profile(spec, "zone", zone), now.segment_profile(spec, "zone", zone), settings
+        )
+        entry = _measured(result, 1, 2)
+        drifted = [column.column for column in result.tested_features if column.detected]
+        assert (entry["dataset_drift"], entry["drifted_share"], entry["drifted_columns"]) == (
+            result.dataset_drift,
+            result.drifted_share,
+            drifted,
+        )
+        verdicts.add(entry["dataset_drift"])
+    assert verdicts >= {True, None} or verdicts >= {True, False}

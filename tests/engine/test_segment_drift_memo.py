@@ -104,3 +104,24 @@ def test_the_same_summaries_or_equal_copies_are_reused_and_a_changed_one_is_not(
     summary.counts[0] += 1  # one cell's count moved, nothing else
     assert segment_drift(reference_profile, changed, memo=memo) == segment_drift(reference_profile, changed)
     assert (memo.reused, memo.computed) == (11, 5)
+
+
+def test_the_reference_side_is_built_once_per_reference_and_equals_a_fresh_one():
+    reference = _frame(4000, 0)
+    spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
+    reference_profile = spec.profile(reference)
+    part = reference_profile.parts["segment_drift"]
+    memo = SegmentDriftMemo()
+    memo.begin(part, DriftSettings(), 30)
+    built = []
+
+    def build() -> Profile:
+        built.append(1)
+        return part.segment_profile(spec, "zone", "a")
+
+    kept = memo.reference_profile("zone", "a", build)
+    assert memo.reference_profile("zone", "a", build) is kept and len(built) == 1
+    assert kept.to_dict() == part.segment_profile(spec, "zone", "a").to_dict()
+    assert memo.reference_profile("zone", "b", build) is not kept and len(built) == 2
+    memo.begin(spec.profile(_frame(4000, 9)).parts["segment_drift"], DriftSettings(), 30)
+    assert memo.reference_profile("zone", "a", build) is not kept and len(built) == 3

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,6 +52,7 @@ from modelmon.errors import SchemaError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelmon.engine.drift import DriftResult
     from modelmon.engine.profile import Profile, ProfileSpec
     from modelmon.engine.segment_drift_memo import SegmentDriftMemo
 
@@ -236,13 +238,17 @@ def _finite(score: float | None) -> float | None:
     return score if score is None or math.isfinite(score) else None
 
 
-def _measured(result: Any, rows: int, reference_rows: int) -> dict[str, Any]:
-    drifted = [column.column for column in result.tested_features if column.detected]
+def _measured(result: DriftResult, rows: int, reference_rows: int) -> dict[str, Any]:
+    # the result's properties, each of which gathers the tested features again, read from one list
+    tested = result.tested_features
+    drifted = [column.column for column in tested if column.detected]
+    share = len(drifted) / len(tested) if tested else None
+    verdict = None if result.insufficient_data or share is None else share >= result.share_threshold
     return {
         "rows": rows,
         "reference_rows": reference_rows,
-        "dataset_drift": result.dataset_drift,
-        "drifted_share": result.drifted_share,
+        "dataset_drift": verdict,
+        "drifted_share": share,
         "drifted_columns": drifted,
         "columns": {
             name: {
@@ -316,8 +322,15 @@ def segment_drift(
             summaries = now.columns[segment].get(bucket, {})
             entry = None if memo is None else memo.get(segment, bucket, rows, summaries)
             if entry is None:
+                reference_profile = (
+                    before.segment_profile(spec, segment, bucket)
+                    if memo is None
+                    else memo.reference_profile(
+                        segment, bucket, partial(before.segment_profile, spec, segment, bucket)
+                    )
+                )
                 result = data_drift(
-                    before.segment_profile(spec, segment, bucket),
+                    reference_profile,
                     now.segment_profile(spec, segment, bucket),
                     own,
                 )

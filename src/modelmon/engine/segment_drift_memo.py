@@ -29,6 +29,7 @@ give identical results, so a memo changes the time only, which
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ import numpy as np
 from modelmon.config import DriftSettings
 
 if TYPE_CHECKING:
+    from modelmon.engine.profile import Profile
     from modelmon.engine.segment_drift import Sparse
 
 __all__ = ["SegmentDriftMemo"]
@@ -98,6 +100,7 @@ class SegmentDriftMemo:
         self._settings = settings
         self._min_rows = min_rows
         self._kept: dict[tuple[str, str], _Kept] = {}
+        self._references: dict[tuple[str, str], Profile] = {}
         self.reused = 0
         self.computed = 0
 
@@ -105,6 +108,15 @@ class SegmentDriftMemo:
         """Start a recompute against ``reference`` (the reference's segment drift part)."""
         if reference is not self._reference or settings != self._settings or min_rows != self._min_rows:
             self._reset(reference, settings, min_rows)
+
+    def reference_profile(self, segment: str, bucket: str, build: Callable[[], Profile]) -> Profile:
+        """The reference's profile of a segment value, built by ``build`` once per reference: the
+        reference side of every test is the same from one recompute to the next, and building its
+        dense columns again was a tenth of the tests' own time."""
+        profile = self._references.get((segment, bucket))
+        if profile is None:
+            profile = self._references[(segment, bucket)] = build()
+        return profile
 
     def get(
         self, segment: str, bucket: str, rows: int, summaries: dict[str, Sparse]
