@@ -333,6 +333,7 @@ def segment_drift(
                     reference_profile,
                     now.segment_profile(spec, segment, bucket),
                     own,
+                    choices=None if memo is None else memo.choices(segment, bucket),
                 )
                 entry = _measured(result, rows, reference_rows)
                 if memo is not None:

@@ -38,6 +38,7 @@ import numpy as np
 from modelmon.config import DriftSettings
 
 if TYPE_CHECKING:
+    from modelmon.engine.drift import Choice
     from modelmon.engine.profile import Profile
     from modelmon.engine.segment_drift import Sparse
 
@@ -101,6 +102,7 @@ class SegmentDriftMemo:
         self._min_rows = min_rows
         self._kept: dict[tuple[str, str], _Kept] = {}
         self._references: dict[tuple[str, str], Profile] = {}
+        self._choices: dict[tuple[str, str], dict[str, Choice]] = {}
         self.reused = 0
         self.computed = 0
 
@@ -117,6 +119,11 @@ class SegmentDriftMemo:
         if profile is None:
             profile = self._references[(segment, bucket)] = build()
         return profile
+
+    def choices(self, segment: str, bucket: str) -> dict[str, Choice]:
+        """The drift tests chosen for a segment value's features where its reference alone decides
+        them (:func:`~modelmon.engine.drift.data_drift` reads and fills it), kept per reference."""
+        return self._choices.setdefault((segment, bucket), {})
 
     def get(
         self, segment: str, bucket: str, rows: int, summaries: dict[str, Sparse]

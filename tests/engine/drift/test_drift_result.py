@@ -43,7 +43,7 @@ def _frame(rows: int, shifted: tuple[str, ...] = ()) -> pd.DataFrame:
 
 
 def test_the_public_surface() -> None:
-    assert drift.__all__ == ["DRIFT_TESTS", "ColumnDrift", "DriftResult", "DriftTest", "data_drift"]
+    assert drift.__all__ == ["DRIFT_TESTS", "Choice", "ColumnDrift", "DriftResult", "DriftTest", "data_drift"]
 
 
 def test_roles_and_the_report_json_shape() -> None:
@@ -157,3 +157,32 @@ def test_result_types() -> None:
     result = data_drift(reference, current)
     assert isinstance(result, DriftResult)
     assert all(isinstance(column, ColumnDrift) for column in result.columns.values())
+
+
+@pytest.mark.parametrize("settings", [DriftSettings(), DriftSettings(method="ks", correction="bh")])
+def test_choices_kept_between_calls_give_the_results_of_choosing_afresh(settings: DriftSettings) -> None:
+    from modelmon.engine.profile import ProfileSpec
+
+    def frame(rows: int, few: int, names: list[str]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "f1": RNG.normal(0, 1, rows).round(1),
+                "f2": RNG.integers(0, few, rows).astype(float),  # few values: the current may decide
+                "f3": RNG.integers(0, 9, rows).astype(float),
+                "f4": RNG.normal(0, 1, rows),
+                "zone": RNG.choice(names, rows),
+                "label": RNG.choice(["yes", "no"], rows),
+                "score": RNG.uniform(0, 1, rows),
+                "actual": RNG.choice(["yes", "no"], rows),
+            }
+        )
+
+    for rows in (800, 1500):  # p-value tests, then distances
+        spec = ProfileSpec.fit(frame(rows, 4, ["a", "b"]), SCHEMA)
+        reference = spec.profile(frame(rows, 4, ["a", "b"]))
+        choices: dict[str, drift.Choice] = {}
+        for few, names in ((4, ["a", "b"]), (1, ["a"]), (7, ["a", "b", "c", "d"]), (2, ["a", "c"])):
+            current = spec.profile(frame(300, few, names))
+            kept = data_drift(reference, current, settings, choices=choices).to_dict()
+            assert kept == data_drift(reference, current, settings).to_dict()
+        assert {"f1", "f4"} <= set(choices) and ("f2" in choices) == (settings.method == "ks")

@@ -48,14 +48,14 @@ from typing import TYPE_CHECKING, Any
 from modelmon.config import DriftSettings
 from modelmon.engine.columns import CategoricalColumn
 from modelmon.engine.drift.registry import DRIFT_TESTS, DriftTest
-from modelmon.engine.drift.select import benjamini_hochberg, check_settings, choose
+from modelmon.engine.drift.select import benjamini_hochberg, check_settings, choose, settled_by_reference
 from modelmon.engine.drift.tails import approximation
 from modelmon.errors import InputError, SchemaError
 
 if TYPE_CHECKING:
     from modelmon.engine.profile import Profile
 
-__all__ = ["DRIFT_TESTS", "ColumnDrift", "DriftResult", "DriftTest", "data_drift"]
+__all__ = ["DRIFT_TESTS", "Choice", "ColumnDrift", "DriftResult", "DriftTest", "data_drift"]
 
 
 @dataclass
@@ -195,9 +195,24 @@ def _untested(reference: Profile, current: Profile, column: str) -> str | None:
     return None
 
 
-def _column_drift(reference: Profile, current: Profile, column: str, settings: DriftSettings) -> ColumnDrift:
+#: a column's test, threshold and note (:func:`~modelmon.engine.drift.select.choose`)
+Choice = tuple[DriftTest, float, str | None]
+
+
+def _column_drift(
+    reference: Profile,
+    current: Profile,
+    column: str,
+    settings: DriftSettings,
+    choices: dict[str, Choice] | None = None,
+) -> ColumnDrift:
     reference_column, current_column = reference.columns[column], current.columns[column]
-    test, threshold, note = choose(column, reference_column, current_column, settings)
+    chosen = None if choices is None else choices.get(column)
+    if chosen is None:
+        chosen = choose(column, reference_column, current_column, settings)
+        if choices is not None and settled_by_reference(column, reference_column, settings):
+            choices[column] = chosen
+    test, threshold, note = chosen
     untested = _untested(reference, current, column)
     score: float | None = None
     p_value: float | None = None
@@ -246,8 +261,15 @@ def data_drift(
     current: Profile,
     settings: DriftSettings | None = None,
     columns: Iterable[str] | None = None,
+    choices: dict[str, Choice] | None = None,
 ) -> DriftResult:
-    """Test every monitored column (or ``columns``) of ``current`` against ``reference`` for drift."""
+    """Test every monitored column (or ``columns``) of ``current`` against ``reference`` for drift.
+
+    ``choices``: the tests chosen in an earlier call with the same ``reference`` and ``settings``
+    where the reference alone decided them (:func:`~modelmon.engine.drift.select.settled_by_reference`),
+    read instead of choosing again and filled in by this call; a window testing each segment value
+    against the same reference on every recompute keeps one per segment value.
+    """
     settings = settings if settings is not None else DriftSettings()
     if current.spec is not reference.spec and current.spec.fingerprint != reference.spec.fingerprint:
         raise SchemaError("the reference and current profiles were built against different reference specs")
@@ -262,7 +284,7 @@ def data_drift(
         correction=settings.correction,
         current_rows=current.rows,
     )
-    result.columns = {name: _column_drift(reference, current, name, settings) for name in names}
+    result.columns = {name: _column_drift(reference, current, name, settings, choices) for name in names}
     features = [c for c in result.columns.values() if c.role == "feature" and c.tested]
     result.min_rows = max((c.min_rows for c in features), default=0)
     if settings.correction == "bh":

@@ -49,6 +49,7 @@ __all__ = [
     "check_settings",
     "choose",
     "default_method",
+    "settled_by_reference",
 ]
 
 #: references with at most this many valid values get p-value tests (Evidently's rule)
@@ -135,6 +136,30 @@ def choose(
         if threshold is not None:
             return test, float(threshold), note
     return test, test.threshold, note
+
+
+def settled_by_reference(column: str, reference: Column, settings: DriftSettings) -> bool:
+    """Whether :func:`choose` gives this column the same test, threshold and note whatever the
+    current side holds, so a caller testing the same reference again may keep its choice.
+
+    A method that applies to the column never reads the current side. The default rule reads it only
+    through the distinct values of both samples together, which are at least the reference's own
+    (the reference's counts are the same whatever it is paired with), and changes its answer only at
+    2 and :data:`FEW_VALUES` distinct values: beyond those, the reference alone decides.
+
+    >>> import numpy as np
+    >>> from modelmon.engine.columns import NumericalColumn
+    >>> values = np.arange(8.0)
+    >>> settled_by_reference("x", NumericalColumn.from_values(values, values), DriftSettings())
+    True
+    >>> settled_by_reference("x", NumericalColumn.from_values(values, values % 3), DriftSettings())
+    False
+    """
+    override = settings.columns.get(column, {})
+    method = override.get("method") or settings.method
+    if method is not None and reference.kind in DRIFT_TESTS[resolve_method(method)].applies_to:
+        return True
+    return distinct_values(reference, reference) > FEW_VALUES
 
 
 def benjamini_hochberg(p_values: Iterable[float]) -> np.ndarray:
