@@ -226,7 +226,35 @@ def test_counts_without_new_names_are_the_slots_counts_as_with_them(new_names: i
         columns.append(CategoricalColumn.from_series(values, pd.Series(labels), tail=None))
     for first, second in (columns, columns[::-1]):
         counted = _category_counts(first, second)
-        labelled = _category_counts(first, second, labelled=True)  # every part gathered, as before
-        for fast, plain in zip(counted[:2], labelled[:2], strict=True):
+        names = sorted(set(first.unseen) | set(second.unseen))
+        assert counted[2] == names
+        for fast, column in zip(counted[:2], (first, second), strict=True):
+            # every part gathered, as the general path does
+            named = np.array([column.unseen.get(name, 0) for name in names], dtype=np.int64)
+            plain = np.concatenate((column.counts[:-1], named, [column.counts[-1] - named.sum()]))
             assert fast.dtype == plain.dtype and fast.tolist() == plain.tolist()
         assert len(counted[0]) == len(values) + new_names + 1
+
+
+@pytest.mark.parametrize(("numeric", "new_names", "tail"), [(False, 0, None), (True, 2, None), (False, 3, 4)])
+def test_values_sorted_by_label_with_the_order_kept_equal_labelling_every_call(numeric, new_names, tail):
+    from modelmon.engine.category_counts import CategoryTail
+    from modelmon.engine.drift.binning import _category_counts, _label_order, sorted_value_counts
+
+    tail = None if tail is None else CategoryTail.of(["rare1", "rare2", "rare3"], tail)
+    rng = np.random.default_rng(new_names)
+    values = tuple(str(9 - i) if numeric else f"z{(7 * i) % 12}" for i in range(10))
+    extra = [str(20 + i) if numeric else f"new{i}" for i in range(new_names)]
+    columns = []
+    for _ in range(2):
+        labels = rng.choice([*values, *extra, "rare1", "rare2", None], 300)
+        columns.append(CategoricalColumn.from_series(values, pd.Series(labels), tail=tail))
+    for _ in range(2):  # the second time from the kept order
+        for first, second in (columns, columns[::-1]):
+            ref, cur, names = _category_counts(first, second)
+            buckets = [f"(reference tail, bucket {b})" for b in range(first.tail_buckets)]
+            order = _label_order(np.array([*first.values, *buckets, *names, ""], dtype=object))
+            present = (ref[order] > 0) | (cur[order] > 0)
+            expected = ref[order][present].tolist(), cur[order][present].tolist()
+            got = sorted_value_counts(first, second)
+            assert (got[0].tolist(), got[1].tolist()) == expected

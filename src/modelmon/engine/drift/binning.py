@@ -43,6 +43,8 @@ What this changes, and why it is small:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from modelmon.engine.columns import CategoricalColumn, NumericalColumn
@@ -76,24 +78,19 @@ def require_values(reference: Column, current: Column) -> None:
 
 
 def _category_counts(
-    reference: CategoricalColumn, current: CategoricalColumn, labelled: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    reference: CategoricalColumn, current: CategoricalColumn
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Counts per reference category, per tail bucket, per remembered new name, and the nameless
-    rest; with ``labelled``, each count's label too (only the Z-test's order needs them, and a
-    label per reference category costs more than the counts)."""
+    rest, and those new names (sorted)."""
     names = sorted(set(reference.unseen) | set(current.unseen))
-    if not names and not labelled:  # no new names on either side: the slots' counts are the counts
-        return reference.counts, current.counts, None
+    if not names:  # no new names on either side: the slots' counts are the counts
+        return reference.counts, current.counts, names
     columns = []
     for column in (reference, current):
         named = np.array([column.unseen.get(name, 0) for name in names], dtype=np.int64)
         rest = max(int(column.counts[-1]) - int(named.sum()), 0)
         columns.append(np.concatenate((column.counts[:-1], named, [rest])))
-    if not labelled:
-        return columns[0], columns[1], None
-    buckets = [f"(reference tail, bucket {b})" for b in range(reference.tail_buckets)]
-    labels = np.array([*reference.values, *buckets, *names, ""], dtype=object)
-    return columns[0], columns[1], labels
+    return columns[0], columns[1], names
 
 
 def value_counts(reference: Column, current: Column) -> tuple[np.ndarray, np.ndarray]:
@@ -116,13 +113,23 @@ def _label_order(labels: np.ndarray) -> np.ndarray:
     return np.concatenate((np.argsort(keys, kind="stable"), [len(labels) - 1]))
 
 
+@functools.lru_cache(maxsize=4096)
+def _count_order(values: tuple[str, ...], tail_buckets: int, names: tuple[str, ...]) -> np.ndarray:
+    """The order of :func:`_category_counts`' counts by label, kept per labels: an online window
+    asks it of the same two-valued categories of every segment value on each recompute, and
+    labelling and parsing them cost more than the test. Read-only, as it is shared."""
+    buckets = [f"(reference tail, bucket {b})" for b in range(tail_buckets)]
+    order = _label_order(np.array([*values, *buckets, *names, ""], dtype=object))
+    order.flags.writeable = False
+    return order
+
+
 def sorted_value_counts(reference: Column, current: Column) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`value_counts`, ordered by value (as Evidently's Z-test sorts the values)."""
     if isinstance(reference, NumericalColumn):
         return value_counts(reference, current)
-    ref, cur, labels = _category_counts(reference, current, labelled=True)  # type: ignore[arg-type]
-    assert labels is not None
-    order = _label_order(labels)
+    ref, cur, names = _category_counts(reference, current)  # type: ignore[arg-type]
+    order = _count_order(tuple(reference.values), reference.tail_buckets, tuple(names))
     ref, cur = ref[order], cur[order]
     present = (ref > 0) | (cur > 0)
     return ref[present], cur[present]
