@@ -51,3 +51,18 @@ def test_a_model_it_cannot_read_gives_none_for_the_ordinary_call() -> None:
     assert boosted_predict(model, train[:5]) is None
     fitted = HistGradientBoostingRegressor(max_iter=10).fit(train, train[:, 0])
     assert boosted_predict(fitted, train[:5, :1]) is None  # a column short: predict raises its own error
+
+
+def test_a_model_fitted_again_is_read_again() -> None:
+    """What is read once per fit (the categories, the bitsets, the trees) follows a new fit of the
+    same model, with other categories and another number of trees."""
+    rng = np.random.default_rng(5)
+    model = HistGradientBoostingRegressor(max_iter=15, categorical_features=[False, True, False, True])
+    rows = _rows(rng, 800, 4)
+    for categories, trees in ((4, 15), (8, 30)):
+        train = _rows(rng, 1500, categories)
+        model.set_params(max_iter=trees).fit(train, train[:, 0] + train[:, 1] * train[:, 3])
+        predicted = boosted_predict(model, rows)
+        assert predicted is not None
+        np.testing.assert_array_equal(predicted, model.predict(rows))
+        np.testing.assert_array_equal(boosted_predict(model, rows[:40]), model.predict(rows[:40]))
