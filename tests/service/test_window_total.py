@@ -139,6 +139,44 @@ def test_the_kept_rows_are_scored_once_as_the_outliers_section_would_score_them(
     np.testing.assert_allclose(scores, spec.state["outliers"].scores(sample), rtol=1e-12)
 
 
+@pytest.mark.parametrize("most_scored", [5_000, 40])
+def test_the_kept_rows_take_the_scores_the_outlier_counts_gave_them(monkeypatch, most_scored):
+    """A bucket's kept rows take the scores its outlier counts gave them; a bucket whose counts
+    scored a spaced subset (beyond ``MAX_SCORED_ROWS``) has its kept rows scored as before. The
+    scores equal the rows scored alone, and no bucket's profile keeps them."""
+    from modelmon.engine import outliers as outliers_module
+
+    monkeypatch.setattr(outliers_module, "MAX_SCORED_ROWS", most_scored)
+    spec = ProfileSpec.fit(_reference(), SCHEMA)
+    state = spec.state["outliers"]
+    calls: list[int] = []
+    scores_of = type(state).scores
+
+    def counted(self: Any, frame: pd.DataFrame, numbers: Any = None) -> np.ndarray:
+        calls.append(len(frame))
+        return scores_of(self, frame, numbers)
+
+    monkeypatch.setattr(type(state), "scores", counted)
+    sliding = SlidingWindow(spec, Window(seconds=100), buckets=5, sample_rows=30)
+    rng = np.random.default_rng(6)
+    fallbacks = 0
+    for step, count in enumerate([25, 70, 3, 120, 50]):
+        now = 1000.0 + 20.0 * step
+        stamps = now - rng.choice([0.0, 25.0], count) * rng.random(count)  # some in the bucket before
+        calls.clear()
+        sliding.add(_rows(rng, count, 100 * step, 0.5), now=now, timestamps=stamps)
+        # the counts' one call, and one for kept rows whose counts scored a spaced subset
+        assert len(calls) == 1 or (most_scored < count and len(calls) == 2)
+        fallbacks += len(calls) - 1
+        for bucket in sliding._ring.values():
+            for added in bucket.events_added:
+                assert getattr(added.parts.get("outliers"), "row_scores", None) is None
+    assert (fallbacks > 0) == (most_scored < 5_000)  # both ways taken
+    sample, scores = sliding.sample(), sliding.sample_scores()
+    assert sample is not None and scores is not None and len(scores) == len(sample) > 30
+    np.testing.assert_array_equal(scores, scores_of(state, sample))
+
+
 @pytest.mark.parametrize("window", [Window(rows=1000), Window(seconds=100)])
 def test_the_kept_rows_are_every_buckets_rows_after_each_change(window):
     spec = ProfileSpec.fit(_reference(), SCHEMA, parts=("outliers",))

@@ -250,6 +250,10 @@ class OutlierCounts:
     rule_rows: int = 0
     violations: dict[str, int] = field(default_factory=dict)
     histogram: np.ndarray = field(default_factory=lambda: np.zeros(len(SCORE_EDGES) - 1, dtype=np.int64))
+    #: from :meth:`build_slices`, when every row was scored: each row's score, in order, for a
+    #: caller that keeps some of the rows with their scores (a window's sample); neither compared,
+    #: summed nor stored
+    row_scores: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def fit(cls, reference: pd.DataFrame, spec: ProfileSpec) -> OutlierState | None:
@@ -306,6 +310,7 @@ class OutlierCounts:
                     rule_rows=int(any_rule[start:end].sum()),
                     violations={name: int(flags[start:end].sum()) for name, flags in broken.items()},
                     histogram=np.histogram(np.clip(scores, 0.0, 2.0), SCORE_EDGES)[0].astype(np.int64),
+                    row_scores=scores if len(scores) == end - start else None,
                 )
             )
         return counts

@@ -364,7 +364,7 @@ class SlidingWindow:
             bucket.add_events(added)
             self._events_total.grew(key, added)
             bucket.rows += added.rows
-        self._keep_samples(keys, frame, bounds)
+        self._keep_samples(keys, frame, bounds, profiled)
         if has_target:
             assert target is not None
             known = frame[target].notna().to_numpy()
@@ -409,31 +409,42 @@ class SlidingWindow:
             label_rows[event_id] = record
             self._id_bucket[event_id] = key
 
-    def _keep_samples(self, keys: list[int], frame: pd.DataFrame, bounds: np.ndarray) -> None:
-        """Keep each bucket's first ``sample_rows`` rows, their outlier scores scored in one call."""
-        takes = []
-        for key, start, end in zip(keys, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+    def _keep_samples(
+        self, keys: list[int], frame: pd.DataFrame, bounds: np.ndarray, profiled: list[Profile]
+    ) -> None:
+        """Keep each bucket's first ``sample_rows`` rows with their outlier scores: those bucket
+        ``keys[i]``'s outlier counts (in ``profiled[i]``) gave them, or else scored in one call."""
+        given = [_row_scores(profile) for profile in profiled]  # taken, so no profile keeps them
+        outliers = self.spec.state.get("outliers")
+        # the events' counts scored the frame without its target, which is no feature
+        reuse = outliers is not None and self.spec.schema.target not in outliers.encoder.columns
+        takes: list[tuple[Bucket, int, int, np.ndarray | None]] = []
+        for key, start, end, scores in zip(
+            keys, bounds[:-1].tolist(), bounds[1:].tolist(), given, strict=True
+        ):
             bucket = self._ring[key]
             end = min(end, start + self.sample_rows - bucket.sample_rows)
             if end > start:
-                takes.append((bucket, start, end))
+                takes.append(
+                    (bucket, start, end, scores[: end - start] if reuse and scores is not None else None)
+                )
         if not takes:
             return
         self._sample_stale = True
-        rows = np.concatenate([np.arange(start, end) for _, start, end in takes])
-        outliers = self.spec.state.get("outliers")
-        scores = None
-        if outliers is not None:
-            sample = frame.iloc[rows]
+        unscored = [(start, end) for _, start, end, scores in takes if scores is None]
+        fresh = None
+        if outliers is not None and unscored:
+            sample = frame.iloc[np.concatenate([np.arange(start, end) for start, end in unscored])]
             absent = [name for name in outliers.encoder.columns if name not in sample.columns]
-            scores = outliers.scores(sample.assign(**dict.fromkeys(absent, np.nan)))
+            fresh = outliers.scores(sample.assign(**dict.fromkeys(absent, np.nan)))
         offset = 0
-        for bucket, start, end in takes:
+        for bucket, start, end, scores in takes:
             bucket.sample.append(frame.iloc[start:end])
             bucket.sample_rows += end - start
+            if scores is None and fresh is not None:
+                scores, offset = fresh[offset : offset + end - start], offset + end - start
             if scores is not None:
-                bucket.sample_scores.append(scores[offset : offset + end - start])
-            offset += end - start
+                bucket.sample_scores.append(scores)
 
     def add_targets(self, targets: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         """Join late targets to their events; returns the completed rows and the ids not in the window."""
@@ -488,3 +499,12 @@ class SlidingWindow:
             return None
         scores = [scores for bucket in self._ring.values() for scores in bucket.sample_scores]
         return np.concatenate(scores) if scores else None
+
+
+def _row_scores(profile: Profile) -> np.ndarray | None:
+    """The outlier scores of every row of ``profile`` from its counts, taken out of them."""
+    counts = profile.parts.get("outliers")
+    if counts is None:
+        return None
+    scores, counts.row_scores = counts.row_scores, None
+    return scores
