@@ -40,6 +40,13 @@ def _windows(spec: ProfileSpec) -> list[Profile]:
     return windows
 
 
+def _fitted() -> tuple[ProfileSpec, Profile, Profile]:
+    """A spec fitted on a reference, the reference's profile and a current window's."""
+    reference = _frame(4000, 0)
+    spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
+    return spec, spec.profile(reference), spec.profile(_frame(2000, 1))
+
+
 def test_results_are_identical_with_and_without_the_memo_and_only_changed_segments_are_tested():
     reference = _frame(4000, 0)
     spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
@@ -58,9 +65,7 @@ def test_results_are_identical_with_and_without_the_memo_and_only_changed_segmen
 
 
 def test_a_reused_result_is_a_copy_so_a_reader_cannot_change_the_kept_one():
-    reference = _frame(4000, 0)
-    spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
-    reference_profile, window = spec.profile(reference), spec.profile(_frame(2000, 1))
+    _, reference_profile, window = _fitted()
     memo = SegmentDriftMemo()
     first = segment_drift(reference_profile, window, memo=memo)
     first["drift"]["zone"]["a"]["columns"]["distance"]["p_value"] = -1.0
@@ -71,9 +76,7 @@ def test_a_reused_result_is_a_copy_so_a_reader_cannot_change_the_kept_one():
 
 
 def test_other_settings_or_another_reference_forget_the_kept_results():
-    reference = _frame(4000, 0)
-    spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
-    reference_profile, window = spec.profile(reference), spec.profile(_frame(2000, 1))
+    spec, reference_profile, window = _fitted()
     memo = SegmentDriftMemo()
     segment_drift(reference_profile, window, memo=memo)
     strict = DriftSettings(threshold=0.2)
@@ -89,9 +92,7 @@ def test_other_settings_or_another_reference_forget_the_kept_results():
 
 
 def test_the_same_summaries_or_equal_copies_are_reused_and_a_changed_one_is_not():
-    reference = _frame(4000, 0)
-    spec = ProfileSpec.fit(reference, SCHEMA, parts=["segment_drift"])
-    reference_profile, window = spec.profile(reference), spec.profile(_frame(2000, 1))
+    spec, reference_profile, window = _fitted()
     memo = SegmentDriftMemo()
     first = segment_drift(reference_profile, window, memo=memo)
     assert segment_drift(reference_profile, window, memo=memo) == first  # the very same summaries
