@@ -37,6 +37,7 @@ from modelmon.schema import Schema
 from modelmon.service.body import INT64_MAX, INT64_MIN
 from modelmon.service.timestamps import EARLIEST_SECONDS, LATEST_SECONDS, parse_timestamp
 from modelmon.store.documents import RESERVED_COLUMNS, CheckedEvent
+from modelmon.store.object_json import finite_floats
 
 __all__ = ["check_usual_batch", "valid_text"]
 
@@ -48,7 +49,6 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _NUMBER_OR_NONE = frozenset({int, float, type(None)})
 _ID_KINDS = frozenset({str, int})
 _MAX_ID_LENGTH = 512  # the API schema's maxLength of an id
-_ZERO = 0.0
 _MISSING: Any = object()  # an id left out (a new one is drawn), unlike an id sent as null (refused)
 
 
@@ -58,8 +58,7 @@ def _in_range(values: list[Any], kinds: set[type]) -> bool:
         integers = list(filter(int.__instancecheck__, values))  # booleans too, always in range
         if min(integers) < INT64_MIN or max(integers) > INT64_MAX:
             return False
-    # 0.0 * x is 0 for a finite x and NaN for NaN or an infinity: their sum is 0 when every float is finite
-    return float not in kinds or sum(map(_ZERO.__mul__, filter(float.__instancecheck__, values))) == 0.0
+    return float not in kinds or finite_floats(values)
 
 
 def valid_text(texts: Iterable[str]) -> bool:

@@ -28,12 +28,13 @@ errors stay as they were.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
 from modelmon.store.documents import encode_json
 
-__all__ = ["object_json", "object_jsons"]
+__all__ = ["finite_floats", "object_json", "object_jsons"]
 
 try:
     import orjson
@@ -43,6 +44,12 @@ except ImportError:  # pragma: no cover - the service extra brings it
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _ZERO = 0.0
+
+
+def finite_floats(values: Iterable[Any]) -> bool:
+    """Whether no float among ``values`` is NaN or an infinity, without a Python loop: ``0.0 * x`` is
+    NaN for those and 0 for any other float, so the sum of them all is 0 when every one is finite."""
+    return sum(map(_ZERO.__mul__, filter(float.__instancecheck__, values))) == 0.0
 
 
 def _finite(value: Any) -> bool:
@@ -78,8 +85,7 @@ def object_jsons(values: list[Any]) -> list[str] | None:
         return None
     items = list(chain.from_iterable(map(dict.values, values)))
     kinds = set(map(type, items))
-    # 0.0 * x is NaN for NaN or an infinity and 0 for any other float: their sum is 0 when all are finite
-    if not kinds <= _PLAIN or sum(map(_ZERO.__mul__, filter(float.__instancecheck__, items))) != 0.0:
+    if not kinds <= _PLAIN or not finite_floats(items):
         return None
     try:
         return [orjson.dumps(value).decode() for value in values]
